@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything kiln needs to build and test, from Debian packages and
+# PyPI. Idempotent and quick when all is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(cmake ninja-build g++ clang-19 libclang-rt-19-dev llvm-19-dev
+  llvm-19-tools libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev
+  python3 python3-venv)
+PY_PACKAGES=(numpy==2.2.6 onnx==1.22.0 onnxruntime==1.22.1 lit==18.1.8)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Python tools live in a virtual environment of the checkout's own.
+if [[ ! -x .venv/bin/python ]]; then
+  python3 -m venv .venv
+fi
+want=$(printf '%s\n' "${PY_PACKAGES[@]}" | sort)
+have=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -iE '^(numpy|onnx|onnxruntime|lit)==' | sort || true)
+if [[ "$(echo "$want" | tr A-Z a-z)" != "$(echo "$have" | tr A-Z a-z)" ]]; then
+  echo "deps: installing ${PY_PACKAGES[*]} into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
