@@ -1,4 +1,5 @@
 #include "ir/ShapeInference.h"
+#include "ir/ops/OpUtils.h"
 
 namespace kiln {
 
@@ -13,7 +14,7 @@ void collectConstantShapeValues(const Graph &G, ShapeValueMap &Map) {
       continue;
     std::vector<Dim> Dims;
     for (int64_t X : T->toInts())
-      Dims.push_back(Dim(X));
+      Dims.push_back(shapeValueDim(X));
     Map[V] = std::move(Dims);
   }
 }
@@ -66,8 +67,9 @@ llvm::Expected<std::vector<TensorType>> inferNodeTypes(const Node &N,
   return Types;
 }
 
-llvm::Error inferGraphTypes(Graph &G) {
-  ShapeValueMap Map;
+llvm::Error inferGraphTypes(Graph &G, ShapeValueMap *ShapeValues) {
+  ShapeValueMap Local;
+  ShapeValueMap &Map = ShapeValues ? *ShapeValues : Local;
   collectConstantShapeValues(G, Map);
   for (const auto &N : G.nodes()) {
     auto Types = inferNodeTypes(*N, Map);

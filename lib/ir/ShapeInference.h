@@ -20,7 +20,8 @@ llvm::Expected<std::vector<TensorType>> inferNodeTypes(const Node &N,
 /// Runs inference over every node in order and sets the result types. Where
 /// inference leaves a dim unknown, the type the value had (from the model or
 /// the text) is kept; where both are known and disagree, it is an error.
-llvm::Error inferGraphTypes(Graph &G);
+/// When `ShapeValues` is given, it receives the shape values of every value.
+llvm::Error inferGraphTypes(Graph &G, ShapeValueMap *ShapeValues = nullptr);
 
 /// `Inferred` refined by `Declared`: unknown dims of one take the other's.
 /// Fails when both know a dim and differ, or rank or dtype differ.

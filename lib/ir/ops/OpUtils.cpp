@@ -1,6 +1,7 @@
 #include "ir/ops/OpUtils.h"
 
 #include <algorithm>
+#include <climits>
 
 namespace kiln {
 
@@ -99,6 +100,22 @@ void forEachIndex(
       Index[D] = 0;
     }
   }
+}
+
+Dim shapeValueDim(int64_t V) {
+  if (V >= 0)
+    return Dim(V);
+  if (V == INT64_MIN)
+    return Dim::unknown();
+  return Dim(V - 1);
+}
+
+std::optional<int64_t> shapeValueInt(const Dim &D) {
+  if (D.isStatic())
+    return D.value();
+  if (D.isSymbol() || D.value() >= -1)
+    return std::nullopt;
+  return D.value() + 1;
 }
 
 Shape shapeOf(llvm::ArrayRef<int64_t> Sizes) {

@@ -32,6 +32,15 @@ void forEachIndex(llvm::ArrayRef<int64_t> Sizes,
                   llvm::ArrayRef<std::vector<int64_t>> StrideSets,
                   llvm::function_ref<void(int64_t, llvm::ArrayRef<int64_t>)> Fn);
 
+/// Shape values hold integers, and exporters put negative ones in them (-1,
+/// Reshape's "infer this dim"), but Dim(-1) is the unknown dim. A negative
+/// integer N is held as Dim(N - 1): code that does not ask sees an unknown
+/// dim (isUnknown() holds), code that asks gets N back from shapeValueInt.
+Dim shapeValueDim(int64_t V);
+/// The integer a shape-value entry holds: a static dim, or a negative number
+/// stored by shapeValueDim. Nullopt for symbols and unknowns.
+std::optional<int64_t> shapeValueInt(const Dim &D);
+
 /// Shape of a concrete tensor as Dims.
 Shape shapeOf(llvm::ArrayRef<int64_t> Sizes);
 
