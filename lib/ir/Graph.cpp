@@ -24,6 +24,20 @@ void Value::replaceAllUsesWith(Value *New) {
   std::vector<Use> Old = Uses;
   for (const Use &U : Old)
     U.User->setOperand(U.OperandIndex, New);
+  if (!Owner->isOutput(this))
+    return;
+  // Graph outputs are the graph's interface: the replacement takes over the
+  // name (unless it is an input or already an output, whose names are part
+  // of the interface too).
+  if (!New->isInput() && !Owner->isOutput(New)) {
+    std::string Mine = Name, Theirs = New->Name;
+    Owner->ByName.erase(Mine);
+    Owner->ByName.erase(Theirs);
+    Name = Theirs;
+    New->Name = Mine;
+    Owner->ByName[Name] = this;
+    Owner->ByName[New->Name] = New;
+  }
   for (size_t I = 0; I < Owner->Outputs.size(); ++I)
     if (Owner->Outputs[I] == this)
       Owner->Outputs[I] = New;

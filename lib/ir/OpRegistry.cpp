@@ -44,6 +44,7 @@ OpRegistry::OpRegistry() {
   registerShapeOps(*this);
   registerTensorOps(*this);
   registerNNOps(*this);
+  registerKilnOps(*this);
 }
 
 void OpRegistry::add(OpDef Def) {

@@ -135,6 +135,7 @@ void registerReductionOps(OpRegistry &R);
 void registerShapeOps(OpRegistry &R);
 void registerTensorOps(OpRegistry &R);
 void registerNNOps(OpRegistry &R);
+void registerKilnOps(OpRegistry &R);
 
 } // namespace kiln
 

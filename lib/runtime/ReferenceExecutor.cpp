@@ -52,6 +52,9 @@ runReference(const Graph &G, llvm::ArrayRef<Tensor> Inputs,
   llvm::DenseMap<const Value *, Tensor> Live;
   for (size_t I = 0; I < Inputs.size(); ++I) {
     const Value *V = G.inputs()[I];
+    // A null tensor would pass as an f32 scalar and crash the first Eval.
+    if (Inputs[I].isNull())
+      return makeError("input %" + V->name() + " has no data");
     if (llvm::Error E = Symbols.check(V->type(), Inputs[I].dtype(),
                                       Inputs[I].sizes(),
                                       "input %" + V->name()))
