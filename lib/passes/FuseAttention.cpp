@@ -1,0 +1,525 @@
+//===- FuseAttention.cpp - scaled dot-product attention into Attention ----===//
+//
+// Multi-head attention as the exporters write it for BERT-family encoders,
+// with q, k, v the [B, S, H*D] projections:
+//
+//   heads(x) = Transpose(Reshape(x, [B, S, H, D]), perm = [0, 2, 1, 3])
+//   keysT(k) = heads(k) with its last two axes swapped, [B, H, D, S]: one
+//              Transpose [0, 2, 3, 1], Transpose [0, 1, 3, 2] of heads(k), or
+//              torchlib's Reshape [-1, S, D], Transpose [0, 2, 1], Reshape
+//   scores   = ((heads(q) * sq) @ (keysT(k) * sk)) * s     (each scale
+//              optional, a Mul or a Div by a one-element constant)
+//   probs    = Softmax(scores + bias + mask, axis = -1)    (bias and mask
+//              optional: terms broadcastable to [B, H, S, S])
+//   out      = Reshape(Transpose(probs @ heads(v), [0, 2, 1, 3]), [B, S, H*D])
+//
+// becomes out = Attention(q, k, v, bias + mask) {num_heads = H, scale = sq *
+// sk * s}. The mask's computation stays in the graph (it is cheap, and other
+// fusions take it); two additive terms, such as MPNet's relative position
+// bias and the padding mask, are summed into one mask operand.
+//
+// Each Softmax is a candidate: from it the pass follows the only MatMul,
+// Transpose and Reshape that consume it to the root, then matches the whole
+// formula from there. Shapes are checked on the inferred types (rank-4
+// [B, S, H, D] with static H and D), whatever computes the Reshape targets;
+// the Shape -> Slice -> Concat chains that compute them from the replaced
+// intermediates go away with the match.
+//
+// TorchScript exports leave the sequence unknown (`?`) after the position
+// embedding's Slice, so the checks run on types in which each unknown dim
+// has a name of its own (UnknownDimsNamed), and with each mask sum typed as
+// its scores: a mask whose dims the types cannot relate to the scores' is
+// taken not to make them larger (it is built from the same batch and
+// sequence), which the reference Attention checks when it runs.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/ShapeInference.h"
+#include "ir/ops/OpUtils.h"
+#include "passes/Passes.h"
+#include "passes/Pattern.h"
+
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringExtras.h"
+
+#include <cmath>
+
+namespace kiln {
+namespace {
+
+using namespace pat;
+
+std::string formatInts(llvm::ArrayRef<int64_t> Xs) {
+  return "[" +
+         llvm::join(
+             llvm::map_range(Xs, [](int64_t X) { return std::to_string(X); }),
+             ", ") +
+         "]";
+}
+
+std::string formatDims(llvm::ArrayRef<Dim> Dims) {
+  return "[" +
+         llvm::join(llvm::map_range(Dims, [](const Dim &D) { return D.str(); }),
+                    ", ") +
+         "]";
+}
+
+/// Transpose(P) with exactly this permutation.
+Pattern transposed(Pattern P, std::vector<int64_t> Perm) {
+  std::string Why = "the permutation is not " + formatInts(Perm);
+  return where(
+      op("Transpose", {std::move(P)}),
+      [Perm](Value *V, const Match &) {
+        return V->definingNode()->getInts("perm") == Perm;
+      },
+      Why);
+}
+
+/// A one-element constant bound to `Name`.
+Pattern scalarConstant(llvm::StringRef Name) {
+  return where(
+      constant(Name),
+      [](Value *V, const Match &) {
+        return V->constantData()->numElements() == 1 && isFloat(V->dtype());
+      },
+      "the scale is not a one-element float constant");
+}
+
+/// P, P * c or P / c; the Mul or Div node is bound to `Name`.mul / .div and
+/// c to `Name`.
+Pattern scaled(Pattern P, const std::string &Name) {
+  return anyOf({op("Div", {P, scalarConstant(Name)}, Name + ".div"),
+                op("Mul", {P, scalarConstant(Name)}, Name + ".mul"), P});
+}
+
+// heads(x) = Transpose(Reshape(x, [B, S, H, D]), [0, 2, 1, 3])
+Pattern heads(const std::string &X) {
+  return transposed(op("Reshape", {capture(X), capture()}, X + ".split"),
+                    {0, 2, 1, 3});
+}
+
+/// Reshape(Transpose(Reshape(k4, [-1, S, D]), [0, 2, 1]), [B, H, D, S]) swaps
+/// the last two axes of the rank-4 k4 when the types say so.
+bool swapsLastTwoAxes(Value *Out, const Match &) {
+  Node *Outer = Out->definingNode();
+  Value *Squeezed = Outer->operand(0)->definingNode()->operand(0);
+  Value *K4 = Squeezed->definingNode()->operand(0);
+  const Shape &In = K4->type().Dims, &Mid = Squeezed->type().Dims,
+              &Res = Out->type().Dims;
+  if (In.size() != 4 || Mid.size() != 3 || Res.size() != 4)
+    return false;
+  return Mid[1].sameAs(In[2]) && Mid[2].sameAs(In[3]) && Res[0].sameAs(In[0]) &&
+         Res[1].sameAs(In[1]) && Res[2].sameAs(In[3]) && Res[3].sameAs(In[2]);
+}
+
+// keysT(k): heads(k) with the last two axes swapped, [B, H, D, S].
+Pattern keysTransposed() {
+  return anyOf(
+      {transposed(op("Reshape", {capture("k"), capture()}, "k.split"),
+                  {0, 2, 3, 1}),
+       transposed(heads("k"), {0, 1, 3, 2}),
+       where(op("Reshape",
+                {transposed(op("Reshape", {heads("k"), capture()}), {0, 2, 1}),
+                 capture()}),
+             swapsLastTwoAxes,
+             "the Reshape, Transpose, Reshape does not swap the last two axes "
+             "of the key heads")});
+}
+
+bool softmaxOverLastAxis(const Node &Softmax) {
+  int64_t Rank = Softmax.result()->rank();
+  return normalizeAxis(Softmax.getInt("axis", -1), Rank) ==
+         std::optional<int64_t>(Rank - 1);
+}
+
+// out = Reshape(Transpose(probs @ heads(v)), [B, S, H*D]),
+// probs = Softmax(scores + bias + mask) (the axis is checked per candidate)
+Pattern attentionPattern() {
+  Pattern Scores = scaled(op("MatMul", {scaled(heads("q"), "q.scale"),
+                                        scaled(keysTransposed(), "k.scale")}),
+                          "scale");
+  Pattern Logits =
+      anyOf({op("Add",
+                {op("Add", {Scores, capture("bias")}, "logits.inner"),
+                 capture("mask")},
+                "logits"),
+             op("Add", {Scores, capture("mask")}, "logits"), Scores});
+  Pattern Probs = op("Softmax", {Logits}, "softmax");
+  return op(
+      "Reshape",
+      {transposed(op("MatMul", {Probs, heads("v")}), {0, 2, 1, 3}), capture()},
+      "root");
+}
+
+/// The head split Reshape(x [B, S, H*D]) -> [B, S, H, D].
+struct HeadSplit {
+  Dim Batch, Seq;
+  int64_t Heads = 0, HeadDim = 0;
+};
+
+llvm::Expected<HeadSplit> headSplit(const Match &M, const std::string &X) {
+  Node *Split = M.node(X + ".split");
+  const Shape &In = Split->operand(0)->type().Dims;
+  const Shape &Out = Split->result()->type().Dims;
+  std::string Types =
+      Split->operand(0)->type().str() + " -> " + Split->result()->type().str();
+  if (In.size() != 3 || Out.size() != 4 || !Out[2].isStatic() ||
+      !Out[3].isStatic())
+    return makeError(X +
+                     " is not split as [B, S, hidden] -> [B, S, H, D] "
+                     "with static H and D: " +
+                     Types);
+  if (!Out[0].sameAs(In[0]) || !Out[1].sameAs(In[1]) || !In[2].isStatic() ||
+      In[2].value() != Out[2].value() * Out[3].value())
+    return makeError(X + "'s split is not a split of its last axis: " + Types);
+  return HeadSplit{In[0], In[1], Out[2].value(), Out[3].value()};
+}
+
+/// True when adding a term of type `T` to scores of `Target`'s dims can make
+/// the sum larger than the scores: a dim of 1 or the scores' own never does;
+/// against a static scores dim, anything else does; against a symbolic one,
+/// a different dim is taken to be the same size or 1 (the mask is built from
+/// the same batch and sequence), which the reference Attention checks when
+/// it runs.
+bool growsScores(const TensorType &T, llvm::ArrayRef<Dim> Target) {
+  if (T.rank() > int64_t(Target.size()))
+    return true;
+  size_t Offset = Target.size() - T.Dims.size();
+  for (size_t I = 0; I < T.Dims.size(); ++I) {
+    const Dim &D = T.Dims[I], &Score = Target[Offset + I];
+    if ((D.isStatic() && D.value() == 1) || D.sameAs(Score))
+      continue;
+    if (Score.isStatic() && (Score.value() == 1 || D.isStatic()))
+      return true;
+  }
+  return false;
+}
+
+/// The scale a bound Mul or Div applies: c or 1 / c (1 when absent).
+double scaleOf(const Match &M, const std::string &Name) {
+  const Tensor *C = M.constant(Name);
+  if (!C)
+    return 1.0;
+  double V = C->getDouble(0);
+  return M.node(Name + ".div") ? 1.0 / V : V;
+}
+
+/// Everything the rewrite removes: the matched nodes and the nodes only they
+/// use, such as the Shape -> Slice -> Concat chain that computes the root
+/// Reshape's target from an intermediate's shape. The producers of `Kept`
+/// (the fused node's operands) stay.
+llvm::DenseSet<Node *> dyingWith(const Graph &G, const Match &M,
+                                 llvm::ArrayRef<Value *> Kept) {
+  llvm::DenseSet<Node *> Dying(M.matchedNodes().begin(),
+                               M.matchedNodes().end());
+  llvm::DenseSet<Node *> Live;
+  for (Value *V : Kept)
+    if (V && V->definingNode())
+      Live.insert(V->definingNode());
+  // Users come after their operands' producers, so one pass from the end
+  // usually finds the whole closure; repeat until nothing is added.
+  bool Grew = true;
+  while (Grew) {
+    Grew = false;
+    std::vector<Node *> Nodes = G.nodeList();
+    for (auto It = Nodes.rbegin(); It != Nodes.rend(); ++It) {
+      Node *N = *It;
+      if (Dying.count(N) || Live.count(N))
+        continue;
+      bool OnlyFeedsDying = true, FeedsAny = false;
+      for (Value *R : N->results()) {
+        OnlyFeedsDying &= !G.isOutput(R);
+        for (const Use &U : R->uses()) {
+          OnlyFeedsDying &= bool(Dying.count(U.User));
+          FeedsAny = true;
+        }
+      }
+      if (OnlyFeedsDying && FeedsAny) {
+        Dying.insert(N);
+        Grew = true;
+      }
+    }
+  }
+  return Dying;
+}
+
+/// Why replacing the root would leave a matched intermediate needed, if it
+/// would.
+std::optional<std::string> outsideUse(const Graph &G, const Match &M,
+                                      const llvm::DenseSet<Node *> &Dying) {
+  for (Node *N : llvm::drop_begin(M.matchedNodes()))
+    for (Value *R : N->results()) {
+      if (G.isOutput(R))
+        return "%" + R->name() + " is a graph output";
+      for (const Use &U : R->uses())
+        if (!Dying.count(U.User))
+          return "%" + R->name() + " is also used by " + U.User->describe();
+    }
+  return std::nullopt;
+}
+
+/// A fusion that passed every check: what the Attention node takes.
+struct Plan {
+  int64_t Heads = 0, HeadDim = 0;
+  double Scale = 1.0;
+};
+
+/// The side conditions the pattern cannot state: consistent head splits, an
+/// output of [B, S, H*D] and masks that broadcast to [B, H, S, S].
+llvm::Expected<Plan> checkShapes(const Match &M) {
+  auto Q = headSplit(M, "q");
+  if (!Q)
+    return Q.takeError();
+  auto K = headSplit(M, "k");
+  if (!K)
+    return K.takeError();
+  auto V = headSplit(M, "v");
+  if (!V)
+    return V.takeError();
+  if (Q->Heads != K->Heads || Q->Heads != V->Heads ||
+      Q->HeadDim != K->HeadDim || Q->HeadDim != V->HeadDim)
+    return makeError("q, k and v are split differently: [" +
+                     llvm::Twine(Q->Heads) + " x " + llvm::Twine(Q->HeadDim) +
+                     "], [" + llvm::Twine(K->Heads) + " x " +
+                     llvm::Twine(K->HeadDim) + "], [" + llvm::Twine(V->Heads) +
+                     " x " + llvm::Twine(V->HeadDim) + "] heads");
+  if (!Q->Batch.sameAs(K->Batch) || !Q->Batch.sameAs(V->Batch) ||
+      !K->Seq.sameAs(V->Seq))
+    return makeError("q, k and v do not share the batch, or k and v the "
+                     "sequence: " +
+                     M.value("q")->type().str() + ", " +
+                     M.value("k")->type().str() + ", " +
+                     M.value("v")->type().str());
+  Shape ScoreDims = {Q->Batch, Dim(Q->Heads), Q->Seq, K->Seq};
+  for (const char *Term : {"bias", "mask"})
+    if (Value *T = M.value(Term); T && growsScores(T->type(), ScoreDims))
+      return makeError("mask %" + T->name() + " of type " + T->type().str() +
+                       " is not broadcastable to [B, heads, S, S] = " +
+                       formatDims(ScoreDims));
+  const TensorType &Out = M.node("root")->result()->type();
+  if (Out.rank() != 3 || !Out.Dims[0].sameAs(Q->Batch) ||
+      !Out.Dims[1].sameAs(Q->Seq) || !Out.Dims[2].isStatic() ||
+      Out.Dims[2].value() != Q->Heads * Q->HeadDim)
+    return makeError("the heads are not merged back into [B, S, H*D]: " +
+                     Out.str());
+  Plan P;
+  P.Heads = Q->Heads;
+  P.HeadDim = Q->HeadDim;
+  P.Scale = scaleOf(M, "q.scale") * scaleOf(M, "k.scale") * scaleOf(M, "scale");
+  return P;
+}
+
+/// The Attention's type: the root's, refined by what q's type knows.
+TensorType outputType(const Match &M, const Plan &P) {
+  const TensorType &Q = M.value("q")->type();
+  const TensorType &Root = M.node("root")->result()->type();
+  TensorType FromQ(Q.Elem, {Q.Dims[0], Q.Dims[1], Dim(P.Heads * P.HeadDim)});
+  auto T = mergeTypes(FromQ, Root);
+  if (!T) {
+    llvm::consumeError(T.takeError());
+    return Root;
+  }
+  return *T;
+}
+
+/// The Reshape that ends the attention around `Softmax`, following the only
+/// MatMul, Transpose and Reshape users; null when the chain is not there.
+Node *rootBelow(Node *Softmax) {
+  Node *N = Softmax;
+  for (llvm::StringRef Op : {"MatMul", "Transpose", "Reshape"}) {
+    Node *Next = nullptr;
+    for (const Use &U : N->result()->uses()) {
+      if (U.User->opName() != Op)
+        continue;
+      if (Next)
+        return nullptr;
+      Next = U.User;
+    }
+    if (!Next)
+      return nullptr;
+    N = Next;
+  }
+  return N;
+}
+
+/// Creates `Op` before `Before` with its inferred result type.
+llvm::Expected<Node *> createInferred(Graph &G, llvm::StringRef Op,
+                                      llvm::ArrayRef<Value *> Operands,
+                                      llvm::StringRef Name, Node *Before) {
+  Node *N = G.createNode(Op, Operands, {TensorType()}, {}, "",
+                         {G.uniqueName(Name)}, Before);
+  ShapeValueMap ShapeValues;
+  auto Types = inferNodeTypes(*N, ShapeValues);
+  if (!Types) {
+    G.eraseNode(N);
+    return Types.takeError();
+  }
+  N->result()->setType((*Types)[0]);
+  return N;
+}
+
+/// While alive, gives every dim that type inference leaves unknown a symbol
+/// of its own ("?0", "?1", ...), so that the checks can tell two unknown dims
+/// that are the same from two that merely are both unknown: Shape(x)[1]
+/// then carries x's dim into the Reshape targets computed from it, as a
+/// symbol carries `seq`. A node in `SameTypeAs` takes the type of the value
+/// given instead of its inferred one (a mask Add taken not to grow the
+/// scores). The graph's own types come back on destruction.
+class UnknownDimsNamed {
+public:
+  UnknownDimsNamed(Graph &G,
+                   const llvm::DenseMap<const Node *, Value *> &SameTypeAs) {
+    for (Value *In : G.inputs())
+      name(In, In->type());
+    ShapeValueMap ShapeValues;
+    collectConstantShapeValues(G, ShapeValues);
+    for (Node *N : G.nodeList()) {
+      if (Value *Like = SameTypeAs.lookup(N)) {
+        name(N->result(), Like->type());
+        continue;
+      }
+      auto Inferred = inferNodeTypes(*N, ShapeValues);
+      for (unsigned I = 0; I < N->numResults(); ++I) {
+        Value *R = N->result(I);
+        llvm::Expected<TensorType> T =
+            Inferred ? mergeTypes((*Inferred)[I], R->type()) : R->type();
+        if (!T) {
+          llvm::consumeError(T.takeError());
+          T = R->type();
+        }
+        name(R, *T);
+      }
+      if (!Inferred)
+        llvm::consumeError(Inferred.takeError());
+    }
+  }
+  ~UnknownDimsNamed() {
+    for (auto &[V, T] : Saved)
+      V->setType(std::move(T));
+  }
+
+private:
+  void name(Value *V, TensorType T) {
+    Saved.push_back({V, V->type()});
+    for (Dim &D : T.Dims)
+      if (D.isUnknown())
+        D = Dim::symbol("?" + std::to_string(Fresh++));
+    V->setType(std::move(T));
+  }
+
+  std::vector<std::pair<Value *, TensorType>> Saved;
+  int64_t Fresh = 0;
+};
+
+} // namespace
+
+llvm::Expected<bool> runFuseAttention(Graph &G, const PassOptions &,
+                                      PassContext &Ctx) {
+  auto Fail = [&](const Node *Softmax, const llvm::Twine &Why) {
+    Ctx.debug() << "fuse-attention: " << Softmax->describe() << ": " << Why
+                << "\n";
+  };
+  struct Candidate {
+    Node *Softmax;
+    Match M;
+    Plan P;
+  };
+
+  // Match the formula, with unknown dims told apart.
+  Pattern Attention = attentionPattern();
+  std::vector<Candidate> Matched;
+  {
+    UnknownDimsNamed Named(G, llvm::DenseMap<const Node *, Value *>());
+    for (Node *Softmax : G.nodeList()) {
+      if (Softmax->opName() != "Softmax")
+        continue;
+      if (!softmaxOverLastAxis(*Softmax)) {
+        Fail(Softmax, "the softmax is not over the last axis");
+        continue;
+      }
+      Node *Root = rootBelow(Softmax);
+      if (!Root) {
+        Fail(Softmax, "the probabilities do not feed one MatMul, Transpose "
+                      "and Reshape");
+        continue;
+      }
+      MatchResult R = match(Attention, Root->result());
+      if (!R.Matched) {
+        Fail(Softmax, R.Why);
+        continue;
+      }
+      Matched.push_back({Softmax, std::move(R.Bindings), {}});
+    }
+  }
+
+  // Check the shapes with each mask sum typed as its scores: what the types
+  // can then show of the output holds whenever the mask does not grow the
+  // scores, which checkShapes makes sure the types do not contradict.
+  llvm::DenseMap<const Node *, Value *> NoGrowth;
+  for (const Candidate &C : Matched)
+    for (auto [Sum, Term] :
+         {std::pair{"logits.inner", "bias"}, std::pair{"logits", "mask"}})
+      if (Node *Add = C.M.node(Sum))
+        NoGrowth[Add] = Add->operand(Add->operand(0) == C.M.value(Term));
+  std::vector<Candidate> Candidates;
+  {
+    UnknownDimsNamed Named(G, NoGrowth);
+    for (Candidate &C : Matched) {
+      auto P = checkShapes(C.M);
+      if (!P) {
+        Fail(C.Softmax, llvm::toString(P.takeError()));
+        continue;
+      }
+      C.P = *P;
+      Candidates.push_back(std::move(C));
+    }
+  }
+
+  bool Changed = false;
+  llvm::DenseSet<Node *> Erased;
+  // Last to first: a later attention may read an earlier one's output (the
+  // next layer's q), which the earlier rewrite replaces.
+  for (Candidate &C : llvm::reverse(Candidates)) {
+    const Match &M = C.M;
+    if (llvm::any_of(M.matchedNodes(),
+                     [&](Node *N) { return Erased.count(N); }))
+      continue;
+    llvm::DenseSet<Node *> Dying =
+        dyingWith(G, M,
+                  {M.value("q"), M.value("k"), M.value("v"), M.value("bias"),
+                   M.value("mask")});
+    if (auto Why = outsideUse(G, M, Dying)) {
+      Fail(C.Softmax, *Why);
+      continue;
+    }
+
+    Node *Root = M.node("root");
+    Value *Mask = M.value("mask");
+    if (Value *Bias = M.value("bias")) {
+      auto Sum = createInferred(G, "Add", {Bias, Mask},
+                                Mask->name() + ".with_bias", Root);
+      if (!Sum)
+        return Sum.takeError();
+      Mask = (*Sum)->result();
+    }
+    std::vector<Value *> Operands = {M.value("q"), M.value("k"), M.value("v")};
+    if (Mask)
+      Operands.push_back(Mask);
+    Value *Old = Root->result();
+    std::string Name = Old->name();
+    Node *Fused =
+        G.createNode("Attention", Operands, {outputType(M, C.P)},
+                     {{"num_heads", C.P.Heads}, {"scale", float(C.P.Scale)}},
+                     Root->name(), {G.uniqueName(Name + ".fused")}, Root);
+    Old->replaceAllUsesWith(Fused->result());
+    std::vector<Node *> Remove(Dying.begin(), Dying.end());
+    Erased.insert(Dying.begin(), Dying.end());
+    eraseDeadNodes(G, Remove);
+    if (!G.lookup(Name))
+      G.rename(Fused->result(), Name);
+    Ctx.bumpStat("attention-fused");
+    Changed = true;
+  }
+  return Changed;
+}
+
+} // namespace kiln

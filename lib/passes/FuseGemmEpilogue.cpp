@@ -1,0 +1,193 @@
+//===- FuseGemmEpilogue.cpp - linear layers into FusedGemm ----------------===//
+//
+// A linear layer as the exporters write it, a product with a constant weight,
+// a bias and an optional activation, becomes one FusedGemm: the GPU applies
+// the bias and the activation in the GEMM's epilogue instead of reading and
+// writing the whole output twice more.
+//
+//   act(MatMul(x, W) + b)   -> FusedGemm(x, W, b) {activation}
+//   act(Gemm(x, W, c))      -> FusedGemm(x, W, c) {activation, trans_b}
+//
+// W is a constant matrix; b a constant vector of W's output width (either
+// operand order of the Add); Gemm must have alpha = beta = 1 and transA = 0,
+// and its constant c must be the same for every row ([N], [1, N] or one
+// element). act is Relu, Gelu (approximate "none" -> "gelu", "tanh" ->
+// "gelu_tanh") or absent.
+//
+// Nodes are visited last to first, so the activation is tried before its
+// bias Add. When the activation cannot join (the Add also feeds something
+// else) the Add is tried on its own afterwards; a MatMul whose product is
+// used elsewhere is left alone, since fusing it would compute it twice.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/Passes.h"
+#include "passes/Pattern.h"
+
+#include "llvm/ADT/DenseSet.h"
+
+namespace kiln {
+namespace {
+
+using namespace pat;
+
+Pattern weightMatrix(llvm::StringRef Name) {
+  return where(
+      constant(Name), [](Value *V, const Match &) { return V->rank() == 2; },
+      "the weight is not a 2-D matrix");
+}
+
+/// A bias vector as wide as the product of the weight bound to "w".
+Pattern biasVector(llvm::StringRef Name) {
+  return where(
+      constant(Name),
+      [](Value *V, const Match &M) {
+        return V->rank() == 1 &&
+               V->type().Dims[0].sameAs(M.value("w")->type().Dims[1]);
+      },
+      "the bias is not a vector of the weight's output width");
+}
+
+/// The output width of a Gemm's product: B's columns, or its rows with
+/// transB.
+int64_t gemmWidth(const Node &Gemm) {
+  const Tensor &B = *Gemm.operand(1)->constantData();
+  return Gemm.getInt("transB", 0) ? B.dim(0) : B.dim(1);
+}
+
+bool isPlainGemm(const Node &Gemm) {
+  return Gemm.getFloat("alpha", 1.0f) == 1.0f &&
+         Gemm.getFloat("beta", 1.0f) == 1.0f && Gemm.getInt("transA", 0) == 0;
+}
+
+/// A Gemm's c adds the same vector to every row when it has one element or
+/// all of its dims but the last (the width) are 1.
+bool isRowBias(const Node &Gemm) {
+  const Value *C = Gemm.operand(2);
+  if (!C)
+    return true;
+  const Tensor &T = *C->constantData();
+  if (T.numElements() == 1)
+    return true;
+  for (int64_t I = 0; I + 1 < T.rank(); ++I)
+    if (T.dim(I) != 1)
+      return false;
+  return T.rank() >= 1 && T.sizes().back() == gemmWidth(Gemm);
+}
+
+/// Gemm(x, W, c?) with a constant W and c, in the plain form FusedGemm has.
+Pattern plainGemm() {
+  Pattern Gemm =
+      anyOf({op("Gemm", {capture("x"), constant("w"), constant("c")}, "gemm"),
+             op("Gemm", {capture("x"), constant("w")}, "gemm")});
+  Pattern Plain = where(
+      Gemm,
+      [](Value *V, const Match &) { return isPlainGemm(*V->definingNode()); },
+      "alpha or beta is not 1, or transA is set");
+  return where(
+      Plain,
+      [](Value *V, const Match &) { return isRowBias(*V->definingNode()); },
+      "c differs between rows");
+}
+
+// x @ W + b
+Pattern matmulBias() {
+  return op("Add",
+            {op("MatMul", {capture("x"), weightMatrix("w")}), biasVector("b")});
+}
+
+/// The linear layer a candidate root ends: its activation's input for Relu
+/// and Gelu, itself for Add and Gemm; null for other ops.
+Pattern patternFor(const Node &Root) {
+  llvm::StringRef Op = Root.opName();
+  if (Op == "Add")
+    return matmulBias();
+  if (Op == "Gemm")
+    return plainGemm();
+  if (Op != "Relu" && Op != "Gelu")
+    return nullptr;
+  // Dispatching on the producer keeps the failure reason about the form
+  // that is there (a bad bias, say) rather than "not produced by 'Gemm'".
+  Node *Producer = Root.operand(0) ? Root.operand(0)->definingNode() : nullptr;
+  bool FromGemm = Producer && Producer->opName() == "Gemm";
+  return op(Op, {FromGemm ? plainGemm() : matmulBias()});
+}
+
+std::string activationOf(const Node &Root) {
+  if (Root.opName() == "Relu")
+    return "relu";
+  if (Root.opName() == "Gelu")
+    return Root.getString("approximate", "none") == "tanh" ? "gelu_tanh"
+                                                           : "gelu";
+  return "none";
+}
+
+/// The bias FusedGemm takes: b, or a Gemm's c as a vector of the width.
+Value *biasOperand(Graph &G, const Match &M) {
+  if (Value *B = M.value("b"))
+    return B;
+  Value *C = M.value("c");
+  if (!C)
+    return nullptr;
+  const Tensor &T = *C->constantData();
+  int64_t Width = gemmWidth(*M.node("gemm"));
+  if (T.rank() == 1 && T.dim(0) == Width)
+    return C;
+  Tensor Row(T.dtype(), {Width});
+  for (int64_t I = 0; I < Width; ++I)
+    Row.setDouble(I, T.getDouble(T.numElements() == 1 ? 0 : I));
+  return G.addConstant(G.uniqueName(C->name() + ".row"), std::move(Row));
+}
+
+} // namespace
+
+llvm::Expected<bool> runFuseGemmEpilogue(Graph &G, const PassOptions &,
+                                         PassContext &Ctx) {
+  bool Changed = false;
+  llvm::DenseSet<Node *> Erased;
+  std::vector<Node *> Nodes = G.nodeList();
+  for (auto It = Nodes.rbegin(); It != Nodes.rend(); ++It) {
+    Node *Root = *It;
+    if (Erased.count(Root))
+      continue;
+    Pattern P = patternFor(*Root);
+    if (!P)
+      continue;
+    auto Fail = [&](llvm::StringRef Why) {
+      Ctx.debug() << "fuse-gemm-epilogue: " << Root->describe() << ": " << Why
+                  << "\n";
+    };
+    MatchResult R = match(P, Root->result());
+    if (!R.Matched) {
+      Fail(R.Why);
+      continue;
+    }
+    const Match &M = R.Bindings;
+    if (auto Why = M.checkNoOutsideUses()) {
+      Fail(*Why);
+      continue;
+    }
+
+    AttrMap Attrs = {{"activation", activationOf(*Root)}};
+    if (Node *Gemm = M.node("gemm"); Gemm && Gemm->getInt("transB", 0))
+      Attrs["trans_b"] = int64_t(1);
+    std::vector<Value *> Operands = {M.value("x"), M.value("w")};
+    if (Value *Bias = biasOperand(G, M))
+      Operands.push_back(Bias);
+    Value *Old = Root->result();
+    std::string Name = Old->name();
+    Node *Fused =
+        G.createNode("FusedGemm", Operands, {Old->type()}, std::move(Attrs),
+                     Root->name(), {G.uniqueName(Name + ".fused")}, Root);
+    Old->replaceAllUsesWith(Fused->result());
+    for (Node *N : M.matchedNodes())
+      Erased.insert(N);
+    eraseDeadNodes(G, M.matchedNodes());
+    if (!G.lookup(Name))
+      G.rename(Fused->result(), Name);
+    Ctx.bumpStat("gemms-fused");
+    Changed = true;
+  }
+  return Changed;
+}
+
+} // namespace kiln

@@ -1,0 +1,177 @@
+//===- FuseLayerNorm.cpp - layer normalization to LayerNorm ---------------===//
+//
+// Rewrites layer normalization over the last axis into kiln's LayerNorm, in
+// both forms exporters write it:
+//
+//  - decomposed (TorchScript below opset 17, hand-written modules):
+//        d = x - ReduceMean(x, [-1])
+//        y = d / Sqrt(ReduceMean(d^2, [-1]) + eps) * gamma + beta
+//    with d^2 as Pow(d, 2) or d * d, "/ s" as "* Reciprocal(s)", the axes
+//    as -1 or rank - 1, gamma and beta constants of the last dim, and beta
+//    optional. Each candidate is anchored at its Sqrt; the root is the
+//    farthest node below it the pattern matches, so that gamma and beta are
+//    taken in whenever they are there;
+//  - ONNX LayerNormalization {axis = -1} whose Mean and InvStdDev results are
+//    unused (kiln's LayerNorm does not produce them).
+//
+// Both become LayerNorm(x, gamma, beta) {epsilon}.
+//
+//===----------------------------------------------------------------------===//
+#include "ir/ops/OpUtils.h"
+#include "passes/FusionUtils.h"
+#include "passes/Passes.h"
+
+namespace kiln {
+namespace {
+
+using namespace pat;
+
+constexpr llvm::StringLiteral PassName = "fuse-layernorm";
+
+Pattern meanOverLastAxis(Pattern In) {
+  return where(
+      op("ReduceMean", {std::move(In), constant()}),
+      [](Value *V, const Match &) {
+        return fusion::reducesOnlyAxis(*V->definingNode(), -1,
+                                       /*KeepDims=*/true);
+      },
+      "is not a mean over the last axis alone with keepdims = 1");
+}
+
+/// The decomposed layer norm with gamma (and beta when `WithBeta`).
+Pattern decomposedLayerNorm(bool WithBeta) {
+  // d = x - mean(x)
+  Pattern X = capture("x");
+  Pattern D = op("Sub", {X, meanOverLastAxis(X)});
+  // s = sqrt(mean(d^2) + eps)
+  Pattern Square = anyOf({op("Pow", {D, scalar(2.0)}), op("Mul", {D, D})});
+  Pattern S =
+      op("Sqrt", {op("Add", {meanOverLastAxis(Square), constant("eps")})});
+  // d / s * gamma (+ beta)
+  Pattern Normalized =
+      anyOf({op("Div", {D, S}), op("Mul", {D, op("Reciprocal", {S})})});
+  // The constants come first: when one is not a constant, the matcher then
+  // says so instead of trying it as the normalized value.
+  Pattern Scaled = op("Mul", {constant("gamma"), Normalized});
+  return WithBeta ? op("Add", {constant("beta"), Scaled}) : Scaled;
+}
+
+std::optional<std::string> checkDecomposed(Node *, const Match &M) {
+  if (std::optional<std::string> Why = M.checkNoOutsideUses())
+    return Why;
+  Value *X = M.value("x");
+  if (!isFloat(X->dtype()))
+    return "%" + X->name() + " is not a float tensor";
+  if (X->rank() < 1)
+    return "%" + X->name() + " is a scalar";
+  const Dim &Width = X->type().Dims.back();
+  for (llvm::StringRef Param : {"gamma", "beta"}) {
+    Value *V = M.value(Param);
+    if (V && !fusion::isChannelVector(V, Width))
+      return Param.str() + " %" + V->name() + " " + V->type().str() +
+             " is not a vector of the last dim " + Width.str();
+  }
+  if (!fusion::scalarValue(M.value("eps")))
+    return "epsilon %" + M.value("eps")->name() + " is not a scalar";
+  if (!fusion::constantsFit(M, X->type()))
+    return "a constant broadcasts %" + X->name() + " " + X->type().str() +
+           " to a larger shape";
+  return std::nullopt;
+}
+
+/// Fuses the decomposed layer norm whose standard deviation `Sqrt` computes.
+/// Returns why not when it does not.
+std::optional<std::string> fuseDecomposed(Graph &G, Node *Sqrt,
+                                          llvm::DenseSet<Node *> &Erased) {
+  static const Pattern Pattern =
+      anyOf({decomposedLayerNorm(true), decomposedLayerNorm(false)});
+  std::vector<fusion::Reached> Roots;
+  for (const fusion::Reached &R :
+       fusion::nodesBelow(Sqrt, 4, {"Reciprocal", "Div", "Mul", "Add"}))
+    if (R.N->opName() == "Mul" || R.N->opName() == "Add")
+      Roots.push_back(R);
+  fusion::RootMatch Found = fusion::matchFirst(Roots, Pattern, checkDecomposed);
+  if (!Found.Root)
+    return Found.Why;
+  const Match &M = Found.Bindings;
+  std::vector<Value *> Operands = {M.value("x"),
+                                   fusion::asVector(G, M.value("gamma"))};
+  if (Value *Beta = M.value("beta"))
+    Operands.push_back(fusion::asVector(G, Beta));
+  float Epsilon = float(*fusion::scalarValue(M.value("eps")));
+  Node *Fused = G.createNode("LayerNorm", Operands, {M.value("x")->type()},
+                             {{"epsilon", Attribute(Epsilon)}},
+                             Found.Root->name(), {}, Found.Root);
+  fusion::replaceRoot(G, Found.Root, Fused, M.matchedNodes(), Erased);
+  return std::nullopt;
+}
+
+/// Rewrites an ONNX LayerNormalization. Returns why not when it does not.
+std::optional<std::string> convertOnnx(Graph &G, Node *N,
+                                       llvm::DenseSet<Node *> &Erased) {
+  Value *X = N->operand(0);
+  int64_t Rank = X->rank();
+  int64_t Axis = N->getInt("axis", -1);
+  std::optional<int64_t> Normalized = normalizeAxis(Axis, Rank);
+  if (!Normalized || *Normalized != Rank - 1)
+    return "normalizes from axis " + std::to_string(Axis) + " of " +
+           X->type().str() + ", not over the last axis alone";
+  for (unsigned I = 1; I < N->numResults(); ++I) {
+    Value *R = N->result(I);
+    if (R->hasUses() || G.isOutput(R))
+      return std::string(I == 1 ? "its Mean" : "its InvStdDev") + " result %" +
+             R->name() + " is used, and LayerNorm does not compute it";
+  }
+  if (!N->operand(1))
+    return std::string("it has no scale");
+  // Scale and bias must be vectors of the last dim; a constant of shape
+  // [1, W] is reshaped, after both were checked.
+  const Dim &Width = X->type().Dims.back();
+  for (unsigned I : {1u, 2u})
+    if (Value *V = N->operand(I);
+        V && V->rank() != 1 && !fusion::isChannelVector(V, Width))
+      return "%" + V->name() + " " + V->type().str() +
+             " is not a vector of the last dim " + Width.str();
+  std::vector<Value *> Operands = {X};
+  for (unsigned I : {1u, 2u})
+    if (Value *V = N->operand(I))
+      Operands.push_back(V->rank() == 1 ? V : fusion::asVector(G, V));
+  Node *Fused =
+      G.createNode("LayerNorm", Operands, {X->type()},
+                   {{"epsilon", Attribute(N->getFloat("epsilon", 1e-5f))}},
+                   N->name(), {}, N);
+  fusion::replaceRoot(G, N, Fused, {N}, Erased);
+  return std::nullopt;
+}
+
+} // namespace
+
+llvm::Expected<bool> runFuseLayerNorm(Graph &G, const PassOptions &,
+                                      PassContext &Ctx) {
+  bool Changed = false;
+  llvm::DenseSet<Node *> Erased;
+  for (Node *N : G.nodeList()) {
+    if (Erased.count(N))
+      continue;
+    std::optional<std::string> Why;
+    llvm::StringRef Stat;
+    if (N->opName() == "LayerNormalization") {
+      Why = convertOnnx(G, N, Erased);
+      Stat = "onnx-layernorm-fused";
+    } else if (N->opName() == "Sqrt") {
+      Why = fuseDecomposed(G, N, Erased);
+      Stat = "decomposed-layernorm-fused";
+    } else {
+      continue;
+    }
+    if (Why) {
+      Ctx.debug() << PassName << ": " << N->describe() << ": " << *Why << "\n";
+      continue;
+    }
+    Ctx.bumpStat(Stat);
+    Changed = true;
+  }
+  return Changed;
+}
+
+} // namespace kiln

@@ -1,0 +1,101 @@
+//===- Passes.cpp - the pass registry and named pipelines -----------------===//
+#include "passes/Passes.h"
+
+namespace kiln {
+
+llvm::ArrayRef<PassInfo> allPasses() {
+  // Keep sorted by name.
+  static const std::vector<PassInfo> Passes = {
+      {"canonicalize",
+       "Remove no-op casts, reshapes, transposes and identities; fold chains",
+       {},
+       runCanonicalize},
+      {"cse", "Merge identical nodes and identical constants", {}, runCSE},
+      {"dce", "Remove nodes and constants nothing uses", {}, runDCE},
+      {"fold-constants",
+       "Evaluate nodes whose operands are all constants",
+       {{"max-elements",
+         "largest result (in elements) to fold (default 16777216)"}},
+       runFoldConstants},
+      {"fuse-attention",
+       "Fuse BERT-style scaled dot-product attention into Attention",
+       {},
+       runFuseAttention},
+      {"fuse-elementwise",
+       "Fuse chains of elementwise ops into one FusedElementwise expression",
+       {},
+       runFuseElementwise},
+      {"fuse-embed-layernorm",
+       "Fuse word/position/token-type embedding gathers + LayerNorm into "
+       "EmbedLayerNorm",
+       {},
+       runFuseEmbedLayerNorm},
+      {"fuse-gelu",
+       "Fuse the erf and tanh GELU formulas into ONNX Gelu",
+       {},
+       runFuseGelu},
+      {"fuse-gemm-epilogue",
+       "Fuse MatMul/Gemm + bias + Relu/Gelu with a constant weight into "
+       "FusedGemm",
+       {},
+       runFuseGemmEpilogue},
+      {"fuse-layernorm",
+       "Fuse decomposed layer norm and ONNX LayerNormalization into LayerNorm",
+       {},
+       runFuseLayerNorm},
+      {"fuse-pool-normalize",
+       "Fuse masked mean or CLS pooling + L2 normalize into PoolNormalize",
+       {},
+       runFusePoolNormalize},
+      {"fuse-skip-layernorm",
+       "Fuse a residual add (and a projection bias) + LayerNorm into "
+       "SkipLayerNorm",
+       {},
+       runFuseSkipLayerNorm},
+      {"infer-shapes",
+       "Re-infer every value's type, refining dims the graph left unknown",
+       {},
+       runInferShapes},
+      {"merge-qkv",
+       "Merge the q, k and v projections of an Attention into one FusedGemm",
+       {},
+       runMergeQKV},
+      {"precision",
+       "Store f32 tensors in f16 or bf16 (math stays fp32)",
+       {{"type", "f16 (default) or bf16"}},
+       runPrecision},
+      {"specialize",
+       "Bind symbolic dims to sizes (specialize{batch=32,seq=128}) and re-infer",
+       {{"*", "any symbol name, bound to the size given"}},
+       runSpecialize},
+  };
+  return Passes;
+}
+
+llvm::StringRef namedPipeline(llvm::StringRef Name) {
+  // -O1 cleans up what exporters emit: no-op casts and reshapes, the shape
+  // arithmetic for dynamic dims, duplicated constants.
+  // Types are re-inferred after folding, which turns computed shapes into
+  // constants that inference can read.
+  static const char O1[] = "canonicalize,infer-shapes,fold-constants,"
+                           "infer-shapes,canonicalize,cse,dce";
+  // -O2 then fuses, in dependency order: LayerNorm and GELU first (the
+  // later patterns are written over them), GEMM epilogues before the
+  // residual LayerNorm and attention (which look for FusedGemm), QKV
+  // merging once attention is one op, elementwise chains last. Types are
+  // inferred again once the embedding is one op: its result names the
+  // sequence dim that the exporters' position-id slice left unknown.
+  static const char O2[] =
+      "canonicalize,infer-shapes,fold-constants,infer-shapes,canonicalize,"
+      "cse,dce,fuse-layernorm,fuse-gelu,fuse-gemm-epilogue,fuse-skip-layernorm,"
+      "fuse-embed-layernorm,infer-shapes,fuse-attention,merge-qkv,"
+      "fuse-pool-normalize,"
+      "canonicalize,fuse-elementwise,cse,dce";
+  if (Name == "O1")
+    return O1;
+  if (Name == "O2")
+    return O2;
+  return "";
+}
+
+} // namespace kiln

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The main job on the default model (the real all-MiniLM-L6-v2): import it,
+# summarize it, optimize it at -O2, and embed three sentences on the CPU
+# reference executor, unoptimized and optimized, comparing both with
+# onnxruntime. (Compiling for the GPU comes with the GPU backend.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+MODEL=${2:-$BUILD/models/all-MiniLM-L6-v2.onnx}
+BIN=$BUILD/bin
+PY=.venv/bin/python
+INPUTS=tests/models/all-MiniLM-L6-v2.inputs.npz
+WORK=$BUILD/demo
+mkdir -p "$WORK"
+
+echo "== kiln inspect $MODEL"
+"$BIN/kiln" inspect "$MODEL"
+
+echo
+echo "== kiln-opt -O2 (ops after optimization)"
+"$BIN/kiln-opt" -O2 --stats "$MODEL" -o "$WORK/model.O2.kir" 2>"$WORK/O2-stats.txt"
+"$BIN/kiln" inspect "$WORK/model.O2.kir" | sed -n '/^ops/,$p'
+
+# The tokenized sentences (see tests/models/README.md) as .npy inputs.
+args=()
+for name in $($PY -c "import numpy as np; print(' '.join(np.load('$INPUTS').files))"); do
+  $PY -c "import numpy as np; np.save('$WORK/$name.npy', np.load('$INPUTS')['$name'])"
+  args+=(--input "$name=$WORK/$name.npy")
+done
+
+echo
+echo "== kiln run --device cpu (imported graph)"
+"$BIN/kiln" run --device cpu "$MODEL" "${args[@]}" -o "$WORK/out.npz"
+echo "== kiln run --device cpu (-O2 graph)"
+"$BIN/kiln" run --device cpu "$WORK/model.O2.kir" "${args[@]}" -o "$WORK/out.O2.npz"
+
+$PY - "$MODEL" "$INPUTS" "$WORK/out.npz" "$WORK/out.O2.npz" <<'PYEOF'
+import sys
+import numpy as np
+import onnxruntime as ort
+model, inputs, plain, optimized = sys.argv[1:]
+feeds = dict(np.load(inputs))
+ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(["sentence_embedding"], feeds)[0]
+for label, path in (("imported", plain), ("-O2", optimized)):
+    got = np.load(path)["sentence_embedding"]
+    cos = np.sum(got * ref, axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
+    print(f"{label:>8}: sentence_embedding {list(got.shape)}, first values {np.round(got[0, :4], 5).tolist()}, "
+          f"max |kiln - onnxruntime| {np.abs(got - ref).max():.1e}, min cosine {cos.min():.7f}")
+PYEOF
