@@ -53,7 +53,8 @@ record pipelines "${p:-0}" "${f:-0}" 0 $st
 
 echo "== fuzzers (bounded)"
 if FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh >"$LOGS/fuzz.log" 2>&1; then
-  n=$(grep -c '^fuzz ok' "$LOGS/fuzz.log" || true); record fuzz "${n:-0}" 0 0 0
+  grep -E '^(fuzz:|stat::number_of_executed_units)' "$LOGS/fuzz.log" || true
+  n=$(grep -c '^stat::number_of_executed_units' "$LOGS/fuzz.log" || true); record fuzz "${n:-0}" 0 0 0
 else
   tail -n 30 "$LOGS/fuzz.log"; record fuzz 0 1 0 1
 fi

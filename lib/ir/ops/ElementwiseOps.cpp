@@ -164,8 +164,12 @@ Dim minDims(const Dim &A, const Dim &B) {
 }
 
 Dim equalDims(const Dim &A, const Dim &B) {
-  if (A.isStatic() && B.isStatic())
-    return Dim(A.value() == B.value());
+  std::optional<int64_t> IA = shapeValueInt(A), IB = shapeValueInt(B);
+  if (IA && IB)
+    return Dim(*IA == *IB);
+  // A size is never negative: exporters compare shapes against -1.
+  if ((A.isSymbol() && IB && *IB < 0) || (B.isSymbol() && IA && *IA < 0))
+    return Dim(0);
   if (A.sameAs(B))
     return Dim(1);
   return Dim::unknown();
@@ -186,7 +190,7 @@ std::optional<std::vector<Dim>> combineShapeValues(const std::vector<Dim> *A,
   for (size_t I = 0; I < N; ++I) {
     Out.push_back(
         Fn((*A)[A->size() == 1 ? 0 : I], (*B)[B->size() == 1 ? 0 : I]));
-    AnyKnown |= !Out.back().isUnknown();
+    AnyKnown |= !Out.back().isUnknown() || shapeValueInt(Out.back());
   }
   if (!AnyKnown)
     return std::nullopt;
