@@ -63,6 +63,10 @@ static cl::opt<bool> VerifyEach(
     "verify-each", cl::init(true),
     cl::desc("Verify the input and the graph after every pass (default on)"),
     cl::cat(Category));
+static cl::opt<std::string> Precision(
+    "precision", cl::init(""),
+    cl::desc("Store f32 tensors in 16 bits after the pipeline: fp16 or bf16"),
+    cl::value_desc("fp16|bf16"), cl::cat(Category));
 static cl::opt<bool> ListPasses("list-passes",
                                 cl::desc("List the passes and their options"),
                                 cl::cat(Category));
@@ -109,6 +113,13 @@ static llvm::Expected<std::string> requestedPipeline() {
   }
   if (!Pipeline.empty())
     Result += (Result.empty() ? "" : ",") + Pipeline;
+  if (!Precision.empty()) {
+    if (Precision != "fp16" && Precision != "bf16")
+      return makeError("unknown precision '" + Precision +
+                       "' (expected fp16 or bf16)");
+    Result += std::string(Result.empty() ? "" : ",") + "precision{type=" +
+              (Precision == "fp16" ? "f16" : "bf16") + "}";
+  }
   if (llvm::Error E = checkPassPipeline(Result))
     return std::move(E);
   return Result;
