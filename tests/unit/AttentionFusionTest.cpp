@@ -2,100 +2,24 @@
 // graph runs on the reference executor before and after the passes, on
 // random weights and inputs (attention masks with padded rows), and the
 // outputs must agree within 1e-5.
-#include "ir/Parser.h"
-#include "passes/PassManager.h"
-#include "runtime/ReferenceExecutor.h"
-
-#include <gtest/gtest.h>
-
-#include <cmath>
-#include <map>
-#include <random>
+#include "PassTestBase.h"
 
 using namespace kiln;
 
 namespace {
 
-constexpr double Tolerance = 1e-5;
 constexpr const char *AllThree =
     "fuse-gemm-epilogue,fuse-attention,merge-qkv";
 
-class AttentionFusion : public ::testing::Test {
+class AttentionFusion : public PassMeaningTest {
 protected:
-  std::mt19937 Rng{4321};
-
-  std::unique_ptr<Graph> parse(llvm::StringRef Text) {
-    auto G = parseGraph(Text);
-    if (!G) {
-      ADD_FAILURE() << llvm::toString(G.takeError());
-      return nullptr;
-    }
-    return std::move(*G);
-  }
-
-  Tensor uniform(std::vector<int64_t> Sizes, double Lo = -1.0,
-                 double Hi = 1.0) {
-    std::uniform_real_distribution<double> U(Lo, Hi);
-    Tensor T(DType::F32, std::move(Sizes));
-    for (int64_t I = 0; I < T.numElements(); ++I)
-      T.setDouble(I, U(Rng));
-    return T;
-  }
-
-  /// A [batch, seq] 0/1 mask whose row b has Lengths[b] leading ones.
-  static Tensor paddedMask(int64_t Seq, std::vector<int64_t> Lengths,
-                           DType Elem = DType::I64) {
-    Tensor T(Elem, {int64_t(Lengths.size()), Seq});
-    for (size_t B = 0; B < Lengths.size(); ++B)
-      for (int64_t S = 0; S < Seq; ++S)
-        T.setInt(int64_t(B) * Seq + S, S < Lengths[B]);
-    return T;
-  }
+  AttentionFusion() : PassMeaningTest(4321) {}
 
   /// Gives every elided constant of `G` random data of its static type.
   void randomizeConstants(Graph &G) {
     for (Value *C : G.constants())
       if (!C->constantData())
         C->setConstantData(uniform(C->type().staticSizes()));
-  }
-
-  static int64_t count(const Graph &G, llvm::StringRef Op) {
-    int64_t N = 0;
-    for (const auto &Node : G.nodes())
-      N += Node->opName() == Op;
-    return N;
-  }
-
-  static const Node *first(const Graph &G, llvm::StringRef Op) {
-    for (const auto &Node : G.nodes())
-      if (Node->opName() == Op)
-        return Node.get();
-    return nullptr;
-  }
-
-  /// Runs `Pipeline` on `G`, checks that it left `FusedCount` nodes of op
-  /// `Fused` and that every output is unchanged on `Inputs`.
-  void expectSameMeaning(Graph &G, llvm::StringRef Pipeline,
-                         llvm::StringRef Fused, int64_t FusedCount,
-                         const std::map<std::string, Tensor> &Inputs) {
-    std::unique_ptr<Graph> Before = G.clone();
-    auto Expected = runReference(*Before, Inputs);
-    ASSERT_TRUE(bool(Expected)) << llvm::toString(Expected.takeError());
-    if (llvm::Error E = runPassPipeline(G, Pipeline, {}, llvm::nulls()))
-      FAIL() << llvm::toString(std::move(E));
-    EXPECT_EQ(count(G, Fused), FusedCount) << Pipeline.str();
-    auto Got = runReference(G, Inputs);
-    ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
-    ASSERT_EQ(Got->size(), Expected->size());
-    for (size_t I = 0; I < Got->size(); ++I) {
-      const Tensor &A = (*Expected)[I], &B = (*Got)[I];
-      ASSERT_EQ(A.sizes(), B.sizes()) << "output " << I;
-      double MaxDiff = 0;
-      for (int64_t J = 0; J < A.numElements(); ++J)
-        MaxDiff = std::max(MaxDiff, std::fabs(A.getDouble(J) - B.getDouble(J)));
-      EXPECT_LE(MaxDiff, Tolerance)
-          << "output " << I << " of " << Pipeline.str();
-    }
   }
 };
 

@@ -2,59 +2,15 @@
 // fuse-embed-layernorm and fuse-pool-normalize: each graph runs on the
 // reference executor before and after the pass, on random weights and
 // inputs (masks with padding), and the outputs must agree within 1e-5.
-#include "ir/Parser.h"
-#include "passes/PassManager.h"
-#include "runtime/ReferenceExecutor.h"
-
-#include <gtest/gtest.h>
-
-#include <cmath>
-#include <map>
-#include <random>
+#include "PassTestBase.h"
 
 using namespace kiln;
 
 namespace {
 
-constexpr double Tolerance = 1e-5;
-
-class FuseNormPasses : public ::testing::Test {
+class FuseNormPasses : public PassMeaningTest {
 protected:
-  std::mt19937 Rng{1234};
-
-  std::unique_ptr<Graph> parse(llvm::StringRef Text) {
-    auto G = parseGraph(Text);
-    if (!G) {
-      ADD_FAILURE() << llvm::toString(G.takeError());
-      return nullptr;
-    }
-    return std::move(*G);
-  }
-
-  Tensor uniform(std::vector<int64_t> Sizes, double Lo, double Hi) {
-    std::uniform_real_distribution<double> U(Lo, Hi);
-    Tensor T(DType::F32, std::move(Sizes));
-    for (int64_t I = 0; I < T.numElements(); ++I)
-      T.setDouble(I, U(Rng));
-    return T;
-  }
-
-  Tensor ints(std::vector<int64_t> Sizes, int64_t Lo, int64_t Hi) {
-    std::uniform_int_distribution<int64_t> U(Lo, Hi - 1);
-    Tensor T(DType::I64, std::move(Sizes));
-    for (int64_t I = 0; I < T.numElements(); ++I)
-      T.setInt(I, U(Rng));
-    return T;
-  }
-
-  /// A [batch, seq] 0/1 mask whose row b has Lengths[b] leading ones.
-  static Tensor paddedMask(int64_t Seq, std::vector<int64_t> Lengths) {
-    Tensor T(DType::I64, {int64_t(Lengths.size()), Seq});
-    for (size_t B = 0; B < Lengths.size(); ++B)
-      for (int64_t S = 0; S < Seq; ++S)
-        T.setInt(int64_t(B) * Seq + S, S < Lengths[B]);
-    return T;
-  }
+  FuseNormPasses() : PassMeaningTest(1234) {}
 
   /// Gives each named (elided) constant random data of its static type:
   /// values near 1 for scales, in [-1, 1] otherwise.
@@ -65,38 +21,6 @@ protected:
       bool Scale = llvm::StringRef(Name).contains("gamma");
       V->setConstantData(uniform(V->type().staticSizes(), Scale ? 0.5 : -1.0,
                                  Scale ? 1.5 : 1.0));
-    }
-  }
-
-  static int64_t count(const Graph &G, llvm::StringRef Op) {
-    int64_t N = 0;
-    for (const auto &Node : G.nodes())
-      N += Node->opName() == Op;
-    return N;
-  }
-
-  /// Runs `Pipeline` on `G`, checks that it produced `Fused` nodes and
-  /// that every output is unchanged on `Inputs`.
-  void expectSameMeaning(Graph &G, llvm::StringRef Pipeline,
-                         llvm::StringRef Fused, int64_t FusedCount,
-                         const std::map<std::string, Tensor> &Inputs) {
-    std::unique_ptr<Graph> Before = G.clone();
-    auto Expected = runReference(*Before, Inputs);
-    ASSERT_TRUE(bool(Expected)) << llvm::toString(Expected.takeError());
-    if (llvm::Error E = runPassPipeline(G, Pipeline, {}, llvm::nulls()))
-      FAIL() << llvm::toString(std::move(E));
-    EXPECT_EQ(count(G, Fused), FusedCount) << Pipeline.str();
-    auto Got = runReference(G, Inputs);
-    ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
-    ASSERT_EQ(Got->size(), Expected->size());
-    for (size_t I = 0; I < Got->size(); ++I) {
-      const Tensor &A = (*Expected)[I], &B = (*Got)[I];
-      ASSERT_EQ(A.sizes(), B.sizes()) << "output " << I;
-      double MaxDiff = 0;
-      for (int64_t J = 0; J < A.numElements(); ++J)
-        MaxDiff = std::max(MaxDiff, std::fabs(A.getDouble(J) - B.getDouble(J)));
-      EXPECT_LE(MaxDiff, Tolerance)
-          << "output " << I << " of " << Pipeline.str();
     }
   }
 };
