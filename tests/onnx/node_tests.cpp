@@ -7,9 +7,9 @@
 //
 //   kiln-onnx-node-tests <node-data-dir> [--filter SUBSTR] [-v]
 //
-// A test whose import is unsupported counts as "unsupported"; every other
-// problem is a failure, printed with the test name. The last line is
-// `onnx node tests: N passed, M failed, K unsupported`.
+// A test whose import is unsupported counts as "unsupported", as do the few
+// excluded below; every other problem is a failure, printed with the test
+// name. The last line is `onnx node tests: N passed, M failed, K unsupported`.
 //
 //===----------------------------------------------------------------------===//
 
@@ -39,7 +39,8 @@ static llvm::cl::opt<bool>
 
 namespace {
 
-/// Tests that cannot pass for reasons outside kiln, with the reason.
+/// Tests that cannot pass for reasons outside kiln, with the reason. An entry
+/// also covers the test's variants (`<name>_expanded`, ...).
 struct Exclusion {
   const char *Test;
   const char *Reason;
