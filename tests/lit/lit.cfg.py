@@ -37,8 +37,9 @@ for tool in ("kiln-opt", "kiln"):
 
 
 def lint_check_directives(root):
-    """FileCheck silently ignores a directive without its colon
-    (`// CHECK foo`, `// CHECK-NEXT foo`): report those as errors."""
+    """FileCheck silently ignores a directive written without its colon
+    (a CHECK or CHECK-NEXT prefix followed by a space): report those as
+    errors."""
     directive = re.compile(r"(?://|#)\s*([A-Z][A-Z0-9_]*)((?:-[A-Z0-9]+)*)(:?)")
     suffixes = re.compile(r"^(|-NEXT|-SAME|-NOT|-LABEL|-DAG|-EMPTY|-COUNT-\d+)$")
     known_prefixes = set(["CHECK"])
