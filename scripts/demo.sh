@@ -44,6 +44,6 @@ ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(["sent
 for label, path in (("imported", plain), ("-O2", optimized)):
     got = np.load(path)["sentence_embedding"]
     cos = np.sum(got * ref, axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
-    print(f"{label:>8}: sentence_embedding {list(got.shape)}, first values {np.round(got[0, :4], 5).tolist()}, "
+    print(f"{label:>8}: sentence_embedding {list(got.shape)}, first values {np.round(got[0, :4].astype(np.float64), 5).tolist()}, "
           f"max |kiln - onnxruntime| {np.abs(got - ref).max():.1e}, min cosine {cos.min():.7f}")
 PYEOF
