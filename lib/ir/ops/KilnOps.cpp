@@ -27,6 +27,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "ir/ops/ElementwiseExpr.h"
+#include "ir/ops/MathKernels.h"
 #include "ir/ops/OpUtils.h"
 
 #include <cmath>
@@ -61,29 +62,6 @@ void layerNormRows(std::vector<float> &X, int64_t Rows, int64_t Width,
       Row[I] = Bias ? Y + float(Bias->getDouble(I)) : Y;
     }
   }
-}
-
-Tensor toTensor(DType Elem, llvm::ArrayRef<int64_t> Sizes,
-                const std::vector<float> &Data) {
-  Tensor T(Elem, Sizes.vec());
-  if (Elem == DType::F32) {
-    std::copy(Data.begin(), Data.end(), T.mutableData<float>());
-    return T;
-  }
-  for (size_t I = 0; I < Data.size(); ++I)
-    T.setDouble(int64_t(I), Data[I]);
-  return T;
-}
-
-std::vector<float> toFloats(const Tensor &T) {
-  std::vector<float> Out(T.numElements());
-  if (T.dtype() == DType::F32) {
-    std::copy(T.data<float>(), T.data<float>() + T.numElements(), Out.begin());
-    return Out;
-  }
-  for (int64_t I = 0; I < T.numElements(); ++I)
-    Out[I] = float(T.getDouble(I));
-  return Out;
 }
 
 /// Checks that the scale (and bias) of a LayerNorm are vectors of the
@@ -125,11 +103,11 @@ OpDef layerNormDef() {
   D.Eval = [](EvalContext &Ctx) -> llvm::Error {
     const Tensor &X = *Ctx.input(0);
     int64_t Width = X.rank() ? X.sizes().back() : 1;
-    std::vector<float> Data = toFloats(X);
+    std::vector<float> Data = loadAs<float>(X);
     layerNormRows(Data, Width ? X.numElements() / Width : 0, Width,
                   *Ctx.input(1), Ctx.input(2),
                   Ctx.node().getFloat("epsilon", 1e-5f));
-    Ctx.setOutput(0, toTensor(X.dtype(), X.sizes(), Data));
+    Ctx.setOutput(0, storeAs<float>(X.dtype(), X.sizes().vec(), Data));
     return llvm::Error::success();
   };
   return D;
@@ -176,7 +154,7 @@ OpDef skipLayerNormDef() {
     layerNormRows(Sum, Width ? int64_t(Sum.size()) / Width : 0, Width,
                   *Ctx.input(2), Ctx.input(3),
                   Ctx.node().getFloat("epsilon", 1e-5f));
-    Ctx.setOutput(0, toTensor(X.dtype(), *Sizes, Sum));
+    Ctx.setOutput(0, storeAs<float>(X.dtype(), *Sizes, Sum));
     return llvm::Error::success();
   };
   return D;
@@ -282,7 +260,7 @@ OpDef embedLayerNormDef() {
       }
     layerNormRows(Out, Batch * Seq, Hidden, *Ctx.input(EScale),
                   Ctx.input(EBias), Ctx.node().getFloat("epsilon", 1e-5f));
-    Ctx.setOutput(0, toTensor(Word.dtype(), {Batch, Seq, Hidden}, Out));
+    Ctx.setOutput(0, storeAs<float>(Word.dtype(), {Batch, Seq, Hidden}, Out));
     return llvm::Error::success();
   };
   return D;
@@ -347,7 +325,7 @@ OpDef fusedGemmDef() {
     if ((TransB ? B.dim(1) : B.dim(0)) != K)
       return Ctx.error("inner dimensions differ");
     int64_t M = K ? A.numElements() / K : 0;
-    std::vector<float> AF = toFloats(A), BF = toFloats(B);
+    std::vector<float> AF = loadAs<float>(A), BF = loadAs<float>(B);
     std::vector<float> Out(M * N, 0.0f);
     for (int64_t I = 0; I < M; ++I) {
       float *Row = Out.data() + I * N;
@@ -366,7 +344,7 @@ OpDef fusedGemmDef() {
     }
     std::vector<int64_t> Sizes = A.sizes().vec();
     Sizes.back() = N;
-    Ctx.setOutput(0, toTensor(A.dtype(), Sizes, Out));
+    Ctx.setOutput(0, storeAs<float>(A.dtype(), Sizes, Out));
     return llvm::Error::success();
   };
   return D;
@@ -427,9 +405,9 @@ OpDef attentionDef() {
     int64_t Heads = Ctx.node().getInt("num_heads", 1);
     int64_t HeadDim = Hidden / Heads;
     float Scale = Ctx.node().getFloat("scale", 1.0f);
-    std::vector<float> QF = toFloats(Q);
-    std::vector<float> KF = Packed ? QF : toFloats(*Ctx.input(1));
-    std::vector<float> VF = Packed ? QF : toFloats(*Ctx.input(2));
+    std::vector<float> QF = loadAs<float>(Q);
+    std::vector<float> KF = Packed ? QF : loadAs<float>(*Ctx.input(1));
+    std::vector<float> VF = Packed ? QF : loadAs<float>(*Ctx.input(2));
     int64_t QStride = Packed ? 3 * Hidden : Hidden;
     int64_t KOff = Packed ? Hidden : 0, VOff = Packed ? 2 * Hidden : 0;
     int64_t KStride = Packed ? 3 * Hidden : Ctx.input(1)->dim(2);
@@ -482,7 +460,7 @@ OpDef attentionDef() {
               ORow[E] += P * VRow[E];
           }
         }
-    Ctx.setOutput(0, toTensor(Q.dtype(), {Batch, SeqQ, Hidden}, Out));
+    Ctx.setOutput(0, storeAs<float>(Q.dtype(), {Batch, SeqQ, Hidden}, Out));
     return llvm::Error::success();
   };
   return D;
@@ -525,7 +503,7 @@ OpDef poolNormalizeDef() {
     bool Mean = Ctx.node().getString("mode", "mean") == "mean";
     float MinCount = Ctx.node().getFloat("min_count", 1e-9f);
     float Eps = Ctx.node().getFloat("epsilon", 1e-12f);
-    std::vector<float> HF = toFloats(H);
+    std::vector<float> HF = loadAs<float>(H);
     std::vector<float> Out(Batch * Hidden, 0.0f);
     for (int64_t B = 0; B < Batch; ++B) {
       float *Row = &Out[B * Hidden];
@@ -552,7 +530,7 @@ OpDef poolNormalizeDef() {
           Row[E] /= Denom;
       }
     }
-    Ctx.setOutput(0, toTensor(H.dtype(), {Batch, Hidden}, Out));
+    Ctx.setOutput(0, storeAs<float>(H.dtype(), {Batch, Hidden}, Out));
     return llvm::Error::success();
   };
   return D;
