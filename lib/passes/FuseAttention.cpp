@@ -25,12 +25,15 @@
 // the Shape -> Slice -> Concat chains that compute them from the replaced
 // intermediates go away with the match.
 //
-// TorchScript exports leave the sequence unknown (`?`) after the position
-// embedding's Slice, so the checks run on types in which each unknown dim
-// has a name of its own (UnknownDimsNamed), and with each mask sum typed as
-// its scores: a mask whose dims the types cannot relate to the scores' is
-// taken not to make them larger (it is built from the same batch and
-// sequence), which the reference Attention checks when it runs.
+// A graph whose inputs leave a dim unnamed (`?`) has unknown dims all
+// through the attention, so the checks run on types in which each unknown
+// dim has a name of its own (UnknownDimsNamed): Shape(x)[1] then carries x's
+// dim into the Reshape targets. The exporters' graphs no longer need this
+// (type inference names the sequence after the position-id Slice), but such
+// inputs do. The checks also type each mask sum as its scores: a mask whose
+// dims the types cannot relate to the scores' is taken not to make them
+// larger (it is built from the same batch and sequence), which the
+// reference Attention checks when it runs.
 //
 //===----------------------------------------------------------------------===//
 #include "ir/ShapeInference.h"

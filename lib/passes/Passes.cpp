@@ -64,6 +64,11 @@ llvm::ArrayRef<PassInfo> allPasses() {
        "Store f32 tensors in f16 or bf16 (math stays fp32)",
        {{"type", "f16 (default) or bf16"}},
        runPrecision},
+      {"simplify-indexing",
+       "Turn masks built by index arithmetic (Range, Gather of a flattened "
+       "mask, GatherND) into Unsqueezes of the mask; decide iota comparisons",
+       {},
+       runSimplifyIndexing},
       {"specialize",
        "Bind symbolic dims to sizes (specialize{batch=32,seq=128}) and re-infer",
        {{"*", "any symbol name, bound to the size given"}},
@@ -79,7 +84,9 @@ llvm::StringRef namedPipeline(llvm::StringRef Name) {
   // constants that inference can read.
   static const char O1[] = "canonicalize,infer-shapes,fold-constants,"
                            "infer-shapes,canonicalize,cse,dce";
-  // -O2 then fuses, in dependency order: LayerNorm and GELU first (the
+  // -O2 first turns masks written as index arithmetic into broadcasts of
+  // the input mask (before fuse-attention, so that the Attention takes the
+  // small mask), then fuses, in dependency order: LayerNorm and GELU first (the
   // later patterns are written over them), GEMM epilogues before the
   // residual LayerNorm and attention (which look for FusedGemm), QKV
   // merging once attention is one op, elementwise chains last. Types are
@@ -87,7 +94,8 @@ llvm::StringRef namedPipeline(llvm::StringRef Name) {
   // sequence dim that the exporters' position-id slice left unknown.
   static const char O2[] =
       "canonicalize,infer-shapes,fold-constants,infer-shapes,canonicalize,"
-      "cse,dce,fuse-layernorm,fuse-gelu,fuse-gemm-epilogue,fuse-skip-layernorm,"
+      "cse,dce,simplify-indexing,fuse-layernorm,fuse-gelu,fuse-gemm-epilogue,"
+      "fuse-skip-layernorm,"
       "fuse-embed-layernorm,infer-shapes,fuse-attention,merge-qkv,"
       "fuse-pool-normalize,"
       "canonicalize,fuse-elementwise,cse,dce";

@@ -30,6 +30,7 @@ KILN_PASS(runFuseSkipLayerNorm);
 KILN_PASS(runInferShapes);
 KILN_PASS(runMergeQKV);
 KILN_PASS(runPrecision);
+KILN_PASS(runSimplifyIndexing);
 KILN_PASS(runSpecialize);
 
 #undef KILN_PASS
