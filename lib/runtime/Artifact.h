@@ -1,0 +1,109 @@
+//===- Artifact.h - the .kiln file ------------------------------*- C++ -*-===//
+//
+// A .kiln artifact is one compiled model: metadata, the optimized IR (with
+// its weights elided), the weights buffer as the device holds it, the kernel
+// modules and the per-bucket execution plans. docs/artifact.md describes the
+// bytes.
+//
+// Reading never trusts the file: every length is checked against the bytes
+// that are there, every section against its checksum, and the decoded plan
+// against validatePlan, so the runtime can launch what it reads without
+// looking again. Any defect is an error naming the file and the cause.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_ARTIFACT_H
+#define KILN_RUNTIME_ARTIFACT_H
+
+#include "ir/Graph.h"
+#include "ir/Type.h"
+#include "runtime/Plan.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+/// The format version this kiln writes and the only one it reads.
+inline constexpr uint32_t ArtifactFormatVersion = 1;
+
+/// The size of a GemmStep's stored algorithm: a cublasLtMatmulAlgo_t.
+inline constexpr size_t GemmAlgoBytes = 64;
+
+/// A graph input or output as the model declares it (symbols kept).
+struct IoSpec {
+  std::string Name;
+  DType Type = DType::F32;
+  std::vector<Dim> Dims;
+};
+
+/// An IR constant whose data lives in the weights buffer.
+struct WeightEntry {
+  std::string Name;
+  uint64_t Offset = 0;
+  DType Type = DType::F32;
+  std::vector<int64_t> Dims;
+};
+
+struct ArtifactMetadata {
+  std::string ModelName;
+  std::string Producer;  // "kiln <version>"
+  std::string Precision; // "f32", "f16" or "bf16"
+  std::string Arch;      // "sm_90a"; equals the plan's
+  /// Strictly increasing. An empty SeqBuckets means seq is not fixed: the
+  /// plan then has one bucket per batch, with Seq 0.
+  std::vector<int64_t> BatchBuckets, SeqBuckets;
+  std::vector<IoSpec> Inputs, Outputs;
+  std::string CompileCommand; // how it was made, for `kiln inspect`
+};
+
+struct Artifact {
+  ArtifactMetadata Meta;
+  /// The optimized IR before per-bucket specialization, printed with
+  /// elided weights.
+  std::string IrText;
+  /// The weights buffer exactly as uploaded (Plan.WeightBytes long).
+  std::string Weights;
+  std::vector<WeightEntry> WeightEntries;
+  ExecutablePlan Plan;
+};
+
+/// Validates `A` and writes it to `Path` atomically: the bytes go to a
+/// temporary file in the same directory, which is renamed over `Path` only
+/// once complete, so no error leaves a partial file behind.
+llvm::Error writeArtifact(const Artifact &A, llvm::StringRef Path);
+
+/// Reads and validates an artifact (the file is mapped, not read).
+llvm::Expected<Artifact> readArtifact(llvm::StringRef Path);
+
+/// Decodes and validates an artifact held in memory; errors start with
+/// `Name: `.
+llvm::Expected<Artifact> parseArtifact(llvm::StringRef Bytes,
+                                       llvm::StringRef Name);
+
+/// The file's bytes; `A` should be valid (validateArtifact).
+std::string serializeArtifact(const Artifact &A);
+
+/// Everything the runtime trusts of a plan: buffers inside the weights or
+/// their bucket's arena and large enough for what each step does with them,
+/// kernel and module indices in range, launch shapes the hardware accepts,
+/// GEMM shapes and dtypes cuBLASLt can run. Errors name the bucket and step.
+llvm::Error validatePlan(const ExecutablePlan &Plan);
+
+/// validatePlan plus the rest: metadata (precision, arch, buckets, I/O),
+/// agreement of the plan's buckets and bindings with the metadata, and the
+/// weight entries lying inside the weights buffer.
+llvm::Error validateArtifact(const Artifact &A);
+
+/// The artifact's IR with every elided constant's data taken from the
+/// weights buffer (by name; dtype, shape and bounds checked), verified, so
+/// it runs on the reference executor.
+llvm::Expected<std::unique_ptr<Graph>> artifactGraph(const Artifact &A);
+
+} // namespace kiln
+
+#endif

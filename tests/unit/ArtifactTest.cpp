@@ -1,0 +1,696 @@
+#include "runtime/Artifact.h"
+
+#include "ir/Printer.h"
+#include "runtime/ReferenceExecutor.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <map>
+#include <random>
+
+using namespace kiln;
+
+namespace {
+
+Tensor randomF32(std::vector<int64_t> Sizes, unsigned Seed) {
+  std::mt19937 Rng(Seed);
+  std::uniform_real_distribution<double> Uniform(-2.0, 2.0);
+  Tensor T(DType::F32, std::move(Sizes));
+  for (int64_t I = 0; I < T.numElements(); ++I)
+    T.setDouble(I, Uniform(Rng));
+  return T;
+}
+
+std::string randomBytes(size_t N, unsigned Seed) {
+  std::mt19937 Rng(Seed);
+  std::string S(N, '\0');
+  for (char &C : S)
+    C = char(Rng());
+  return S;
+}
+
+std::string errorOf(llvm::Error E) {
+  return E ? llvm::toString(std::move(E)) : "<no error>";
+}
+
+template <typename T> std::string errorOf(llvm::Expected<T> E) {
+  if (E)
+    return "<no error>";
+  return llvm::toString(E.takeError());
+}
+
+BufferRef arena(uint64_t Offset, uint64_t Bytes) {
+  return {BufferRef::Space::Arena, Offset, Bytes};
+}
+BufferRef weights(uint64_t Offset, uint64_t Bytes) {
+  return {BufferRef::Space::Weights, Offset, Bytes};
+}
+
+/// `z = x @ w + b` with w (32 elements, elided in the text) and b (8,
+/// inline) both stored in the weights buffer.
+struct Model {
+  Graph G{"tiny"};
+  Tensor W = randomF32({4, 8}, 11);
+  Tensor B = randomF32({8}, 12);
+  Model() {
+    Value *X =
+        G.addInput("x", TensorType(DType::F32, Shape{Dim::symbol("batch"), 4}));
+    Value *WV = G.addConstant("w", W);
+    Value *BV = G.addConstant("b", B);
+    TensorType Out(DType::F32, Shape{Dim::symbol("batch"), 8});
+    Node *Mm = G.createNode("MatMul", {X, WV}, {Out}, {}, "/MatMul", {"y"});
+    Node *Add =
+        G.createNode("Add", {Mm->result(), BV}, {Out}, {}, "/Add", {"z"});
+    G.setOutputs({Add->result()});
+  }
+};
+
+constexpr uint64_t WOffset = 256, BOffset = 0;
+
+/// Every field set to something other than its default.
+BucketPlan bucket(int64_t Batch) {
+  BucketPlan P;
+  P.Batch = Batch;
+  P.Seq = 0;
+  uint64_t XBytes = Batch * 4 * 4, ZBytes = Batch * 8 * 4;
+  uint64_t ZAt = 1024, CopyAt = 4096;
+  P.ArenaBytes = 8192;
+  P.Inputs = {{"x", DType::F32, {Batch, 4}, arena(0, XBytes)}};
+  P.Outputs = {{"z", DType::F32, {Batch, 8}, arena(ZAt, ZBytes)}};
+
+  // Built in place: GCC 12 warns of maybe-uninitialized variant members
+  // when steps are moved into the vector.
+  P.Steps.resize(3);
+  GemmStep &G = P.Steps[0].emplace<GemmStep>();
+  G.M = Batch;
+  G.N = 8;
+  G.K = 4;
+  G.Batch = 1;
+  G.StrideA = 3;
+  G.StrideB = 5;
+  G.StrideD = 7;
+  G.TransA = false;
+  G.TransB = true;
+  G.AType = DType::F32;
+  G.BType = DType::F32;
+  G.DType_ = DType::F32;
+  G.Epi = GemmStep::Epilogue::Bias;
+  G.Alpha = 0.5f;
+  G.A = arena(0, XBytes);
+  G.B = weights(WOffset, 128);
+  G.D = arena(ZAt, ZBytes);
+  G.Bias = weights(BOffset, 32);
+  for (int I = 0; I < 64; ++I)
+    G.Algo.push_back(uint8_t(I * 7 + Batch));
+  G.Label = "/MatMul";
+
+  KernelStep &K = P.Steps[1].emplace<KernelStep>();
+  K.Kernel = 1;
+  K.Grid[0] = uint32_t(Batch);
+  K.Grid[1] = 2;
+  K.Grid[2] = 3;
+  K.Block[0] = 128;
+  K.Block[1] = 2;
+  K.Block[2] = 1;
+  K.SharedBytes = 4096;
+  K.Args.push_back({KernelArg::Kind::Buffer, arena(ZAt, ZBytes), 0, 0});
+  K.Args.push_back({KernelArg::Kind::I32, {}, -7, 0});
+  K.Args.push_back({KernelArg::Kind::I64, {}, int64_t(1) << 40, 0});
+  K.Args.push_back({KernelArg::Kind::F32, {}, 0, 1.25e-3f});
+  K.Args.push_back({KernelArg::Kind::Buffer, weights(WOffset, 128), 0, 0});
+  K.Label = "/Add";
+
+  CopyStep &C = P.Steps[2].emplace<CopyStep>();
+  C.Src = arena(ZAt, ZBytes);
+  C.Dst = arena(CopyAt, ZBytes);
+  C.Label = "keep z";
+  return P;
+}
+
+Artifact makeArtifact() {
+  Model M;
+  Artifact A;
+  A.Meta.ModelName = "tiny";
+  A.Meta.Producer = "kiln test";
+  A.Meta.Precision = "f32";
+  A.Meta.Arch = "sm_90a";
+  A.Meta.BatchBuckets = {1, 8};
+  A.Meta.Inputs = {{"x", DType::F32, {Dim::symbol("batch"), Dim(4)}}};
+  A.Meta.Outputs = {{"z", DType::F32, {Dim::symbol("batch"), Dim(8)}}};
+  A.Meta.CompileCommand = "kiln compile tiny.onnx -o tiny.kiln --batch 1,8";
+  A.IrText = printGraphToString(M.G, PrintOptions{/*ElideWeights=*/true});
+
+  A.Weights = randomBytes(WOffset + M.W.byteSize(), 5);
+  std::copy_n(M.W.bytes(), M.W.byteSize(), A.Weights.begin() + WOffset);
+  std::copy_n(M.B.bytes(), M.B.byteSize(), A.Weights.begin() + BOffset);
+  A.WeightEntries = {{"w", WOffset, DType::F32, {4, 8}},
+                     {"b", BOffset, DType::F32, {8}}};
+
+  A.Plan.Arch = "sm_90a";
+  A.Plan.WeightBytes = A.Weights.size();
+  // CUBIN bytes are binary, NULs included.
+  A.Plan.Modules = {{"gemm_bias.cuh", randomBytes(700, 1), ".version 8.0\n"},
+                    {"fused_add", "", ".version 8.0\n.entry add()"}};
+  A.Plan.Kernels = {{0, "_Z9gemm_biasILi8EEvPf"}, {1, "add"}};
+  A.Plan.Buckets = {bucket(1), bucket(8)};
+  return A;
+}
+
+/// Every field of the artifact, one per line, for comparing two of them.
+std::string dump(const Artifact &A) {
+  std::string S;
+  llvm::raw_string_ostream OS(S);
+  auto Ref = [&](const BufferRef &R) {
+    OS << "{" << unsigned(R.In) << " " << R.Offset << " " << R.Bytes << "}";
+  };
+  auto Ints = [&](llvm::ArrayRef<int64_t> Vs) {
+    for (int64_t V : Vs)
+      OS << V << ",";
+  };
+  auto Io = [&](const std::vector<IoSpec> &Specs) {
+    for (const IoSpec &Spec : Specs) {
+      OS << "io " << Spec.Name << " " << dtypeName(Spec.Type);
+      for (const Dim &D : Spec.Dims)
+        OS << " " << D.value() << "/" << D.symbol();
+      OS << "\n";
+    }
+  };
+  const ArtifactMetadata &M = A.Meta;
+  OS << M.ModelName << "|" << M.Producer << "|" << M.Precision << "|" << M.Arch
+     << "|" << M.CompileCommand << "\n";
+  Ints(M.BatchBuckets);
+  OS << "|";
+  Ints(M.SeqBuckets);
+  OS << "\n";
+  Io(M.Inputs);
+  Io(M.Outputs);
+  OS << A.IrText << "\nweights " << llvm::xxh3_64bits(A.Weights) << " "
+     << A.Weights.size() << "\n";
+  for (const WeightEntry &W : A.WeightEntries) {
+    OS << "entry " << W.Name << " " << W.Offset << " " << dtypeName(W.Type);
+    Ints(W.Dims);
+    OS << "\n";
+  }
+  const ExecutablePlan &P = A.Plan;
+  OS << "plan " << P.Arch << " " << P.WeightBytes << "\n";
+  for (const KernelModule &Mod : P.Modules)
+    OS << "module " << Mod.Name << " " << llvm::xxh3_64bits(Mod.Cubin) << " "
+       << Mod.Cubin.size() << " " << Mod.Ptx << "\n";
+  for (const KernelRef &K : P.Kernels)
+    OS << "kernel " << K.Module << " " << K.LoweredName << "\n";
+  for (const BucketPlan &B : P.Buckets) {
+    OS << "bucket " << B.Batch << " " << B.Seq << " " << B.ArenaBytes << "\n";
+    for (const auto *Bs : {&B.Inputs, &B.Outputs})
+      for (const IoBinding &Io : *Bs) {
+        OS << "bind " << Io.Name << " " << dtypeName(Io.Type) << " ";
+        Ints(Io.Dims);
+        Ref(Io.Buffer);
+        OS << "\n";
+      }
+    for (const Step &St : B.Steps) {
+      if (const auto *K = std::get_if<KernelStep>(&St)) {
+        OS << "kstep " << K->Kernel;
+        for (int I = 0; I < 3; ++I)
+          OS << " " << K->Grid[I] << "/" << K->Block[I];
+        OS << " " << K->SharedBytes << " " << K->Label;
+        for (const KernelArg &Arg : K->Args) {
+          OS << " [" << unsigned(Arg.K) << " " << Arg.Int << " " << Arg.Float;
+          Ref(Arg.Buffer);
+          OS << "]";
+        }
+      } else if (const auto *G = std::get_if<GemmStep>(&St)) {
+        OS << "gemm " << G->M << " " << G->N << " " << G->K << " " << G->Batch
+           << " " << G->StrideA << " " << G->StrideB << " " << G->StrideD << " "
+           << G->TransA << G->TransB << " " << dtypeName(G->AType)
+           << dtypeName(G->BType) << dtypeName(G->DType_) << " "
+           << unsigned(G->Epi) << " " << G->Alpha << " " << G->Label << " ";
+        for (const BufferRef *R : {&G->A, &G->B, &G->D, &G->Bias})
+          Ref(*R);
+        for (uint8_t Byte : G->Algo)
+          OS << " " << unsigned(Byte);
+      } else {
+        const auto &C = std::get<CopyStep>(St);
+        OS << "copy " << C.Label;
+        Ref(C.Src);
+        Ref(C.Dst);
+      }
+      OS << "\n";
+    }
+  }
+  return S;
+}
+
+// The header's and sections' checksums, recomputed after a test edits the
+// bytes on purpose (offsets as in docs/artifact.md). The header's table
+// offset and count must be intact; table entries need not be.
+void reseal(std::string &Bytes) {
+  using namespace llvm::support::endian;
+  uint32_t Count = read32le(Bytes.data() + 24);
+  uint64_t Table = read64le(Bytes.data() + 32);
+  for (uint32_t I = 0; I < Count; ++I) {
+    char *Entry = Bytes.data() + Table + 32 * I;
+    uint64_t Offset = read64le(Entry + 8), Size = read64le(Entry + 16);
+    if (Offset <= Bytes.size() && Size <= Bytes.size() - Offset)
+      write64le(Entry + 24,
+                llvm::xxh3_64bits(llvm::StringRef(Bytes).substr(Offset, Size)));
+  }
+  write64le(Bytes.data() + 40, llvm::xxh3_64bits(llvm::StringRef(Bytes).substr(
+                                   Table, 32 * Count)));
+  write64le(Bytes.data() + 48,
+            llvm::xxh3_64bits(llvm::StringRef(Bytes).drop_front(64)));
+  write64le(Bytes.data() + 56,
+            llvm::xxh3_64bits(llvm::StringRef(Bytes).take_front(56)));
+}
+
+/// The section's bytes, found through the table.
+std::pair<uint64_t, uint64_t> sectionRange(const std::string &Bytes,
+                                           uint32_t Id) {
+  using namespace llvm::support::endian;
+  uint64_t Table = read64le(Bytes.data() + 32);
+  for (uint32_t I = 0; I < read32le(Bytes.data() + 24); ++I) {
+    const char *Entry = Bytes.data() + Table + 32 * I;
+    if (read32le(Entry) == Id)
+      return {read64le(Entry + 8), read64le(Entry + 16)};
+  }
+  return {0, 0};
+}
+
+class ArtifactFile : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("kiln-artifact", Dir));
+  }
+  void TearDown() override { llvm::sys::fs::remove_directories(Dir); }
+
+  std::string path(llvm::StringRef Name) {
+    llvm::SmallString<128> P(Dir);
+    llvm::sys::path::append(P, Name);
+    return std::string(P);
+  }
+  std::vector<std::string> listDir() {
+    std::vector<std::string> Names;
+    std::error_code EC;
+    for (llvm::sys::fs::directory_iterator It(Dir, EC), End; It != End && !EC;
+         It.increment(EC))
+      Names.push_back(std::string(llvm::sys::path::filename(It->path())));
+    llvm::sort(Names);
+    return Names;
+  }
+
+  llvm::SmallString<128> Dir;
+};
+
+} // namespace
+
+TEST(Artifact, RoundTripKeepsEveryField) {
+  Artifact A = makeArtifact();
+  ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
+  std::string Bytes = serializeArtifact(A);
+  llvm::Expected<Artifact> B = parseArtifact(Bytes, "tiny.kiln");
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(dump(A), dump(*B));
+  EXPECT_EQ(B->Weights, A.Weights);
+  EXPECT_EQ(B->Plan.Modules[0].Cubin, A.Plan.Modules[0].Cubin);
+  // Deterministic: the same artifact gives the same bytes.
+  EXPECT_EQ(serializeArtifact(*B), Bytes);
+}
+
+TEST(Artifact, RoundTripOfSymbolsUnknownDimsAndSeqBuckets) {
+  Artifact A = makeArtifact();
+  A.Meta.SeqBuckets = {32, 128};
+  A.Meta.Inputs[0].Dims = {Dim::symbol("batch"), Dim::unknown(),
+                           Dim::symbol("odd name"), Dim(4)};
+  A.Meta.Outputs.clear();
+  std::vector<BucketPlan> Buckets;
+  for (int64_t Batch : {1, 8})
+    for (int64_t Seq : {32, 128}) {
+      BucketPlan B = bucket(Batch);
+      B.Seq = Seq;
+      B.Inputs = {
+          {"x", DType::F32, {Batch, Seq, 2, 4}, arena(0, Batch * Seq * 32)}};
+      B.ArenaBytes = 1 << 20;
+      B.Outputs.clear();
+      Buckets.push_back(B);
+    }
+  A.Plan.Buckets = Buckets;
+  ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
+  llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(dump(A), dump(*B));
+}
+
+TEST(Artifact, WeightsArePageAligned) {
+  std::string Bytes = serializeArtifact(makeArtifact());
+  auto [Offset, Size] = sectionRange(Bytes, 6);
+  EXPECT_EQ(Offset % 4096, 0u);
+  EXPECT_EQ(Size, makeArtifact().Weights.size());
+  EXPECT_EQ(Bytes.substr(0, 8), std::string("KILN\r\n\x1a\n", 8));
+}
+
+TEST(Artifact, TruncationIsCaughtAtEveryLength) {
+  std::string Bytes = serializeArtifact(makeArtifact());
+  EXPECT_EQ(errorOf(parseArtifact("", "m.kiln")), "m.kiln: the file is empty");
+  EXPECT_EQ(errorOf(parseArtifact(Bytes.substr(0, 5), "m.kiln")),
+            "m.kiln: truncated: 5 bytes, less than the 64-byte header");
+  EXPECT_EQ(errorOf(parseArtifact(Bytes.substr(0, 1000), "m.kiln")),
+            "m.kiln: truncated: header says " + std::to_string(Bytes.size()) +
+                " bytes, file has 1000");
+  unsigned Tried = 0;
+  for (size_t N = 1; N < Bytes.size(); N += N < 600 ? 1 : 97, ++Tried) {
+    std::string Error = errorOf(parseArtifact(Bytes.substr(0, N), "m.kiln"));
+    EXPECT_EQ(Error.rfind("m.kiln: truncated: ", 0), 0u)
+        << "at " << N << ": " << Error;
+  }
+  EXPECT_GT(Tried, 600u);
+  EXPECT_EQ(errorOf(parseArtifact(Bytes + "x", "m.kiln")),
+            "m.kiln: header says " + std::to_string(Bytes.size()) +
+                " bytes, file has " + std::to_string(Bytes.size() + 1) +
+                " (trailing data)");
+}
+
+TEST(Artifact, EveryFlippedByteIsCaught) {
+  std::string Bytes = serializeArtifact(makeArtifact());
+  std::map<std::string, unsigned> Causes;
+  for (size_t I = 0; I < Bytes.size(); ++I)
+    for (uint8_t Mask : {0x01, 0x80}) {
+      std::string Bad = Bytes;
+      Bad[I] = char(Bad[I] ^ Mask);
+      std::string Error = errorOf(parseArtifact(Bad, "m.kiln"));
+      ASSERT_NE(Error, "<no error>") << "flip at " << I;
+      ASSERT_EQ(Error.rfind("m.kiln: ", 0), 0u) << Error;
+      ++Causes[Error];
+    }
+  // Each region is named: the header, the table, each section, the padding.
+  for (const char *Cause :
+       {"m.kiln: not a kiln artifact (wrong magic)",
+        "m.kiln: checksum mismatch in the header",
+        "m.kiln: checksum mismatch in the section table",
+        "m.kiln: checksum mismatch in section 'metadata'",
+        "m.kiln: checksum mismatch in section 'ir'",
+        "m.kiln: checksum mismatch in section 'weight-index'",
+        "m.kiln: checksum mismatch in section 'plan'",
+        "m.kiln: checksum mismatch in section 'kernels'",
+        "m.kiln: checksum mismatch in section 'weights'",
+        "m.kiln: checksum mismatch in the padding between sections"})
+    EXPECT_GT(Causes[Cause], 0u) << Cause;
+}
+
+// With the checksums recomputed, a flipped byte reaches the decoder and
+// the validation: each must give an artifact or an error, never a crash,
+// and whatever is accepted must still be valid.
+TEST(Artifact, ResealedFlipsNeverCrashTheDecoder) {
+  std::string Bytes = serializeArtifact(makeArtifact());
+  auto [WeightsAt, WeightsSize] = sectionRange(Bytes, 6);
+  unsigned Rejected = 0, Accepted = 0;
+  for (size_t I = 64; I < WeightsAt; ++I)
+    for (uint8_t Mask : {0x01, 0x10, 0xff}) {
+      std::string Bad = Bytes;
+      Bad[I] = char(Bad[I] ^ Mask);
+      reseal(Bad);
+      llvm::Expected<Artifact> A = parseArtifact(Bad, "m.kiln");
+      if (!A) {
+        ++Rejected;
+        llvm::consumeError(A.takeError());
+        continue;
+      }
+      ++Accepted;
+      EXPECT_EQ(errorOf(validateArtifact(*A)), "<no error>");
+    }
+  // Flips in names, labels, CUBIN bytes and the IR text are legitimate.
+  EXPECT_GT(Rejected, 1000u);
+  EXPECT_GT(Accepted, 100u);
+}
+
+TEST(Artifact, HugeLengthsAreRejectedWithoutAllocating) {
+  std::string Bytes = serializeArtifact(makeArtifact());
+  // The kernels section starts with the module count; make it 2^60.
+  auto [At, Size] = sectionRange(Bytes, 5);
+  llvm::support::endian::write64le(Bytes.data() + At, uint64_t(1) << 60);
+  reseal(Bytes);
+  std::string Error = errorOf(parseArtifact(Bytes, "m.kiln"));
+  EXPECT_EQ(Error.rfind("m.kiln: section 'kernels': 1152921504606846976 "
+                        "modules in ",
+                        0),
+            0u)
+      << Error;
+  // The first module's name length.
+  Bytes = serializeArtifact(makeArtifact());
+  llvm::support::endian::write64le(Bytes.data() + At + 8, ~uint64_t(0));
+  reseal(Bytes);
+  Error = errorOf(parseArtifact(Bytes, "m.kiln"));
+  EXPECT_NE(Error.find("section 'kernels': a string of 18446744073709551615 "
+                       "bytes"),
+            std::string::npos)
+      << Error;
+}
+
+TEST(Artifact, WrongMagicAndVersion) {
+  std::string Bytes = serializeArtifact(makeArtifact());
+  std::string Bad = Bytes;
+  Bad[1] = 'X';
+  EXPECT_EQ(errorOf(parseArtifact(Bad, "model.kiln")),
+            "model.kiln: not a kiln artifact (wrong magic)");
+  EXPECT_EQ(errorOf(parseArtifact("PK\x03\x04 a zip file", "model.kiln")),
+            "model.kiln: not a kiln artifact (wrong magic)");
+  Bad = Bytes;
+  llvm::support::endian::write32le(Bad.data() + 8, 7);
+  reseal(Bad);
+  EXPECT_EQ(errorOf(parseArtifact(Bad, "model.kiln")),
+            "model.kiln: format version 7, this kiln reads 1");
+}
+
+TEST(Artifact, ValidPlanWithInconsistentMetadataIsRefused) {
+  Artifact A = makeArtifact();
+  A.Meta.BatchBuckets = {1, 8, 32};
+  EXPECT_EQ(errorOf(parseArtifact(serializeArtifact(A), "m.kiln")),
+            "m.kiln: the plan lacks the bucket (batch 32, seq 0)");
+  A = makeArtifact();
+  A.Meta.Arch = "sm_80";
+  EXPECT_EQ(errorOf(validateArtifact(A)),
+            "metadata says arch 'sm_80', the plan 'sm_90a'");
+  A = makeArtifact();
+  A.Meta.Precision = "fp16";
+  EXPECT_EQ(errorOf(validateArtifact(A)),
+            "precision 'fp16' is not f32, f16 or bf16");
+  A = makeArtifact();
+  A.Meta.Inputs[0].Dims[1] = Dim(5);
+  EXPECT_EQ(errorOf(validateArtifact(A)),
+            "bucket (batch 1): input 0 is bound as 'x': f32[1, 4], the model "
+            "declares x: f32[batch, 5]");
+  A = makeArtifact();
+  A.WeightEntries[0].Offset = A.Weights.size() - 64;
+  EXPECT_EQ(errorOf(validateArtifact(A)),
+            "weight 'w' f32[4, 8] at offset 320 ends past the weights (384 "
+            "bytes)");
+  A = makeArtifact();
+  A.Plan.WeightBytes += 1;
+  EXPECT_EQ(errorOf(validateArtifact(A)),
+            "the weights are 384 bytes, the plan expects 385");
+}
+
+TEST(Artifact, ValidatePlanRejectsWhatTheRuntimeCannotTrust) {
+  using Edit = std::function<void(ExecutablePlan &)>;
+  auto Gemm = [](ExecutablePlan &P) -> GemmStep & {
+    return std::get<GemmStep>(P.Buckets[1].Steps[0]);
+  };
+  auto Kernel = [](ExecutablePlan &P) -> KernelStep & {
+    return std::get<KernelStep>(P.Buckets[1].Steps[1]);
+  };
+  const std::vector<std::pair<Edit, std::string>> Cases = {
+      {[&](ExecutablePlan &P) { Gemm(P).B.Offset = 300; },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): B weights[300, +128] ends "
+       "past the weights (384 bytes)"},
+      {[&](ExecutablePlan &P) { Gemm(P).B.Offset = ~uint64_t(0) - 4; },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): B "
+       "weights[18446744073709551611, +128] ends past the weights (384 bytes)"},
+      {[&](ExecutablePlan &P) { Gemm(P).K = 5; },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): A arena[0, +128] is too "
+       "small for 1 x [8, 5] f32 with stride 3 (needs 160 bytes)"},
+      {[&](ExecutablePlan &P) {
+         Gemm(P).Batch = 2;
+         Gemm(P).StrideD = 64;
+       },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): A arena[0, +128] is too "
+       "small for 2 x [8, 4] f32 with stride 3 (needs 140 bytes)"},
+      {[&](ExecutablePlan &P) {
+         Gemm(P).Batch = 2;
+         Gemm(P).StrideA = 0;
+         Gemm(P).StrideB = 0;
+       },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): D batch stride 7 makes the "
+       "batch's results overlap"},
+      {[&](ExecutablePlan &P) { Gemm(P).K = int64_t(1) << 62; },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): A arena[0, +128] is too "
+       "small for 1 x [8, 4611686018427387904] f32 with stride 3 (its size "
+       "overflows)"},
+      {[&](ExecutablePlan &P) { Gemm(P).N = 0; },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): shape M=8 N=0 K=4 batch=1 "
+       "is not positive"},
+      {[&](ExecutablePlan &P) { Gemm(P).AType = DType::I8; },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): dtype i8 is not f32, f16 "
+       "or bf16"},
+      {[&](ExecutablePlan &P) { Gemm(P).Bias.Bytes = 16; },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): bias weights[0, +16] is too "
+       "small for 1 x [1, 8] f32 with stride 0 (needs 32 bytes)"},
+      {[&](ExecutablePlan &P) { Gemm(P).D = weights(0, 256); },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): D weights[0, +256] is "
+       "written, but is not in the arena"},
+      {[&](ExecutablePlan &P) { Gemm(P).Epi = GemmStep::Epilogue(42); },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): invalid epilogue 42"},
+      {[&](ExecutablePlan &P) { Gemm(P).Algo.pop_back(); },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): algorithm is 63 bytes, not "
+       "64"},
+      {[&](ExecutablePlan &P) { Gemm(P).A.Offset = 2; },
+       "bucket (batch 8): step 0 (gemm '/MatMul'): A arena[2, +128] is not "
+       "aligned for f32"},
+      {[&](ExecutablePlan &P) { Kernel(P).Kernel = 2; },
+       "bucket (batch 8): step 1 (kernel '/Add'): kernel index 2 out of range "
+       "(2 kernels)"},
+      {[&](ExecutablePlan &P) { Kernel(P).Block[1] = 16; },
+       "bucket (batch 8): step 1 (kernel '/Add'): block (128, 16, 1) is empty "
+       "or exceeds 1024 threads"},
+      {[&](ExecutablePlan &P) { Kernel(P).Grid[2] = 0; },
+       "bucket (batch 8): step 1 (kernel '/Add'): grid (8, 2, 0) is empty or "
+       "too large"},
+      {[&](ExecutablePlan &P) { Kernel(P).SharedBytes = 228 * 1024; },
+       "bucket (batch 8): step 1 (kernel '/Add'): shared memory 233472 bytes "
+       "exceeds 232448"},
+      {[&](ExecutablePlan &P) { Kernel(P).Args[0].Buffer.Bytes = 8000; },
+       "bucket (batch 8): step 1 (kernel '/Add'): argument 0 arena[1024, "
+       "+8000] ends past the arena (8192 bytes)"},
+      {[&](ExecutablePlan &P) { Kernel(P).Args[1].Int = int64_t(1) << 31; },
+       "bucket (batch 8): step 1 (kernel '/Add'): argument 1 (i32) holds "
+       "2147483648"},
+      {[&](ExecutablePlan &P) {
+         std::get<CopyStep>(P.Buckets[1].Steps[2]).Dst.Offset = 1100;
+       },
+       "bucket (batch 8): step 2 (copy 'keep z'): source arena[1024, +256] "
+       "overlaps destination arena[1100, +256]"},
+      {[&](ExecutablePlan &P) {
+         P.Buckets[0].Outputs[0].Dims = {1, 9};
+       },
+       "bucket (batch 1): output 'z' f32[1, 9] needs 36 bytes, its buffer "
+       "arena[1024, +32] has 32"},
+      {[&](ExecutablePlan &P) {
+         P.Buckets[0].Inputs[0].Buffer.In = BufferRef::Space::Weights;
+       },
+       "bucket (batch 1): input 'x' weights[0, +16] is written, but is not in "
+       "the arena"},
+      {[&](ExecutablePlan &P) { P.Buckets[1].Batch = 1; },
+       "bucket (batch 1) appears twice"},
+      {[&](ExecutablePlan &P) { P.Kernels[1].Module = 5; },
+       "kernel 1 ('add') refers to module 5 of 2"},
+      {[&](ExecutablePlan &P) { P.Modules[1].Ptx.clear(); },
+       "module 1 ('fused_add') has neither CUBIN nor PTX"},
+      {[&](ExecutablePlan &P) { P.Buckets.clear(); },
+       "the plan has no buckets"},
+  };
+  for (const auto &[Apply, Expected] : Cases) {
+    Artifact A = makeArtifact();
+    Apply(A.Plan);
+    EXPECT_EQ(errorOf(validatePlan(A.Plan)), Expected);
+    // The reader refuses such a plan even when every checksum is right.
+    EXPECT_EQ(errorOf(parseArtifact(serializeArtifact(A), "m.kiln")),
+              "m.kiln: " + Expected);
+  }
+}
+
+TEST(Artifact, GraphTakesItsConstantsFromTheWeights) {
+  Model M;
+  Artifact A = makeArtifact();
+  llvm::Expected<Artifact> Read = parseArtifact(serializeArtifact(A), "m.kiln");
+  ASSERT_TRUE(bool(Read)) << errorOf(Read.takeError());
+  EXPECT_NE(Read->IrText.find("%w = const f32[4, 8] elided"),
+            std::string::npos);
+  llvm::Expected<std::unique_ptr<Graph>> G = artifactGraph(*Read);
+  ASSERT_TRUE(bool(G)) << errorOf(G.takeError());
+  ASSERT_NE((*G)->lookup("w")->constantData(), nullptr);
+  EXPECT_TRUE((*G)->lookup("w")->constantData()->identical(M.W));
+  EXPECT_EQ(printGraphToString(**G), printGraphToString(M.G));
+
+  Tensor X = randomF32({3, 4}, 21);
+  llvm::Expected<std::vector<Tensor>> Want =
+      runReference(M.G, llvm::ArrayRef<Tensor>{X});
+  llvm::Expected<std::vector<Tensor>> Got =
+      runReference(**G, llvm::ArrayRef<Tensor>{X});
+  ASSERT_TRUE(bool(Want) && bool(Got));
+  EXPECT_TRUE((*Got)[0].identical((*Want)[0]));
+}
+
+TEST(Artifact, GraphChecksItsWeightEntries) {
+  Artifact A = makeArtifact();
+  A.WeightEntries[0].Dims = {8, 4};
+  EXPECT_EQ(
+      errorOf(artifactGraph(A)),
+      "weight 'w' is stored as f32[8, 4], the IR's constant is f32[4, 8]");
+  A = makeArtifact();
+  A.WeightEntries.erase(A.WeightEntries.begin());
+  EXPECT_EQ(errorOf(artifactGraph(A)),
+            "constant 'w' is elided and has no weight entry");
+  A = makeArtifact();
+  A.WeightEntries[1].Offset = 4;
+  EXPECT_EQ(errorOf(artifactGraph(A)),
+            "weight 'b' differs from the IR's inline data");
+  A = makeArtifact();
+  A.WeightEntries[1].Name = "y";
+  EXPECT_EQ(errorOf(artifactGraph(A)),
+            "weight 'y' names no constant of the IR");
+  A = makeArtifact();
+  A.WeightEntries[0].Offset = 1 << 20;
+  EXPECT_EQ(errorOf(artifactGraph(A)),
+            "weight 'w' ends past the weights (384 bytes)");
+}
+
+TEST_F(ArtifactFile, WriteThenRead) {
+  Artifact A = makeArtifact();
+  std::string P = path("tiny.kiln");
+  ASSERT_EQ(errorOf(writeArtifact(A, P)), "<no error>");
+  llvm::Expected<Artifact> B = readArtifact(P);
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(dump(A), dump(*B));
+  // Overwriting replaces the file whole.
+  A.Meta.ModelName = "second";
+  ASSERT_EQ(errorOf(writeArtifact(A, P)), "<no error>");
+  B = readArtifact(P);
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(B->Meta.ModelName, "second");
+  EXPECT_EQ(listDir(), std::vector<std::string>{"tiny.kiln"});
+
+  std::string Missing = path("missing.kiln");
+  EXPECT_EQ(errorOf(readArtifact(Missing)),
+            Missing + ": No such file or directory");
+}
+
+TEST_F(ArtifactFile, FailedWritesLeaveNothingBehind) {
+  Artifact A = makeArtifact();
+  // The parent is a file.
+  std::string File = path("file");
+  {
+    std::error_code EC;
+    llvm::raw_fd_ostream OS(File, EC);
+    ASSERT_FALSE(EC);
+    OS << "x";
+  }
+  std::string Under = File + "/m.kiln";
+  EXPECT_EQ(errorOf(writeArtifact(A, Under)).rfind(Under + ": ", 0), 0u);
+  // The target is a directory: the rename fails after the data was written.
+  std::string AsDir = path("dir.kiln");
+  ASSERT_FALSE(llvm::sys::fs::create_directory(AsDir));
+  EXPECT_EQ(errorOf(writeArtifact(A, AsDir)).rfind(AsDir + ": ", 0), 0u);
+  // An invalid artifact is not written.
+  A.Plan.Kernels[0].Module = 9;
+  std::string Invalid = path("invalid.kiln");
+  EXPECT_EQ(errorOf(writeArtifact(A, Invalid)),
+            Invalid + ": not written: kernel 0 ('_Z9gemm_biasILi8EEvPf') "
+                      "refers to module 9 of 2");
+  EXPECT_EQ(listDir(), (std::vector<std::string>{"dir.kiln", "file"}));
+}
