@@ -1,0 +1,132 @@
+//===- kiln/Engine.h - kiln's GPU runtime API -------------------*- C++ -*-===//
+//
+// Load a compiled artifact once, run it from many threads:
+//
+//   auto Engine = kiln::Engine::load("model.kiln");        // Expected<...>
+//   auto Ctx = (*Engine)->createContext();                 // one per thread
+//   auto Out = (*Ctx)->run({Ids, Mask, TokenTypes});       // host tensors
+//
+// An Engine owns the weights on the device (uploaded once) and the loaded
+// kernels; it is immutable after load and shared by its contexts. An
+// ExecutionContext owns a stream, an arena and one CUDA graph per bucket,
+// captured on first use and replayed; one context runs one request at a
+// time, and contexts run concurrently. Every error (a bad input shape, a
+// corrupt artifact, a CUDA or cuBLASLt failure) is returned as a value.
+//
+// A request of batch b runs in the smallest batch bucket >= b, padded with
+// copies of its first row; a larger batch is split over the largest bucket.
+// Its sequence length runs in the smallest seq bucket >= it, padded with
+// zeros (masked positions); longer sequences are refused.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_ENGINE_H
+#define KILN_ENGINE_H
+
+#include "ir/Tensor.h"
+#include "runtime/Artifact.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+/// True when a CUDA device can be used; otherwise `Why` says why not.
+bool gpuAvailable(std::string *Why = nullptr);
+
+struct EngineOptions {
+  int Device = 0;
+  /// Replay one CUDA graph per bucket (captured on first use); off launches
+  /// every step each time.
+  bool UseCudaGraphs = true;
+  /// Capture every bucket's graph when a context is created.
+  bool CaptureAtCreate = false;
+};
+
+/// A tensor in host or device memory, not owned.
+struct TensorView {
+  void *Data = nullptr;
+  DType Type = DType::F32;
+  std::vector<int64_t> Dims;
+  bool OnDevice = false;
+};
+
+struct EngineMemory {
+  uint64_t WeightBytes = 0;
+  uint64_t ArenaBytes = 0;     // per context: the largest bucket's arena
+  uint64_t WorkspaceBytes = 0; // per context: cuBLASLt's workspace
+};
+
+class ExecutionContext;
+
+class Engine {
+public:
+  static llvm::Expected<std::unique_ptr<Engine>>
+  load(llvm::StringRef Path, const EngineOptions &Options = {});
+  static llvm::Expected<std::unique_ptr<Engine>>
+  create(Artifact A, const EngineOptions &Options = {});
+  ~Engine();
+
+  const ArtifactMetadata &metadata() const;
+  const ExecutablePlan &plan() const;
+  EngineMemory memory() const;
+  llvm::Expected<std::unique_ptr<ExecutionContext>> createContext();
+
+  struct Impl;
+
+private:
+  explicit Engine(std::unique_ptr<Impl> I);
+  std::unique_ptr<Impl> P;
+};
+
+class ExecutionContext {
+public:
+  ~ExecutionContext();
+
+  /// Runs one request. `Inputs` are the graph inputs in order; returns the
+  /// graph outputs in order, on the host.
+  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs);
+
+  /// Runs with caller-owned memory. Inputs and outputs are in graph order;
+  /// each output view must have the shape `outputShapes` gives. Device
+  /// views must match a bucket's shape exactly (no padding on the device).
+  llvm::Error run(llvm::ArrayRef<TensorView> Inputs,
+                  llvm::ArrayRef<TensorView> Outputs);
+
+  /// The output shapes for inputs of these shapes.
+  llvm::Expected<std::vector<std::vector<int64_t>>>
+  outputShapes(llvm::ArrayRef<std::vector<int64_t>> InputDims) const;
+
+  /// For benchmarks: runs bucket `Bucket` on whatever its arena holds,
+  /// `Iterations` times, and returns the GPU milliseconds of each run
+  /// (timed with events around each replay).
+  llvm::Expected<std::vector<float>> timeBucket(size_t Bucket,
+                                                unsigned Iterations);
+  /// For profiles: runs bucket `Bucket` step by step (no CUDA graph),
+  /// `Iterations` times, and returns each step's median GPU milliseconds.
+  struct StepTime {
+    std::string What;  // the kernel's name, "gemm M x N x K" or "copy"
+    std::string Label; // the node it came from
+    float Ms = 0;
+  };
+  llvm::Expected<std::vector<StepTime>> profileBucket(size_t Bucket,
+                                                      unsigned Iterations);
+
+  /// Stages `Inputs` (host, exactly the bucket's shapes) into the bucket's
+  /// arena without running, for timeBucket.
+  llvm::Error stage(size_t Bucket, llvm::ArrayRef<Tensor> Inputs);
+
+  struct Impl;
+
+private:
+  friend class Engine;
+  explicit ExecutionContext(std::unique_ptr<Impl> I);
+  std::unique_ptr<Impl> P;
+};
+
+} // namespace kiln
+
+#endif

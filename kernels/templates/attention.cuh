@@ -1,0 +1,498 @@
+// attention.cuh - multi-head attention, flash style.
+//
+//   out[b, i, h*D : (h+1)*D] = softmax_j(q_i . k_j * scale + mask[b, h, i, j])
+//   v_j
+//
+// q, k and v rows are [B, S, H*D] slices: `QStride`/`KStride`/`VStride` are
+// the elements between tokens and `KOff`/`VOff` where k and v start within a
+// token's row, so the packed layout that -O2 produces (one [B, S, 3*H*D]
+// tensor, q | k | v) is the same kernel with strides 3*H*D and offsets H*D,
+// 2*H*D, reading the QKV projection's output in place. The additive mask is
+// addressed through four broadcast strides (0 along its size-1 dims).
+// Scores never leave registers: each query row keeps a running max m, a
+// running sum l and an fp32 output accumulator that is rescaled when m
+// grows (online softmax).
+//
+// attention_mma<D, Warps, T, M, MaskKind> (T = __half or __nv_bfloat16,
+// D = 16, 32, 48 ... 128): tensor cores, mma.sync m16n8k16 with fp32
+// accumulation.
+// - A CTA owns 16 * Warps query rows of one (batch, head); each warp owns 16
+//   rows and keeps its Q fragments in registers for the whole kernel (read
+//   once from global memory). Warps = 4 (64 rows) or 8 (128 rows, halving the
+//   K/V traffic per query when the grid has enough CTAs anyway).
+// - K/V tiles of BK keys are staged in shared memory with cp.async, double
+//   buffered: BK = 64 keys for D <= 64 and 32 for D = 128, so both stages of
+//   K and V fit the 48 KB of static shared memory (D = 32: 20 KB, D = 64:
+//   36 KB, D = 128: 34 KB) and several CTAs share an SM. Rows are padded by
+//   16 bytes: the 8 row addresses of each ldmatrix phase hit distinct banks.
+// - S = Q K^T comes from ldmatrix (K rows are B's columns), P = exp(S - m)
+//   is rounded to T and reused in registers as the A operand of P V (the
+//   m16n8 accumulator layout of two adjacent key blocks is the A layout of
+//   one k16 block), V comes from ldmatrix.trans.
+// - Registers per thread: O is D/2 floats, Q D/4 words, S BK/2 floats; at
+//   D = 128 about 140 in all, no spills.
+// - MaskKind 0: no mask. 1: the mask does not vary along the query axis
+//   (the usual [B, 1, 1, S] padding mask): the CTA stages each tile's BK
+//   values once in shared memory. 2: anything else, read per element.
+//
+// attention_simt<D, T, M, HasMask> (fp32, and any D <= 128 the tensor-core
+// kernel does not take): 4 warps, 4 query rows each; K/V tiles of 32 keys in
+// shared memory as floats; lane j scores key j, then each lane accumulates
+// output columns lane, lane + 32, ...
+//
+// Numerics: scores are kept in natural units (x = q.k * scale + mask) and
+// exponentiated as exp2((x - m) * log2 e), so a mask of -FLT_MAX stays
+// finite and a row whose every key is masked that way averages v as the
+// reference does. Keys past the end score -inf; a row with nothing but -inf
+// (an -inf mask everywhere) writes 0 instead of NaN.
+//
+// An absent mask keeps its pointer slot; the launch passes 0.
+#pragma once
+
+#include "common.cuh"
+
+namespace kiln {
+
+constexpr float Log2e = 1.4426950408889634f;
+
+/// -inf without math.h, which NVRTC does not have.
+__device__ __forceinline__ float neg_inf() {
+  return __int_as_float(0xff800000);
+}
+
+__device__ __forceinline__ float fast_exp2(float X) {
+  float Y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(Y) : "f"(X));
+  return Y;
+}
+
+/// The base that scores are exponentiated against: the running max, or 0
+/// while every score seen is -inf (so exp2 gives 0, not NaN).
+__device__ __forceinline__ float softmax_base(float Max) {
+  return Max == neg_inf() ? 0.0f : Max;
+}
+
+//===----------------------------------------------------------------------===//
+// Tensor-core kernel
+//===----------------------------------------------------------------------===//
+
+template <typename T>
+__device__ __forceinline__ uint32_t pack2(float A, float B);
+template <>
+__device__ __forceinline__ uint32_t pack2<__half>(float A, float B) {
+  __half2 H = __floats2half2_rn(A, B);
+  return *reinterpret_cast<uint32_t *>(&H);
+}
+template <>
+__device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float A, float B) {
+  __nv_bfloat162 H = __floats2bfloat162_rn(A, B);
+  return *reinterpret_cast<uint32_t *>(&H);
+}
+
+/// C += A B for one m16n8k16 tile, fp32 accumulators.
+template <typename T>
+__device__ __forceinline__ void mma16816(float *C, const uint32_t *A,
+                                         uint32_t B0, uint32_t B1);
+template <>
+__device__ __forceinline__ void mma16816<__half>(float *C, const uint32_t *A,
+                                                 uint32_t B0, uint32_t B1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};"
+               : "+f"(C[0]), "+f"(C[1]), "+f"(C[2]), "+f"(C[3])
+               : "r"(A[0]), "r"(A[1]), "r"(A[2]), "r"(A[3]), "r"(B0), "r"(B1));
+}
+template <>
+__device__ __forceinline__ void
+mma16816<__nv_bfloat16>(float *C, const uint32_t *A, uint32_t B0, uint32_t B1) {
+  asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
+               "{%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+               "{%0, %1, %2, %3};"
+               : "+f"(C[0]), "+f"(C[1]), "+f"(C[2]), "+f"(C[3])
+               : "r"(A[0]), "r"(A[1]), "r"(A[2]), "r"(A[3]), "r"(B0), "r"(B1));
+}
+
+__device__ __forceinline__ void ldmatrix_x4(uint32_t *R, uint32_t Addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, "
+               "[%4];"
+               : "=r"(R[0]), "=r"(R[1]), "=r"(R[2]), "=r"(R[3])
+               : "r"(Addr));
+}
+
+__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t *R, uint32_t Addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 "
+               "{%0, %1, %2, %3}, [%4];"
+               : "=r"(R[0]), "=r"(R[1]), "=r"(R[2]), "=r"(R[3])
+               : "r"(Addr));
+}
+
+/// 16 bytes global -> shared, bypassing L1; `Bytes` = 0 writes zeros.
+__device__ __forceinline__ void cp_async16(uint32_t Dst, const void *Src,
+                                           int Bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(Dst),
+               "l"(Src), "r"(Bytes));
+}
+__device__ __forceinline__ void cp_async_commit() {
+  asm volatile("cp.async.commit_group;");
+}
+template <int Pending> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(Pending));
+}
+
+template <int D, int Warps> struct MmaShape {
+  static_assert(D % 16 == 0 && D <= 128, "head_dim: a multiple of 16 <= 128");
+  static constexpr int Threads = Warps * 32;
+  static constexpr int BQ = 16 * Warps;
+  static constexpr int BK = D <= 64 ? 64 : 32;
+  /// Shared-memory row of a K/V tile, in elements: 16 bytes of padding.
+  static constexpr int Row = D + 8;
+  static constexpr int TileElems = BK * Row;
+};
+
+template <int D, int Warps, typename T, typename M, int MaskKind>
+__global__ void __launch_bounds__(Warps * 32)
+    attention_mma(const T *__restrict__ Q, const T *__restrict__ K,
+                  const T *__restrict__ V, const M *__restrict__ Mask,
+                  T *__restrict__ Out, int SeqQ, int SeqK, int Heads,
+                  int64_t QStride, int64_t KStride, int64_t VStride,
+                  int64_t KOff, int64_t VOff, int64_t MaskB, int64_t MaskH,
+                  int64_t MaskI, int64_t MaskJ, float Scale) {
+  using S = MmaShape<D, Warps>;
+  constexpr int BK = S::BK, NT = BK / 8, DT = D / 8;
+  __shared__ __align__(16) T Ks[2][S::TileElems];
+  __shared__ __align__(16) T Vs[2][S::TileElems];
+  __shared__ float MaskTile[2][MaskKind == 1 ? BK : 1];
+
+  const int Tid = threadIdx.x, Warp = Tid / 32, Lane = Tid % 32;
+  const int G = Lane / 4, Tq = Lane % 4; // accumulator row and column pair
+  const int H = blockIdx.y, B = blockIdx.z;
+  const int Q0 = blockIdx.x * S::BQ + Warp * 16;
+  const int64_t HiddenOut = int64_t(Heads) * D;
+  const T *KBase = K + int64_t(B) * SeqK * KStride + KOff + int64_t(H) * D;
+  const T *VBase = V + int64_t(B) * SeqK * VStride + VOff + int64_t(H) * D;
+  const M *MaskBase = Mask + int64_t(B) * MaskB + int64_t(H) * MaskH;
+
+  // Stages the keys [Key0, Key0 + BK) of K and V (zeros past the end) and,
+  // for MaskKind 1, their mask values (-inf past the end).
+  auto loadTile = [&](int Stage, int Key0) {
+    constexpr int Chunks = BK * D / 8; // 16 bytes each
+#pragma unroll
+    for (int I = 0; I < (Chunks + S::Threads - 1) / S::Threads; ++I) {
+      int C = Tid + I * S::Threads;
+      if (Chunks % S::Threads && C >= Chunks)
+        break;
+      int R = C / (D / 8), Col = C % (D / 8) * 8;
+      int Key = Key0 + R;
+      bool In = Key < SeqK;
+      int64_t Src = int64_t(In ? Key : 0);
+      cp_async16(
+          uint32_t(__cvta_generic_to_shared(&Ks[Stage][R * S::Row + Col])),
+          KBase + Src * KStride + Col, In ? 16 : 0);
+      cp_async16(
+          uint32_t(__cvta_generic_to_shared(&Vs[Stage][R * S::Row + Col])),
+          VBase + Src * VStride + Col, In ? 16 : 0);
+    }
+    if constexpr (MaskKind == 1)
+      for (int J = Tid; J < BK; J += S::Threads)
+        MaskTile[Stage][J] = Key0 + J < SeqK
+                                 ? to_float(MaskBase[int64_t(Key0 + J) * MaskJ])
+                                 : neg_inf();
+    cp_async_commit();
+  };
+
+  // Q fragments (A operand, row-major 16 x 16 per k-block) straight from
+  // global memory; rows past the end are zeros and never stored.
+  uint32_t QF[D / 16][4];
+  {
+    const int R0 = Q0 + G, R1 = Q0 + G + 8;
+    const T *Row0 = Q + (int64_t(B) * SeqQ + R0) * QStride + int64_t(H) * D;
+    const T *Row1 = Q + (int64_t(B) * SeqQ + R1) * QStride + int64_t(H) * D;
+#pragma unroll
+    for (int Kb = 0; Kb < D / 16; ++Kb) {
+      int Col = Kb * 16 + Tq * 2;
+      QF[Kb][0] =
+          R0 < SeqQ ? *reinterpret_cast<const uint32_t *>(Row0 + Col) : 0u;
+      QF[Kb][1] =
+          R1 < SeqQ ? *reinterpret_cast<const uint32_t *>(Row1 + Col) : 0u;
+      QF[Kb][2] =
+          R0 < SeqQ ? *reinterpret_cast<const uint32_t *>(Row0 + Col + 8) : 0u;
+      QF[Kb][3] =
+          R1 < SeqQ ? *reinterpret_cast<const uint32_t *>(Row1 + Col + 8) : 0u;
+    }
+  }
+
+  float O[DT][4];
+#pragma unroll
+  for (int N = 0; N < DT; ++N)
+    O[N][0] = O[N][1] = O[N][2] = O[N][3] = 0.0f;
+  float RowMax[2] = {neg_inf(), neg_inf()};
+  float RowSum[2] = {0.0f, 0.0f}; // this thread's share; summed at the end
+  // MaskKind 2 reads the mask per element; rows past the end reuse the last.
+  const int64_t MaskRow0 = int64_t(min(Q0 + G, SeqQ - 1)) * MaskI;
+  const int64_t MaskRow1 = int64_t(min(Q0 + G + 8, SeqQ - 1)) * MaskI;
+
+  // ldmatrix lane addresses, as element offsets within a tile. K (x4): the
+  // four 8x8 matrices are (keys +0..7, d +0..7), (keys +0..7, d +8..15),
+  // (keys +8..15, d +0..7), (keys +8..15, d +8..15): B fragments of two key
+  // blocks for one k16 block of d. V (x4.trans): (keys +0..7, d +0..7),
+  // (keys +8..15, d +0..7), (keys +0..7, d +8..15), (keys +8..15, d +8..15):
+  // B fragments of two d blocks for one k16 block of keys.
+  const int KLane = (Lane % 8 + (Lane / 16) * 8) * S::Row + (Lane / 8 % 2) * 8;
+  const int VLane = (Lane % 8 + (Lane / 8 % 2) * 8) * S::Row + (Lane / 16) * 8;
+
+  const int Tiles = (SeqK + BK - 1) / BK;
+  if (Tiles > 0)
+    loadTile(0, 0);
+  for (int Tile = 0; Tile < Tiles; ++Tile) {
+    const int Stage = Tile % 2, Key0 = Tile * BK;
+    if (Tile + 1 < Tiles) {
+      loadTile(Stage ^ 1, Key0 + BK);
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+
+    const uint32_t KS = uint32_t(__cvta_generic_to_shared(&Ks[Stage][0]));
+    const uint32_t VS = uint32_t(__cvta_generic_to_shared(&Vs[Stage][0]));
+
+    // S = Q K^T for this warp's 16 rows and BK keys.
+    float Sc[NT][4];
+#pragma unroll
+    for (int N = 0; N < NT; ++N)
+      Sc[N][0] = Sc[N][1] = Sc[N][2] = Sc[N][3] = 0.0f;
+#pragma unroll
+    for (int Kb = 0; Kb < D / 16; ++Kb)
+#pragma unroll
+      for (int N = 0; N < NT; N += 2) {
+        uint32_t Bf[4];
+        ldmatrix_x4(Bf, KS + 2 * (KLane + N * 8 * S::Row + Kb * 16));
+        mma16816<T>(Sc[N], QF[Kb], Bf[0], Bf[1]);
+        mma16816<T>(Sc[N + 1], QF[Kb], Bf[2], Bf[3]);
+      }
+
+    // Scale, mask, and the running max of each of the thread's two rows.
+    float TileMax[2] = {neg_inf(), neg_inf()};
+    const bool Partial = Key0 + BK > SeqK;
+#pragma unroll
+    for (int N = 0; N < NT; ++N)
+#pragma unroll
+      for (int E = 0; E < 4; ++E) {
+        int J = N * 8 + Tq * 2 + E % 2; // key within the tile
+        float X = Sc[N][E] * Scale;
+        if constexpr (MaskKind == 1)
+          X += MaskTile[Stage][J];
+        if constexpr (MaskKind == 2)
+          if (Key0 + J < SeqK)
+            X += to_float(MaskBase[(E < 2 ? MaskRow0 : MaskRow1) +
+                                   int64_t(Key0 + J) * MaskJ]);
+        if (MaskKind != 1 && Partial && Key0 + J >= SeqK)
+          X = neg_inf();
+        Sc[N][E] = X;
+        TileMax[E / 2] = fmaxf(TileMax[E / 2], X);
+      }
+    float Alpha[2];
+#pragma unroll
+    for (int R = 0; R < 2; ++R) {
+      TileMax[R] =
+          fmaxf(TileMax[R], __shfl_xor_sync(0xffffffffu, TileMax[R], 1));
+      TileMax[R] =
+          fmaxf(TileMax[R], __shfl_xor_sync(0xffffffffu, TileMax[R], 2));
+      float NewMax = fmaxf(RowMax[R], TileMax[R]);
+      float Base = softmax_base(NewMax);
+      Alpha[R] = fast_exp2((RowMax[R] - Base) * Log2e);
+      RowMax[R] = NewMax;
+      RowSum[R] *= Alpha[R];
+    }
+    const float Base0 = softmax_base(RowMax[0]),
+                Base1 = softmax_base(RowMax[1]);
+#pragma unroll
+    for (int N = 0; N < NT; ++N) {
+      Sc[N][0] = fast_exp2((Sc[N][0] - Base0) * Log2e);
+      Sc[N][1] = fast_exp2((Sc[N][1] - Base0) * Log2e);
+      Sc[N][2] = fast_exp2((Sc[N][2] - Base1) * Log2e);
+      Sc[N][3] = fast_exp2((Sc[N][3] - Base1) * Log2e);
+      RowSum[0] += Sc[N][0] + Sc[N][1];
+      RowSum[1] += Sc[N][2] + Sc[N][3];
+    }
+#pragma unroll
+    for (int N = 0; N < DT; ++N) {
+      O[N][0] *= Alpha[0];
+      O[N][1] *= Alpha[0];
+      O[N][2] *= Alpha[1];
+      O[N][3] *= Alpha[1];
+    }
+
+    // O += P V: P's A fragments are the accumulators of key blocks 2kb and
+    // 2kb + 1, rounded to T.
+#pragma unroll
+    for (int Kb = 0; Kb < BK / 16; ++Kb) {
+      uint32_t PF[4] = {pack2<T>(Sc[2 * Kb][0], Sc[2 * Kb][1]),
+                        pack2<T>(Sc[2 * Kb][2], Sc[2 * Kb][3]),
+                        pack2<T>(Sc[2 * Kb + 1][0], Sc[2 * Kb + 1][1]),
+                        pack2<T>(Sc[2 * Kb + 1][2], Sc[2 * Kb + 1][3])};
+#pragma unroll
+      for (int N = 0; N < DT; N += 2) {
+        uint32_t Bf[4];
+        ldmatrix_x4_trans(Bf, VS + 2 * (VLane + Kb * 16 * S::Row + N * 8));
+        mma16816<T>(O[N], PF, Bf[0], Bf[1]);
+        mma16816<T>(O[N + 1], PF, Bf[2], Bf[3]);
+      }
+    }
+    // The next iteration's loadTile overwrites this stage.
+    __syncthreads();
+  }
+
+  float Inv[2];
+#pragma unroll
+  for (int R = 0; R < 2; ++R) {
+    float L = RowSum[R];
+    L += __shfl_xor_sync(0xffffffffu, L, 1);
+    L += __shfl_xor_sync(0xffffffffu, L, 2);
+    Inv[R] = L > 0.0f ? 1.0f / L : 0.0f;
+  }
+#pragma unroll
+  for (int R = 0; R < 2; ++R) {
+    int Row = Q0 + G + R * 8;
+    if (Row >= SeqQ)
+      continue;
+    T *Dst =
+        Out + (int64_t(B) * SeqQ + Row) * HiddenOut + int64_t(H) * D + Tq * 2;
+#pragma unroll
+    for (int N = 0; N < DT; ++N)
+      *reinterpret_cast<uint32_t *>(Dst + N * 8) =
+          pack2<T>(O[N][2 * R] * Inv[R], O[N][2 * R + 1] * Inv[R]);
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// SIMT kernel
+//===----------------------------------------------------------------------===//
+
+template <int D> struct SimtShape {
+  static_assert(D >= 1 && D <= 128, "head_dim <= 128");
+  static constexpr int Warps = 4, RowsPerWarp = 4;
+  static constexpr int Threads = Warps * 32;
+  static constexpr int BQ = Warps * RowsPerWarp;
+  static constexpr int BK = 32;
+  /// Output columns per lane.
+  static constexpr int Cols = (D + 31) / 32;
+  /// K rows in shared memory: an odd stride, so lane j reading row j hits
+  /// bank (j * KRow + d) % 32, distinct across the warp.
+  static constexpr int KRow = D % 2 ? D : D + 1;
+};
+
+template <int D, typename T, typename M, bool HasMask>
+__global__ void __launch_bounds__(128)
+    attention_simt(const T *__restrict__ Q, const T *__restrict__ K,
+                   const T *__restrict__ V, const M *__restrict__ Mask,
+                   T *__restrict__ Out, int SeqQ, int SeqK, int Heads,
+                   int64_t QStride, int64_t KStride, int64_t VStride,
+                   int64_t KOff, int64_t VOff, int64_t MaskB, int64_t MaskH,
+                   int64_t MaskI, int64_t MaskJ, float Scale) {
+  using S = SimtShape<D>;
+  constexpr int R = S::RowsPerWarp;
+  __shared__ float Qs[S::BQ][D];
+  __shared__ float Ks[S::BK][S::KRow];
+  __shared__ float Vs[S::BK][D];
+
+  const int Tid = threadIdx.x, Warp = Tid / 32, Lane = Tid % 32;
+  const int H = blockIdx.y, B = blockIdx.z;
+  const int Q0 = blockIdx.x * S::BQ;
+  const T *KBase = K + int64_t(B) * SeqK * KStride + KOff + int64_t(H) * D;
+  const T *VBase = V + int64_t(B) * SeqK * VStride + VOff + int64_t(H) * D;
+  const M *MaskBase = Mask + int64_t(B) * MaskB + int64_t(H) * MaskH;
+
+  for (int E = Tid; E < S::BQ * D; E += S::Threads) {
+    int Row = E / D, Col = E % D;
+    int I = Q0 + Row;
+    Qs[Row][Col] =
+        I < SeqQ
+            ? to_float(
+                  Q[(int64_t(B) * SeqQ + I) * QStride + int64_t(H) * D + Col])
+            : 0.0f;
+  }
+
+  float O[R][S::Cols];
+  float RowMax[R], RowSum[R];
+#pragma unroll
+  for (int Ri = 0; Ri < R; ++Ri) {
+    RowMax[Ri] = neg_inf();
+    RowSum[Ri] = 0.0f;
+#pragma unroll
+    for (int C = 0; C < S::Cols; ++C)
+      O[Ri][C] = 0.0f;
+  }
+
+  for (int Key0 = 0; Key0 < SeqK; Key0 += S::BK) {
+    __syncthreads(); // the previous tile is consumed (and Qs is written)
+    for (int E = Tid; E < S::BK * D; E += S::Threads) {
+      int Row = E / D, Col = E % D;
+      int J = Key0 + Row;
+      bool In = J < SeqK;
+      Ks[Row][Col] = In ? to_float(KBase[int64_t(J) * KStride + Col]) : 0.0f;
+      Vs[Row][Col] = In ? to_float(VBase[int64_t(J) * VStride + Col]) : 0.0f;
+    }
+    __syncthreads();
+
+    const int J = Key0 + Lane;
+    float X[R];
+#pragma unroll
+    for (int Ri = 0; Ri < R; ++Ri)
+      X[Ri] = 0.0f;
+#pragma unroll 8
+    for (int Dd = 0; Dd < D; ++Dd) {
+      float Kv = Ks[Lane][Dd];
+#pragma unroll
+      for (int Ri = 0; Ri < R; ++Ri)
+        X[Ri] += Qs[Warp * R + Ri][Dd] * Kv;
+    }
+#pragma unroll
+    for (int Ri = 0; Ri < R; ++Ri) {
+      int I = min(Q0 + Warp * R + Ri, SeqQ - 1);
+      float Xv = X[Ri] * Scale;
+      if constexpr (HasMask)
+        if (J < SeqK)
+          Xv += to_float(MaskBase[int64_t(I) * MaskI + int64_t(J) * MaskJ]);
+      if (J >= SeqK)
+        Xv = neg_inf();
+      float NewMax = fmaxf(RowMax[Ri], warp_max(Xv));
+      float Base = softmax_base(NewMax);
+      float Alpha = exp2f((RowMax[Ri] - Base) * Log2e);
+      float P = exp2f((Xv - Base) * Log2e);
+      RowMax[Ri] = NewMax;
+      RowSum[Ri] = RowSum[Ri] * Alpha + warp_sum(P);
+#pragma unroll
+      for (int C = 0; C < S::Cols; ++C)
+        O[Ri][C] *= Alpha;
+      X[Ri] = P;
+    }
+    const int Keys = min(S::BK, SeqK - Key0);
+    for (int Jj = 0; Jj < Keys; ++Jj) {
+#pragma unroll
+      for (int Ri = 0; Ri < R; ++Ri) {
+        float P = __shfl_sync(0xffffffffu, X[Ri], Jj);
+#pragma unroll
+        for (int C = 0; C < S::Cols; ++C)
+          if (Lane + 32 * C < D)
+            O[Ri][C] += P * Vs[Jj][Lane + 32 * C];
+      }
+    }
+  }
+
+#pragma unroll
+  for (int Ri = 0; Ri < R; ++Ri) {
+    int I = Q0 + Warp * R + Ri;
+    if (I >= SeqQ)
+      continue;
+    float Inv = RowSum[Ri] > 0.0f ? 1.0f / RowSum[Ri] : 0.0f;
+    T *Dst =
+        Out + (int64_t(B) * SeqQ + I) * (int64_t(Heads) * D) + int64_t(H) * D;
+#pragma unroll
+    for (int C = 0; C < S::Cols; ++C)
+      if (Lane + 32 * C < D)
+        Dst[Lane + 32 * C] = from_float<T>(O[Ri][C] * Inv);
+  }
+}
+
+} // namespace kiln

@@ -1,0 +1,114 @@
+// gather.cuh - indexing ops: Gather, GatherElements, GatherND, ScatterND.
+//
+// T is the element's storage of its size (uint8_t ... uint64_t), Idx the
+// index dtype. Negative indices count from the back, as in ONNX. The
+// reference rejects an index out of range; a kernel cannot, so it writes
+// zero (gathers) or skips the update (scatter) instead of touching memory
+// outside the tensor. One thread per output element.
+#pragma once
+
+#include "copy.cuh"
+
+namespace kiln {
+
+/// Index P into a dim of Size made non-negative; -1 when out of range.
+template <typename Idx>
+__device__ __forceinline__ long long checked_index(Idx P, long long Size) {
+  long long I = (long long)P;
+  if (I < 0)
+    I += Size;
+  return I >= 0 && I < Size ? I : -1;
+}
+
+/// Data viewed as [Outer, Size, Inner], the result as [Outer, Picks,
+/// Inner]: Out[o, j, k] = Data[o, Indices[j], k].
+template <typename T, typename Idx, long long Outer, long long Size,
+          long long Picks, long long Inner>
+__global__ void __launch_bounds__(CopyThreads)
+    gather(const T *__restrict__ Data, const Idx *__restrict__ Indices,
+           T *__restrict__ Out) {
+  long long I = global_thread();
+  if (I >= Outer * Picks * Inner)
+    return;
+  long long K = I % Inner, J = (I / Inner) % Picks, O = I / (Inner * Picks);
+  long long P = checked_index(Indices[J], Size);
+  Out[I] = P < 0 ? T(0) : Data[(O * Size + P) * Inner + K];
+}
+
+/// Out[c] = Data[c with c[Axis] replaced by Indices[c]]; Dims lists (index
+/// size, data stride) per dim, outermost first.
+template <typename T, typename Idx, int Axis, long long AxisSize,
+          long long... Dims>
+__global__ void __launch_bounds__(CopyThreads)
+    gather_elements(const T *__restrict__ Data,
+                    const Idx *__restrict__ Indices, T *__restrict__ Out) {
+  constexpr int Rank = sizeof...(Dims) / 2;
+  constexpr long long D[] = {Dims..., 0};
+  constexpr long long Count = product_of<Rank, 2>(D);
+  long long I = global_thread();
+  if (I >= Count)
+    return;
+  long long P = checked_index(Indices[I], AxisSize);
+  long long Rest = I, At = 0;
+#pragma unroll
+  for (int K = Rank - 1; K >= 0; --K) {
+    long long C = Rest % D[2 * K];
+    Rest /= D[2 * K];
+    At += (K == Axis ? P : C) * D[2 * K + 1];
+  }
+  Out[I] = P < 0 ? T(0) : Data[At];
+}
+
+/// The offset the index tuple at Tuple selects; Dims lists (size, stride)
+/// of the indexed data dims. -1 when an index is out of range.
+template <typename Idx, long long... Dims>
+__device__ __forceinline__ long long
+tuple_offset(const Idx *__restrict__ Tuple) {
+  constexpr int K = sizeof...(Dims) / 2;
+  constexpr long long D[] = {Dims..., 0};
+  long long At = 0;
+  bool Inside = true;
+#pragma unroll
+  for (int J = 0; J < K; ++J) {
+    long long P = checked_index(Tuple[J], D[2 * J]);
+    Inside = Inside && P >= 0;
+    At += P * D[2 * J + 1];
+  }
+  return Inside ? At : -1;
+}
+
+/// GatherND: the result is [Batches, PerBatch, SliceElems]; each index
+/// tuple (of sizeof...(Dims) / 2 entries) selects a slice of SliceElems
+/// elements in its batch of BatchStride elements.
+template <typename T, typename Idx, long long Batches, long long PerBatch,
+          long long SliceElems, long long BatchStride, long long... Dims>
+__global__ void __launch_bounds__(CopyThreads)
+    gather_nd(const T *__restrict__ Data, const Idx *__restrict__ Indices,
+              T *__restrict__ Out) {
+  constexpr long long K = sizeof...(Dims) / 2;
+  long long I = global_thread();
+  if (I >= Batches * PerBatch * SliceElems)
+    return;
+  long long E = I % SliceElems, Tuple = I / SliceElems;
+  long long B = Tuple / PerBatch;
+  long long At = tuple_offset<Idx, Dims...>(Indices + Tuple * K);
+  Out[I] = At < 0 ? T(0) : Data[B * BatchStride + At + E];
+}
+
+/// ScatterND's second step (the first copies data to Out): slice n of
+/// Updates (SliceElems elements) goes where index tuple n points.
+template <typename T, typename Idx, long long Tuples, long long SliceElems,
+          long long... Dims>
+__global__ void __launch_bounds__(CopyThreads)
+    scatter_nd(const Idx *__restrict__ Indices,
+               const T *__restrict__ Updates, T *__restrict__ Out) {
+  constexpr long long K = sizeof...(Dims) / 2;
+  long long I = global_thread();
+  if (I >= Tuples * SliceElems)
+    return;
+  long long At = tuple_offset<Idx, Dims...>(Indices + I / SliceElems * K);
+  if (At >= 0)
+    Out[At + I % SliceElems] = Updates[I];
+}
+
+} // namespace kiln

@@ -1,0 +1,64 @@
+//===- Compiler.h - a graph to an executable artifact -----------*- C++ -*-===//
+//
+// What `kiln compile` does, as a library:
+//
+//   graph --(-O2, precision)--> optimized IR            (stored in the
+//   artifact)
+//     for each bucket (batch, seq):
+//       --(specialize, fold)--> static graph
+//       --(lower: views alias, GEMMs to cuBLASLt, the rest to kernel rules,
+//          liveness-planned arena)--> BucketPlan
+//   all instantiations --(NVRTC, parallel, cached)--> CUBIN (+ PTX)
+//
+// The batch and seq symbols are those of the first graph input's first two
+// dims, whatever the exporter named them; they are renamed `batch` and
+// `seq`. No GPU is needed.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_COMPILER_H
+#define KILN_CODEGEN_COMPILER_H
+
+#include "codegen/KernelLibrary.h"
+#include "ir/Graph.h"
+#include "runtime/Artifact.h"
+
+#include "llvm/Support/Error.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+struct CompileOptions {
+  std::vector<int64_t> Batches = {1, 8, 32, 128, 256};
+  /// Seq buckets; ignored when the model has no seq symbol.
+  std::vector<int64_t> Seqs = {32, 128, 512};
+  std::string Precision = "f32"; // f32 | f16 | bf16
+  TargetInfo Target;
+  std::string CacheDir; // empty: no cache
+  unsigned Jobs = 0;    // 0: one per hardware thread
+  bool EmitPtx = true;
+  /// The optimization pipeline; empty lowers the graph as it is (kernel
+  /// tests use that to exercise one op).
+  std::string Pipeline = "O2";
+  std::string ModelName;
+  std::string CompileCommand;
+};
+
+struct CompileStats {
+  double Seconds = 0;
+  double NvrtcSeconds = 0;
+  unsigned Modules = 0;
+  unsigned CacheHits = 0;
+  unsigned Kernels = 0;
+};
+
+/// Compiles `G` (consumed) into an artifact.
+llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
+                                      const CompileOptions &Options,
+                                      CompileStats *Stats = nullptr);
+
+} // namespace kiln
+
+#endif

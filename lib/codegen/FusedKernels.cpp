@@ -1,0 +1,541 @@
+//===- FusedKernels.cpp - lowering rules for kiln's fused ops -------------===//
+//
+// LayerNorm, SkipLayerNorm, EmbedLayerNorm, Attention and PoolNormalize,
+// each one launch of a template in kernels/templates (layernorm.cuh,
+// embed_layernorm.cuh, attention.cuh, pool_normalize.cuh).
+//
+// Absent optional operands: every kernel has a `Has...` template parameter
+// for each optional operand and still takes its pointer parameter, which the
+// launch fills with a 64-bit 0 (LaunchArg::i64(0), the size of a pointer).
+// The kernel never reads it, so the parameter list is the same for every
+// instantiation of a kernel.
+//
+// The thread layouts computed here (rowShape, poolAccesses, attention tiles)
+// mirror the constants at the top of each template; change both together.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/KernelLibrary.h"
+#include "ir/Error.h"
+#include "ir/ops/OpUtils.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+
+#include <numeric>
+#include <optional>
+
+namespace kiln {
+namespace {
+
+llvm::Error nodeError(const Node &N, const llvm::Twine &Cause) {
+  return makeError(N.describe() + ": " + Cause);
+}
+
+/// The static sizes of a value (codegen runs on specialized graphs).
+llvm::Expected<std::vector<int64_t>> sizesOf(const Node &N, const Value *V) {
+  if (!V->type().isStatic())
+    return nodeError(N, "needs static shapes, got " + V->type().str());
+  return V->type().staticSizes();
+}
+
+int64_t product(llvm::ArrayRef<int64_t> Sizes) {
+  return std::accumulate(Sizes.begin(), Sizes.end(), int64_t(1),
+                         std::multiplies<int64_t>());
+}
+
+/// Floating storage the kernels read and write: f32, f16, bf16.
+llvm::Error checkStorage(const Node &N, const Value *V, llvm::StringRef What) {
+  DType T = V->dtype();
+  if (T == DType::F32 || T == DType::F16 || T == DType::BF16)
+    return llvm::Error::success();
+  return nodeError(N, "unsupported dtype " + dtypeName(T) + " for " + What +
+                          " (the kernel stores f32, f16 or bf16)");
+}
+
+/// Every present operand of `Indices` has the dtype of the first present
+/// one; returns that dtype.
+llvm::Expected<DType> commonDType(const Node &N,
+                                  std::initializer_list<unsigned> Indices,
+                                  llvm::StringRef What) {
+  std::optional<DType> Common;
+  for (unsigned I : Indices) {
+    const Value *V = N.operand(I);
+    if (!V)
+      continue;
+    if (auto E = checkStorage(N, V, What))
+      return std::move(E);
+    if (Common && *Common != V->dtype())
+      return nodeError(N, "unsupported: " + What + " operands mix " +
+                              dtypeName(*Common) + " and " +
+                              dtypeName(V->dtype()));
+    Common = V->dtype();
+  }
+  assert(Common && "at least one operand is required");
+  return *Common;
+}
+
+std::string typeName(DType T) { return cudaTypeName(T).str(); }
+std::string flag(bool B) { return B ? "true" : "false"; }
+
+LaunchArg optionalOperand(const Node &N, unsigned I) {
+  return N.operand(I) ? LaunchArg::operand(I) : LaunchArg::i64(0);
+}
+
+uint32_t ceilDiv(int64_t A, int64_t B) { return uint32_t((A + B - 1) / B); }
+
+/// The sm number of an arch name ("sm_90a" -> 90); 0 when unreadable.
+unsigned archNumber(llvm::StringRef Arch) {
+  unsigned Number = 0;
+  Arch.consume_front("sm_");
+  Arch = Arch.take_while(llvm::isDigit);
+  return Arch.getAsInteger(10, Number) ? 0 : Number;
+}
+
+/// common.cuh's widest_vec: elements per access of a row of `Width`.
+int64_t widestVec(int64_t Width, DType T) {
+  int64_t Vec = 16 / int64_t(dtypeSize(T));
+  while (Vec > 1 && Width % Vec)
+    Vec /= 2;
+  return Vec;
+}
+
+/// layernorm.cuh's RowShape.
+struct RowShape {
+  int64_t Threads = 32, RowsPerBlock = 4;
+};
+
+llvm::Expected<RowShape> rowShape(const Node &N, int64_t Width, DType T) {
+  int64_t Accesses = Width / widestVec(Width, T);
+  if (Width < 1 || Accesses > 4096)
+    return nodeError(N, "unsupported normalized width " + llvm::Twine(Width) +
+                            " (at most 4096 accesses of 16 bytes)");
+  RowShape S;
+  S.Threads = Accesses <= 128    ? 32
+              : Accesses <= 512  ? 128
+              : Accesses <= 2048 ? 512
+                                 : 1024;
+  S.RowsPerBlock = S.Threads == 32 ? 4 : 1;
+  return S;
+}
+
+void setRowLaunch(KernelLaunch &L, const RowShape &S, int64_t Rows) {
+  L.Grid[0] = ceilDiv(Rows, S.RowsPerBlock);
+  L.Block[0] = uint32_t(S.Threads * S.RowsPerBlock);
+}
+
+/// Rows of `Operand` when it repeats along the leading dims of `Out`
+/// (its sizes, leading 1s dropped, are a suffix of Out's), as SkipLayerNorm's
+/// `row % rows` indexing needs.
+llvm::Expected<int64_t> repeatedRows(const Node &N, llvm::ArrayRef<int64_t> In,
+                                     llvm::ArrayRef<int64_t> Out,
+                                     llvm::StringRef What) {
+  while (!In.empty() && In.front() == 1 && In.size() > 1)
+    In = In.drop_front();
+  if (In.size() > Out.size() || In != Out.take_back(In.size()) ||
+      In.back() != Out.back())
+    return nodeError(
+        N, "unsupported broadcast of " + What + " [" +
+               llvm::join(llvm::map_range(
+                              In, [](int64_t V) { return std::to_string(V); }),
+                          ", ") +
+               "] to the result (only along leading dims)");
+  return product(In) / Out.back();
+}
+
+//===----------------------------------------------------------------------===//
+// LayerNorm(x, scale, bias?), SkipLayerNorm(x, skip, scale, bias?, extra?)
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<NodeLowering> lowerLayerNorm(const Node &N, const TargetInfo &) {
+  auto Sizes = sizesOf(N, N.result());
+  if (!Sizes)
+    return Sizes.takeError();
+  auto T = commonDType(N, {0}, "x");
+  auto P = commonDType(N, {1, 2}, "scale and bias");
+  if (!T)
+    return T.takeError();
+  if (!P)
+    return P.takeError();
+  int64_t Width = Sizes->back(), Rows = Width ? product(*Sizes) / Width : 0;
+  auto Shape = rowShape(N, Width, *T);
+  if (!Shape)
+    return Shape.takeError();
+  NodeLowering Out;
+  if (Rows == 0)
+    return Out;
+  KernelLaunch L;
+  L.Module = "layernorm.cuh";
+  L.NameExpr = llvm::formatv("kiln::layernorm<{0}, {1}, {2}, {3}>", Width,
+                             typeName(*T), typeName(*P), flag(N.operand(2)));
+  setRowLaunch(L, *Shape, Rows);
+  L.Args = {
+      LaunchArg::operand(0), LaunchArg::operand(1),
+      optionalOperand(N, 2), LaunchArg::result(0),
+      LaunchArg::i64(Rows),  LaunchArg::f32(N.getFloat("epsilon", 1e-5f))};
+  Out.Launches.push_back(std::move(L));
+  return Out;
+}
+
+llvm::Expected<NodeLowering> lowerSkipLayerNorm(const Node &N,
+                                                const TargetInfo &) {
+  auto Sizes = sizesOf(N, N.result());
+  auto XSizes = sizesOf(N, N.operand(0));
+  auto SkipSizes = sizesOf(N, N.operand(1));
+  if (!Sizes)
+    return Sizes.takeError();
+  if (!XSizes)
+    return XSizes.takeError();
+  if (!SkipSizes)
+    return SkipSizes.takeError();
+  auto T = commonDType(N, {0, 1}, "x and skip");
+  auto P = commonDType(N, {2, 3, 4}, "scale, bias and extra bias");
+  if (!T)
+    return T.takeError();
+  if (!P)
+    return P.takeError();
+  int64_t Width = Sizes->back(), Rows = Width ? product(*Sizes) / Width : 0;
+  auto Shape = rowShape(N, Width, *T);
+  if (!Shape)
+    return Shape.takeError();
+  NodeLowering Out;
+  if (Rows == 0)
+    return Out;
+  auto XRows = repeatedRows(N, *XSizes, *Sizes, "x");
+  if (!XRows)
+    return XRows.takeError();
+  auto SkipRows = repeatedRows(N, *SkipSizes, *Sizes, "skip");
+  if (!SkipRows)
+    return SkipRows.takeError();
+  KernelLaunch L;
+  L.Module = "layernorm.cuh";
+  L.NameExpr = llvm::formatv("kiln::skip_layernorm<{0}, {1}, {2}, {3}, {4}>",
+                             Width, typeName(*T), typeName(*P),
+                             flag(N.operand(3)), flag(N.operand(4)));
+  setRowLaunch(L, *Shape, Rows);
+  L.Args = {
+      LaunchArg::operand(0),     LaunchArg::operand(1),
+      LaunchArg::operand(2),     optionalOperand(N, 3),
+      optionalOperand(N, 4),     LaunchArg::result(0),
+      LaunchArg::i64(Rows),      LaunchArg::i64(*XRows),
+      LaunchArg::i64(*SkipRows), LaunchArg::f32(N.getFloat("epsilon", 1e-5f))};
+  Out.Launches.push_back(std::move(L));
+  return Out;
+}
+
+//===----------------------------------------------------------------------===//
+// EmbedLayerNorm(ids, position_ids?, token_type_ids?, word, pos, type?,
+//                scale, bias)
+//===----------------------------------------------------------------------===//
+
+enum EmbedOperand : unsigned {
+  EIds,
+  EPositionIds,
+  ETokenTypeIds,
+  EWord,
+  EPos,
+  EType,
+  EScale,
+  EBias
+};
+
+/// Strides that read an id tensor broadcast to [batch, seq].
+llvm::Expected<std::vector<int64_t>>
+idStrides(const Node &N, unsigned I, llvm::ArrayRef<int64_t> BatchSeq) {
+  const Value *V = N.operand(I);
+  if (!V)
+    return std::vector<int64_t>{0, 0};
+  if (!isInteger(V->dtype()))
+    return nodeError(N, "operand " + llvm::Twine(I) +
+                            " must hold integers, got " + V->type().str());
+  auto Sizes = sizesOf(N, V);
+  if (!Sizes)
+    return Sizes.takeError();
+  auto Full = broadcastSizes({*Sizes, BatchSeq.vec()});
+  if (!Full || *Full != BatchSeq.vec()) {
+    if (!Full)
+      llvm::consumeError(Full.takeError());
+    return nodeError(N, "operand " + llvm::Twine(I) + " " + V->type().str() +
+                            " does not broadcast to the ids' shape");
+  }
+  return broadcastStrides(*Sizes, BatchSeq);
+}
+
+llvm::Expected<NodeLowering> lowerEmbedLayerNorm(const Node &N,
+                                                 const TargetInfo &) {
+  for (unsigned I : {EIds, EWord, EPos, EScale, EBias})
+    if (!N.operand(I))
+      return nodeError(N, "operand " + llvm::Twine(I) + " is required");
+  auto Ids = sizesOf(N, N.operand(EIds));
+  auto Word = sizesOf(N, N.operand(EWord));
+  auto Pos = sizesOf(N, N.operand(EPos));
+  if (!Ids)
+    return Ids.takeError();
+  if (!Word)
+    return Word.takeError();
+  if (!Pos)
+    return Pos.takeError();
+  if (!isInteger(N.operand(EIds)->dtype()) || Ids->size() != 2)
+    return nodeError(N, "ids must be an integer [batch, seq] tensor, got " +
+                            N.operand(EIds)->type().str());
+  auto T = commonDType(N, {EWord, EPos, EType}, "embedding tables");
+  auto P = commonDType(N, {EScale, EBias}, "scale and bias");
+  if (!T)
+    return T.takeError();
+  if (!P)
+    return P.takeError();
+  int64_t Width = (*Word)[1];
+  int64_t TypeRows = 0;
+  if (const Value *Type = N.operand(EType)) {
+    auto TypeSizes = sizesOf(N, Type);
+    if (!TypeSizes)
+      return TypeSizes.takeError();
+    if ((*TypeSizes)[1] != Width || (*TypeSizes)[0] < 1)
+      return nodeError(N, "the token type table " + Type->type().str() +
+                              " does not match the word table's width");
+    TypeRows = (*TypeSizes)[0];
+  }
+  if ((*Pos)[1] != Width || (*Word)[0] < 1 || (*Pos)[0] < 1)
+    return nodeError(N, "the position table " + N.operand(EPos)->type().str() +
+                            " does not match the word table's width, or a "
+                            "table is empty");
+  auto PosStrides = idStrides(N, EPositionIds, *Ids);
+  if (!PosStrides)
+    return PosStrides.takeError();
+  auto TypeStrides = idStrides(N, ETokenTypeIds, *Ids);
+  if (!TypeStrides)
+    return TypeStrides.takeError();
+  if (N.operand(ETokenTypeIds) && !N.operand(EType))
+    return nodeError(N, "token type ids given without a type embedding");
+  auto Shape = rowShape(N, Width, *T);
+  if (!Shape)
+    return Shape.takeError();
+  int64_t Rows = (*Ids)[0] * (*Ids)[1];
+  NodeLowering Out;
+  if (Rows == 0)
+    return Out;
+
+  auto IdType = [&](unsigned I) {
+    return N.operand(I) ? typeName(N.operand(I)->dtype()) : "int64_t";
+  };
+  KernelLaunch L;
+  L.Module = "embed_layernorm.cuh";
+  L.NameExpr = llvm::formatv(
+      "kiln::embed_layernorm<{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}>",
+      Width, typeName(*T), typeName(*P), IdType(EIds), IdType(EPositionIds),
+      IdType(ETokenTypeIds), flag(N.operand(EPositionIds)),
+      flag(N.operand(EType)), flag(N.operand(ETokenTypeIds)));
+  setRowLaunch(L, *Shape, Rows);
+  L.Args = {LaunchArg::operand(EIds),
+            optionalOperand(N, EPositionIds),
+            optionalOperand(N, ETokenTypeIds),
+            LaunchArg::operand(EWord),
+            LaunchArg::operand(EPos),
+            optionalOperand(N, EType),
+            LaunchArg::operand(EScale),
+            LaunchArg::operand(EBias),
+            LaunchArg::result(0),
+            LaunchArg::i64(Rows),
+            LaunchArg::i64((*Ids)[1]),
+            LaunchArg::i64((*Word)[0]),
+            LaunchArg::i64((*Pos)[0]),
+            LaunchArg::i64(TypeRows),
+            LaunchArg::i64((*PosStrides)[0]),
+            LaunchArg::i64((*PosStrides)[1]),
+            LaunchArg::i64((*TypeStrides)[0]),
+            LaunchArg::i64((*TypeStrides)[1]),
+            LaunchArg::f32(N.getFloat("epsilon", 1e-5f))};
+  Out.Launches.push_back(std::move(L));
+  return Out;
+}
+
+//===----------------------------------------------------------------------===//
+// Attention(q, k?, v?, mask?) {num_heads, scale}
+//===----------------------------------------------------------------------===//
+
+/// Grids this large fill an H100 (132 SMs) twice over with 128-query CTAs,
+/// so the 8-warp kernel's halved K/V traffic costs no parallelism.
+constexpr int64_t BigGridCtas = 2 * 132;
+
+llvm::Expected<NodeLowering> lowerAttention(const Node &N,
+                                            const TargetInfo &Target) {
+  auto QSizes = sizesOf(N, N.operand(0));
+  if (!QSizes)
+    return QSizes.takeError();
+  if (QSizes->size() != 3)
+    return nodeError(N, "q must be [batch, seq, hidden], got " +
+                            N.operand(0)->type().str());
+  bool Packed = !N.operand(1);
+  if (Packed != !N.operand(2))
+    return nodeError(N, "k and v are both given or both absent (packed)");
+  auto T = commonDType(N, {0, 1, 2}, "q, k and v");
+  if (!T)
+    return T.takeError();
+  int64_t Batch = (*QSizes)[0], SeqQ = (*QSizes)[1];
+  int64_t Hidden = Packed ? (*QSizes)[2] / 3 : (*QSizes)[2];
+  int64_t Heads = N.getInt("num_heads", 0);
+  if (Heads <= 0 || Hidden % Heads || (Packed && (*QSizes)[2] % 3))
+    return nodeError(N, "hidden size " + llvm::Twine(Hidden) +
+                            " does not split into " + llvm::Twine(Heads) +
+                            " heads");
+  int64_t HeadDim = Hidden / Heads, SeqK = SeqQ;
+  if (!Packed) {
+    auto KSizes = sizesOf(N, N.operand(1));
+    auto VSizes = sizesOf(N, N.operand(2));
+    if (!KSizes)
+      return KSizes.takeError();
+    if (!VSizes)
+      return VSizes.takeError();
+    if (KSizes->size() != 3 || *KSizes != *VSizes || (*KSizes)[0] != Batch ||
+        (*KSizes)[2] != Hidden)
+      return nodeError(N, "unsupported k " + N.operand(1)->type().str() +
+                              " and v " + N.operand(2)->type().str() +
+                              " for q " + N.operand(0)->type().str() +
+                              " (both must be [batch, seq_k, hidden])");
+    SeqK = (*KSizes)[1];
+  }
+  if (SeqQ > INT32_MAX || SeqK > INT32_MAX || Heads > 65535 || Batch > 65535)
+    return nodeError(N, "unsupported size: batch and heads at most 65535");
+
+  std::vector<int64_t> MaskStrides = {0, 0, 0, 0};
+  const Value *Mask = N.operand(3);
+  if (Mask) {
+    auto MaskSizes = sizesOf(N, Mask);
+    if (!MaskSizes)
+      return MaskSizes.takeError();
+    std::vector<int64_t> Full = {Batch, Heads, SeqQ, SeqK};
+    auto Broadcast = broadcastSizes({*MaskSizes, Full});
+    if (!Broadcast || *Broadcast != Full) {
+      if (!Broadcast)
+        llvm::consumeError(Broadcast.takeError());
+      return nodeError(N, "mask " + Mask->type().str() +
+                              " does not broadcast to the scores [" +
+                              llvm::Twine(Batch) + ", " + llvm::Twine(Heads) +
+                              ", " + llvm::Twine(SeqQ) + ", " +
+                              llvm::Twine(SeqK) + "]");
+    }
+    MaskStrides = broadcastStrides(*MaskSizes, Full);
+  }
+  std::string MaskType = Mask ? typeName(Mask->dtype()) : "float";
+
+  bool TensorCores = (*T == DType::F16 || *T == DType::BF16) &&
+                     HeadDim % 16 == 0 && HeadDim <= 128 &&
+                     archNumber(Target.Arch) >= 80;
+  if (!TensorCores && HeadDim > 128)
+    return nodeError(N, "unsupported head_dim " + llvm::Twine(HeadDim) +
+                            " (at most 128)");
+
+  NodeLowering Out;
+  if (Batch == 0 || SeqQ == 0)
+    return Out;
+  KernelLaunch L;
+  L.Module = "attention.cuh";
+  if (TensorCores) {
+    int Warps = SeqQ >= 128 && Batch * Heads * ceilDiv(SeqQ, 128) >= BigGridCtas
+                    ? 8
+                    : 4;
+    int MaskKind = !Mask ? 0 : MaskStrides[2] == 0 ? 1 : 2;
+    L.NameExpr =
+        llvm::formatv("kiln::attention_mma<{0}, {1}, {2}, {3}, {4}>", HeadDim,
+                      Warps, typeName(*T), MaskType, MaskKind);
+    L.Grid[0] = ceilDiv(SeqQ, 16 * Warps);
+    L.Block[0] = uint32_t(32 * Warps);
+  } else {
+    L.NameExpr = llvm::formatv("kiln::attention_simt<{0}, {1}, {2}, {3}>",
+                               HeadDim, typeName(*T), MaskType, flag(Mask));
+    L.Grid[0] = ceilDiv(SeqQ, 16);
+    L.Block[0] = 128;
+  }
+  L.Grid[1] = uint32_t(Heads);
+  L.Grid[2] = uint32_t(Batch);
+  int64_t QStride = (*QSizes)[2];
+  L.Args = {LaunchArg::operand(0),
+            LaunchArg::operand(Packed ? 0 : 1),
+            LaunchArg::operand(Packed ? 0 : 2),
+            optionalOperand(N, 3),
+            LaunchArg::result(0),
+            LaunchArg::i32(SeqQ),
+            LaunchArg::i32(SeqK),
+            LaunchArg::i32(Heads),
+            LaunchArg::i64(QStride),
+            LaunchArg::i64(Packed ? QStride : Hidden),
+            LaunchArg::i64(Packed ? QStride : Hidden),
+            LaunchArg::i64(Packed ? Hidden : 0),
+            LaunchArg::i64(Packed ? 2 * Hidden : 0),
+            LaunchArg::i64(MaskStrides[0]),
+            LaunchArg::i64(MaskStrides[1]),
+            LaunchArg::i64(MaskStrides[2]),
+            LaunchArg::i64(MaskStrides[3]),
+            LaunchArg::f32(N.getFloat("scale", 1.0f))};
+  Out.Launches.push_back(std::move(L));
+  return Out;
+}
+
+//===----------------------------------------------------------------------===//
+// PoolNormalize(h, mask?) {mode, normalize, min_count, epsilon}
+//===----------------------------------------------------------------------===//
+
+llvm::Expected<NodeLowering> lowerPoolNormalize(const Node &N,
+                                                const TargetInfo &) {
+  auto Sizes = sizesOf(N, N.operand(0));
+  if (!Sizes)
+    return Sizes.takeError();
+  if (Sizes->size() != 3)
+    return nodeError(N, "input must be [batch, seq, hidden], got " +
+                            N.operand(0)->type().str());
+  auto T = commonDType(N, {0}, "the input");
+  if (!T)
+    return T.takeError();
+  int64_t Batch = (*Sizes)[0], Seq = (*Sizes)[1], Width = (*Sizes)[2];
+  std::string Mode = N.getString("mode", "");
+  if (Mode != "mean" && Mode != "cls")
+    return nodeError(N, "mode must be \"mean\" or \"cls\"");
+  bool Mean = Mode == "mean";
+  const Value *Mask = N.operand(1);
+  if (Mask && Mean) {
+    auto MaskSizes = sizesOf(N, Mask);
+    if (!MaskSizes)
+      return MaskSizes.takeError();
+    if (*MaskSizes != std::vector<int64_t>{Batch, Seq})
+      return nodeError(N, "mask " + Mask->type().str() + " must be [" +
+                              llvm::Twine(Batch) + ", " + llvm::Twine(Seq) +
+                              "]");
+  }
+  if (!Mean && Seq == 0)
+    return nodeError(N, "cls pooling of an empty sequence");
+  // pool_normalize.cuh's PoolShape: at most 8 accesses per thread.
+  if (Width < 1 || Width / widestVec(Width, *T) > 8 * 256)
+    return nodeError(N, "unsupported hidden size " + llvm::Twine(Width) +
+                            " (at most 2048 accesses of 16 bytes)");
+  NodeLowering Out;
+  if (Batch == 0)
+    return Out;
+  bool HasMask = Mask && Mean;
+  KernelLaunch L;
+  L.Module = "pool_normalize.cuh";
+  L.NameExpr = llvm::formatv(
+      "kiln::pool_normalize<{0}, {1}, {2}, {3}, {4}, {5}>", Width, typeName(*T),
+      HasMask ? typeName(Mask->dtype()) : "float", flag(HasMask), flag(Mean),
+      flag(N.getInt("normalize", 1) != 0));
+  L.Grid[0] = uint32_t(Batch);
+  L.Block[0] = 256;
+  L.Args = {LaunchArg::operand(0),
+            HasMask ? LaunchArg::operand(1) : LaunchArg::i64(0),
+            LaunchArg::result(0),
+            LaunchArg::i64(Seq),
+            LaunchArg::f32(N.getFloat("min_count", 1e-9f)),
+            LaunchArg::f32(N.getFloat("epsilon", 1e-12f))};
+  Out.Launches.push_back(std::move(L));
+  return Out;
+}
+
+} // namespace
+
+void registerFusedKernels(KernelRegistry &R) {
+  R.add("Attention", lowerAttention);
+  R.add("EmbedLayerNorm", lowerEmbedLayerNorm);
+  R.add("LayerNorm", lowerLayerNorm);
+  R.add("PoolNormalize", lowerPoolNormalize);
+  R.add("SkipLayerNorm", lowerSkipLayerNorm);
+}
+
+} // namespace kiln

@@ -1,0 +1,48 @@
+//===- KernelLibrary.cpp - the lowering rules and template sources --------===//
+#include "codegen/KernelLibrary.h"
+
+namespace kiln {
+
+const KernelRegistry &KernelRegistry::get() {
+  static const KernelRegistry Registry = [] {
+    KernelRegistry R;
+    registerGenericKernels(R);
+    // Fused ops register last: a family never overrides another's op.
+    registerFusedKernels(R);
+    return R;
+  }();
+  return Registry;
+}
+
+const std::vector<std::pair<llvm::StringRef, llvm::StringRef>> &
+templateSources() {
+  static const std::vector<std::pair<llvm::StringRef, llvm::StringRef>>
+      Sources = {
+#include "KernelTemplates.inc"
+      };
+  return Sources;
+}
+
+llvm::StringRef templateSource(llvm::StringRef FileName) {
+  for (const auto &[Name, Source] : templateSources())
+    if (Name == FileName)
+      return Source;
+  return {};
+}
+
+llvm::StringRef cudaTypeName(DType T) {
+  switch (T) {
+  case DType::F32: return "float";
+  case DType::F16: return "__half";
+  case DType::BF16: return "__nv_bfloat16";
+  case DType::F64: return "double";
+  case DType::I64: return "int64_t";
+  case DType::I32: return "int32_t";
+  case DType::I8: return "int8_t";
+  case DType::U8: return "uint8_t";
+  case DType::Bool: return "bool";
+  }
+  return "float";
+}
+
+} // namespace kiln

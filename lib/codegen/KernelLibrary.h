@@ -1,0 +1,114 @@
+//===- KernelLibrary.h - lowering nodes to kernel launches ------*- C++ -*-===//
+//
+// Every op that runs as one or more CUDA kernels has a lowering rule here: it
+// looks at a node whose operand and result types are all static (codegen
+// runs after `specialize`) and says which template instantiation to launch,
+// with which grid and which arguments. The lowering driver (Lowering.cpp)
+// turns the rule's operand/result/scratch references into arena and weight
+// offsets, compiles the instantiations with NVRTC and writes the plan.
+//
+// Nodes the driver handles itself never reach a rule: views that only change
+// a shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity) alias their
+// operand, and matrix products (FusedGemm, MatMul, Gemm) go to cuBLASLt.
+//
+// Templates live in kernels/templates/ and are compiled into the binary
+// (templateSource); a rule may instead generate its source (FusedElementwise
+// does), which is then compiled as its own module.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_KERNELLIBRARY_H
+#define KILN_CODEGEN_KERNELLIBRARY_H
+
+#include "ir/Graph.h"
+
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+/// Facts about the target a rule may specialize on; tests pass fake ones.
+struct TargetInfo {
+  std::string Arch = "sm_90a";
+};
+
+/// One kernel parameter, in the kernel's parameter order.
+struct LaunchArg {
+  enum class Kind { Operand, Result, Scratch, I32, I64, F32 };
+  Kind K = Kind::I32;
+  unsigned Index = 0; // Operand, Result, Scratch
+  int64_t Int = 0;
+  float Float = 0;
+
+  static LaunchArg operand(unsigned I) { return {Kind::Operand, I, 0, 0}; }
+  static LaunchArg result(unsigned I) { return {Kind::Result, I, 0, 0}; }
+  static LaunchArg scratch(unsigned I) { return {Kind::Scratch, I, 0, 0}; }
+  static LaunchArg i32(int64_t V) { return {Kind::I32, 0, V, 0}; }
+  static LaunchArg i64(int64_t V) { return {Kind::I64, 0, V, 0}; }
+  static LaunchArg f32(float V) { return {Kind::F32, 0, 0, V}; }
+};
+
+struct KernelLaunch {
+  /// The template file ("layernorm.cuh"), or for generated code a module
+  /// name unique to the source (the driver compiles each distinct source
+  /// once).
+  std::string Module;
+  /// Empty for templates; the full CUDA source for generated kernels.
+  std::string Source;
+  /// The instantiation: "kiln::skip_layernorm<384, __half>". For generated
+  /// source, the extern "C" kernel name.
+  std::string NameExpr;
+  uint32_t Grid[3] = {1, 1, 1};
+  uint32_t Block[3] = {1, 1, 1};
+  uint32_t SharedBytes = 0;
+  std::vector<LaunchArg> Args;
+};
+
+struct NodeLowering {
+  /// Temporaries the launches share, alive only while this node runs.
+  std::vector<uint64_t> ScratchBytes;
+  /// Run in order on one stream.
+  std::vector<KernelLaunch> Launches;
+};
+
+using LoweringRule = std::function<llvm::Expected<NodeLowering>(
+    const Node &, const TargetInfo &)>;
+
+/// Op name -> rule. Each kernel family registers its rules from its own
+/// file (registerFusedKernels, registerGenericKernels).
+class KernelRegistry {
+public:
+  static const KernelRegistry &get();
+  void add(llvm::StringRef Op, LoweringRule Rule) {
+    Rules[Op] = std::move(Rule);
+  }
+  const LoweringRule *lookup(llvm::StringRef Op) const {
+    auto It = Rules.find(Op);
+    return It == Rules.end() ? nullptr : &It->second;
+  }
+
+private:
+  llvm::StringMap<LoweringRule> Rules;
+};
+
+void registerFusedKernels(KernelRegistry &R);
+void registerGenericKernels(KernelRegistry &R);
+
+/// The source of a file in kernels/templates/, or empty when there is none.
+llvm::StringRef templateSource(llvm::StringRef FileName);
+/// Every template file as (name, source): the include set NVRTC sees.
+const std::vector<std::pair<llvm::StringRef, llvm::StringRef>> &
+templateSources();
+
+/// The CUDA type name for a dtype: float, __half, __nv_bfloat16, double,
+/// int64_t, int32_t, int8_t, uint8_t, bool.
+llvm::StringRef cudaTypeName(DType T);
+
+} // namespace kiln
+
+#endif

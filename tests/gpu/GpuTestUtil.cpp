@@ -1,0 +1,102 @@
+//===- GpuTestUtil.cpp - kernels on the GPU vs the reference executor -----===//
+#include "GpuTestUtil.h"
+
+#include "codegen/Compiler.h"
+#include "ir/Parser.h"
+#include "kiln/Engine.h"
+#include "runtime/ReferenceExecutor.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <random>
+
+namespace kiln {
+namespace {
+
+Tensor randomTensor(const TensorType &T, std::mt19937_64 &Rng,
+                    int64_t IntRange) {
+  Tensor Out(T.Elem, T.staticSizes());
+  std::uniform_real_distribution<double> Real(-1.0, 1.0);
+  std::uniform_int_distribution<int64_t> Int(0, std::max<int64_t>(IntRange, 2) -
+                                                    1);
+  for (int64_t I = 0; I < Out.numElements(); ++I) {
+    if (isFloat(T.Elem))
+      Out.setDouble(I, Real(Rng));
+    else
+      Out.setInt(I, Int(Rng));
+  }
+  return Out;
+}
+
+void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
+  std::unique_ptr<Graph> Reference = G->clone();
+  CompileOptions Options;
+  Options.Pipeline = Check.Pipeline;
+  Options.Precision = Check.Precision;
+  Options.Jobs = 2;
+  Options.EmitPtx = false;
+  auto A = compileGraph(std::move(G), Options);
+  ASSERT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  // Through the file format, as a real load would be.
+  auto Loaded = parseArtifact(serializeArtifact(*A), "<test>");
+  ASSERT_TRUE(bool(Loaded)) << llvm::toString(Loaded.takeError());
+
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "kernels compiled for sm_90a; not run: " << Why;
+
+  std::mt19937_64 Rng(Check.Seed);
+  std::vector<Tensor> Inputs;
+  for (const Value *In : Reference->inputs())
+    Inputs.push_back(randomTensor(In->type(), Rng, Check.IntRange));
+  auto Expected = runReference(*Reference, Inputs);
+  ASSERT_TRUE(bool(Expected)) << llvm::toString(Expected.takeError());
+
+  auto E = Engine::create(std::move(*Loaded));
+  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+  auto Ctx = (*E)->createContext();
+  ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
+  auto Got = (*Ctx)->run(Inputs);
+  ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+  ASSERT_EQ(Got->size(), Expected->size());
+  for (size_t O = 0; O < Got->size(); ++O) {
+    const Tensor &W = (*Expected)[O], &H = (*Got)[O];
+    ASSERT_EQ(W.sizes().vec(), H.sizes().vec()) << "output " << O;
+    ASSERT_EQ(W.dtype(), H.dtype()) << "output " << O;
+    double Worst = 0;
+    int64_t WorstAt = -1, Bad = 0;
+    for (int64_t I = 0; I < W.numElements(); ++I) {
+      double Want = W.getDouble(I), Have = H.getDouble(I);
+      bool BothNan = std::isnan(Want) && std::isnan(Have);
+      double Err = BothNan ? 0 : std::fabs(Want - Have);
+      if (std::isinf(Want) && Want == Have)
+        Err = 0;
+      if (!(Err <= Check.AbsTol + Check.RelTol * std::fabs(Want)))
+        ++Bad;
+      if (!(Err <= Worst)) {
+        Worst = Err;
+        WorstAt = I;
+      }
+    }
+    EXPECT_EQ(Bad, 0) << "output " << O << ": " << Bad << " of "
+                      << W.numElements()
+                      << " elements out of tolerance; worst at " << WorstAt
+                      << ": reference " << W.getDouble(WorstAt) << ", GPU "
+                      << H.getDouble(WorstAt);
+  }
+}
+
+} // namespace
+
+void expectGpuMatchesReference(llvm::StringRef IrText, const GpuCheck &Check) {
+  auto G = parseGraph(IrText, "<test>");
+  ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
+  check(std::move(*G), Check);
+}
+
+void expectGpuMatchesReference(const Graph &G, const GpuCheck &Check) {
+  check(G.clone(), Check);
+}
+
+} // namespace kiln

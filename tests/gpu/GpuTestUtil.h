@@ -1,0 +1,42 @@
+//===- GpuTestUtil.h - kernels on the GPU vs the reference executor -------===//
+//
+// Every GPU test goes through the path `kiln compile` takes (lowering,
+// NVRTC, the artifact format) and then the runtime, and compares with the
+// CPU reference executor on the same random inputs. Compilation runs on
+// every machine; without a GPU the test then skips and says why.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_TESTS_GPU_GPUTESTUTIL_H
+#define KILN_TESTS_GPU_GPUTESTUTIL_H
+
+#include "ir/Graph.h"
+
+#include "llvm/ADT/StringRef.h"
+
+#include <cstdint>
+#include <string>
+
+namespace kiln {
+
+struct GpuCheck {
+  double AbsTol = 1e-4;
+  double RelTol = 1e-3;
+  uint64_t Seed = 1;
+  /// Integers are drawn from [0, IntRange) when > 0 (else [0, 2)).
+  int64_t IntRange = 0;
+  /// The pipeline to run before lowering ("" lowers the graph as written).
+  std::string Pipeline;
+  std::string Precision = "f32";
+};
+
+/// Parses `IrText` (all dims static), compiles it for sm_90a, then, when a
+/// CUDA device is present, runs it on the GPU and on the reference executor
+/// with the same random inputs and compares every output within
+/// AbsTol + RelTol * |reference|; without a GPU it skips after compiling.
+void expectGpuMatchesReference(llvm::StringRef IrText,
+                               const GpuCheck &Check = {});
+void expectGpuMatchesReference(const Graph &G, const GpuCheck &Check = {});
+
+} // namespace kiln
+
+#endif

@@ -1,0 +1,176 @@
+//===- RuntimeTest.cpp - Engine and ExecutionContext ----------------------===//
+//
+// Buckets, padding and splitting, many contexts on many threads, and the
+// errors a service sees: a corrupt artifact, a wrong shape, no GPU.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/Compiler.h"
+#include "common/ModelLoader.h"
+#include "kiln/Engine.h"
+#include "runtime/ReferenceExecutor.h"
+
+#include "gtest/gtest.h"
+
+#include <cmath>
+#include <random>
+#include <thread>
+
+namespace kiln {
+namespace {
+
+std::string fixture(const char *Name) {
+  return std::string(KILN_SOURCE_DIR) + "/tests/models/" + Name;
+}
+
+/// The 2-layer MiniLM fixture compiled at batch buckets 1 and 4, seq 16.
+Artifact compileMiniLm(std::unique_ptr<Graph> *Imported) {
+  auto G = loadModel(fixture("minilm_l2_opset17.onnx"));
+  EXPECT_TRUE(bool(G)) << llvm::toString(G.takeError());
+  *Imported = (*G)->clone();
+  CompileOptions O;
+  O.Batches = {1, 4};
+  O.Seqs = {16};
+  O.Jobs = 2;
+  O.EmitPtx = false;
+  auto A = compileGraph(std::move(*G), O);
+  EXPECT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  return std::move(*A);
+}
+
+/// ids, mask (random lengths, row 0 full) and token types for a request.
+std::vector<Tensor> request(int64_t Batch, int64_t Seq, std::mt19937_64 &Rng) {
+  Tensor Ids(DType::I64, {Batch, Seq}), Mask(DType::I64, {Batch, Seq}),
+      Types(DType::I64, {Batch, Seq});
+  std::uniform_int_distribution<int64_t> Id(1, 500), Len(1, Seq);
+  for (int64_t B = 0; B < Batch; ++B) {
+    int64_t L = B == 0 ? Seq : Len(Rng);
+    for (int64_t S = 0; S < Seq; ++S) {
+      Ids.setInt(B * Seq + S, Id(Rng));
+      Mask.setInt(B * Seq + S, S < L);
+      Types.setInt(B * Seq + S, 0);
+    }
+  }
+  return {Ids, Mask, Types};
+}
+
+double maxAbsDiff(const Tensor &A, const Tensor &B) {
+  double M = 0;
+  for (int64_t I = 0; I < A.numElements(); ++I)
+    M = std::max(M, std::fabs(A.getDouble(I) - B.getDouble(I)));
+  return M;
+}
+
+TEST(Runtime, CorruptArtifactIsRefusedBeforeAnyGpuWork) {
+  std::string Bytes = "KILN\r\n\x1a\nnot an artifact at all";
+  auto A = parseArtifact(Bytes, "bad.kiln");
+  ASSERT_FALSE(bool(A));
+  EXPECT_NE(llvm::toString(A.takeError()).find("bad.kiln"), std::string::npos);
+  auto E = Engine::load("/nonexistent/model.kiln");
+  ASSERT_FALSE(bool(E));
+  EXPECT_NE(llvm::toString(E.takeError()).find("/nonexistent/model.kiln"),
+            std::string::npos);
+}
+
+TEST(Runtime, NoGpuIsAnErrorValue) {
+  std::string Why;
+  if (gpuAvailable(&Why))
+    GTEST_SKIP() << "a GPU is present; this checks the error without one";
+  std::unique_ptr<Graph> G;
+  auto E = Engine::create(compileMiniLm(&G));
+  ASSERT_FALSE(bool(E));
+  EXPECT_NE(llvm::toString(E.takeError()).find("no CUDA device"),
+            std::string::npos);
+}
+
+TEST(Runtime, PadsSplitsAndRunsFromManyThreads) {
+  std::unique_ptr<Graph> Reference;
+  Artifact A = compileMiniLm(&Reference);
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  auto E = Engine::create(std::move(A));
+  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+
+  // Batches 1 and 4 hit buckets, 3 pads, 6 and 9 split; seq 11 pads to 16.
+  struct Case {
+    std::vector<Tensor> Inputs;
+    Tensor Want;
+  };
+  std::vector<Case> Cases;
+  std::mt19937_64 Rng(5);
+  for (int64_t Batch : {1, 3, 4, 6, 9})
+    for (int64_t Seq : {11, 16}) {
+      Case C{request(Batch, Seq, Rng), {}};
+      auto Want = runReference(*Reference, C.Inputs);
+      ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+      C.Want = (*Want)[0];
+      Cases.push_back(std::move(C));
+    }
+
+  constexpr int Threads = 4, Rounds = 5;
+  std::vector<std::string> Failures(Threads);
+  std::vector<std::thread> Pool;
+  for (int T = 0; T < Threads; ++T)
+    Pool.emplace_back([&, T] {
+      auto Ctx = (*E)->createContext();
+      if (!Ctx) {
+        Failures[T] = llvm::toString(Ctx.takeError());
+        return;
+      }
+      for (int R = 0; R < Rounds; ++R)
+        for (size_t I = 0; I < Cases.size(); ++I) {
+          const Case &C = Cases[(I + T) % Cases.size()];
+          auto Got = (*Ctx)->run(C.Inputs);
+          if (!Got) {
+            Failures[T] = llvm::toString(Got.takeError());
+            return;
+          }
+          double Err = maxAbsDiff((*Got)[0], C.Want);
+          if (!(Err <= 1e-4)) {
+            Failures[T] = "batch " + std::to_string(C.Inputs[0].dim(0)) +
+                          " seq " + std::to_string(C.Inputs[0].dim(1)) +
+                          ": max abs error " + std::to_string(Err);
+            return;
+          }
+        }
+    });
+  for (std::thread &T : Pool)
+    T.join();
+  for (int T = 0; T < Threads; ++T)
+    EXPECT_EQ(Failures[T], "") << "thread " << T;
+}
+
+TEST(Runtime, BadRequestsAreErrorValues) {
+  std::unique_ptr<Graph> Reference;
+  Artifact A = compileMiniLm(&Reference);
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  auto E = Engine::create(std::move(A));
+  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+  auto Ctx = (*E)->createContext();
+  ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
+  std::mt19937_64 Rng(1);
+
+  auto TooLong = (*Ctx)->run(request(2, 17, Rng));
+  ASSERT_FALSE(bool(TooLong));
+  EXPECT_NE(llvm::toString(TooLong.takeError()).find("exceeds the largest seq"),
+            std::string::npos);
+
+  std::vector<Tensor> Two = request(2, 8, Rng);
+  Two.pop_back();
+  auto Missing = (*Ctx)->run(Two);
+  ASSERT_FALSE(bool(Missing));
+  EXPECT_NE(llvm::toString(Missing.takeError()).find("expected 3 inputs"),
+            std::string::npos);
+
+  std::vector<Tensor> Mismatch = request(2, 8, Rng);
+  Mismatch[1] = request(3, 8, Rng)[1];
+  auto Bad = (*Ctx)->run(Mismatch);
+  ASSERT_FALSE(bool(Bad));
+  EXPECT_NE(llvm::toString(Bad.takeError()).find("other inputs have"),
+            std::string::npos);
+}
+
+} // namespace
+} // namespace kiln
