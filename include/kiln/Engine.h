@@ -115,6 +115,13 @@ public:
   llvm::Expected<std::vector<StepTime>> profileBucket(size_t Bucket,
                                                       unsigned Iterations);
 
+  /// Times up to `Candidates` of cuBLASLt's algorithms for every GEMM of
+  /// every bucket (`Iterations` runs each, on this context's arena) and
+  /// returns the plan with the fastest recorded; this context uses them
+  /// from then on. What `kiln compile --autotune` stores.
+  llvm::Expected<ExecutablePlan> autotuneGemms(unsigned Candidates = 8,
+                                               unsigned Iterations = 20);
+
   /// Stages `Inputs` (host, exactly the bucket's shapes) into the bucket's
   /// arena without running, for timeBucket.
   llvm::Error stage(size_t Bucket, llvm::ArrayRef<Tensor> Inputs);

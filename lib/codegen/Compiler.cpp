@@ -226,9 +226,12 @@ KernelLaunch geluAfterGemm(DType T, int64_t Elements) {
   KernelLaunch L;
   L.Module = "gemm_epilogue.cuh";
   L.NameExpr = "kiln::gelu_erf_inplace<" + cudaTypeName(T).str() + ">";
+  // 16 bytes per thread per step; a grid of a few waves strides the rest.
   constexpr uint32_t Threads = 256;
-  uint64_t Blocks = (uint64_t(Elements) + Threads - 1) / Threads;
-  L.Grid[0] = uint32_t(std::min<uint64_t>(Blocks, 65535u * 32u));
+  uint64_t PerThread = 16 / dtypeSize(T);
+  uint64_t Blocks =
+      (uint64_t(Elements) / PerThread + Threads - 1) / Threads;
+  L.Grid[0] = uint32_t(std::clamp<uint64_t>(Blocks, 1, 132 * 16));
   L.Block[0] = Threads;
   L.Args = {LaunchArg::result(0), LaunchArg::i64(Elements)};
   return L;
@@ -631,8 +634,22 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   unsigned Jobs = Options.Jobs
                       ? Options.Jobs
                       : std::max(1u, std::thread::hardware_concurrency());
+  // Buckets often need the same instantiations (a LayerNorm of one width
+  // serves every batch): compile each distinct program once.
+  std::vector<ModuleSource> Unique;
+  std::vector<size_t> UniqueOf;
+  std::map<std::string, size_t> Seen;
+  for (const ModuleSource &M : Kernels.Modules) {
+    std::string Key = M.Source;
+    for (const std::string &E : M.NameExprs)
+      Key += '\0' + E;
+    auto [It, New] = Seen.try_emplace(Key, Unique.size());
+    if (New)
+      Unique.push_back(M);
+    UniqueOf.push_back(It->second);
+  }
   auto NvrtcStart = std::chrono::steady_clock::now();
-  auto Compiled = compileModules(Kernels.Modules, NO, Jobs);
+  auto Compiled = compileModules(Unique, NO, Jobs);
   if (!Compiled)
     return Compiled.takeError();
   double NvrtcSeconds = std::chrono::duration<double>(
@@ -643,11 +660,13 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
     CompiledModule &C = (*Compiled)[I];
     Hits += C.FromCache;
     A.Plan.Modules.push_back(
-        {Kernels.Modules[I].Name, std::move(C.Cubin), std::move(C.Ptx)});
+        {Unique[I].Name, std::move(C.Cubin), std::move(C.Ptx)});
   }
-  for (const KernelTable::Entry &K : Kernels.Kernels)
-    A.Plan.Kernels.push_back(
-        {K.Module, (*Compiled)[K.Module].LoweredNames[K.Expr]});
+  // Kernel indices point into the distinct programs.
+  for (const KernelTable::Entry &K : Kernels.Kernels) {
+    uint32_t Module = uint32_t(UniqueOf[K.Module]);
+    A.Plan.Kernels.push_back({Module, (*Compiled)[Module].LoweredNames[K.Expr]});
+  }
   A.Weights = Weights.take();
   A.Plan.WeightBytes = A.Weights.size();
   A.Plan.Arch = Options.Target.Arch;
@@ -657,7 +676,7 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - Start)
             .count();
     Stats->NvrtcSeconds = NvrtcSeconds;
-    Stats->Modules = unsigned(Kernels.Modules.size());
+    Stats->Modules = unsigned(Unique.size());
     Stats->CacheHits = Hits;
     Stats->Kernels = unsigned(Kernels.Kernels.size());
   }

@@ -11,11 +11,14 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <cstring>
 #include <mutex>
 
@@ -266,7 +269,12 @@ struct ExecutionContext::Impl {
   }
 
   llvm::Error init();
-  llvm::Expected<std::unique_ptr<PreparedGemm>> prepare(const GemmStep &S);
+  /// Describes `S` to cuBLASLt and picks its algorithm: the stored one,
+  /// else the heuristic's first. With `Candidates`, also lists up to
+  /// `Count` of the heuristic's choices (for autotuning).
+  llvm::Expected<std::unique_ptr<PreparedGemm>>
+  prepare(const GemmStep &S, unsigned Count = 1,
+          std::vector<cublasLtMatmulAlgo_t> *Candidates = nullptr);
   /// Launches the steps of a bucket; with `Events` (one per step plus
   /// one), records an event before each step and after the last.
   llvm::Error launchSteps(size_t Bucket,
@@ -278,7 +286,8 @@ struct ExecutionContext::Impl {
 };
 
 llvm::Expected<std::unique_ptr<PreparedGemm>>
-ExecutionContext::Impl::prepare(const GemmStep &S) {
+ExecutionContext::Impl::prepare(const GemmStep &S, unsigned Count,
+                                std::vector<cublasLtMatmulAlgo_t> *Candidates) {
   // Row-major D[M,N] = op(A) op(B) is column-major D^T[N,M] = op(B)^T
   // op(A)^T: cuBLASLt's first matrix is our B, its second our A.
   auto G = std::make_unique<PreparedGemm>();
@@ -353,7 +362,7 @@ ExecutionContext::Impl::prepare(const GemmStep &S) {
   if (llvm::Error Err = Layout(G->LayoutD, S.DType_, S.N, S.M, S.N, S.StrideD))
     return std::move(Err);
 
-  if (!S.Algo.empty()) {
+  if (!S.Algo.empty() && !Candidates) {
     if (S.Algo.size() != sizeof(G->Algo))
       return makeError(Where + ": the stored algorithm has " +
                        llvm::Twine(S.Algo.size()) + " bytes, expected " +
@@ -370,17 +379,21 @@ ExecutionContext::Impl::prepare(const GemmStep &S) {
       cublasLtMatmulPreferenceSetAttribute(
           Pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &Ws, sizeof(Ws)),
       Where);
-  cublasLtMatmulHeuristicResult_t Result;
+  std::vector<cublasLtMatmulHeuristicResult_t> Results(std::max(Count, 1u));
   int Found = 0;
-  KILN_CUBLAS(cublasLtMatmulAlgoGetHeuristic(E->Lt, G->Desc, G->LayoutA,
-                                             G->LayoutB, G->LayoutD, G->LayoutD,
-                                             Pref, 1, &Result, &Found),
+  KILN_CUBLAS(cublasLtMatmulAlgoGetHeuristic(
+                  E->Lt, G->Desc, G->LayoutA, G->LayoutB, G->LayoutD,
+                  G->LayoutD, Pref, int(Results.size()), Results.data(),
+                  &Found),
               Where);
   if (Found == 0)
     return makeError(Where +
                      ": cuBLASLt has no algorithm for M=" + llvm::Twine(S.M) +
                      " N=" + llvm::Twine(S.N) + " K=" + llvm::Twine(S.K));
-  G->Algo = Result.algo;
+  G->Algo = Results[0].algo;
+  if (Candidates)
+    for (int I = 0; I < Found; ++I)
+      Candidates->push_back(Results[I].algo);
   return std::move(G);
 }
 
@@ -920,6 +933,70 @@ ExecutionContext::profileBucket(size_t Bucket, unsigned Iterations) {
     Out.push_back(std::move(T));
   }
   return Out;
+}
+
+llvm::Expected<ExecutablePlan>
+ExecutionContext::autotuneGemms(unsigned Candidates, unsigned Iterations) {
+  ExecutablePlan Plan = P->E->A.Plan;
+  // Equal GEMMs (same shapes, layouts, types and epilogue) tune once.
+  std::map<std::string, std::vector<uint8_t>> Tuned;
+  for (size_t B = 0; B < Plan.Buckets.size(); ++B) {
+    for (size_t I = 0; I < Plan.Buckets[B].Steps.size(); ++I) {
+      auto *S = std::get_if<GemmStep>(&Plan.Buckets[B].Steps[I]);
+      if (!S)
+        continue;
+      std::string Key;
+      llvm::raw_string_ostream(Key)
+          << S->M << ',' << S->N << ',' << S->K << ',' << S->Batch << ','
+          << S->StrideA << ',' << S->StrideB << ',' << S->StrideD << ','
+          << S->TransA << S->TransB << ',' << int(S->AType) << int(S->BType)
+          << int(S->DType_) << ',' << int(S->Epi) << ',' << S->Alpha;
+      auto It = Tuned.find(Key);
+      if (It == Tuned.end()) {
+        std::vector<cublasLtMatmulAlgo_t> Algos;
+        auto G = P->prepare(*S, Candidates, &Algos);
+        if (!G)
+          return G.takeError();
+        float Best = INFINITY;
+        cublasLtMatmulAlgo_t BestAlgo = Algos.front();
+        void *A = P->address(S->A), *Bm = P->address(S->B),
+             *D = P->address(S->D);
+        float Alpha = S->Alpha, Beta = 0.0f;
+        for (const cublasLtMatmulAlgo_t &Algo : Algos) {
+          auto Run = [&] {
+            return cublasLtMatmul(P->E->Lt, (*G)->Desc, &Alpha, Bm,
+                                  (*G)->LayoutA, A, (*G)->LayoutB, &Beta, D,
+                                  (*G)->LayoutD, D, (*G)->LayoutD, &Algo,
+                                  P->Workspace, WorkspaceBytes, P->Stream);
+          };
+          if (Run() != CUBLAS_STATUS_SUCCESS)
+            continue; // an algorithm the heuristic offered but cannot run
+          KILN_CUDA(cudaEventRecord(P->Start, P->Stream), "autotuning");
+          for (unsigned R = 0; R < Iterations; ++R)
+            Run();
+          KILN_CUDA(cudaEventRecord(P->Stop, P->Stream), "autotuning");
+          KILN_CUDA(cudaEventSynchronize(P->Stop), "autotuning " + S->Label);
+          float Ms = 0;
+          KILN_CUDA(cudaEventElapsedTime(&Ms, P->Start, P->Stop), "autotuning");
+          if (Ms < Best) {
+            Best = Ms;
+            BestAlgo = Algo;
+          }
+        }
+        std::vector<uint8_t> Bytes(sizeof(BestAlgo));
+        std::memcpy(Bytes.data(), &BestAlgo, sizeof(BestAlgo));
+        It = Tuned.emplace(Key, std::move(Bytes)).first;
+      }
+      S->Algo = It->second;
+      // This context runs the tuned algorithm from now on.
+      std::memcpy(&P->Gemms[B][I]->Algo, S->Algo.data(), S->Algo.size());
+    }
+    if (P->Graphs[B]) {
+      cudaGraphExecDestroy(P->Graphs[B]);
+      P->Graphs[B] = nullptr;
+    }
+  }
+  return Plan;
 }
 
 llvm::Expected<std::vector<float>>

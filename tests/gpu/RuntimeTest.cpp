@@ -140,6 +140,44 @@ TEST(Runtime, PadsSplitsAndRunsFromManyThreads) {
     EXPECT_EQ(Failures[T], "") << "thread " << T;
 }
 
+TEST(Runtime, AutotunedPlanRunsAndRoundTrips) {
+  std::unique_ptr<Graph> Reference;
+  Artifact A = compileMiniLm(&Reference);
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  auto E = Engine::create(A);
+  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+  auto Ctx = (*E)->createContext();
+  ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
+  auto Tuned = (*Ctx)->autotuneGemms(4, 3);
+  ASSERT_TRUE(bool(Tuned)) << llvm::toString(Tuned.takeError());
+  size_t Gemms = 0;
+  for (const BucketPlan &B : Tuned->Buckets)
+    for (const Step &S : B.Steps)
+      if (const auto *G = std::get_if<GemmStep>(&S)) {
+        ++Gemms;
+        EXPECT_EQ(G->Algo.size(), GemmAlgoBytes) << G->Label;
+      }
+  EXPECT_GT(Gemms, 0u);
+
+  // The tuned plan survives the file format and computes the same thing.
+  A.Plan = std::move(*Tuned);
+  auto Loaded = parseArtifact(serializeArtifact(A), "<tuned>");
+  ASSERT_TRUE(bool(Loaded)) << llvm::toString(Loaded.takeError());
+  auto E2 = Engine::create(std::move(*Loaded));
+  ASSERT_TRUE(bool(E2)) << llvm::toString(E2.takeError());
+  auto Ctx2 = (*E2)->createContext();
+  ASSERT_TRUE(bool(Ctx2)) << llvm::toString(Ctx2.takeError());
+  std::mt19937_64 Rng(9);
+  std::vector<Tensor> In = request(3, 16, Rng);
+  auto Want = runReference(*Reference, In);
+  ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+  auto Got = (*Ctx2)->run(In);
+  ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+  EXPECT_LE(maxAbsDiff((*Got)[0], (*Want)[0]), 1e-4);
+}
+
 TEST(Runtime, BadRequestsAreErrorValues) {
   std::unique_ptr<Graph> Reference;
   Artifact A = compileMiniLm(&Reference);

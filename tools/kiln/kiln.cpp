@@ -47,8 +47,9 @@
 using namespace kiln;
 namespace cl = llvm::cl;
 
-static cl::SubCommand RunCmd("run",
-                             "Run a model on the CPU reference executor");
+static cl::SubCommand
+    RunCmd("run", "Run a model on the CPU reference executor, or a .kiln "
+                  "artifact on the GPU");
 static cl::SubCommand
     InspectCmd("inspect", "Print a model's inputs, outputs, op histogram and "
                           "parameter count");
@@ -138,6 +139,11 @@ static cl::opt<unsigned> Jobs("jobs", cl::init(0),
                               cl::desc("Parallel NVRTC compiles (0: one per "
                                        "hardware thread)"),
                               cl::sub(CompileCmd));
+static cl::opt<bool> Autotune(
+    "autotune",
+    cl::desc("Time cuBLASLt's candidate algorithms for every GEMM on this "
+             "machine's GPU and store the fastest (needs a GPU)"),
+    cl::sub(CompileCmd), cl::sub(BenchCmd));
 static cl::opt<bool> NoPtx("no-ptx", cl::desc("Store CUBINs only, without PTX"),
                            cl::sub(CompileCmd));
 
@@ -454,6 +460,17 @@ static llvm::Error runCommand() {
 // kiln compile
 //===----------------------------------------------------------------------===//
 
+/// The plan with every GEMM's fastest cuBLASLt algorithm on this GPU.
+static llvm::Expected<ExecutablePlan> autotunePlan(const Artifact &A) {
+  auto E = Engine::create(A);
+  if (!E)
+    return E.takeError();
+  auto Ctx = (*E)->createContext();
+  if (!Ctx)
+    return Ctx.takeError();
+  return (*Ctx)->autotuneGemms();
+}
+
 static llvm::Expected<std::vector<int64_t>> parseSizes(llvm::StringRef List,
                                                        llvm::StringRef Flag) {
   std::vector<int64_t> Sizes;
@@ -498,6 +515,12 @@ static llvm::Error compileCommand(int argc, char **argv) {
   auto A = compileGraph(std::move(*G), Options, &Stats);
   if (!A)
     return withContext(A.takeError(), CompileModel);
+  if (Autotune) {
+    auto Tuned = autotunePlan(*A);
+    if (!Tuned)
+      return withContext(Tuned.takeError(), "--autotune");
+    A->Plan = std::move(*Tuned);
+  }
   if (llvm::Error E = writeArtifact(*A, CompileOut))
     return E;
   uint64_t MaxArena = 0;
@@ -826,6 +849,9 @@ static llvm::Error benchCommand() {
   auto Ctx = (*E)->createContext();
   if (!Ctx)
     return Ctx.takeError();
+  if (Autotune)
+    if (auto Tuned = (*Ctx)->autotuneGemms(); !Tuned)
+      return withContext(Tuned.takeError(), "--autotune");
   EngineMemory Mem = (*E)->memory();
   const auto &Buckets = (*E)->plan().Buckets;
 
