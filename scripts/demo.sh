@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the default model (the real all-MiniLM-L6-v2): import it,
-# summarize it, optimize it at -O2, and embed three sentences on the CPU
-# reference executor, unoptimized and optimized, comparing both with
-# onnxruntime. (Compiling for the GPU comes with the GPU backend.)
+# summarize it, optimize it at -O2, compile it into an fp16 .kiln artifact,
+# and embed three sentences: on the CPU reference executor (unoptimized and
+# -O2), and with the artifact on the GPU when one is present (else the
+# artifact's IR on the reference executor), comparing each with onnxruntime.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -34,16 +35,29 @@ echo "== kiln run --device cpu (imported graph)"
 echo "== kiln run --device cpu (-O2 graph)"
 "$BIN/kiln" run --device cpu "$WORK/model.O2.kir" "${args[@]}" -o "$WORK/out.O2.npz"
 
-$PY - "$MODEL" "$INPUTS" "$WORK/out.npz" "$WORK/out.O2.npz" <<'PYEOF'
+echo
+echo "== kiln compile (fp16, batch buckets 1,8, seq buckets 16,128; no GPU needed)"
+"$BIN/kiln" compile "$MODEL" -o "$WORK/model.kiln" --precision fp16 --batch 1,8 --seq 16,128
+"$BIN/kiln" inspect "$WORK/model.kiln" | sed -n '/^artifact/,$p'
+if "$BIN/kiln" run "$WORK/model.kiln" "${args[@]}" -o "$WORK/out.kiln.npz" 2>"$WORK/gpu.err"; then
+  where="GPU fp16"
+  echo "== kiln run model.kiln (on the GPU)"
+else
+  echo "== kiln run --device cpu model.kiln ($(sed 's/^error: //' "$WORK/gpu.err"))"
+  "$BIN/kiln" run --device cpu "$WORK/model.kiln" "${args[@]}" -o "$WORK/out.kiln.npz"
+  where="artifact fp16 on cpu"
+fi
+
+$PY - "$MODEL" "$INPUTS" "$WORK/out.npz" "$WORK/out.O2.npz" "$WORK/out.kiln.npz" "$where" <<'PYEOF'
 import sys
 import numpy as np
 import onnxruntime as ort
-model, inputs, plain, optimized = sys.argv[1:]
+model, inputs, plain, optimized, artifact, where = sys.argv[1:]
 feeds = dict(np.load(inputs))
 ref = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(["sentence_embedding"], feeds)[0]
-for label, path in (("imported", plain), ("-O2", optimized)):
+for label, path in (("imported", plain), ("-O2", optimized), (where, artifact)):
     got = np.load(path)["sentence_embedding"]
     cos = np.sum(got * ref, axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1))
-    print(f"{label:>8}: sentence_embedding {list(got.shape)}, first values {np.round(got[0, :4].astype(np.float64), 5).tolist()}, "
+    print(f"{label:>20}: sentence_embedding {list(got.shape)}, first values {np.round(got[0, :4].astype(np.float64), 5).tolist()}, "
           f"max |kiln - onnxruntime| {np.abs(got - ref).max():.1e}, min cosine {cos.min():.7f}")
 PYEOF
