@@ -51,6 +51,12 @@ grep -E '^(FAIL|pipeline tests)' "$LOGS/pipelines.log" || true
 p=$(num '[0-9]+ passed' "$LOGS/pipelines.log"); f=$(num '[0-9]+ failed' "$LOGS/pipelines.log")
 record pipelines "${p:-0}" "${f:-0}" 0 $st
 
+echo "== structured pruning is exact (pruned fixtures)"
+$PY tests/models/check_pruning.py --kiln "$BIN/kiln" --kiln-opt "$BIN/kiln-opt" >"$LOGS/pruning.log" 2>&1; st=$?
+grep -E '^(FAIL|pruning tests)' "$LOGS/pruning.log" || true
+p=$(num '[0-9]+ passed' "$LOGS/pruning.log"); f=$(num '[0-9]+ failed' "$LOGS/pruning.log")
+record pruning "${p:-0}" "${f:-0}" 0 $st
+
 echo "== fuzzers (bounded)"
 if FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh >"$LOGS/fuzz.log" 2>&1; then
   grep -E '^(fuzz:|stat::number_of_executed_units)' "$LOGS/fuzz.log" || true

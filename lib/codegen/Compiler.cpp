@@ -7,6 +7,7 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "passes/PassManager.h"
+#include "passes/Pruning.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringExtras.h"
@@ -563,9 +564,14 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
         "precision{type=" + Options.Precision + "}" +
         (Options.Pipeline.empty() ? ""
                                   : ",canonicalize,fuse-elementwise,cse,dce");
-  if (!Pipeline.empty())
+  if (!Options.Prune.empty()) {
+    if (llvm::Error E = prune::runPipelineWithPruning(
+            *G, Pipeline, Options.Prune, PO, llvm::errs()))
+      return std::move(E);
+  } else if (!Pipeline.empty()) {
     if (llvm::Error E = runPassPipeline(*G, Pipeline, PO))
       return std::move(E);
+  }
 
   Artifact A;
   A.Meta.ModelName = Options.ModelName.empty() ? G->name() : Options.ModelName;

@@ -42,6 +42,9 @@ struct CompileOptions {
   /// The optimization pipeline; empty lowers the graph as it is (kernel
   /// tests use that to exercise one op).
   std::string Pipeline = "O2";
+  /// `heads=R,ffn=R`: magnitude pruning right before the pipeline's
+  /// prune-structured (see prune::runPipelineWithPruning); empty: none.
+  std::string Prune;
   std::string ModelName;
   std::string CompileCommand;
 };

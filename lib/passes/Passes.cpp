@@ -64,6 +64,20 @@ llvm::ArrayRef<PassInfo> allPasses() {
        "Store f32 tensors in f16 or bf16 (math stays fp32)",
        {{"type", "f16 (default) or bf16"}},
        runPrecision},
+      {"prune-magnitude",
+       "Zero the attention heads and FFN neurons of smallest L1 norm, a "
+       "ratio of each layer's (prune-magnitude{heads=0.33,ffn=0.33})",
+       {{"heads", "ratio of each attention's heads to zero (default 0)"},
+        {"ffn", "ratio of each FFN's neurons to zero (default 0)"},
+        {"ffn-multiple",
+         "keep a multiple of this many neurons when the FFN width is one "
+         "(default 8)"}},
+       runPruneMagnitude},
+      {"prune-structured",
+       "Remove attention heads and FFN neurons whose weights make them "
+       "contribute nothing, shrinking the shapes",
+       {},
+       runPruneStructured},
       {"simplify-indexing",
        "Turn masks built by index arithmetic (Range, Gather of a flattened "
        "mask, GatherND) into Unsqueezes of the mask; decide iota comparisons",
@@ -92,11 +106,14 @@ llvm::StringRef namedPipeline(llvm::StringRef Name) {
   // merging once attention is one op, elementwise chains last. Types are
   // inferred again once the embedding is one op: its result names the
   // sequence dim that the exporters' position-id slice left unknown.
+  // prune-structured removes zeroed heads and FFN neurons once attention and
+  // its projections are fused and merged, the form it reads.
   static const char O2[] =
       "canonicalize,infer-shapes,fold-constants,infer-shapes,canonicalize,"
       "cse,dce,simplify-indexing,fuse-layernorm,fuse-gelu,fuse-gemm-epilogue,"
       "fuse-skip-layernorm,"
       "fuse-embed-layernorm,infer-shapes,fuse-attention,merge-qkv,"
+      "prune-structured,"
       "fuse-pool-normalize,"
       "canonicalize,fuse-elementwise,cse,dce";
   if (Name == "O1")

@@ -30,6 +30,8 @@ KILN_PASS(runFuseSkipLayerNorm);
 KILN_PASS(runInferShapes);
 KILN_PASS(runMergeQKV);
 KILN_PASS(runPrecision);
+KILN_PASS(runPruneMagnitude);
+KILN_PASS(runPruneStructured);
 KILN_PASS(runSimplifyIndexing);
 KILN_PASS(runSpecialize);
 

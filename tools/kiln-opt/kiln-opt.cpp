@@ -7,6 +7,7 @@
 //            [--split-input-file] [--elide-weights] [--verify-each=false]
 //            [--print-ir-after-all] [--print-ir-after=PASS,...]
 //            [--debug-only=PASS,...] [--stats] [--list-passes]
+//            [--prune heads=R,ffn=R]
 //
 // With --split-input-file, each `// -----` chunk of the input is a separate
 // graph: an error in one is reported (with the file's line numbers) and the
@@ -19,6 +20,7 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "passes/PassManager.h"
+#include "passes/Pruning.h"
 
 #include "llvm/ADT/Statistic.h"
 #include "llvm/ADT/StringExtras.h"
@@ -67,6 +69,13 @@ static cl::opt<std::string> Precision(
     "precision", cl::init(""),
     cl::desc("Store f32 tensors in 16 bits after the pipeline: fp16 or bf16"),
     cl::value_desc("fp16|bf16"), cl::cat(Category));
+static cl::opt<std::string> Prune(
+    "prune", cl::init(""),
+    cl::desc("Zero the given ratio of each layer's attention heads and FFN "
+             "neurons of smallest L1 norm right before prune-structured "
+             "(appended when the pipeline has none), which removes them; "
+             "prints the parameter count before and after"),
+    cl::value_desc("heads=R,ffn=R"), cl::cat(Category));
 static cl::opt<bool> ListPasses("list-passes",
                                 cl::desc("List the passes and their options"),
                                 cl::cat(Category));
@@ -122,6 +131,9 @@ static llvm::Expected<std::string> requestedPipeline() {
   }
   if (llvm::Error E = checkPassPipeline(Result))
     return std::move(E);
+  if (!Prune.empty())
+    if (llvm::Error E = prune::checkPruneSpec(Prune))
+      return std::move(E);
   return Result;
 }
 
@@ -137,9 +149,14 @@ static llvm::Expected<std::string> process(Graph &G,
   Options.PrintAfter.insert(PrintAfter.begin(), PrintAfter.end());
   Options.DebugOnly.insert(DebugOnly.begin(), DebugOnly.end());
   Options.Stats = llvm::AreStatisticsEnabled();
-  if (!PipelineText.empty())
+  if (!Prune.empty()) {
+    if (llvm::Error E = prune::runPipelineWithPruning(G, PipelineText, Prune,
+                                                      Options, llvm::errs()))
+      return std::move(E);
+  } else if (!PipelineText.empty()) {
     if (llvm::Error E = runPassPipeline(G, PipelineText, Options))
       return std::move(E);
+  }
   PrintOptions Print;
   Print.ElideWeights = ElideWeights;
   return printGraphToString(G, Print);

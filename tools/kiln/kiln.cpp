@@ -2,6 +2,8 @@
 //
 //   kiln compile MODEL -o OUT.kiln [--batch 1,8,32] [--seq 128]
 //                [--precision f32|fp16|bf16] [--arch sm_90a] [--cache-dir DIR]
+//                [--prune heads=R,ffn=R [--prune-report
+//                 [--prune-report-inputs FILE.npz]]]
 //   kiln run [--device cpu|gpu] MODEL [--input NAME=FILE.npy ...] [-o OUT.npz]
 //            [--random-inputs [--seed N] [--dim SYMBOL=N ...] [--int-range N]]
 //   kiln inspect [--json] MODEL
@@ -40,6 +42,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <random>
@@ -146,6 +149,23 @@ static cl::opt<bool> Autotune(
     cl::sub(CompileCmd), cl::sub(BenchCmd));
 static cl::opt<bool> NoPtx("no-ptx", cl::desc("Store CUBINs only, without PTX"),
                            cl::sub(CompileCmd));
+static cl::opt<std::string> PruneSpec(
+    "prune", cl::init(""),
+    cl::desc("Remove the given ratio of each layer's attention heads and FFN "
+             "neurons, those of smallest L1 norm; prints the parameter count "
+             "before and after"),
+    cl::value_desc("heads=R,ffn=R"), cl::sub(CompileCmd));
+static cl::opt<bool> PruneReport(
+    "prune-report",
+    cl::desc("With --prune: print the cosine similarity of each output row of "
+             "the compiled model to the unpruned model's, both on the CPU "
+             "reference executor"),
+    cl::sub(CompileCmd));
+static cl::opt<std::string> PruneReportInputs(
+    "prune-report-inputs", cl::init(""),
+    cl::desc("Inputs for --prune-report (default: seeded random ones, batch "
+             "2, other dims 16)"),
+    cl::value_desc("inputs.npz"), cl::sub(CompileCmd));
 
 static cl::opt<std::string> BenchModel(cl::Positional, cl::Required,
                                        cl::desc("<model.kiln>"),
@@ -487,6 +507,107 @@ static llvm::Expected<std::vector<int64_t>> parseSizes(llvm::StringRef List,
   return Sizes;
 }
 
+/// Inputs for --prune-report: those of --prune-report-inputs, or random
+/// ones (symbolic dims 2 for the first, else 16): masks all ones but the last
+/// quarter of rows after the first, ids that index a constant table through
+/// a Gather in range of it.
+static llvm::Expected<std::map<std::string, Tensor>>
+pruneReportInputs(const Graph &G) {
+  std::map<std::string, Tensor> Inputs;
+  if (!PruneReportInputs.empty()) {
+    auto Members = readNpz(PruneReportInputs);
+    if (!Members)
+      return withContext(Members.takeError(), PruneReportInputs);
+    for (auto &[Name, T] : *Members)
+      Inputs.emplace(Name, std::move(T));
+    for (const Value *V : G.inputs())
+      if (!Inputs.count(V->name()))
+        return makeError(PruneReportInputs + " has no array for input %" +
+                         V->name());
+    return Inputs;
+  }
+  std::mt19937_64 Rng(0);
+  for (const Value *V : G.inputs()) {
+    std::vector<int64_t> Sizes;
+    for (int64_t I = 0; I < V->rank(); ++I) {
+      const Dim &D = V->type().Dims[I];
+      Sizes.push_back(D.isStatic() ? D.value() : I == 0 ? 2 : 16);
+    }
+    int64_t Range = 2;
+    for (const Use &U : V->uses()) {
+      const Value *Table = U.User->operand(0);
+      if (U.User->opName() == "Gather" && U.OperandIndex == 1 &&
+          Table->isConstant() && Table->rank() >= 1 &&
+          Table->type().Dims[0].isStatic())
+        Range = std::max(Range, Table->type().Dims[0].value());
+    }
+    bool Mask = llvm::StringRef(V->name()).contains_insensitive("mask");
+    int64_t Padded = Sizes.empty() ? 0 : Sizes.back() - Sizes.back() / 4;
+    Tensor T(V->dtype(), Sizes);
+    std::uniform_real_distribution<double> Float(-1.0, 1.0);
+    std::uniform_int_distribution<int64_t> Int(0, Range - 1);
+    int64_t Row = Sizes.empty() ? 1 : Sizes.back();
+    for (int64_t I = 0; I < T.numElements(); ++I) {
+      if (isFloat(V->dtype()))
+        T.setDouble(I, Float(Rng));
+      else if (Mask || V->dtype() == DType::Bool)
+        T.setInt(I, I < Row || I % Row < Padded);
+      else
+        T.setInt(I, Int(Rng));
+    }
+    Inputs.emplace(V->name(), std::move(T));
+  }
+  return Inputs;
+}
+
+/// Prints, per output, the cosine similarity of the compiled model's rows
+/// (its optimized graph with the artifact's weights) to the unpruned
+/// model's, both run on the reference executor.
+static llvm::Error reportPruning(const Graph &Unpruned, const Artifact &A) {
+  auto Pruned = artifactGraph(A);
+  if (!Pruned)
+    return Pruned.takeError();
+  auto Inputs = pruneReportInputs(Unpruned);
+  if (!Inputs)
+    return Inputs.takeError();
+  auto Want = runReference(Unpruned, *Inputs);
+  if (!Want)
+    return withContext(Want.takeError(), "the unpruned model");
+  auto Got = runReference(**Pruned, *Inputs);
+  if (!Got)
+    return withContext(Got.takeError(), "the pruned model");
+  for (size_t O = 0; O < Want->size(); ++O) {
+    const Tensor &W = (*Want)[O], &P = (*Got)[O];
+    if (W.sizes() != P.sizes())
+      return makeError("output %" + Unpruned.outputs()[O]->name() +
+                       " changed shape: " + W.type().str() + " and " +
+                       P.type().str());
+    int64_t Rows = W.rank() ? W.dim(0) : 1;
+    int64_t Width = Rows ? W.numElements() / Rows : 0;
+    double Min = 1, Sum = 0;
+    for (int64_t R = 0; R < Rows; ++R) {
+      double Dot = 0, NW = 0, NP = 0;
+      for (int64_t I = R * Width; I < (R + 1) * Width; ++I) {
+        Dot += W.getDouble(I) * P.getDouble(I);
+        NW += W.getDouble(I) * W.getDouble(I);
+        NP += P.getDouble(I) * P.getDouble(I);
+      }
+      double Cos = NW > 0 && NP > 0 ? Dot / std::sqrt(NW * NP) : 0;
+      Min = std::min(Min, Cos);
+      Sum += Cos;
+    }
+    llvm::errs() << "prune report: %" << Unpruned.outputs()[O]->name()
+                 << ": cosine similarity to the unpruned model "
+                 << llvm::format("min %.6f, mean %.6f", Min,
+                                 Rows ? Sum / double(Rows) : 0.0)
+                 << " over " << Rows << " rows ("
+                 << (PruneReportInputs.empty() ? "random inputs"
+                                               : PruneReportInputs.getValue())
+                 << ")\n";
+  }
+  return llvm::Error::success();
+}
+
 static llvm::Error compileCommand(int argc, char **argv) {
   CompileOptions Options;
   auto Batches = parseSizes(BatchList, "batch");
@@ -508,13 +629,20 @@ static llvm::Error compileCommand(int argc, char **argv) {
   Options.ModelName = llvm::sys::path::stem(CompileModel).str();
   for (int I = 0; I < argc; ++I)
     Options.CompileCommand += (I ? " " : "") + std::string(argv[I]);
+  Options.Prune = PruneSpec;
+  if (PruneReport && PruneSpec.empty())
+    return makeError("--prune-report needs --prune");
   auto G = loadModel(CompileModel);
   if (!G)
     return G.takeError();
+  std::unique_ptr<Graph> Unpruned = PruneReport ? (*G)->clone() : nullptr;
   CompileStats Stats;
   auto A = compileGraph(std::move(*G), Options, &Stats);
   if (!A)
     return withContext(A.takeError(), CompileModel);
+  if (Unpruned)
+    if (llvm::Error E = reportPruning(*Unpruned, *A))
+      return withContext(std::move(E), "--prune-report");
   if (Autotune) {
     auto Tuned = autotunePlan(*A);
     if (!Tuned)

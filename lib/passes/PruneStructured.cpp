@@ -1,0 +1,269 @@
+//===- PruneStructured.cpp - remove dead heads and FFN neurons ------------===//
+//
+// Models pruned by zeroing whole attention heads and FFN neurons keep the
+// zeros dense. This pass removes the units that provably contribute nothing
+// and shrinks every shape they touched (Pruning.h names the structures):
+//
+//   attention head h is dead when
+//     (a) its v columns of the projection and its v bias entries are all 0:
+//         then v_j[h] = 0 for every position j, and the head's output
+//         sum_j p_ij v_j[h] is 0 whatever the attention weights p_ij are; or
+//     (b) its D input rows of the output projection are all 0: then the
+//         head's output is multiplied by zeros.
+//   Zero q and k columns alone do NOT kill a head: the scores are then 0,
+//   softmax is uniform and the head outputs the mean of v.
+//
+//   FFN neuron j of down(act(x @ W1 + b1) @ W2 + b2) is dead when
+//     (a) column j of W1 and b1[j] are 0: its value is act(0) = 0 (none,
+//         relu, gelu and gelu_tanh all map 0 to 0); or
+//     (b) row j of W2 is 0.
+//
+// Removing a dead unit drops only terms that are exactly 0 (for finite
+// activations), so the outputs are those of the dense model up to the order
+// of fp32 summation. Heads are removed from the q, k and v projections (each
+// part of a packed [q | k | v] projection separately), num_heads and the
+// attention width shrink, a mask with a heads axis (a per-head position
+// bias) is gathered to the kept heads, and the output projection loses the
+// heads' input rows; a neuron loses its column of W1, its bias entry and its
+// row of W2.
+//
+// When every unit of a block is dead the block computes act(b_out) for every
+// row. If its output projection has no activation and each use of its result
+// is an Add or the x or skip operand of a SkipLayerNorm whose other operand
+// has the full shape, the block is removed and those uses take the bias (or
+// a zero vector) broadcast along the rows: the layer keeps only its residual
+// path. Otherwise one dead unit is kept so that the shapes stay non-empty.
+//
+//===----------------------------------------------------------------------===//
+#include "passes/FusionUtils.h"
+#include "passes/Passes.h"
+#include "passes/Pruning.h"
+
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace kiln {
+namespace {
+
+using namespace prune;
+
+std::string listOf(llvm::ArrayRef<int64_t> Indices) {
+  return "[" +
+         llvm::join(llvm::map_range(
+                        Indices, [](int64_t I) { return std::to_string(I); }),
+                    ", ") +
+         "]";
+}
+
+/// Why the uses of `Out`'s result cannot take a broadcast vector instead,
+/// or nullopt.
+std::optional<std::string> checkReplaceableByBias(const Graph &G,
+                                                  const Node &Out) {
+  const Value *R = Out.result();
+  if (G.isOutput(R))
+    return "the output projection's result is a graph output";
+  std::string Act = Out.getString("activation", "none");
+  if (Act != "none")
+    return "the output projection has activation " + Act;
+  const Dim &Width = R->type().Dims.back();
+  if (!Width.isStatic())
+    return "the output projection's width is not static";
+  const Value *Bias = Out.operand(2);
+  if (Bias && !fusion::sameType(Bias->type(), TensorType(R->dtype(), {Width})))
+    return "the output projection's bias is " + Bias->type().str() +
+           ", not a vector of its result's width and type";
+  for (const Use &U : R->uses()) {
+    llvm::StringRef Op = U.User->opName();
+    const Value *Other =
+        U.OperandIndex < 2 && (Op == "Add" || Op == "SkipLayerNorm")
+            ? U.User->operand(1 - U.OperandIndex)
+            : nullptr;
+    if (!Other || Other == R || !fusion::sameType(Other->type(), R->type()))
+      return U.User->describe() + " (operand " +
+             std::to_string(U.OperandIndex) +
+             ") does not broadcast a vector to the full shape";
+  }
+  return std::nullopt;
+}
+
+/// Replaces the result of `Out` (every unit of its block dead) by its bias
+/// or zeros, broadcast by its users, and erases `Nodes` and the constants
+/// only they used.
+void removeBlock(Graph &G, Node &Out, llvm::ArrayRef<Node *> Nodes,
+                 llvm::DenseSet<Node *> &Erased) {
+  Value *R = Out.result();
+  Value *Bias = Out.operand(2);
+  if (!Bias) {
+    int64_t Width = R->type().Dims.back().value();
+    Bias = G.addConstant(G.uniqueName(R->name() + ".zero"),
+                         Tensor(R->dtype(), {Width}));
+  }
+  R->replaceAllUsesWith(Bias);
+  std::vector<Value *> Constants;
+  for (Node *N : Nodes)
+    for (Value *V : N->operands())
+      if (V && V->isConstant() && V != Bias)
+        Constants.push_back(V);
+  pat::eraseDeadNodes(G, Nodes);
+  Erased.insert(Nodes.begin(), Nodes.end());
+  llvm::DenseSet<Value *> Seen;
+  for (Value *V : Constants)
+    if (Seen.insert(V).second && !V->hasUses() && !G.isOutput(V))
+      G.eraseValue(V);
+}
+
+/// The indices I with `Dead[I] == Value`.
+std::vector<int64_t> indicesWhere(const std::vector<bool> &Dead, bool Value) {
+  std::vector<int64_t> Out;
+  for (size_t I = 0; I < Dead.size(); ++I)
+    if (Dead[I] == Value)
+      Out.push_back(int64_t(I));
+  return Out;
+}
+
+bool pruneHeads(Graph &G, Node &Attention, PassContext &Ctx,
+                llvm::DenseSet<Node *> &Erased) {
+  auto Say = [&](llvm::StringRef What) {
+    Ctx.debug() << "prune-structured: " << Attention.describe() << ": " << What
+                << "\n";
+  };
+  AttentionBlock B;
+  if (auto Why = findAttentionBlock(Attention, B)) {
+    Say(*Why);
+    return false;
+  }
+  std::vector<double> VL1 = weightL1(*B.Proj[2], true);
+  std::vector<double> OutL1 = weightL1(*B.Out, false);
+  std::vector<bool> Dead(B.Heads);
+  for (int64_t H = 0; H < B.Heads; ++H) {
+    bool VZero = true, OutZero = true;
+    for (int64_t C : B.columns(2, H))
+      VZero &= outputIsZero(*B.Proj[2], VL1, C);
+    for (int64_t E = 0; E < B.HeadDim; ++E)
+      OutZero &= OutL1[H * B.HeadDim + E] == 0;
+    Dead[H] = VZero || OutZero;
+  }
+  std::vector<int64_t> Kept = indicesWhere(Dead, false);
+  if (int64_t(Kept.size()) == B.Heads) {
+    Say("no head is dead: each has a nonzero v weight or bias and a nonzero "
+        "output-projection row");
+    return false;
+  }
+  if (Kept.empty()) {
+    auto Why = checkReplaceableByBias(G, *B.Out);
+    if (!Why) {
+      Say("all " + std::to_string(B.Heads) +
+          " heads are dead: the output projection becomes its bias");
+      std::vector<Node *> Nodes = B.projections();
+      Nodes.insert(Nodes.begin(), {B.Out, B.Attention});
+      removeBlock(G, *B.Out, Nodes, Erased);
+      Ctx.bumpStat("heads-removed", B.Heads);
+      return true;
+    }
+    Say("all heads are dead, head 0 is kept: " + *Why);
+    Kept = {0};
+    Dead[0] = false;
+  }
+  Say("removing heads " + listOf(indicesWhere(Dead, true)) + " of " +
+      std::to_string(B.Heads));
+  Ctx.bumpStat("heads-removed", B.Heads - int64_t(Kept.size()));
+
+  std::vector<int64_t> Rows;
+  for (int64_t H : Kept)
+    for (int64_t E = 0; E < B.HeadDim; ++E)
+      Rows.push_back(H * B.HeadDim + E);
+  if (B.Packed) {
+    std::vector<int64_t> Cols;
+    for (int Part = 0; Part < 3; ++Part)
+      for (int64_t H : Kept)
+        llvm::append_range(Cols, B.columns(Part, H));
+    keepOutputs(G, *B.Proj[0], Cols);
+  } else {
+    for (Node *P : B.projections())
+      keepOutputs(G, *P, Rows);
+  }
+  if (B.MaskHeadAxis >= 0) {
+    // A per-head mask keeps the kept heads' slices.
+    Value *Mask = Attention.operand(3);
+    TensorType T = Mask->type();
+    T.Dims[B.MaskHeadAxis] = Dim(int64_t(Kept.size()));
+    Value *Indices = G.addConstant(
+        G.uniqueName(Mask->name() + ".heads"),
+        Tensor::fromInts(DType::I64, {int64_t(Kept.size())}, Kept));
+    Node *Slice =
+        G.createNode("Gather", {Mask, Indices}, {T}, {{"axis", B.MaskHeadAxis}},
+                     "", {G.uniqueName(Mask->name() + ".pruned")}, &Attention);
+    Attention.setOperand(3, Slice->result());
+  }
+  Attention.setAttr("num_heads", int64_t(Kept.size()));
+  TensorType T = Attention.result()->type();
+  T.Dims.back() = Dim(int64_t(Rows.size()));
+  Attention.result()->setType(std::move(T));
+  keepInputs(G, *B.Out, Rows);
+  return true;
+}
+
+bool pruneNeurons(Graph &G, Node &Down, PassContext &Ctx,
+                  llvm::DenseSet<Node *> &Erased) {
+  auto Say = [&](llvm::StringRef What) {
+    Ctx.debug() << "prune-structured: " << Down.describe() << ": " << What
+                << "\n";
+  };
+  FfnBlock F;
+  if (auto Why = findFfnBlock(Down, F)) {
+    Say(*Why);
+    return false;
+  }
+  std::vector<double> UpL1 = weightL1(*F.Up, true);
+  std::vector<double> DownL1 = weightL1(Down, false);
+  std::vector<bool> Dead(F.Width);
+  for (int64_t J = 0; J < F.Width; ++J)
+    Dead[J] = outputIsZero(*F.Up, UpL1, J) || DownL1[J] == 0;
+  std::vector<int64_t> Kept = indicesWhere(Dead, false);
+  if (int64_t(Kept.size()) == F.Width) {
+    Say("no neuron is dead: each has a nonzero input weight or bias and a "
+        "nonzero output row");
+    return false;
+  }
+  if (Kept.empty()) {
+    auto Why = checkReplaceableByBias(G, Down);
+    if (!Why) {
+      Say("all " + std::to_string(F.Width) +
+          " neurons are dead: the block becomes its output bias");
+      removeBlock(G, Down, {&Down, F.Up}, Erased);
+      Ctx.bumpStat("neurons-removed", F.Width);
+      return true;
+    }
+    Say("all neurons are dead, neuron 0 is kept: " + *Why);
+    Kept = {0};
+  }
+  Ctx.bumpStat("neurons-removed", F.Width - int64_t(Kept.size()));
+  Say("removing " + std::to_string(F.Width - int64_t(Kept.size())) + " of " +
+      std::to_string(F.Width) + " neurons");
+  keepOutputs(G, *F.Up, Kept);
+  keepInputs(G, Down, Kept);
+  return true;
+}
+
+} // namespace
+
+llvm::Expected<bool> runPruneStructured(Graph &G, const PassOptions &,
+                                        PassContext &Ctx) {
+  bool Changed = false;
+  llvm::DenseSet<Node *> Erased;
+  for (Node *N : G.nodeList()) {
+    if (Erased.count(N))
+      continue;
+    if (N->opName() == "Attention") {
+      Changed |= pruneHeads(G, *N, Ctx, Erased);
+      continue;
+    }
+    // Only GEMMs of GEMMs are FFN candidates: the others are not worth a
+    // debug line.
+    if (isFfnCandidate(*N))
+      Changed |= pruneNeurons(G, *N, Ctx, Erased);
+  }
+  return Changed;
+}
+
+} // namespace kiln

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Checks prune-structured on pruned fixtures: whole attention heads and FFN
+neurons of the fixture models are zeroed in the ONNX initializers and left
+dense, as structured pruning in PyTorch leaves them. kiln -O2 must then run
+the zeroed model exactly (its outputs within 1e-5 of the reference executor
+on the dense zeroed graph, and of onnxruntime within check_models' bound) and
+its parameter count must drop by exactly the weights of the removed units.
+
+Two pruning patterns per model:
+  torch   heads and neurons zeroed whole (q, k, v columns and biases, output
+          projection rows; W1 column, bias and W2 row): a third of layer 0's
+          heads and neurons, all heads and half the neurons of the last layer.
+  partial each unit made dead by one side only (v columns and bias, or the
+          output-projection rows; W1 column and bias, or the W2 row), every
+          neuron of the last layer dead, and one head of the last layer with
+          zero q and k only, which is NOT dead and must stay.
+
+    python tests/models/check_pruning.py --kiln build/bin/kiln --kiln-opt build/bin/kiln-opt
+
+Prints one line per (model, pattern) and `pruning tests: N passed, M failed`.
+The fixtures are built in a temporary directory; nothing is written here.
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+from check_models import KILN_TOLERANCE, load_npz, max_error, run_kiln, run_ort
+from check_pipelines import random_inputs
+
+HERE = Path(__file__).resolve().parent
+TOLERANCE = 1e-5
+
+# The module names that the exporters give each linear layer's bias.
+ROLES = {
+    "q": ("self.query", "attention.q_lin", "attn.q"),
+    "k": ("self.key", "attention.k_lin", "attn.k"),
+    "v": ("self.value", "attention.v_lin", "attn.v"),
+    "o": ("attention.output.dense", "attention.out_lin", "attn.o"),
+    "up": ("intermediate.dense", "ffn.lin1"),
+    "down": ("layer.{}.output.dense", "ffn.lin2"),
+}
+
+
+def linear_layers(model):
+    """{layer: {role: (weight name, bias name)}} for the MatMul + Add
+    projections whose weight [in, out] and bias are initializers."""
+    inits = {i.name for i in model.graph.initializer}
+    consumers = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    layers = {}
+    for node in model.graph.node:
+        weights = [x for x in node.input if x in inits]
+        if node.op_type != "MatMul" or len(weights) != 1:
+            continue
+        for add in consumers.get(node.output[0], []):
+            bias = [x for x in add.input if x in inits]
+            found = re.search(r"layer\.(\d+)\.", bias[0]) if add.op_type == "Add" and bias else None
+            if not found:
+                continue
+            layer = int(found.group(1))
+            for role, keys in ROLES.items():
+                if any(f".{k.format(layer)}.bias" in "." + bias[0] for k in keys):
+                    layers.setdefault(layer, {})[role] = (weights[0], bias[0])
+    return layers
+
+
+class Pruner:
+    """Zeroes parts of the initializers and counts what removing the dead
+    units must take away."""
+
+    def __init__(self, model, heads):
+        self.arrays = {i.name: numpy_helper.to_array(i).copy() for i in model.graph.initializer}
+        self.heads = heads
+        self.removed = 0
+        self.dead_layers = 0
+
+    def zero(self, name, index, axis):
+        a = self.arrays[name]
+        if axis == 0:
+            a[index] = 0
+        else:
+            a[:, index] = 0
+
+    def head_columns(self, layer, h):
+        width = self.arrays[layer["q"][0]].shape[1]
+        d = width // self.heads
+        return slice(h * d, (h + 1) * d)
+
+    def kill_heads(self, layer, heads, how):
+        """how: 'whole', 'v' or 'o'."""
+        w_in, width = self.arrays[layer["q"][0]].shape
+        d = width // self.heads
+        for h in heads:
+            cols = self.head_columns(layer, h)
+            parts = {"whole": "qkv", "v": "v", "o": ""}[how]
+            for p in parts:
+                self.zero(layer[p][0], cols, 1)
+                self.zero(layer[p][1], cols, 0)
+            if how in ("whole", "o"):
+                self.zero(layer["o"][0], cols, 0)
+            # A head removed takes its q, k, v columns and biases and its
+            # output-projection rows.
+            self.removed += 3 * (w_in * d + d) + d * self.arrays[layer["o"][0]].shape[1]
+        if len(heads) == self.heads:
+            self.dead_layers += 1
+
+    def zero_qk(self, layer, h):
+        cols = self.head_columns(layer, h)
+        for p in "qk":
+            self.zero(layer[p][0], cols, 1)
+            self.zero(layer[p][1], cols, 0)
+
+    def kill_neurons(self, layer, neurons, how):
+        """how: 'whole', 'up' or 'down'."""
+        w_in = self.arrays[layer["up"][0]].shape[0]
+        w_out = self.arrays[layer["down"][0]].shape[1]
+        for j in neurons:
+            if how in ("whole", "up"):
+                self.zero(layer["up"][0], j, 1)
+                self.zero(layer["up"][1], j, 0)
+            if how in ("whole", "down"):
+                self.zero(layer["down"][0], j, 0)
+            self.removed += w_in + 1 + w_out
+
+    def save(self, model, path):
+        pruned = onnx.ModelProto()
+        pruned.CopyFrom(model)
+        for init in pruned.graph.initializer:
+            init.CopyFrom(numpy_helper.from_array(self.arrays[init.name], init.name))
+        onnx.save(pruned, str(path))
+
+
+def prune(model, heads, pattern, rng):
+    layers = linear_layers(model)
+    if not layers or any(len(roles) != len(ROLES) for roles in layers.values()):
+        raise RuntimeError(f"projections not recognized: {sorted(layers.get(0, {}))}")
+    first, last = layers[min(layers)], layers[max(layers)]
+    p = Pruner(model, heads)
+    ffn = p.arrays[first["up"][0]].shape[1]
+    third = lambda n: sorted(rng.choice(n, size=max(1, n // 3), replace=False))
+    if pattern == "torch":
+        p.kill_heads(first, third(heads), "whole")
+        p.kill_neurons(first, third(ffn), "whole")
+        p.kill_heads(last, list(range(heads)), "whole")
+        p.kill_neurons(last, sorted(rng.choice(ffn, size=ffn // 2, replace=False)), "whole")
+    else:
+        order = rng.permutation(heads)
+        p.kill_heads(first, [int(order[0])], "v")
+        p.kill_heads(first, [int(order[1])], "o")
+        quarter = rng.permutation(ffn)[: 2 * (ffn // 4)]
+        p.kill_neurons(first, sorted(quarter[: ffn // 4]), "up")
+        p.kill_neurons(first, sorted(quarter[ffn // 4:]), "down")
+        p.kill_neurons(last, list(range(ffn)), "down")
+        p.zero_qk(last, int(order[2]))
+    return p
+
+
+def kiln_opt(tool, model, out):
+    proc = subprocess.run([str(tool), "-O2", str(model), "-o", str(out)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kiln-opt -O2 failed: {proc.stderr.strip()}")
+
+
+def inspect(kiln, model):
+    proc = subprocess.run([str(kiln), "inspect", "--json", str(model)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"kiln inspect failed: {proc.stderr.strip()}")
+    return json.loads(proc.stdout)
+
+
+def check(m, base, pattern, args, rng, work):
+    model = onnx.load(str(base / m["file"]))
+    heads = m["config"].get("num_attention_heads") or m["config"]["n_heads"]
+    layers = m["config"].get("num_hidden_layers") or m["config"]["n_layers"]
+    p = prune(model, heads, pattern, rng)
+    zeroed = work / f"{m['name']}.{pattern}.onnx"
+    p.save(model, zeroed)
+
+    fixture = load_npz(base / m["inputs"])
+    input_sets = [fixture, random_inputs(fixture, rng)]
+    dense = [run_kiln(args.kiln, zeroed, inputs, work) for inputs in input_sets]
+    ort = [run_ort(zeroed, inputs) for inputs in input_sets]
+    optimized = work / f"{m['name']}.{pattern}.kir"
+    kiln_opt(args.kiln_opt, zeroed, optimized)
+    got = [run_kiln(args.kiln, optimized, inputs, work) for inputs in input_sets]
+    err = max(max_error(g, d) for g, d in zip(got, dense))
+    err_ort = max(max_error(g, o) for g, o in zip(got, ort))
+
+    original = work / f"{m['name']}.kir"
+    if not original.exists():
+        kiln_opt(args.kiln_opt, base / m["file"], original)
+    before, after = inspect(args.kiln, original), inspect(args.kiln, optimized)
+    drop = before["parameters"] - after["parameters"]
+    attentions = after["ops"].get("Attention", 0)
+    ok = (err <= TOLERANCE and err_ort <= KILN_TOLERANCE and drop == p.removed
+          and attentions == layers - p.dead_layers)
+    line = (f"max abs diff {err:.2e} (vs onnxruntime {err_ort:.2e}), parameters "
+            f"{before['parameters']} -> {after['parameters']} (dropped {drop}, "
+            f"expected {p.removed}), {attentions} Attention")
+    return ok, line
+
+
+def main():
+    parser = argparse.ArgumentParser(description="prune-structured on pruned fixtures.")
+    parser.add_argument("--kiln", type=Path, required=True)
+    parser.add_argument("--kiln-opt", type=Path, required=True)
+    parser.add_argument("--manifest", type=Path, default=HERE / "manifest.json")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    manifest = json.loads(args.manifest.read_text())
+    base = args.manifest.parent
+    rng = np.random.default_rng(args.seed)
+    passed = failed = 0
+    for m in manifest["models"]:
+        with tempfile.TemporaryDirectory(prefix="kiln-prune-") as work:
+            for pattern in ("torch", "partial"):
+                try:
+                    ok, line = check(m, base, pattern, args, rng, Path(work))
+                except Exception as e:  # report the failure, check the rest
+                    ok, line = False, f"error: {e}"
+                passed += ok
+                failed += not ok
+                print(f"{'PASS' if ok else 'FAIL'} {m['name']} {pattern}: {line}", flush=True)
+    print(f"pruning tests: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
