@@ -71,7 +71,7 @@ llvm::ArrayRef<PassInfo> allPasses() {
         {"ffn", "ratio of each FFN's neurons to zero (default 0)"},
         {"ffn-multiple",
          "keep a multiple of this many neurons when the FFN width is one "
-         "(default 8)"}},
+         "(default 64)"}},
        runPruneMagnitude},
       {"prune-structured",
        "Remove attention heads and FFN neurons whose weights make them "

@@ -9,10 +9,12 @@
 //               its input rows of the output projection
 //   neuron j    sum |w| over column j of W1 and row j of W2
 //
-// When an FFN's width is a multiple of ffn-multiple (default 8), the number
-// of neurons zeroed is adjusted so that the remaining width is the nearest
-// nonzero multiple of it: 0.33 of 1536 zeroes 504, leaving 1032, rather than
-// 507, leaving 1029, which fp16 GEMMs could not use aligned.
+// When an FFN's width is a multiple of ffn-multiple (default 64), the
+// number of neurons zeroed is adjusted so that the remaining width is the
+// nearest nonzero multiple of it: 0.33 of 1536 zeroes 512, leaving 1024,
+// rather than 507, leaving 1029. GEMM tiles want it: on an H100 the
+// MiniLM FFN at width 1032 (a multiple of 8) ran 11% slower end to end than
+// at 1024 (docs/benchmarks.md).
 //
 // A zeroed head gets zero q, k and v columns and bias entries and zero
 // output-projection rows; a zeroed neuron a zero W1 column, bias entry and W2
@@ -129,7 +131,7 @@ llvm::Expected<bool> runPruneMagnitude(Graph &G, const PassOptions &Options,
   auto FfnRatio = parseRatio("ffn", Options.getString("ffn", "0"));
   if (!FfnRatio)
     return FfnRatio.takeError();
-  auto Multiple = Options.getInt("ffn-multiple", 8);
+  auto Multiple = Options.getInt("ffn-multiple", 64);
   if (!Multiple)
     return Multiple.takeError();
   if (*Multiple < 1)
