@@ -367,8 +367,12 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
   for (const auto &NodePtr : G.nodes()) {
     const Node *N = NodePtr.get();
     for (const Value *R : N->results())
-      if (llvm::Error E = CheckStatic(R))
-        return std::move(E);
+      if (!R->type().isStatic())
+        return makeError(N->describe() + ": result %" + R->name() +
+                         " has type " + R->type().str() +
+                         " after specialization; the GPU plan needs static "
+                         "shapes (a size that depends on the data, or a "
+                         "dimension no bucket binds)");
     NodeWork W{N, NodeKind::Kernels, {}, {}, {}};
     bool Empty = true;
     for (const Value *R : N->results())
