@@ -28,6 +28,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,6 +38,12 @@ namespace kiln {
 /// True when a CUDA device can be used; otherwise `Why` says why not.
 bool gpuAvailable(std::string *Why = nullptr);
 
+/// Compiles a plan for exactly one (batch, seq) from an artifact's IR and
+/// weights (seq is -1 for a model without a sequence dim). The runtime does
+/// not link NVRTC or the passes: lib/codegen's makeJitCompiler() makes one.
+using BucketCompiler = std::function<llvm::Expected<Artifact>(
+    const Artifact &Base, int64_t Batch, int64_t Seq)>;
+
 struct EngineOptions {
   int Device = 0;
   /// Replay one CUDA graph per bucket (captured on first use); off launches
@@ -44,6 +51,12 @@ struct EngineOptions {
   bool UseCudaGraphs = true;
   /// Capture every bucket's graph when a context is created.
   bool CaptureAtCreate = false;
+  /// With a compiler, a request whose (batch, seq) is no bucket gets a plan
+  /// compiled for exactly its shape on first use, shared by every context
+  /// (its own kernels and its own copy of the weights on the device); past
+  /// MaxJitShapes such shapes, requests are padded or split as without one.
+  BucketCompiler JitCompiler;
+  unsigned MaxJitShapes = 16;
 };
 
 /// A tensor in host or device memory, not owned.
@@ -73,6 +86,8 @@ public:
   const ArtifactMetadata &metadata() const;
   const ExecutablePlan &plan() const;
   EngineMemory memory() const;
+  /// How many shapes were compiled on demand (EngineOptions::JitCompiler).
+  unsigned jitShapes() const;
   llvm::Expected<std::unique_ptr<ExecutionContext>> createContext();
 
   struct Impl;

@@ -536,6 +536,33 @@ std::vector<IoSpec> ioSpecs(llvm::ArrayRef<Value *> Values) {
 
 } // namespace
 
+BucketCompiler makeJitCompiler(std::string CacheDir) {
+  return [CacheDir](const Artifact &Base, int64_t Batch,
+                    int64_t Seq) -> llvm::Expected<Artifact> {
+    auto G = artifactGraph(Base);
+    if (!G)
+      return G.takeError();
+    CompileOptions O;
+    O.Batches = {Batch};
+    O.Seqs = {Seq > 0 ? Seq : 1};
+    // The stored IR is already optimized and in its storage precision.
+    O.Pipeline = "";
+    O.Precision = "f32";
+    O.Target.Arch = Base.Meta.Arch;
+    O.CacheDir = CacheDir;
+    O.EmitPtx = false;
+    O.ModelName = Base.Meta.ModelName;
+    O.CompileCommand = Base.Meta.CompileCommand + " (on demand: batch " +
+                       std::to_string(Batch) + ", seq " + std::to_string(Seq) +
+                       ")";
+    auto A = compileGraph(std::move(*G), O);
+    if (!A)
+      return A.takeError();
+    A->Meta.Precision = Base.Meta.Precision;
+    return A;
+  };
+}
+
 llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
                                       const CompileOptions &Options,
                                       CompileStats *Stats) {

@@ -20,6 +20,7 @@
 
 #include "codegen/KernelLibrary.h"
 #include "ir/Graph.h"
+#include "kiln/Engine.h"
 #include "runtime/Artifact.h"
 
 #include "llvm/Support/Error.h"
@@ -56,6 +57,11 @@ struct CompileStats {
   unsigned CacheHits = 0;
   unsigned Kernels = 0;
 };
+
+/// A compiler for EngineOptions::JitCompiler: recompiles an artifact's IR
+/// (already optimized, so no pipeline runs) for one exact shape, caching
+/// kernels in `CacheDir`.
+BucketCompiler makeJitCompiler(std::string CacheDir);
 
 /// Compiles `G` (consumed) into an artifact.
 llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,

@@ -105,6 +105,13 @@ struct Engine::Impl {
   cublasLtHandle_t Lt = nullptr;
   uint64_t MaxArena = 0;
   uint64_t MaxStaging = 0;
+  /// Engines compiled on demand for shapes without a bucket.
+  std::mutex JitMutex;
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Engine>> Jit;
+
+  /// The engine for exactly (Batch, Seq), compiled on first use; null when
+  /// the cap is reached.
+  llvm::Expected<Engine *> jitEngine(int64_t Batch, int64_t Seq);
 
   ~Impl() {
     cudaSetDevice(Options.Device);
@@ -197,6 +204,27 @@ llvm::Error Engine::Impl::init() {
   return llvm::Error::success();
 }
 
+llvm::Expected<Engine *> Engine::Impl::jitEngine(int64_t Batch, int64_t Seq) {
+  std::lock_guard<std::mutex> Lock(JitMutex);
+  auto Key = std::make_pair(Batch, Seq);
+  if (auto It = Jit.find(Key); It != Jit.end())
+    return It->second.get();
+  if (Jit.size() >= Options.MaxJitShapes)
+    return nullptr;
+  auto Compiled = Options.JitCompiler(A, Batch, Seq);
+  if (!Compiled)
+    return withContext(Compiled.takeError(),
+                       "compiling batch " + llvm::Twine(Batch) + " seq " +
+                           llvm::Twine(Seq) + " on demand");
+  EngineOptions Child = Options;
+  Child.JitCompiler = nullptr;
+  Child.CaptureAtCreate = false;
+  auto E = Engine::create(std::move(*Compiled), Child);
+  if (!E)
+    return E.takeError();
+  return (Jit[Key] = std::move(*E)).get();
+}
+
 Engine::Engine(std::unique_ptr<Impl> I) : P(std::move(I)) {}
 Engine::~Engine() = default;
 
@@ -222,6 +250,11 @@ Engine::create(Artifact A, const EngineOptions &Options) {
 
 const ArtifactMetadata &Engine::metadata() const { return P->A.Meta; }
 const ExecutablePlan &Engine::plan() const { return P->A.Plan; }
+unsigned Engine::jitShapes() const {
+  std::lock_guard<std::mutex> Lock(P->JitMutex);
+  return unsigned(P->Jit.size());
+}
+
 EngineMemory Engine::memory() const {
   return {P->A.Weights.size(), P->MaxArena, WorkspaceBytes};
 }
@@ -238,6 +271,9 @@ struct ExecutionContext::Impl {
   /// [bucket][step]: null for steps that are no GEMM.
   std::vector<std::vector<std::unique_ptr<PreparedGemm>>> Gemms;
   std::vector<cudaGraphExec_t> Graphs;
+  /// This context's contexts on the engines compiled on demand.
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<ExecutionContext>>
+      JitContexts;
 
   ~Impl() {
     cudaSetDevice(E->Options.Device);
@@ -789,6 +825,27 @@ llvm::Error ExecutionContext::run(llvm::ArrayRef<TensorView> Inputs,
                        "' view has the wrong shape or dtype");
   if (Batch == 0)
     return llvm::Error::success();
+
+  // A shape without a bucket of its own runs on a plan compiled for it,
+  // when the engine can compile one.
+  bool Exact = false;
+  for (const BucketPlan &B : Buckets)
+    Exact |= (Batch < 0 || B.Batch == Batch) && (Seq < 0 || B.Seq == Seq);
+  if (!Exact && P->E->Options.JitCompiler && Batch > 0) {
+    auto Child = P->E->jitEngine(Batch, Seq);
+    if (!Child)
+      return Child.takeError();
+    if (*Child) {
+      auto &Ctx = P->JitContexts[{Batch, Seq}];
+      if (!Ctx) {
+        auto Created = (*Child)->createContext();
+        if (!Created)
+          return Created.takeError();
+        Ctx = std::move(*Created);
+      }
+      return Ctx->run(Inputs, Outputs);
+    }
+  }
 
   // The seq bucket: the smallest that holds the request.
   int64_t SeqBucket = 0;

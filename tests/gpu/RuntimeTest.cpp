@@ -178,6 +178,49 @@ TEST(Runtime, AutotunedPlanRunsAndRoundTrips) {
   EXPECT_LE(maxAbsDiff((*Got)[0], (*Want)[0]), 1e-4);
 }
 
+TEST(Runtime, JitCompilerMakesAPlanForExactlyOneShape) {
+  std::unique_ptr<Graph> Reference;
+  Artifact A = compileMiniLm(&Reference);
+  auto Jit = makeJitCompiler("")(A, 3, 11);
+  ASSERT_TRUE(bool(Jit)) << llvm::toString(Jit.takeError());
+  ASSERT_EQ(Jit->Plan.Buckets.size(), 1u);
+  EXPECT_EQ(Jit->Plan.Buckets[0].Batch, 3);
+  EXPECT_EQ(Jit->Plan.Buckets[0].Seq, 11);
+  EXPECT_EQ(Jit->Meta.Precision, A.Meta.Precision);
+  EXPECT_EQ(Jit->IrText, A.IrText) << "the stored IR is not optimized again";
+  EXPECT_FALSE(bool(validateArtifact(*Jit)));
+}
+
+TEST(Runtime, ShapesWithoutABucketCompileOnDemand) {
+  std::unique_ptr<Graph> Reference;
+  Artifact A = compileMiniLm(&Reference);
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  EngineOptions O;
+  O.JitCompiler = makeJitCompiler("");
+  O.MaxJitShapes = 2;
+  auto E = Engine::create(std::move(A), O);
+  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+  auto Ctx = (*E)->createContext();
+  ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
+  std::mt19937_64 Rng(11);
+  // (3, 11) and (6, 20): no bucket holds either exactly, and seq 20 is
+  // longer than every bucket; (5, 9) is past the cap and is padded/split.
+  int64_t Shapes[][2] = {{3, 11}, {6, 20}, {3, 11}, {5, 9}, {4, 16}};
+  unsigned Expected[] = {1, 2, 2, 2, 2};
+  for (size_t I = 0; I < std::size(Shapes); ++I) {
+    std::vector<Tensor> In = request(Shapes[I][0], Shapes[I][1], Rng);
+    auto Want = runReference(*Reference, In);
+    ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+    auto Got = (*Ctx)->run(In);
+    ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+    EXPECT_LE(maxAbsDiff((*Got)[0], (*Want)[0]), 1e-4)
+        << "batch " << Shapes[I][0] << " seq " << Shapes[I][1];
+    EXPECT_EQ((*E)->jitShapes(), Expected[I]) << "after request " << I;
+  }
+}
+
 TEST(Runtime, BadRequestsAreErrorValues) {
   std::unique_ptr<Graph> Reference;
   Artifact A = compileMiniLm(&Reference);

@@ -87,6 +87,12 @@ static cl::opt<std::string>
                cl::value_desc("file.npz"), cl::sub(RunCmd));
 static cl::alias OutputPathLong("output", cl::desc("Alias for -o"),
                                 cl::aliasopt(OutputPath));
+static cl::opt<bool>
+    JitShapes("jit",
+              cl::desc("On the GPU, compile a plan for the inputs' exact "
+                       "shape when the artifact has no bucket for it "
+                       "(NVRTC, kernel cache in $KILN_CACHE_DIR)"),
+              cl::sub(RunCmd));
 static cl::opt<bool> RandomInputs(
     "random-inputs",
     cl::desc("Generate the inputs not given with --input: floats uniform in "
@@ -456,7 +462,10 @@ static llvm::Error runCommand() {
   if (Where == "cpu") {
     Outputs = runReference(**G, *Inputs);
   } else {
-    auto E = Engine::create(std::move(*A));
+    EngineOptions EO;
+    if (JitShapes)
+      EO.JitCompiler = makeJitCompiler(defaultCacheDir());
+    auto E = Engine::create(std::move(*A), EO);
     if (!E)
       return E.takeError();
     auto Ctx = (*E)->createContext();
