@@ -1,6 +1,7 @@
 //===- Compiler.cpp - a graph to an executable artifact -------------------===//
 #include "codegen/Compiler.h"
 
+#include "codegen/ElementwiseCodegen.h"
 #include "codegen/MemoryPlanner.h"
 #include "codegen/Nvrtc.h"
 #include "ir/Error.h"
@@ -16,6 +17,7 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <thread>
 
 namespace kiln {
@@ -115,6 +117,8 @@ struct Location {
 struct GemmShape {
   GemmStep Step;
   bool GeluAfter = false; // erf GELU, which cuBLASLt's epilogue is not
+  /// ONNX Gemm's beta * C when C is no bias vector: added after the GEMM.
+  std::optional<KernelLaunch> AddCAfter;
   bool HasBias = false;
 };
 
@@ -199,13 +203,46 @@ llvm::Expected<GemmShape> gemmShape(const Node &N) {
     int64_t CElems = C->type().staticNumElements();
     bool Vector =
         CElems == S.N && (Cs.size() == 1 || (Cs.size() == 2 && Cs[0] == 1));
-    if (!Vector || (N.opName() == "Gemm" && N.getFloat("beta", 1.0f) != 1.0f))
-      return Unsupported("only a bias vector of " + llvm::Twine(S.N) +
-                         " elements with beta = 1 joins the GEMM, got " +
+    float Beta = N.opName() == "Gemm" ? N.getFloat("beta", 1.0f) : 1.0f;
+    if (Vector && Beta == 1.0f && C->dtype() == S.DType_) {
+      G.HasBias = true;
+    } else if (N.opName() == "Gemm" && Beta != 0.0f) {
+      // D = alpha A B, then D += beta C (C broadcasts to D), in place.
+      auto Sum = std::make_unique<Expr>();
+      Sum->K = Expr::Kind::Call;
+      Sum->Fn = "add";
+      auto X0 = std::make_unique<Expr>(), X1 = std::make_unique<Expr>(),
+           B = std::make_unique<Expr>(), Scaled = std::make_unique<Expr>();
+      X0->K = X1->K = Expr::Kind::Operand;
+      X1->Operand = 1;
+      B->Number = Beta;
+      Scaled->K = Expr::Kind::Call;
+      Scaled->Fn = "mul";
+      Scaled->Args.push_back(std::move(X1));
+      Scaled->Args.push_back(std::move(B));
+      Sum->Args.push_back(std::move(X0));
+      Sum->Args.push_back(std::move(Scaled));
+      const TensorType &D = N.result()->type();
+      auto K = generateElementwiseKernel(*Sum, IntegerMath::ViaDouble,
+                                         {&D, &C->type()}, D);
+      if (!K)
+        return Unsupported(llvm::toString(K.takeError()));
+      KernelLaunch L;
+      L.Module = K->Module;
+      L.Source = K->Source;
+      L.NameExpr = K->KernelName;
+      constexpr int64_t Threads = 256;
+      L.Grid[0] = uint32_t((K->NumElements + Threads - 1) / Threads);
+      L.Block[0] = uint32_t(Threads);
+      for (unsigned I : K->Operands)
+        L.Args.push_back(I == 0 ? LaunchArg::result(0) : LaunchArg::operand(2));
+      L.Args.push_back(LaunchArg::result(0));
+      G.AddCAfter = std::move(L);
+    } else if (N.opName() != "Gemm") {
+      return Unsupported("the bias must be a vector of " + llvm::Twine(S.N) +
+                         " elements of the result's dtype, got " +
                          C->type().str());
-    if (C->dtype() != S.DType_)
-      return Unsupported("the bias must have the result's dtype");
-    G.HasBias = true;
+    }
   }
   std::string Act = N.getString("activation", "none");
   using E = GemmStep::Epilogue;
@@ -230,8 +267,7 @@ KernelLaunch geluAfterGemm(DType T, int64_t Elements) {
   // 16 bytes per thread per step; a grid of a few waves strides the rest.
   constexpr uint32_t Threads = 256;
   uint64_t PerThread = 16 / dtypeSize(T);
-  uint64_t Blocks =
-      (uint64_t(Elements) / PerThread + Threads - 1) / Threads;
+  uint64_t Blocks = (uint64_t(Elements) / PerThread + Threads - 1) / Threads;
   L.Grid[0] = uint32_t(std::clamp<uint64_t>(Blocks, 1, 132 * 16));
   L.Block[0] = Threads;
   L.Args = {LaunchArg::result(0), LaunchArg::i64(Elements)};
@@ -463,6 +499,9 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
                 geluAfterGemm(W.N->result()->dtype(),
                               W.N->result()->type().staticNumElements()),
                 Plan))
+          return std::move(E);
+      if (W.Gemm.AddCAfter)
+        if (llvm::Error E = emitKernel(W, *W.Gemm.AddCAfter, Plan))
           return std::move(E);
       break;
     }
@@ -702,7 +741,8 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   // Kernel indices point into the distinct programs.
   for (const KernelTable::Entry &K : Kernels.Kernels) {
     uint32_t Module = uint32_t(UniqueOf[K.Module]);
-    A.Plan.Kernels.push_back({Module, (*Compiled)[Module].LoweredNames[K.Expr]});
+    A.Plan.Kernels.push_back(
+        {Module, (*Compiled)[Module].LoweredNames[K.Expr]});
   }
   A.Weights = Weights.take();
   A.Plan.WeightBytes = A.Weights.size();

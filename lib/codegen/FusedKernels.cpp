@@ -146,6 +146,30 @@ llvm::Expected<int64_t> repeatedRows(const Node &N, llvm::ArrayRef<int64_t> In,
 // LayerNorm(x, scale, bias?), SkipLayerNorm(x, skip, scale, bias?, extra?)
 //===----------------------------------------------------------------------===//
 
+/// LayerNorm(x, scale, bias?) over rows of `Width` of a tensor of
+/// `Elements`: the launch LayerNorm and ONNX LayerNormalization share.
+llvm::Expected<NodeLowering> layerNormRows(const Node &N, int64_t Width,
+                                           int64_t Elements, DType T, DType P) {
+  int64_t Rows = Width ? Elements / Width : 0;
+  auto Shape = rowShape(N, Width, T);
+  if (!Shape)
+    return Shape.takeError();
+  NodeLowering Out;
+  if (Rows == 0)
+    return Out;
+  KernelLaunch L;
+  L.Module = "layernorm.cuh";
+  L.NameExpr = llvm::formatv("kiln::layernorm<{0}, {1}, {2}, {3}>", Width,
+                             typeName(T), typeName(P), flag(N.operand(2)));
+  setRowLaunch(L, *Shape, Rows);
+  L.Args = {
+      LaunchArg::operand(0), LaunchArg::operand(1),
+      optionalOperand(N, 2), LaunchArg::result(0),
+      LaunchArg::i64(Rows),  LaunchArg::f32(N.getFloat("epsilon", 1e-5f))};
+  Out.Launches.push_back(std::move(L));
+  return Out;
+}
+
 llvm::Expected<NodeLowering> lowerLayerNorm(const Node &N, const TargetInfo &) {
   auto Sizes = sizesOf(N, N.result());
   if (!Sizes)
@@ -156,24 +180,50 @@ llvm::Expected<NodeLowering> lowerLayerNorm(const Node &N, const TargetInfo &) {
     return T.takeError();
   if (!P)
     return P.takeError();
-  int64_t Width = Sizes->back(), Rows = Width ? product(*Sizes) / Width : 0;
-  auto Shape = rowShape(N, Width, *T);
-  if (!Shape)
-    return Shape.takeError();
-  NodeLowering Out;
-  if (Rows == 0)
-    return Out;
-  KernelLaunch L;
-  L.Module = "layernorm.cuh";
-  L.NameExpr = llvm::formatv("kiln::layernorm<{0}, {1}, {2}, {3}>", Width,
-                             typeName(*T), typeName(*P), flag(N.operand(2)));
-  setRowLaunch(L, *Shape, Rows);
-  L.Args = {
-      LaunchArg::operand(0), LaunchArg::operand(1),
-      optionalOperand(N, 2), LaunchArg::result(0),
-      LaunchArg::i64(Rows),  LaunchArg::f32(N.getFloat("epsilon", 1e-5f))};
-  Out.Launches.push_back(std::move(L));
-  return Out;
+  return layerNormRows(N, Sizes->back(), product(*Sizes), *T, *P);
+}
+
+/// ONNX LayerNormalization normalizes over dims [axis, rank): over the
+/// flattened trailing block that is a last-axis LayerNorm of the block's
+/// width. Only Y may be used (Mean and InvStdDev are not computed), and the
+/// scale and bias hold the whole block. -O2 turns the usual axis = -1 form
+/// into LayerNorm; this serves the rest.
+llvm::Expected<NodeLowering> lowerOnnxLayerNormalization(const Node &N,
+                                                         const TargetInfo &) {
+  for (unsigned R = 1; R < N.numResults(); ++R)
+    if (N.result(R)->hasUses() || N.graph()->isOutput(N.result(R)))
+      return makeError(N.describe() +
+                       ": unsupported on the GPU: its Mean or InvStdDev "
+                       "output is used");
+  if (N.getInt("stash_type", 1) != 1)
+    return makeError(N.describe() +
+                     ": unsupported on the GPU: stash_type other than f32");
+  auto Sizes = sizesOf(N, N.operand(0));
+  if (!Sizes)
+    return Sizes.takeError();
+  int64_t Rank = int64_t(Sizes->size());
+  int64_t Axis = N.getInt("axis", -1);
+  if (Axis < 0)
+    Axis += Rank;
+  if (Axis < 0 || Axis >= Rank)
+    return makeError(N.describe() + ": axis out of range");
+  int64_t Width = 1;
+  for (int64_t D = Axis; D < Rank; ++D)
+    Width *= (*Sizes)[D];
+  for (unsigned I : {1u, 2u})
+    if (const Value *V = N.operand(I);
+        V && V->type().staticNumElements() != Width)
+      return makeError(N.describe() + ": unsupported on the GPU: operand " +
+                       llvm::Twine(I) + " of type " + V->type().str() +
+                       " does not hold the whole normalized block of " +
+                       llvm::Twine(Width) + " elements");
+  auto T = commonDType(N, {0}, "x");
+  auto P = commonDType(N, {1, 2}, "scale and bias");
+  if (!T)
+    return T.takeError();
+  if (!P)
+    return P.takeError();
+  return layerNormRows(N, Width, product(*Sizes), *T, *P);
 }
 
 llvm::Expected<NodeLowering> lowerSkipLayerNorm(const Node &N,
@@ -534,6 +584,7 @@ void registerFusedKernels(KernelRegistry &R) {
   R.add("Attention", lowerAttention);
   R.add("EmbedLayerNorm", lowerEmbedLayerNorm);
   R.add("LayerNorm", lowerLayerNorm);
+  R.add("LayerNormalization", lowerOnnxLayerNormalization);
   R.add("PoolNormalize", lowerPoolNormalize);
   R.add("SkipLayerNorm", lowerSkipLayerNorm);
 }

@@ -18,8 +18,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 namespace kiln {
@@ -417,10 +417,10 @@ ExecutionContext::Impl::prepare(const GemmStep &S, unsigned Count,
       Where);
   std::vector<cublasLtMatmulHeuristicResult_t> Results(std::max(Count, 1u));
   int Found = 0;
-  KILN_CUBLAS(cublasLtMatmulAlgoGetHeuristic(
-                  E->Lt, G->Desc, G->LayoutA, G->LayoutB, G->LayoutD,
-                  G->LayoutD, Pref, int(Results.size()), Results.data(),
-                  &Found),
+  KILN_CUBLAS(cublasLtMatmulAlgoGetHeuristic(E->Lt, G->Desc, G->LayoutA,
+                                             G->LayoutB, G->LayoutD, G->LayoutD,
+                                             Pref, int(Results.size()),
+                                             Results.data(), &Found),
               Where);
   if (Found == 0)
     return makeError(Where +

@@ -122,5 +122,15 @@ TEST(GpuGemm, OnnxGemmTransposedWithBias) {
   expectGpuMatchesReference(Ir);
 }
 
+TEST(GpuGemm, OnnxGemmWithMatrixCAndBeta) {
+  // C broadcasts along rows ([6, 1]) and beta scales it: added after the
+  // GEMM, in place.
+  std::string Ir = "graph @g(%a: f32[6, 12], %c: f32[6, 1]) {\n" +
+                   randomConst("w", "f32", {12, 10}, 10) +
+                   "  %y = Gemm(%a, %w, %c) {alpha = 2.0, beta = 0.5} : "
+                   "f32[6, 10]\n  return %y\n}\n";
+  expectGpuMatchesReference(Ir);
+}
+
 } // namespace
 } // namespace kiln
