@@ -31,6 +31,8 @@
 #   REAL_WEIGHTS    a checkpoint of the real all-MiniLM-L6-v2 (a folder or a
 #                   .safetensors file, fp16 is fine: minilm.py save-fp16);
 #                   the step check-real needs it
+#   NODE_DATA       onnx's backend/test/data/node folder, for the step node
+#                   (the GPU machine's onnx has none: carry it)
 #   PYTHON          (default python3)
 #   WORK            scratch folder (default /tmp/kiln-gpu-check)
 set -u
@@ -84,7 +86,7 @@ SANITIZER_TOOLS=${SANITIZER_TOOLS:-"memcheck racecheck"}
 SANITIZER_ARGS=${SANITIZER_ARGS:-"--error-exitcode 86 --print-limit 50"}
 SANITIZER=${COMPUTE_SANITIZER:-$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)}
 GPU_TEST_ARGS=${GPU_TEST_ARGS:-}
-ALL_STEPS="env gpu-tests model compile-cold compile-warm compile-more check-fp16 check-fp32
+ALL_STEPS="env gpu-tests node model compile-cold compile-warm compile-more check-fp16 check-fp32
   check-real $SANITIZER_TOOLS bench-kiln bench-peers report unit"
 STEPS=${STEPS:-$ALL_STEPS}
 
@@ -164,6 +166,18 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", tr
   ls -la "$BUILD"
   echo "sanitizer: $SANITIZER"
   echo "revision: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
+}
+
+# The ONNX backend node tests on the GPU (each op's own kernel against the
+# expected outputs); NODE_DATA is onnx's backend/test/data/node folder,
+# which the GPU machine's onnx package does not ship: carry it.
+step_node() {
+  [[ -n ${NODE_DATA:-} && -d ${NODE_DATA:-} ]] || { note "skipped: NODE_DATA not set (carry onnx/backend/test/data/node)"; return 77; }
+  [[ -x $BUILD/kiln-onnx-node-tests ]] || { note "skipped: $BUILD/kiln-onnx-node-tests not carried"; return 77; }
+  "$BUILD/kiln-onnx-node-tests" "$NODE_DATA" --gpu
+  local rc=$?
+  grep -m1 '^gpu node tests' "$LOGS/node.log" >"$NOTE_FILE"
+  return $rc
 }
 
 step_unit() {
@@ -416,6 +430,7 @@ for step in $STEPS; do
     env) run_step env step_env 60 ;;
     unit) run_step unit step_unit 180 ;;
     gpu-tests) run_step gpu-tests step_gpu_tests 240 ;;
+    node) run_step node step_node 480 ;;
     model) run_step model step_model 180 ;;
     compile-cold) run_step compile-cold step_compile_cold 240 ;;
     compile-warm) run_step compile-warm step_compile_warm 120 ;;

@@ -462,6 +462,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
     const Location &L = Locs[Out];
     int Slot = L.Slot;
     if (L.InWeights || Claimed.count(Slot)) {
+      use(Out, Time); // the copy reads it after every node
       Slot = newSlot(byteSize(Out), Time);
       OutputCopies.push_back({Out, Slot});
     }
@@ -747,6 +748,10 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   A.Weights = Weights.take();
   A.Plan.WeightBytes = A.Weights.size();
   A.Plan.Arch = Options.Target.Arch;
+  // What the runtime will check at load, checked where it is made.
+  if (llvm::Error E = validateArtifact(A))
+    return makeError("internal error: the compiled plan is invalid: " +
+                     llvm::toString(std::move(E)));
 
   if (Stats) {
     Stats->Seconds =

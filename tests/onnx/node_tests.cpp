@@ -5,7 +5,14 @@
 // the CPU reference executor, comparing outputs the way onnx's backend tests
 // do (rtol 1e-3, atol 1e-7; NaN matches NaN; integers and bools exactly).
 //
-//   kiln-onnx-node-tests <node-data-dir> [--filter SUBSTR] [-v]
+//   kiln-onnx-node-tests <node-data-dir> [--filter SUBSTR] [-v] [--gpu]
+//
+// With --gpu, every test that passes on the reference executor is also
+// compiled for the GPU as it is (no pass pipeline: each op's own kernel)
+// and, where a GPU is present, run there and compared (rtol 1e-3, atol
+// 1e-5: GPU math is float, the reference's partly double). A test that
+// lowering refuses (no kernel for the op, a shape that depends on the data)
+// counts as "unsupported" there. Its own line: `gpu node tests: ...`.
 //
 // A test whose import is unsupported counts as "unsupported", as do the few
 // excluded below; every other problem is a failure, printed with the test
@@ -13,7 +20,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Compiler.h"
+#include "codegen/Nvrtc.h"
 #include "frontend/onnx/OnnxImporter.h"
+#include "kiln/Engine.h"
 #include "runtime/ReferenceExecutor.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -36,6 +46,9 @@ static llvm::cl::opt<std::string>
 static llvm::cl::opt<bool>
     Verbose("v", llvm::cl::desc("Print every test's result, and why a test "
                                 "is unsupported"));
+static llvm::cl::opt<bool>
+    Gpu("gpu", llvm::cl::desc("Also compile each passing test for the GPU "
+                              "and run it there when a GPU is present"));
 
 namespace {
 
@@ -56,10 +69,11 @@ const char *exclusionReason(llvm::StringRef Test) {
   return nullptr;
 }
 
-constexpr double RelTol = 1e-3, AbsTol = 1e-7;
+constexpr double RelTol = 1e-3, AbsTol = 1e-7, GpuAbsTol = 1e-5;
 
 /// Where `Got` differs from `Want`, or nullopt when they match.
-std::optional<std::string> compare(const Tensor &Got, const Tensor &Want) {
+std::optional<std::string> compare(const Tensor &Got, const Tensor &Want,
+                                   double AbsTol = AbsTol) {
   if (Got.dtype() != Want.dtype() || Got.sizes() != Want.sizes())
     return "got " + Got.type().str() + ", expected " + Want.type().str();
   for (int64_t I = 0; I < Want.numElements(); ++I) {
@@ -112,8 +126,85 @@ std::vector<std::string> sortedSubdirs(llvm::StringRef Dir,
 
 enum class Outcome { Passed, Failed, Unsupported };
 
-/// Runs one test; `Why` says what failed or was unsupported.
-Outcome runTest(llvm::StringRef TestDir, std::string &Why) {
+/// The GPU side of one test: compile (and run, with a GPU) what passed on
+/// the reference executor. Compiled: lowered and NVRTC-compiled, not run.
+enum class GpuOutcome { None, Passed, Failed, Unsupported, Compiled };
+
+bool isLoweringRefusal(llvm::StringRef Message) {
+  return Message.contains("no GPU kernel") ||
+         Message.contains("unsupported on the GPU") ||
+         Message.contains("no GPU lowering") ||
+         Message.contains("needs static shapes") ||
+         Message.contains("not bound by a bucket");
+}
+
+GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<std::string> Sets,
+                    llvm::StringRef TestDir, std::string &Why) {
+  CompileOptions O;
+  O.Pipeline = "";
+  O.EmitPtx = false;
+  O.CacheDir = defaultCacheDir();
+  // Symbolic dims are bound to the first data set's sizes.
+  if (!G.inputs().empty()) {
+    llvm::SmallString<256> SetDir(TestDir);
+    llvm::sys::path::append(SetDir, Sets.front());
+    if (auto In = readTensors(SetDir, "input"); In && !In->empty()) {
+      const Tensor &T = In->front();
+      if (T.rank() >= 1)
+        O.Batches = {std::max<int64_t>(T.dim(0), 1)};
+      if (T.rank() >= 2)
+        O.Seqs = {std::max<int64_t>(T.dim(1), 1)};
+    } else if (!In) {
+      llvm::consumeError(In.takeError());
+    }
+  }
+  auto A = compileGraph(G.clone(), O);
+  if (!A) {
+    Why = llvm::toString(A.takeError());
+    return isLoweringRefusal(Why) ? GpuOutcome::Unsupported
+                                  : GpuOutcome::Failed;
+  }
+  if (!gpuAvailable())
+    return GpuOutcome::Compiled;
+  auto E = Engine::create(std::move(*A));
+  if (!E) {
+    Why = llvm::toString(E.takeError());
+    return GpuOutcome::Failed;
+  }
+  auto Ctx = (*E)->createContext();
+  if (!Ctx) {
+    Why = llvm::toString(Ctx.takeError());
+    return GpuOutcome::Failed;
+  }
+  for (const std::string &Set : Sets) {
+    llvm::SmallString<256> SetDir(TestDir);
+    llvm::sys::path::append(SetDir, Set);
+    auto Inputs = readTensors(SetDir, "input");
+    auto Expected = readTensors(SetDir, "output");
+    if (!Inputs || !Expected) {
+      llvm::consumeError(Inputs.takeError());
+      llvm::consumeError(Expected.takeError());
+      continue;
+    }
+    auto Got = (*Ctx)->run(*Inputs);
+    if (!Got) {
+      Why = Set + ": " + llvm::toString(Got.takeError());
+      return isLoweringRefusal(Why) ? GpuOutcome::Unsupported
+                                    : GpuOutcome::Failed;
+    }
+    for (size_t I = 0; I < Got->size() && I < Expected->size(); ++I)
+      if (auto Mismatch = compare((*Got)[I], (*Expected)[I], GpuAbsTol)) {
+        Why = Set + ": output " + std::to_string(I) + ": " + *Mismatch;
+        return GpuOutcome::Failed;
+      }
+  }
+  return GpuOutcome::Passed;
+}
+
+/// Runs one test; `Why` says what failed or was unsupported. With --gpu,
+/// `GpuResult` and `GpuWhy` tell how a passing test did on the GPU.
+Outcome runTest(llvm::StringRef TestDir, std::string &Why,
+                GpuOutcome &GpuResult, std::string &GpuWhy) {
   llvm::SmallString<256> ModelPath(TestDir);
   llvm::sys::path::append(ModelPath, "model.onnx");
   auto G = importOnnxFile(ModelPath);
@@ -158,6 +249,8 @@ Outcome runTest(llvm::StringRef TestDir, std::string &Why) {
         return Outcome::Failed;
       }
   }
+  if (Gpu)
+    GpuResult = runOnGpu(**G, Sets, TestDir, GpuWhy);
   return Outcome::Passed;
 }
 
@@ -176,6 +269,7 @@ int main(int Argc, char **Argv) {
     return 1;
   }
   unsigned Passed = 0, Failed = 0, Unsupported = 0;
+  unsigned GpuPassed = 0, GpuFailed = 0, GpuUnsupported = 0, GpuCompiled = 0;
   for (const std::string &Test : Tests) {
     if (!Filter.empty() && !llvm::StringRef(Test).contains(Filter))
       continue;
@@ -187,8 +281,9 @@ int main(int Argc, char **Argv) {
     }
     llvm::SmallString<256> TestDir(DataDir);
     llvm::sys::path::append(TestDir, Test);
-    std::string Why;
-    switch (runTest(TestDir, Why)) {
+    std::string Why, GpuWhy;
+    GpuOutcome GpuResult = GpuOutcome::None;
+    switch (runTest(TestDir, Why, GpuResult, GpuWhy)) {
     case Outcome::Passed:
       ++Passed;
       if (Verbose)
@@ -204,9 +299,34 @@ int main(int Argc, char **Argv) {
         llvm::outs() << "UNSUPPORTED " << Test << ": " << Why << "\n";
       break;
     }
+    switch (GpuResult) {
+    case GpuOutcome::None:
+      break;
+    case GpuOutcome::Passed:
+      ++GpuPassed;
+      if (Verbose)
+        llvm::outs() << "GPU PASS " << Test << "\n";
+      break;
+    case GpuOutcome::Compiled:
+      ++GpuCompiled;
+      break;
+    case GpuOutcome::Failed:
+      ++GpuFailed;
+      llvm::outs() << "GPU FAIL " << Test << ": " << GpuWhy << "\n";
+      break;
+    case GpuOutcome::Unsupported:
+      ++GpuUnsupported;
+      if (Verbose)
+        llvm::outs() << "GPU UNSUPPORTED " << Test << ": " << GpuWhy << "\n";
+      break;
+    }
     llvm::outs().flush();
   }
+  if (Gpu)
+    llvm::outs() << "gpu node tests: " << GpuPassed << " passed, " << GpuFailed
+                 << " failed, " << GpuUnsupported << " unsupported, "
+                 << GpuCompiled << " compiled but not run (no GPU)\n";
   llvm::outs() << "onnx node tests: " << Passed << " passed, " << Failed
                << " failed, " << Unsupported << " unsupported\n";
-  return Failed ? 1 : 0;
+  return Failed || GpuFailed ? 1 : 0;
 }
