@@ -124,6 +124,30 @@ std::vector<std::string> sortedSubdirs(llvm::StringRef Dir,
   return Names;
 }
 
+llvm::Error withSet(const std::string &Set, llvm::Error E) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 Set + ": " + llvm::toString(std::move(E)));
+}
+
+/// One test_data_set_N: its inputs and expected outputs.
+struct DataSet {
+  std::string Name;
+  std::vector<Tensor> Inputs, Expected;
+};
+
+llvm::Expected<DataSet> readSet(llvm::StringRef TestDir,
+                                const std::string &Set) {
+  llvm::SmallString<256> SetDir(TestDir);
+  llvm::sys::path::append(SetDir, Set);
+  auto Inputs = readTensors(SetDir, "input");
+  if (!Inputs)
+    return withSet(Set, Inputs.takeError());
+  auto Expected = readTensors(SetDir, "output");
+  if (!Expected)
+    return withSet(Set, Expected.takeError());
+  return DataSet{Set, std::move(*Inputs), std::move(*Expected)};
+}
+
 enum class Outcome { Passed, Failed, Unsupported };
 
 /// The GPU side of one test: compile (and run, with a GPU) what passed on
@@ -138,25 +162,19 @@ bool isLoweringRefusal(llvm::StringRef Message) {
          Message.contains("not bound by a bucket");
 }
 
-GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<std::string> Sets,
-                    llvm::StringRef TestDir, std::string &Why) {
+GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets,
+                    std::string &Why) {
   CompileOptions O;
   O.Pipeline = "";
   O.EmitPtx = false;
   O.CacheDir = defaultCacheDir();
   // Symbolic dims are bound to the first data set's sizes.
-  if (!G.inputs().empty()) {
-    llvm::SmallString<256> SetDir(TestDir);
-    llvm::sys::path::append(SetDir, Sets.front());
-    if (auto In = readTensors(SetDir, "input"); In && !In->empty()) {
-      const Tensor &T = In->front();
-      if (T.rank() >= 1)
-        O.Batches = {std::max<int64_t>(T.dim(0), 1)};
-      if (T.rank() >= 2)
-        O.Seqs = {std::max<int64_t>(T.dim(1), 1)};
-    } else if (!In) {
-      llvm::consumeError(In.takeError());
-    }
+  if (!Sets.front().Inputs.empty()) {
+    const Tensor &T = Sets.front().Inputs.front();
+    if (T.rank() >= 1)
+      O.Batches = {std::max<int64_t>(T.dim(0), 1)};
+    if (T.rank() >= 2)
+      O.Seqs = {std::max<int64_t>(T.dim(1), 1)};
   }
   auto A = compileGraph(G.clone(), O);
   if (!A) {
@@ -176,25 +194,16 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<std::string> Sets,
     Why = llvm::toString(Ctx.takeError());
     return GpuOutcome::Failed;
   }
-  for (const std::string &Set : Sets) {
-    llvm::SmallString<256> SetDir(TestDir);
-    llvm::sys::path::append(SetDir, Set);
-    auto Inputs = readTensors(SetDir, "input");
-    auto Expected = readTensors(SetDir, "output");
-    if (!Inputs || !Expected) {
-      llvm::consumeError(Inputs.takeError());
-      llvm::consumeError(Expected.takeError());
-      continue;
-    }
-    auto Got = (*Ctx)->run(*Inputs);
+  for (const DataSet &Set : Sets) {
+    auto Got = (*Ctx)->run(Set.Inputs);
     if (!Got) {
-      Why = Set + ": " + llvm::toString(Got.takeError());
+      Why = Set.Name + ": " + llvm::toString(Got.takeError());
       return isLoweringRefusal(Why) ? GpuOutcome::Unsupported
                                     : GpuOutcome::Failed;
     }
-    for (size_t I = 0; I < Got->size() && I < Expected->size(); ++I)
-      if (auto Mismatch = compare((*Got)[I], (*Expected)[I], GpuAbsTol)) {
-        Why = Set + ": output " + std::to_string(I) + ": " + *Mismatch;
+    for (size_t I = 0; I < Got->size() && I < Set.Expected.size(); ++I)
+      if (auto Mismatch = compare((*Got)[I], Set.Expected[I], GpuAbsTol)) {
+        Why = Set.Name + ": output " + std::to_string(I) + ": " + *Mismatch;
         return GpuOutcome::Failed;
       }
   }
@@ -220,37 +229,33 @@ Outcome runTest(llvm::StringRef TestDir, std::string &Why,
     Why = "no test data sets";
     return Outcome::Failed;
   }
+  std::vector<DataSet> Data;
   for (const std::string &Set : Sets) {
-    llvm::SmallString<256> SetDir(TestDir);
-    llvm::sys::path::append(SetDir, Set);
-    auto Inputs = readTensors(SetDir, "input");
-    auto Expected = readTensors(SetDir, "output");
-    if (!Inputs || !Expected) {
-      Why = Set + ": " +
-            llvm::toString(Inputs ? Expected.takeError() : Inputs.takeError());
-      if (!Inputs)
-        llvm::consumeError(Expected.takeError());
+    auto D = readSet(TestDir, Set);
+    if (!D) {
+      Why = llvm::toString(D.takeError());
       return Outcome::Failed;
     }
-    auto Got = runReference(**G, *Inputs);
+    auto Got = runReference(**G, D->Inputs);
     if (!Got) {
       Why = Set + ": " + llvm::toString(Got.takeError());
       return Outcome::Failed;
     }
-    if (Got->size() != Expected->size()) {
+    if (Got->size() != D->Expected.size()) {
       Why = Set + ": " + std::to_string(Got->size()) + " outputs, expected " +
-            std::to_string(Expected->size());
+            std::to_string(D->Expected.size());
       return Outcome::Failed;
     }
     for (size_t I = 0; I < Got->size(); ++I)
-      if (auto Mismatch = compare((*Got)[I], (*Expected)[I])) {
+      if (auto Mismatch = compare((*Got)[I], D->Expected[I])) {
         Why = Set + ": output " + std::to_string(I) + " (%" +
               (*G)->outputs()[I]->name() + "): " + *Mismatch;
         return Outcome::Failed;
       }
+    Data.push_back(std::move(*D));
   }
   if (Gpu)
-    GpuResult = runOnGpu(**G, Sets, TestDir, GpuWhy);
+    GpuResult = runOnGpu(**G, Data, GpuWhy);
   return Outcome::Passed;
 }
 
@@ -300,16 +305,13 @@ int main(int Argc, char **Argv) {
       break;
     }
     switch (GpuResult) {
-    case GpuOutcome::None:
-      break;
+    case GpuOutcome::None: break;
     case GpuOutcome::Passed:
       ++GpuPassed;
       if (Verbose)
         llvm::outs() << "GPU PASS " << Test << "\n";
       break;
-    case GpuOutcome::Compiled:
-      ++GpuCompiled;
-      break;
+    case GpuOutcome::Compiled: ++GpuCompiled; break;
     case GpuOutcome::Failed:
       ++GpuFailed;
       llvm::outs() << "GPU FAIL " << Test << ": " << GpuWhy << "\n";
