@@ -565,6 +565,27 @@ std::pair<bool, bool> canonicalizeSymbols(Graph &G) {
   return {HasBatch, HasSeq};
 }
 
+/// Turns graph input `Name` into a constant holding `Data`.
+llvm::Error bindInput(Graph &G, const std::string &Name, const Tensor &Data) {
+  Value *In = G.lookup(Name);
+  if (!In || !In->isInput())
+    return makeError("--bind " + Name +
+                     ": the graph has no input of that "
+                     "name");
+  const TensorType &T = In->type();
+  bool Fits = T.Elem == Data.dtype() && T.rank() == Data.rank();
+  for (int64_t D = 0; Fits && D < T.rank(); ++D)
+    Fits = !T.Dims[D].isStatic() || T.Dims[D].value() == Data.dim(D);
+  if (!Fits)
+    return makeError("--bind " + Name + ": the input is " + T.str() +
+                     ", the value given is " + Data.type().str());
+  G.rename(In, G.uniqueName(Name + ".bound"));
+  Value *C = G.addConstant(Name, Data);
+  In->replaceAllUsesWith(C);
+  G.eraseValue(In);
+  return llvm::Error::success();
+}
+
 std::vector<IoSpec> ioSpecs(llvm::ArrayRef<Value *> Values) {
   std::vector<IoSpec> Specs;
   for (const Value *V : Values)
@@ -622,6 +643,9 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
     if (S <= 0)
       return makeError("seq bucket " + llvm::Twine(S) + " is not positive");
 
+  for (const auto &[Name, Data] : Options.BoundInputs)
+    if (llvm::Error E = bindInput(*G, Name, Data))
+      return std::move(E);
   auto [HasBatch, HasSeq] = canonicalizeSymbols(*G);
   PipelineOptions PO;
   std::string Pipeline = Options.Pipeline.empty()

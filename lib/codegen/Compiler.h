@@ -25,6 +25,7 @@
 
 #include "llvm/Support/Error.h"
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -48,6 +49,10 @@ struct CompileOptions {
   std::string Prune;
   std::string ModelName;
   std::string CompileCommand;
+  /// Graph inputs fixed at compile time (`kiln compile --bind`): each
+  /// becomes a constant, as TensorRT fixes shape-tensor inputs, so that
+  /// shapes and layouts computed from it are static in the plan.
+  std::map<std::string, Tensor> BoundInputs;
 };
 
 struct CompileStats {

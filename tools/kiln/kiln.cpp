@@ -153,6 +153,12 @@ static cl::opt<bool> Autotune(
     cl::desc("Time cuBLASLt's candidate algorithms for every GEMM on this "
              "machine's GPU and store the fastest (needs a GPU)"),
     cl::sub(CompileCmd), cl::sub(BenchCmd));
+static cl::list<std::string> BindSpecs(
+    "bind",
+    cl::desc("Fix a graph input at compile time to the contents of an .npy "
+             "file (repeatable): shapes and layouts computed from it become "
+             "static, and the artifact no longer takes it"),
+    cl::value_desc("name=file.npy"), cl::sub(CompileCmd));
 static cl::opt<bool> NoPtx("no-ptx", cl::desc("Store CUBINs only, without PTX"),
                            cl::sub(CompileCmd));
 static cl::opt<std::string> PruneSpec(
@@ -641,6 +647,15 @@ static llvm::Error compileCommand(int argc, char **argv) {
   Options.Prune = PruneSpec;
   if (PruneReport && PruneSpec.empty())
     return makeError("--prune-report needs --prune");
+  for (const std::string &Spec : BindSpecs) {
+    auto NameAndPath = splitSpec(Spec, "bind");
+    if (!NameAndPath)
+      return NameAndPath.takeError();
+    auto T = readNpy(NameAndPath->second);
+    if (!T)
+      return withContext(T.takeError(), "--bind " + NameAndPath->first);
+    Options.BoundInputs[NameAndPath->first.str()] = std::move(*T);
+  }
   auto G = loadModel(CompileModel);
   if (!G)
     return G.takeError();
