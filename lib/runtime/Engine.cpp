@@ -313,6 +313,16 @@ struct ExecutionContext::Impl {
           std::vector<cublasLtMatmulAlgo_t> *Candidates = nullptr);
   /// Launches the steps of a bucket; with `Events` (one per step plus
   /// one), records an event before each step and after the last.
+  /// D = epilogue(alpha op(A) op(B)) with algorithm `Algo` (the row-major
+  /// to column-major operand swap is in the prepared layouts).
+  cublasStatus_t matmul(const GemmStep &S, const PreparedGemm &G,
+                        const cublasLtMatmulAlgo_t &Algo) {
+    float Alpha = S.Alpha, Beta = 0.0f;
+    void *D = address(S.D);
+    return cublasLtMatmul(E->Lt, G.Desc, &Alpha, address(S.B), G.LayoutA,
+                          address(S.A), G.LayoutB, &Beta, D, G.LayoutD, D,
+                          G.LayoutD, &Algo, Workspace, WorkspaceBytes, Stream);
+  }
   llvm::Error launchSteps(size_t Bucket,
                           std::vector<cudaEvent_t> *Events = nullptr);
   llvm::Error runBucket(size_t Bucket);
@@ -514,13 +524,7 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
                     " for " + K->Label);
     } else if (const auto *G = std::get_if<GemmStep>(&S)) {
       const PreparedGemm &P = *Gemms[Bucket][I];
-      float Alpha = G->Alpha, Beta = 0.0f;
-      void *D = address(G->D);
-      KILN_CUBLAS(cublasLtMatmul(E->Lt, P.Desc, &Alpha, address(G->B),
-                                 P.LayoutA, address(G->A), P.LayoutB, &Beta, D,
-                                 P.LayoutD, D, P.LayoutD, &P.Algo, Workspace,
-                                 WorkspaceBytes, Stream),
-                  "GEMM of " + G->Label);
+      KILN_CUBLAS(matmul(*G, P, P.Algo), "GEMM of " + G->Label);
     } else {
       const auto &C = std::get<CopyStep>(S);
       KILN_CUDA(cudaMemcpyAsync(address(C.Dst), address(C.Src), C.Src.Bytes,
@@ -1016,16 +1020,8 @@ ExecutionContext::autotuneGemms(unsigned Candidates, unsigned Iterations) {
           return G.takeError();
         float Best = INFINITY;
         cublasLtMatmulAlgo_t BestAlgo = Algos.front();
-        void *A = P->address(S->A), *Bm = P->address(S->B),
-             *D = P->address(S->D);
-        float Alpha = S->Alpha, Beta = 0.0f;
         for (const cublasLtMatmulAlgo_t &Algo : Algos) {
-          auto Run = [&] {
-            return cublasLtMatmul(P->E->Lt, (*G)->Desc, &Alpha, Bm,
-                                  (*G)->LayoutA, A, (*G)->LayoutB, &Beta, D,
-                                  (*G)->LayoutD, D, (*G)->LayoutD, &Algo,
-                                  P->Workspace, WorkspaceBytes, P->Stream);
-          };
+          auto Run = [&] { return P->matmul(*S, **G, Algo); };
           if (Run() != CUBLAS_STATUS_SUCCESS)
             continue; // an algorithm the heuristic offered but cannot run
           KILN_CUDA(cudaEventRecord(P->Start, P->Stream), "autotuning");
