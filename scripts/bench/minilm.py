@@ -35,6 +35,13 @@ import torch
 import torch.nn.functional as F
 import transformers
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The fixtures' weight scheme: embeddings N(0,1), Linear weights
+# N(0,1/fan_in), biases N(0,0.1^2), LayerNorm scales 1 + N(0,0.1^2), none of
+# them trivial (transformers' init leaves biases 0 and scales 1, which would
+# hide a kernel that ignores them).
+from export_fixtures import randomize  # noqa: E402  (needs the path above)
+
 CONFIG = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
               intermediate_size=1536, max_position_embeddings=512, type_vocab_size=2,
               hidden_act="gelu", layer_norm_eps=1e-12, pad_token_id=0)
@@ -61,27 +68,6 @@ class SentenceEmbedding(torch.nn.Module):
         summed = (hidden * mask).sum(dim=1)
         counts = mask.sum(dim=1).clamp(min=1e-9)
         return F.normalize(summed / counts, p=2, dim=1)
-
-
-def randomize_nontrivial(module, seed):
-    """Overwrites every parameter with seeded values of a sensible scale, none
-    of them trivial (transformers' own init leaves biases 0 and LayerNorm
-    scales 1, which would hide a kernel that ignores them): embeddings N(0,1),
-    Linear weights N(0,1/fan_in), biases N(0,0.1^2), LayerNorm scales
-    1 + N(0,0.1^2). The scheme of scripts/export_fixtures.py."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for mod in module.modules():
-            for name, p in mod.named_parameters(recurse=False):
-                noise = torch.randn(p.shape, generator=gen)
-                if isinstance(mod, torch.nn.LayerNorm) and name == "weight":
-                    p.copy_(1.0 + 0.1 * noise)
-                elif isinstance(mod, torch.nn.Embedding):
-                    p.copy_(noise)
-                elif isinstance(mod, torch.nn.Linear) and name == "weight":
-                    p.copy_(noise / p.shape[1] ** 0.5)
-                else:
-                    p.copy_(0.1 * noise)
 
 
 def _read_state_dict(path):
@@ -131,13 +117,14 @@ def build_model(weights="random", seed=0, attn_implementation="sdpa"):
 
     weights: "random" (transformers' init under torch.manual_seed(seed), as
     the orientation measurement in shared/GPU-MACHINE.md), "nontrivial"
-    (randomize_nontrivial(seed): for accuracy checks), or a checkpoint path
+    (export_fixtures.randomize(seed), the fixtures' scheme: for accuracy
+    checks), or a checkpoint path
     (a Hugging Face folder or a .safetensors / .bin file)."""
     config = transformers.BertConfig(**CONFIG, attn_implementation=attn_implementation)
     torch.manual_seed(seed)
     bert = transformers.BertModel(config, add_pooling_layer=False)
     if weights == "nontrivial":
-        randomize_nontrivial(bert, seed)
+        randomize(bert, seed)
     elif weights != "random":
         path = Path(weights)
         load_weights(bert, _checkpoint_file(path) if path.is_dir() else path)
