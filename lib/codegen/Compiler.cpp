@@ -711,12 +711,17 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
       if (HasSeq)
         Bind +=
             std::string(Bind.empty() ? "" : ",") + "seq=" + std::to_string(S);
-      std::string Fold = "fold-constants,infer-shapes,canonicalize,cse,dce";
-      std::string BucketPipeline =
-          Bind.empty() ? Fold : "specialize{" + Bind + "}," + Fold;
       std::string Where = "bucket batch=" + std::to_string(B) +
                           (HasSeq ? " seq=" + std::to_string(S) : "");
-      if (llvm::Error E = runPassPipeline(*Bucket, BucketPipeline, PO))
+      if (!Bind.empty())
+        if (llvm::Error E =
+                runPassPipeline(*Bucket, "specialize{" + Bind + "}", PO))
+          return makeError(Where + ": " + llvm::toString(std::move(E)));
+      // Shape arithmetic (an expanded ONNX function's Shape, Div, Where
+      // and Concat feeding an Expand) folds a step per round.
+      if (llvm::Error E = runPassPipelineToFixpoint(
+              *Bucket, "fold-constants,infer-shapes,canonicalize,cse,dce", PO,
+              /*MaxRounds=*/8))
         return makeError(Where + ": " + llvm::toString(std::move(E)));
       BucketLowering Lowering(*Bucket, A.Plan.Buckets.size(), Options.Target,
                               Weights, Kernels);

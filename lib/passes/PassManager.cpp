@@ -114,20 +114,21 @@ llvm::Error checkPassPipeline(llvm::StringRef Pipeline) {
   return parsePipeline(Pipeline).takeError();
 }
 
-llvm::Error runPassPipeline(Graph &G, llvm::StringRef Pipeline,
-                            const PipelineOptions &Options,
-                            llvm::raw_ostream &Log) {
-  auto Entries = parsePipeline(Pipeline);
-  if (!Entries)
-    return Entries.takeError();
-  PassContext Ctx(Options.DebugOnly, Log);
+namespace {
+
+/// Runs the parsed pipeline once; returns whether any pass changed `G`.
+llvm::Expected<bool> runOnce(Graph &G, llvm::ArrayRef<PipelineEntry> Entries,
+                             const PipelineOptions &Options, PassContext &Ctx,
+                             llvm::raw_ostream &Log) {
   PrintOptions DumpOptions;
   DumpOptions.ElideWeights = Options.ElideWeightsInDumps;
-  for (const PipelineEntry &E : *Entries) {
+  bool Any = false;
+  for (const PipelineEntry &E : Entries) {
     Ctx.setCurrentPass(E.Pass->Name);
     auto Changed = E.Pass->Run(G, E.Options, Ctx);
     if (!Changed)
       return withContext(Changed.takeError(), "pass '" + E.Pass->Name + "'");
+    Any |= *Changed;
     if (Options.VerifyEach)
       if (llvm::Error Err = verifyGraph(G))
         return withContext(std::move(Err), "verifier after pass '" +
@@ -138,10 +139,42 @@ llvm::Error runPassPipeline(Graph &G, llvm::StringRef Pipeline,
       printGraph(G, Log, DumpOptions);
     }
   }
+  return Any;
+}
+
+llvm::Error runPipeline(Graph &G, llvm::StringRef Pipeline,
+                        const PipelineOptions &Options, unsigned MaxRounds,
+                        llvm::raw_ostream &Log) {
+  auto Entries = parsePipeline(Pipeline);
+  if (!Entries)
+    return Entries.takeError();
+  PassContext Ctx(Options.DebugOnly, Log);
+  for (unsigned Round = 0; Round < MaxRounds; ++Round) {
+    auto Changed = runOnce(G, *Entries, Options, Ctx, Log);
+    if (!Changed)
+      return Changed.takeError();
+    if (!*Changed)
+      break;
+  }
   if (Options.Stats)
     for (const auto &[Name, Count] : Ctx.stats())
       Log << "stat " << Name << ": " << Count << "\n";
   return llvm::Error::success();
+}
+
+} // namespace
+
+llvm::Error runPassPipeline(Graph &G, llvm::StringRef Pipeline,
+                            const PipelineOptions &Options,
+                            llvm::raw_ostream &Log) {
+  return runPipeline(G, Pipeline, Options, /*MaxRounds=*/1, Log);
+}
+
+llvm::Error runPassPipelineToFixpoint(Graph &G, llvm::StringRef Pipeline,
+                                      const PipelineOptions &Options,
+                                      unsigned MaxRounds,
+                                      llvm::raw_ostream &Log) {
+  return runPipeline(G, Pipeline, Options, MaxRounds, Log);
 }
 
 } // namespace kiln

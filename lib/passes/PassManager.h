@@ -100,6 +100,15 @@ llvm::Error runPassPipeline(Graph &G, llvm::StringRef Pipeline,
                             const PipelineOptions &Options,
                             llvm::raw_ostream &Log = llvm::errs());
 
+/// Runs `Pipeline` again and again until a whole round changes nothing, at
+/// most `MaxRounds` times. Folding and shape inference feed each other: a
+/// folded shape operand makes a dim static, and a static dim lets a Shape
+/// fold.
+llvm::Error runPassPipelineToFixpoint(Graph &G, llvm::StringRef Pipeline,
+                                      const PipelineOptions &Options,
+                                      unsigned MaxRounds,
+                                      llvm::raw_ostream &Log = llvm::errs());
+
 /// Checks that `Pipeline` parses and names only known passes and options.
 llvm::Error checkPassPipeline(llvm::StringRef Pipeline);
 
