@@ -1,6 +1,6 @@
 // layernorm.cuh - LayerNorm and SkipLayerNorm over the last axis.
 //
-//   layernorm<W, T, P, HasBias>                y = LN(x) * scale + bias
+//   layernorm<W, T, P, HasBias, HasStats>      y = LN(x) * scale + bias
 //   skip_layernorm<W, T, P, HasBias, HasExtra> y = LN(x + skip + extra) ...
 //
 // Specialized on W (the normalized width), T (storage of x, skip and y) and
@@ -14,6 +14,9 @@
 // 128-thread block; wider rows get 128, 512 or 1024 threads each and a
 // block reduction. Hidden 384 in f16: 48 accesses of 8 elements per row,
 // 2 per lane.
+//
+// With HasStats, layernorm also writes each row's mean and 1/sqrt(var + eps)
+// as fp32 (ONNX LayerNormalization's Mean and InvStdDev outputs).
 //
 // An absent optional operand keeps its pointer slot; the launch passes 0.
 #pragma once
@@ -60,10 +63,14 @@ __device__ __forceinline__ float row_sum(float V, float *Scratch) {
     return block_sum(V, Scratch);
 }
 
+struct RowStats {
+  float Mean, InvStdDev;
+};
+
 /// Normalizes the row a thread holds in `V` (its items, see RowShape) and
-/// writes it to `Out`, the row's first element.
+/// writes it to `Out`, the row's first element. Returns the row's statistics.
 template <int W, typename T, typename P, bool HasBias>
-__device__ __forceinline__ void
+__device__ __forceinline__ RowStats
 layernorm_row(float *V, int Lane, const P *__restrict__ Scale,
               const P *__restrict__ Bias, float Epsilon, T *Out,
               float *Scratch) {
@@ -105,13 +112,15 @@ layernorm_row(float *V, int Lane, const P *__restrict__ Scale,
     }
     store_floats<S::Vec>(Out + Col, Y);
   }
+  return {Mean, Inv};
 }
 
-template <int W, typename T, typename P, bool HasBias>
+template <int W, typename T, typename P, bool HasBias, bool HasStats>
 __global__ void __launch_bounds__(RowShape<W, T>::BlockThreads)
     layernorm(const T *__restrict__ X, const P *__restrict__ Scale,
-              const P *__restrict__ Bias, T *__restrict__ Out, int64_t Rows,
-              float Epsilon) {
+              const P *__restrict__ Bias, T *__restrict__ Out,
+              float *__restrict__ Mean, float *__restrict__ InvStdDev,
+              int64_t Rows, float Epsilon) {
   using S = RowShape<W, T>;
   __shared__ float Scratch[32];
   int64_t Row = S::row();
@@ -123,8 +132,13 @@ __global__ void __launch_bounds__(RowShape<W, T>::BlockThreads)
   for (int I = 0; I < S::Items; ++I)
     if (S::valid(Lane, I))
       load_floats<S::Vec>(X + Row * W + S::column(Lane, I), V + I * S::Vec);
-  layernorm_row<W, T, P, HasBias>(V, Lane, Scale, Bias, Epsilon, Out + Row * W,
-                                  Scratch);
+  RowStats Stats = layernorm_row<W, T, P, HasBias>(
+      V, Lane, Scale, Bias, Epsilon, Out + Row * W, Scratch);
+  if constexpr (HasStats)
+    if (Lane == 0) {
+      Mean[Row] = Stats.Mean;
+      InvStdDev[Row] = Stats.InvStdDev;
+    }
 }
 
 /// `XRows` and `SkipRows` are the rows of x and skip: an operand broadcast

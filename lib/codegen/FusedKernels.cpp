@@ -148,8 +148,11 @@ llvm::Expected<int64_t> repeatedRows(const Node &N, llvm::ArrayRef<int64_t> In,
 
 /// LayerNorm(x, scale, bias?) over rows of `Width` of a tensor of
 /// `Elements`: the launch LayerNorm and ONNX LayerNormalization share.
+/// `Stats` of the node's results after the first receive each row's mean
+/// and 1/stddev (fp32); a 1/stddev nobody asked for goes to scratch.
 llvm::Expected<NodeLowering> layerNormRows(const Node &N, int64_t Width,
-                                           int64_t Elements, DType T, DType P) {
+                                           int64_t Elements, DType T, DType P,
+                                           unsigned Stats = 0) {
   int64_t Rows = Width ? Elements / Width : 0;
   auto Shape = rowShape(N, Width, T);
   if (!Shape)
@@ -157,15 +160,24 @@ llvm::Expected<NodeLowering> layerNormRows(const Node &N, int64_t Width,
   NodeLowering Out;
   if (Rows == 0)
     return Out;
+  if (Stats == 1)
+    Out.ScratchBytes.push_back(uint64_t(Rows) * sizeof(float));
   KernelLaunch L;
   L.Module = "layernorm.cuh";
-  L.NameExpr = llvm::formatv("kiln::layernorm<{0}, {1}, {2}, {3}>", Width,
-                             typeName(T), typeName(P), flag(N.operand(2)));
+  L.NameExpr = llvm::formatv("kiln::layernorm<{0}, {1}, {2}, {3}, {4}>", Width,
+                             typeName(T), typeName(P), flag(N.operand(2)),
+                             flag(Stats > 0));
   setRowLaunch(L, *Shape, Rows);
-  L.Args = {
-      LaunchArg::operand(0), LaunchArg::operand(1),
-      optionalOperand(N, 2), LaunchArg::result(0),
-      LaunchArg::i64(Rows),  LaunchArg::f32(N.getFloat("epsilon", 1e-5f))};
+  L.Args = {LaunchArg::operand(0),
+            LaunchArg::operand(1),
+            optionalOperand(N, 2),
+            LaunchArg::result(0),
+            Stats > 0 ? LaunchArg::result(1) : LaunchArg::i64(0),
+            Stats > 1   ? LaunchArg::result(2)
+            : Stats > 0 ? LaunchArg::scratch(0)
+                        : LaunchArg::i64(0),
+            LaunchArg::i64(Rows),
+            LaunchArg::f32(N.getFloat("epsilon", 1e-5f))};
   Out.Launches.push_back(std::move(L));
   return Out;
 }
@@ -185,19 +197,23 @@ llvm::Expected<NodeLowering> lowerLayerNorm(const Node &N, const TargetInfo &) {
 
 /// ONNX LayerNormalization normalizes over dims [axis, rank): over the
 /// flattened trailing block that is a last-axis LayerNorm of the block's
-/// width. Only Y may be used (Mean and InvStdDev are not computed), and the
-/// scale and bias hold the whole block. -O2 turns the usual axis = -1 form
-/// into LayerNorm; this serves the rest.
+/// width; the scale and bias hold the whole block. Mean and InvStdDev, when
+/// the node has them, are written per row in fp32. -O2 turns the usual
+/// axis = -1 form into LayerNorm; this serves the rest.
 llvm::Expected<NodeLowering> lowerOnnxLayerNormalization(const Node &N,
                                                          const TargetInfo &) {
-  for (unsigned R = 1; R < N.numResults(); ++R)
-    if (N.result(R)->hasUses() || N.graph()->isOutput(N.result(R)))
-      return makeError(N.describe() +
-                       ": unsupported on the GPU: its Mean or InvStdDev "
-                       "output is used");
-  if (N.getInt("stash_type", 1) != 1)
+  // The statistics are computed in fp32 whatever the stash type asks.
+  if (std::string Stash = N.getString("stash_type", "f32"); Stash != "f32")
     return makeError(N.describe() +
-                     ": unsupported on the GPU: stash_type other than f32");
+                     ": unsupported on the GPU: stash_type " + Stash +
+                     " (the kernel keeps its statistics in f32)");
+  unsigned Stats = N.numResults() - 1;
+  for (unsigned R = 1; R < N.numResults(); ++R)
+    if (N.result(R)->dtype() != DType::F32)
+      return makeError(N.describe() + ": unsupported on the GPU: result " +
+                       llvm::Twine(R) + " is " +
+                       dtypeName(N.result(R)->dtype()) +
+                       " (the kernel writes Mean and InvStdDev in f32)");
   auto Sizes = sizesOf(N, N.operand(0));
   if (!Sizes)
     return Sizes.takeError();
@@ -223,7 +239,7 @@ llvm::Expected<NodeLowering> lowerOnnxLayerNormalization(const Node &N,
     return T.takeError();
   if (!P)
     return P.takeError();
-  return layerNormRows(N, Width, product(*Sizes), *T, *P);
+  return layerNormRows(N, Width, product(*Sizes), *T, *P, Stats);
 }
 
 llvm::Expected<NodeLowering> lowerSkipLayerNorm(const Node &N,

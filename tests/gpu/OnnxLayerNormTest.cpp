@@ -26,5 +26,36 @@ TEST(OnnxLayerNormalization, LastAxisNoBiasF16) {
                             C);
 }
 
+TEST(OnnxLayerNormalization, MeanAndInvStdDevF32) {
+  expectGpuMatchesReference(
+      R"(graph @g(%x: f32[6, 4, 5], %s: f32[4, 5], %b: f32[4, 5]) {
+  %y, %mean, %inv = LayerNormalization(%x, %s, %b) {axis = 1, epsilon = 1.0e-05} : f32[6, 4, 5], f32[6, 1, 1], f32[6, 1, 1]
+  return %y, %mean, %inv
+})");
+}
+
+TEST(OnnxLayerNormalization, MeanOnlyF16WideRow) {
+  // 640 halves: 80 accesses, one warp per row; the unused 1/stddev goes to
+  // scratch.
+  GpuCheck C;
+  C.AbsTol = 4e-3;
+  C.RelTol = 4e-3;
+  expectGpuMatchesReference(
+      R"(graph @g(%x: f16[3, 640], %s: f16[640]) {
+  %y, %mean = LayerNormalization(%x, %s) {axis = -1, epsilon = 1.0e-05} : f16[3, 640], f32[3, 1]
+  return %y, %mean
+})",
+      C);
+}
+
+TEST(OnnxLayerNormalization, StatsOfABlockWideRow) {
+  // 4096 floats per row: a 1024-thread block reduces each row.
+  expectGpuMatchesReference(
+      R"(graph @g(%x: f32[2, 8, 512], %s: f32[8, 512]) {
+  %y, %mean, %inv = LayerNormalization(%x, %s) {axis = 1, epsilon = 1.0e-05} : f32[2, 8, 512], f32[2, 1, 1], f32[2, 1, 1]
+  return %y, %mean, %inv
+})");
+}
+
 } // namespace
 } // namespace kiln
