@@ -11,6 +11,8 @@
 //   reduce_thread  one thread per output: short ones over many outputs
 //   arg_reduce     one thread per (outer, inner) position
 //   cumsum         one thread per (outer, inner) position, sequential
+//   matmul         one thread per output: MatMuls cuBLASLt does not take
+//                  (f64 and integer types, partially broadcast batches)
 #pragma once
 
 #include "numeric.cuh"
@@ -241,6 +243,45 @@ __global__ void __launch_bounds__(ReduceThreads)
     if (!Exclusive)
       Out[At] = Store<T>::from(Acc);
   }
+}
+
+__device__ __forceinline__ float mul_term(float A, float B) { return A * B; }
+__device__ __forceinline__ double mul_term(double A, double B) { return A * B; }
+__device__ __forceinline__ long long mul_term(long long A, long long B) {
+  return wrap_mul(A, B);
+}
+
+/// Out[b, m, n] = sum_k A[b, m, k] * B[b, k, n] in the compute type C, over
+/// an output of batch dims Batch (size, A stride, B stride per dim,
+/// outermost first; a broadcast dim has stride 0).
+template <typename T, typename C, long long M, long long K, long long N,
+          long long... Batch>
+__global__ void __launch_bounds__(ReduceThreads)
+    matmul(const T *__restrict__ A, const T *__restrict__ B,
+           T *__restrict__ Out) {
+  constexpr int Rank = sizeof...(Batch) / 3;
+  constexpr long long D[] = {Batch..., 0};
+  long long Count = M * N;
+#pragma unroll
+  for (int Dim = 0; Dim < Rank; ++Dim)
+    Count *= D[3 * Dim];
+  long long I = (long long)blockIdx.x * ReduceThreads + threadIdx.x;
+  if (I >= Count)
+    return;
+  long long Col = I % N, Row = I / N % M, Rest = I / (M * N);
+  long long AAt = Row * K, BAt = Col;
+#pragma unroll
+  for (int Dim = Rank - 1; Dim >= 0; --Dim) {
+    long long Coord = Rest % D[3 * Dim];
+    Rest /= D[3 * Dim];
+    AAt += Coord * D[3 * Dim + 1];
+    BAt += Coord * D[3 * Dim + 2];
+  }
+  C Acc = C(0);
+  for (long long Step = 0; Step < K; ++Step)
+    Acc = add_cum(Acc, mul_term(load_as<C>(A[AAt + Step]),
+                                load_as<C>(B[BAt + Step * N])));
+  Out[I] = Store<T>::from(Acc);
 }
 
 } // namespace kiln

@@ -259,6 +259,19 @@ llvm::Expected<GemmShape> gemmShape(const Node &N) {
   return G;
 }
 
+/// Whether cuBLASLt computes `N`. A MatMul it does not take (f64 or integer
+/// operands, batch dims that broadcast only partially) runs the generic
+/// matmul kernel instead; for Gemm and FusedGemm gemmShape says why not.
+bool cublasTakes(const Node &N) {
+  if (N.opName() != "MatMul")
+    return true;
+  auto Shape = gemmShape(N);
+  if (Shape)
+    return true;
+  llvm::consumeError(Shape.takeError());
+  return false;
+}
+
 /// The elementwise erf GELU applied in place after a GEMM.
 KernelLaunch geluAfterGemm(DType T, int64_t Elements) {
   KernelLaunch L;
@@ -417,7 +430,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
       W.Kind = NodeKind::Skip;
     } else if (isView(N->opName())) {
       W.Kind = NodeKind::View;
-    } else if (isGemm(N->opName())) {
+    } else if (isGemm(N->opName()) && cublasTakes(*N)) {
       auto Shape = gemmShape(*N);
       if (!Shape)
         return Shape.takeError();

@@ -8,7 +8,8 @@
 //   copy.cuh     Transpose Slice Expand Tile Concat Split Pad Dropout
 //                ConstantOfShape Shape Size Range Trilu EyeLike
 //   gather.cuh   Gather GatherElements GatherND ScatterND
-//   reduce.cuh   ReduceX ArgMax ArgMin CumSum
+//   reduce.cuh   ReduceX ArgMax ArgMin CumSum, and the MatMuls cuBLASLt
+//                does not take (f64, integers, partially broadcast batches)
 //   softmax.cuh  Softmax LogSoftmax
 //
 // Shapes are static here (codegen runs after `specialize`), so sizes,
@@ -797,6 +798,42 @@ llvm::Expected<NodeLowering> lowerCumSum(const Node &N, const TargetInfo &) {
                        {LaunchArg::operand(0), LaunchArg::result(0)}));
 }
 
+/// numpy matmul as the reference computes it, one thread per output. The
+/// lowering driver sends a MatMul here only when cuBLASLt cannot take it.
+llvm::Expected<NodeLowering> lowerMatMul(const Node &N, const TargetInfo &) {
+  auto ASizes = sizesOf(N, N.operand(0));
+  auto BSizes = sizesOf(N, N.operand(1));
+  if (!ASizes || !BSizes)
+    return joinErrors(ASizes.takeError(), BSizes.takeError());
+  std::vector<int64_t> As = *ASizes, Bs = *BSizes;
+  if (As.empty() || Bs.empty())
+    return makeError(N.describe() + ": operands must have rank >= 1");
+  if (As.size() == 1)
+    As.insert(As.begin(), 1);
+  if (Bs.size() == 1)
+    Bs.push_back(1);
+  int64_t M = As[As.size() - 2], K = As.back(), Cols = Bs.back();
+  std::vector<int64_t> ABatch(As.begin(), As.end() - 2),
+      BBatch(Bs.begin(), Bs.end() - 2);
+  auto Batch = broadcastSizes({ABatch, BBatch});
+  if (!Batch)
+    return Batch.takeError();
+  std::vector<int64_t> AStrides = broadcastStrides(ABatch, *Batch),
+                       BStrides = broadcastStrides(BBatch, *Batch);
+  int64_t Count = M * Cols * product(*Batch);
+  if (Count == 0)
+    return NodeLowering();
+  DType T = N.operand(0)->dtype();
+  std::vector<std::string> Args = {elementType(T), computeType(T), lit(M),
+                                   lit(K), lit(Cols)};
+  for (size_t D = 0; D < Batch->size(); ++D)
+    Args.insert(Args.end(), {lit((*Batch)[D]), lit(AStrides[D] * M * K),
+                             lit(BStrides[D] * K * Cols)});
+  return single(launch("reduce.cuh", instance("matmul", Args), Count,
+                       {LaunchArg::operand(0), LaunchArg::operand(1),
+                        LaunchArg::result(0)}));
+}
+
 llvm::Expected<NodeLowering> lowerSoftmax(const Node &N, const TargetInfo &) {
   auto In = sizesOf(N, N.operand(0));
   if (!In)
@@ -856,6 +893,7 @@ void registerGenericKernels(KernelRegistry &R) {
   R.add("ArgMax", lowerArgReduce);
   R.add("ArgMin", lowerArgReduce);
   R.add("CumSum", lowerCumSum);
+  R.add("MatMul", lowerMatMul);
   R.add("Softmax", lowerSoftmax);
   R.add("LogSoftmax", lowerSoftmax);
 }

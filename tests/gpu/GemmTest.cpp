@@ -113,6 +113,40 @@ TEST(GpuGemm, MatMulVectorOperands) {
 })");
 }
 
+TEST(GpuGemm, MatMulPartialBroadcastRunsTheGenericKernel) {
+  // Each operand broadcasts along a different batch dim: no cuBLASLt batch
+  // stride expresses it.
+  expectGpuMatchesReference(
+      R"(graph @g(%a: f32[3, 1, 5, 7], %b: f32[1, 2, 7, 4]) {
+  %y = MatMul(%a, %b) : f32[3, 2, 5, 4]
+  return %y
+})");
+}
+
+TEST(GpuGemm, MatMulF64RunsTheGenericKernel) {
+  GpuCheck C;
+  C.AbsTol = 1e-12;
+  C.RelTol = 1e-12;
+  expectGpuMatchesReference(
+      R"(graph @g(%a: f64[2, 9, 33], %b: f64[33, 6]) {
+  %y = MatMul(%a, %b) : f64[2, 9, 6]
+  return %y
+})",
+      C);
+}
+
+TEST(GpuGemm, MatMulInt64RunsTheGenericKernel) {
+  GpuCheck C;
+  C.IntRange = 100;
+  C.AbsTol = 0;
+  C.RelTol = 0;
+  expectGpuMatchesReference(R"(graph @g(%a: i64[4, 5], %b: i64[5]) {
+  %y = MatMul(%a, %b) : i64[4]
+  return %y
+})",
+                            C);
+}
+
 TEST(GpuGemm, OnnxGemmTransposedWithBias) {
   std::string Ir =
       "graph @g(%a: f32[12, 6]) {\n" + randomConst("w", "f32", {10, 12}, 6) +
