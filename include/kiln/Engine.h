@@ -71,6 +71,9 @@ struct EngineMemory {
   uint64_t WeightBytes = 0;
   uint64_t ArenaBytes = 0;     // per context: the largest bucket's arena
   uint64_t WorkspaceBytes = 0; // per context: cuBLASLt's workspace
+  /// Weights the shapes compiled on demand added: they share the engine's
+  /// weights and store only constants folded for their shape.
+  uint64_t JitWeightBytes = 0;
 };
 
 class ExecutionContext;

@@ -32,10 +32,7 @@ class WeightTable {
 public:
   uint64_t add(const Tensor &T) {
     llvm::ArrayRef<uint8_t> Bytes(T.bytes(), T.byteSize());
-    llvm::XXH128_hash_t H = llvm::xxh3_128bits(Bytes);
-    std::string Key = llvm::utohexstr(H.high64) + ":" +
-                      llvm::utohexstr(H.low64) + ":" +
-                      std::to_string(Bytes.size());
+    std::string Key = key(Bytes);
     if (auto It = Offsets.find(Key); It != Offsets.end())
       return It->second;
     uint64_t Offset =
@@ -45,9 +42,27 @@ public:
     Offsets[Key] = Offset;
     return Offset;
   }
+  /// Starts the table with `Blob`, whose `Entries` later adds find.
+  void seed(const std::string &Blob, llvm::ArrayRef<WeightEntry> Entries) {
+    Data = Blob;
+    for (const WeightEntry &E : Entries) {
+      uint64_t Bytes = uint64_t(numElementsOf(E.Dims)) * dtypeSize(E.Type);
+      if (E.Offset + Bytes > Data.size())
+        continue;
+      llvm::ArrayRef<uint8_t> View(
+          reinterpret_cast<const uint8_t *>(Data.data()) + E.Offset, Bytes);
+      Offsets.try_emplace(key(View), E.Offset);
+    }
+  }
   std::string take() { return std::move(Data); }
 
 private:
+  static std::string key(llvm::ArrayRef<uint8_t> Bytes) {
+    llvm::XXH128_hash_t H = llvm::xxh3_128bits(Bytes);
+    return llvm::utohexstr(H.high64) + ":" + llvm::utohexstr(H.low64) + ":" +
+           std::to_string(Bytes.size());
+  }
+
   std::string Data;
   std::map<std::string, uint64_t> Offsets;
 };
@@ -626,6 +641,8 @@ BucketCompiler makeJitCompiler(std::string CacheDir) {
     O.CacheDir = CacheDir;
     O.EmitPtx = false;
     O.ModelName = Base.Meta.ModelName;
+    O.WeightsPrefix = &Base.Weights;
+    O.WeightsPrefixEntries = &Base.WeightEntries;
     O.CompileCommand = Base.Meta.CompileCommand + " (on demand: batch " +
                        std::to_string(Batch) + ", seq " + std::to_string(Seq) +
                        ")";
@@ -694,6 +711,11 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   A.IrText = printGraphToString(*G, Print);
 
   WeightTable Weights;
+  if (Options.WeightsPrefix)
+    Weights.seed(*Options.WeightsPrefix,
+                 Options.WeightsPrefixEntries
+                     ? llvm::ArrayRef(*Options.WeightsPrefixEntries)
+                     : llvm::ArrayRef<WeightEntry>());
   for (const Value *C : G->constants())
     if (const Tensor *T = C->constantData())
       A.WeightEntries.push_back(

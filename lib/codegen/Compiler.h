@@ -53,6 +53,13 @@ struct CompileOptions {
   /// becomes a constant, as TensorRT fixes shape-tensor inputs, so that
   /// shapes and layouts computed from it are static in the plan.
   std::map<std::string, Tensor> BoundInputs;
+  /// When set, the artifact's weights begin with exactly these bytes (an
+  /// artifact's weights, `WeightsPrefixEntries` its entries), and a
+  /// constant equal to one of those entries is not stored again. A shape
+  /// compiled on demand uses it so that its engine shares the base
+  /// engine's weights on the device and uploads only what it adds.
+  const std::string *WeightsPrefix = nullptr;
+  const std::vector<WeightEntry> *WeightsPrefixEntries = nullptr;
 };
 
 struct CompileStats {

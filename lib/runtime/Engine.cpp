@@ -99,7 +99,13 @@ bool gpuAvailable(std::string *Why) {
 struct Engine::Impl {
   Artifact A;
   EngineOptions Options;
+  /// Weights [0, SharedBytes) live in another engine's buffer at Shared
+  /// (an engine compiled on demand shares its base's); `Weights` holds the
+  /// rest, from SharedBytes on.
+  const uint8_t *Shared = nullptr;
+  uint64_t SharedBytes = 0;
   void *Weights = nullptr;
+  uint64_t OwnWeightBytes = 0;
   std::vector<cudaLibrary_t> Libraries;
   std::vector<cudaKernel_t> Kernels;
   cublasLtHandle_t Lt = nullptr;
@@ -124,7 +130,12 @@ struct Engine::Impl {
   }
 
   llvm::Error init();
-  uint8_t *weightsBase() const { return static_cast<uint8_t *>(Weights); }
+  /// The device address of weight byte `Offset`.
+  uint8_t *weightAt(uint64_t Offset) const {
+    if (Offset < SharedBytes)
+      return const_cast<uint8_t *>(Shared) + Offset;
+    return static_cast<uint8_t *>(Weights) + (Offset - SharedBytes);
+  }
 };
 
 llvm::Error Engine::Impl::init() {
@@ -192,12 +203,13 @@ llvm::Error Engine::Impl::init() {
                 "raising the shared memory of " +
                     A.Plan.Kernels[I].LoweredName);
 
-  if (!A.Weights.empty()) {
-    KILN_CUDA(cudaMalloc(&Weights, A.Weights.size()),
-              "allocating " + llvm::Twine(A.Weights.size()) +
+  OwnWeightBytes = A.Weights.size() - SharedBytes;
+  if (OwnWeightBytes) {
+    KILN_CUDA(cudaMalloc(&Weights, OwnWeightBytes),
+              "allocating " + llvm::Twine(OwnWeightBytes) +
                   " bytes of weights");
-    KILN_CUDA(cudaMemcpy(Weights, A.Weights.data(), A.Weights.size(),
-                         cudaMemcpyHostToDevice),
+    KILN_CUDA(cudaMemcpy(Weights, A.Weights.data() + SharedBytes,
+                         OwnWeightBytes, cudaMemcpyHostToDevice),
               "uploading weights");
   }
   KILN_CUBLAS(cublasLtCreate(&Lt), "creating the cuBLASLt handle");
@@ -216,13 +228,27 @@ llvm::Expected<Engine *> Engine::Impl::jitEngine(int64_t Batch, int64_t Seq) {
     return withContext(Compiled.takeError(),
                        "compiling batch " + llvm::Twine(Batch) + " seq " +
                            llvm::Twine(Seq) + " on demand");
-  EngineOptions Child = Options;
-  Child.JitCompiler = nullptr;
-  Child.CaptureAtCreate = false;
-  auto E = Engine::create(std::move(*Compiled), Child);
-  if (!E)
-    return E.takeError();
-  return (Jit[Key] = std::move(*E)).get();
+  if (llvm::Error E = validatePlan(Compiled->Plan))
+    return std::move(E);
+  auto I = std::make_unique<Impl>();
+  I->Options = Options;
+  I->Options.JitCompiler = nullptr;
+  I->Options.CaptureAtCreate = false;
+  // The compiler starts the new artifact's weights with this engine's
+  // (CompileOptions::WeightsPrefix); the bytes are checked, not trusted.
+  const std::string &Mine = A.Weights, &Theirs = Compiled->Weights;
+  if (Weights && Theirs.size() >= Mine.size() &&
+      std::equal(Mine.begin(), Mine.end(), Theirs.begin())) {
+    I->Shared = weightAt(0);
+    I->SharedBytes = Mine.size();
+  }
+  I->A = std::move(*Compiled);
+  if (llvm::Error E = I->init())
+    return std::move(E);
+  // Only this engine compiles on demand, from its own artifact: the new
+  // engine's host copy of the weights is not needed again.
+  I->A.Weights = std::string();
+  return (Jit[Key] = std::unique_ptr<Engine>(new Engine(std::move(I)))).get();
 }
 
 Engine::Engine(std::unique_ptr<Impl> I) : P(std::move(I)) {}
@@ -256,7 +282,11 @@ unsigned Engine::jitShapes() const {
 }
 
 EngineMemory Engine::memory() const {
-  return {P->A.Weights.size(), P->MaxArena, WorkspaceBytes};
+  EngineMemory M{P->OwnWeightBytes, P->MaxArena, WorkspaceBytes, 0};
+  std::lock_guard<std::mutex> Lock(P->JitMutex);
+  for (const auto &[Shape, E] : P->Jit)
+    M.JitWeightBytes += E->P->OwnWeightBytes;
+  return M;
 }
 
 //===-- ExecutionContext --------------------------------------------------===//
@@ -298,10 +328,9 @@ struct ExecutionContext::Impl {
   }
 
   void *address(const BufferRef &B) const {
-    uint8_t *Base = B.In == BufferRef::Space::Weights
-                        ? E->weightsBase()
-                        : static_cast<uint8_t *>(Arena);
-    return Base + B.Offset;
+    if (B.In == BufferRef::Space::Weights)
+      return E->weightAt(B.Offset);
+    return static_cast<uint8_t *>(Arena) + B.Offset;
   }
 
   llvm::Error init();

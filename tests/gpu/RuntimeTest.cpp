@@ -189,6 +189,14 @@ TEST(Runtime, JitCompilerMakesAPlanForExactlyOneShape) {
   EXPECT_EQ(Jit->Meta.Precision, A.Meta.Precision);
   EXPECT_EQ(Jit->IrText, A.IrText) << "the stored IR is not optimized again";
   EXPECT_FALSE(bool(validateArtifact(*Jit)));
+  // The weights start with the base's, byte for byte, so that the engine
+  // shares them; only constants folded for this shape follow.
+  ASSERT_GE(Jit->Weights.size(), A.Weights.size());
+  EXPECT_EQ(Jit->Weights.compare(0, A.Weights.size(), A.Weights), 0);
+  EXPECT_LT(Jit->Weights.size() - A.Weights.size(), 4096u);
+  for (size_t I = 0; I < A.WeightEntries.size(); ++I)
+    EXPECT_EQ(Jit->WeightEntries[I].Offset, A.WeightEntries[I].Offset)
+        << A.WeightEntries[I].Name;
 }
 
 TEST(Runtime, ShapesWithoutABucketCompileOnDemand) {
@@ -219,6 +227,9 @@ TEST(Runtime, ShapesWithoutABucketCompileOnDemand) {
         << "batch " << Shapes[I][0] << " seq " << Shapes[I][1];
     EXPECT_EQ((*E)->jitShapes(), Expected[I]) << "after request " << I;
   }
+  // Both shapes compiled on demand share the engine's weights.
+  EngineMemory M = (*E)->memory();
+  EXPECT_LT(M.JitWeightBytes * 100, M.WeightBytes);
 }
 
 TEST(Runtime, BadRequestsAreErrorValues) {
