@@ -292,6 +292,19 @@ step_sanitize() { # TOOL
   { echo -n "$(basename "$art"): "
     grep -E '(ERROR|RACECHECK|SYNCCHECK|INITCHECK) SUMMARY' "$LOGS/$tool.log" | tail -n 1 |
       sed 's/^========= //'; } >"$NOTE_FILE"
+  # racecheck reports shared-memory hazards inside cuBLASLt's own nvjet_*
+  # GEMM kernels (PyTorch's F.linear with a bias gets them too, see
+  # scripts/bench/racecheck_linear.py): those are
+  # the library's, not kiln's. Every hazard in any other kernel fails.
+  if [[ $tool == racecheck && $rc -eq 86 ]]; then
+    local ours lib
+    ours=$(grep 'Race reported' "$LOGS/$tool.log" | grep -vc ' nvjet_')
+    lib=$(grep 'Race reported' "$LOGS/$tool.log" | grep -c ' nvjet_')
+    if [[ $ours -eq 0 && $lib -gt 0 ]]; then
+      echo "$(basename "$art"): 0 hazards in kiln's kernels; $lib reported inside cuBLASLt's nvjet_* kernels" >"$NOTE_FILE"
+      rc=0
+    fi
+  fi
   return $rc
 }
 
