@@ -30,7 +30,11 @@
 //   m16n8 accumulator layout of two adjacent key blocks is the A layout of
 //   one k16 block), V comes from ldmatrix.trans.
 // - Registers per thread: O is D/2 floats, Q D/4 words, S BK/2 floats; at
-//   D = 128 about 140 in all, no spills.
+//   D = 128 about 140 in all, no spills. At D = 32 the launch bounds cap
+//   them at 80 so that 3 CTAs of 8 warps share an SM (MmaShape::MinBlocks).
+// - MaskKind 1 loads the next tile's mask values into registers when it
+//   issues that tile's K/V copies and stores them to shared memory after the
+//   current tile's math, so no warp waits on them.
 // - MaskKind 0: no mask. 1: the mask does not vary along the query axis
 //   (the usual [B, 1, 1, S] padding mask): the CTA stages each tile's BK
 //   values once in shared memory. 2: anything else, read per element.
@@ -147,10 +151,16 @@ template <int D, int Warps> struct MmaShape {
   /// Shared-memory row of a K/V tile, in elements: 16 bytes of padding.
   static constexpr int Row = D + 8;
   static constexpr int TileElems = BK * Row;
+  /// CTAs an SM must hold at once, which caps registers at 65536 /
+  /// (Threads * MinBlocks): 80 at D = 32 (3 CTAs of 8 warps), where the
+  /// kernel is latency-bound and 95 registers allowed only 2. A cap of 64
+  /// (4 CTAs) is slower again (H100, MiniLM 256 x 128: 0.527 ms of
+  /// attention at 95 registers, 0.455 at 80, 0.471 at 64).
+  static constexpr int MinBlocks = D <= 32 ? 24 / Warps : 1;
 };
 
 template <int D, int Warps, typename T, typename M, int MaskKind>
-__global__ void __launch_bounds__(Warps * 32)
+__global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
     attention_mma(const T *__restrict__ Q, const T *__restrict__ K,
                   const T *__restrict__ V, const M *__restrict__ Mask,
                   T *__restrict__ Out, int SeqQ, int SeqK, int Heads,
@@ -172,8 +182,7 @@ __global__ void __launch_bounds__(Warps * 32)
   const T *VBase = V + int64_t(B) * SeqK * VStride + VOff + int64_t(H) * D;
   const M *MaskBase = Mask + int64_t(B) * MaskB + int64_t(H) * MaskH;
 
-  // Stages the keys [Key0, Key0 + BK) of K and V (zeros past the end) and,
-  // for MaskKind 1, their mask values (-inf past the end).
+  // Stages the keys [Key0, Key0 + BK) of K and V (zeros past the end).
   auto loadTile = [&](int Stage, int Key0) {
     constexpr int Chunks = BK * D / 8; // 16 bytes each
 #pragma unroll
@@ -192,13 +201,18 @@ __global__ void __launch_bounds__(Warps * 32)
           uint32_t(__cvta_generic_to_shared(&Vs[Stage][R * S::Row + Col])),
           VBase + Src * VStride + Col, In ? 16 : 0);
     }
-    if constexpr (MaskKind == 1)
-      for (int J = Tid; J < BK; J += S::Threads)
-        MaskTile[Stage][J] = Key0 + J < SeqK
-                                 ? to_float(MaskBase[int64_t(Key0 + J) * MaskJ])
-                                 : neg_inf();
     cp_async_commit();
   };
+  // MaskKind 1: thread J < BK's mask value for key Key0 + J (-inf past the
+  // end). The load for the next tile is issued with its K/V copies and
+  // stored to MaskTile only after this tile's math, so no thread waits on
+  // global memory in between.
+  auto maskValue = [&](int Key0) {
+    int Key = Key0 + Tid;
+    return Tid < BK && Key < SeqK ? to_float(MaskBase[int64_t(Key) * MaskJ])
+                                  : neg_inf();
+  };
+  static_assert(MaskKind != 1 || BK <= S::Threads, "one mask value a thread");
 
   // Q fragments (A operand, row-major 16 x 16 per k-block) straight from
   // global memory; rows past the end are zeros and never stored.
@@ -241,12 +255,19 @@ __global__ void __launch_bounds__(Warps * 32)
   const int VLane = (Lane % 8 + (Lane / 8 % 2) * 8) * S::Row + (Lane / 16) * 8;
 
   const int Tiles = (SeqK + BK - 1) / BK;
-  if (Tiles > 0)
+  if (Tiles > 0) {
     loadTile(0, 0);
+    if constexpr (MaskKind == 1)
+      if (Tid < BK)
+        MaskTile[0][Tid] = maskValue(0);
+  }
   for (int Tile = 0; Tile < Tiles; ++Tile) {
     const int Stage = Tile % 2, Key0 = Tile * BK;
+    [[maybe_unused]] float NextMask = 0.0f;
     if (Tile + 1 < Tiles) {
       loadTile(Stage ^ 1, Key0 + BK);
+      if constexpr (MaskKind == 1)
+        NextMask = maskValue(Key0 + BK);
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
@@ -339,6 +360,9 @@ __global__ void __launch_bounds__(Warps * 32)
         mma16816<T>(O[N + 1], PF, Bf[2], Bf[3]);
       }
     }
+    if constexpr (MaskKind == 1)
+      if (Tile + 1 < Tiles && Tid < BK)
+        MaskTile[Stage ^ 1][Tid] = NextMask;
     // The next iteration's loadTile overwrites this stage.
     __syncthreads();
   }
