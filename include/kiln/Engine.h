@@ -53,7 +53,7 @@ struct EngineOptions {
   bool CaptureAtCreate = false;
   /// With a compiler, a request whose (batch, seq) is no bucket gets a plan
   /// compiled for exactly its shape on first use, shared by every context
-  /// (its own kernels and its own copy of the weights on the device); past
+  /// (its own kernels; the weights on the device are the engine's); past
   /// MaxJitShapes such shapes, requests are padded or split as without one.
   BucketCompiler JitCompiler;
   unsigned MaxJitShapes = 16;
