@@ -625,6 +625,42 @@ std::vector<IoSpec> ioSpecs(llvm::ArrayRef<Value *> Values) {
 
 } // namespace
 
+llvm::Error specializeGraph(Graph &G, llvm::StringRef Bindings) {
+  PipelineOptions PO;
+  if (!Bindings.empty())
+    if (llvm::Error E =
+            runPassPipeline(G, "specialize{" + Bindings.str() + "}", PO))
+      return E;
+  // Shape arithmetic (an expanded ONNX function's Shape, Div, Where and
+  // Concat feeding an Expand) folds a step per round.
+  return runPassPipelineToFixpoint(
+      G, "fold-constants,infer-shapes,canonicalize,cse,dce", PO,
+      /*MaxRounds=*/8);
+}
+
+Node *firstUnknownShape(const Graph &G, std::string *Why) {
+  for (Node *N : G.nodeList()) {
+    // A NonZero's size is its operand's count of nonzeros, whatever type
+    // the exporter declared for it.
+    if (N->opName() == "NonZero" && N->operand(0) &&
+        !N->operand(0)->isConstant()) {
+      if (Why)
+        *Why = N->describe() + ": its result size is the count of nonzeros "
+                               "in %" +
+               N->operand(0)->name();
+      return N;
+    }
+    for (const Value *R : N->results())
+      if (!R->type().isStatic()) {
+        if (Why)
+          *Why = N->describe() + ": result %" + R->name() + " has type " +
+                 R->type().str() + " once every input dim is bound";
+        return N;
+      }
+  }
+  return nullptr;
+}
+
 BucketCompiler makeJitCompiler(std::string CacheDir) {
   return [CacheDir](const Artifact &Base, int64_t Batch,
                     int64_t Seq) -> llvm::Expected<Artifact> {
@@ -737,36 +773,43 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   A.Meta.SeqBuckets = HasSeq ? Seqs : std::vector<int64_t>{};
 
   KernelTable Kernels;
-  for (int64_t B : Batches)
-    for (int64_t S : Seqs) {
-      std::unique_ptr<Graph> Bucket = G->clone();
-      std::string Bind;
-      if (HasBatch)
-        Bind += "batch=" + std::to_string(B);
-      if (HasSeq)
-        Bind +=
-            std::string(Bind.empty() ? "" : ",") + "seq=" + std::to_string(S);
-      std::string Where = "bucket batch=" + std::to_string(B) +
-                          (HasSeq ? " seq=" + std::to_string(S) : "");
-      if (!Bind.empty())
-        if (llvm::Error E =
-                runPassPipeline(*Bucket, "specialize{" + Bind + "}", PO))
+  auto LowerBuckets = [&]() -> llvm::Error {
+    for (int64_t B : Batches)
+      for (int64_t S : Seqs) {
+        std::unique_ptr<Graph> Bucket = G->clone();
+        std::string Bind;
+        if (HasBatch)
+          Bind += "batch=" + std::to_string(B);
+        if (HasSeq)
+          Bind += std::string(Bind.empty() ? "" : ",") +
+                  "seq=" + std::to_string(S);
+        std::string Where = "bucket batch=" + std::to_string(B) +
+                            (HasSeq ? " seq=" + std::to_string(S) : "");
+        if (llvm::Error E = specializeGraph(*Bucket, Bind))
           return makeError(Where + ": " + llvm::toString(std::move(E)));
-      // Shape arithmetic (an expanded ONNX function's Shape, Div, Where
-      // and Concat feeding an Expand) folds a step per round.
-      if (llvm::Error E = runPassPipelineToFixpoint(
-              *Bucket, "fold-constants,infer-shapes,canonicalize,cse,dce", PO,
-              /*MaxRounds=*/8))
-        return makeError(Where + ": " + llvm::toString(std::move(E)));
-      BucketLowering Lowering(*Bucket, A.Plan.Buckets.size(), Options.Target,
-                              Weights, Kernels);
-      auto Plan = Lowering.run();
-      if (!Plan)
-        return makeError(Where + ": " + llvm::toString(Plan.takeError()));
-      Plan->Batch = B;
-      Plan->Seq = HasSeq ? S : 0;
-      A.Plan.Buckets.push_back(std::move(*Plan));
-    }
+        // Every bucket has the same nodes: the first one tells whether a
+        // size depends on the data.
+        std::string Why;
+        if (firstUnknownShape(*Bucket, &Why)) {
+          A.Meta.DataDependent = Why;
+          A.Meta.BatchBuckets.clear();
+          A.Meta.SeqBuckets.clear();
+          A.Plan.Buckets.clear();
+          return llvm::Error::success();
+        }
+        BucketLowering Lowering(*Bucket, A.Plan.Buckets.size(),
+                                Options.Target, Weights, Kernels);
+        auto Plan = Lowering.run();
+        if (!Plan)
+          return makeError(Where + ": " + llvm::toString(Plan.takeError()));
+        Plan->Batch = B;
+        Plan->Seq = HasSeq ? S : 0;
+        A.Plan.Buckets.push_back(std::move(*Plan));
+      }
+    return llvm::Error::success();
+  };
+  if (llvm::Error E = LowerBuckets())
+    return std::move(E);
 
   NvrtcOptions NO;
   NO.Arch = Options.Target.Arch;

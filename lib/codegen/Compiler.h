@@ -75,7 +75,20 @@ struct CompileStats {
 /// kernels in `CacheDir`.
 BucketCompiler makeJitCompiler(std::string CacheDir);
 
-/// Compiles `G` (consumed) into an artifact.
+/// Binds symbolic dims (`Bindings`: "batch=2,seq=8", may be empty) and runs
+/// fold-constants, infer-shapes, canonicalize, cse and dce to a fixpoint, as
+/// every bucket is before lowering.
+llvm::Error specializeGraph(Graph &G, llvm::StringRef Bindings);
+
+/// The first node (in order) whose result shape is not known: one not
+/// static, or a NonZero of a computed value (its size is the data's);
+/// null when every shape is known. `Why`, when given, describes it.
+Node *firstUnknownShape(const Graph &G, std::string *Why = nullptr);
+
+/// Compiles `G` (consumed) into an artifact. A graph whose shapes stay
+/// unknown once its inputs' dims are bound (a size that depends on the
+/// data) gets an artifact without buckets or kernels, its
+/// Meta.DataDependent saying why: DataDependentRunner runs it.
 llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
                                       const CompileOptions &Options,
                                       CompileStats *Stats = nullptr);

@@ -545,6 +545,8 @@ std::string encodeMetadata(const ArtifactMetadata &M) {
                        {"inputs", ioToJson(M.Inputs)},
                        {"outputs", ioToJson(M.Outputs)},
                        {"compile_command", M.CompileCommand}};
+  if (!M.DataDependent.empty())
+    O["data_dependent"] = M.DataDependent;
   std::string S;
   llvm::raw_string_ostream OS(S);
   llvm::json::OStream J(OS, /*IndentSize=*/2);
@@ -649,7 +651,11 @@ Error decodeMetadata(StringRef Bytes, ArtifactMetadata &M) {
     return E;
   if (Error E = Assign(M.Outputs, jsonIo(*O, "outputs")))
     return E;
-  return Assign(M.CompileCommand, jsonString(*O, "compile_command"));
+  if (Error E = Assign(M.CompileCommand, jsonString(*O, "compile_command")))
+    return E;
+  if (O->get("data_dependent"))
+    return Assign(M.DataDependent, jsonString(*O, "data_dependent"));
+  return Error::success();
 }
 
 //===----------------------------------------------------------------------===//
@@ -963,7 +969,8 @@ Error checkMetadata(const Artifact &A) {
       {&M.Producer, "producer"},
       {&M.Precision, "precision"},
       {&M.Arch, "arch"},
-      {&M.CompileCommand, "compile command"}};
+      {&M.CompileCommand, "compile command"},
+      {&M.DataDependent, "data-dependence note"}};
   for (auto [S, What] : Strings)
     if (Error E = checkUtf8(*S, What))
       return E;
@@ -972,6 +979,16 @@ Error checkMetadata(const Artifact &A) {
   if (M.Arch != A.Plan.Arch)
     return makeError("metadata says arch '" + M.Arch + "', the plan '" +
                      A.Plan.Arch + "'");
+  if (!M.DataDependent.empty()) {
+    // Plans are compiled per request: nothing but the IR and weights.
+    if (!M.BatchBuckets.empty() || !M.SeqBuckets.empty() ||
+        !A.Plan.Buckets.empty() || !A.Plan.Modules.empty() ||
+        !A.Plan.Kernels.empty())
+      return makeError("a data-dependent artifact has buckets or kernels");
+    if (Error E = checkIoSpecs(M.Inputs, "input"))
+      return E;
+    return checkIoSpecs(M.Outputs, "output");
+  }
   if (M.BatchBuckets.empty())
     return makeError("no batch buckets");
   if (Error E = checkIncreasing(M.BatchBuckets, "batch buckets"))
@@ -1224,8 +1241,12 @@ Error kiln::validatePlan(const ExecutablePlan &P) {
 }
 
 Error kiln::validateArtifact(const Artifact &A) {
-  if (Error E = validatePlan(A.Plan))
-    return E;
+  if (A.Meta.DataDependent.empty()) {
+    if (Error E = validatePlan(A.Plan))
+      return E;
+  } else if (A.Plan.Arch.empty()) {
+    return makeError("the plan names no arch");
+  }
   if (Error E = checkMetadata(A))
     return E;
   return checkWeightEntries(A);

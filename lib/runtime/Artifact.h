@@ -59,6 +59,11 @@ struct ArtifactMetadata {
   std::vector<int64_t> BatchBuckets, SeqBuckets;
   std::vector<IoSpec> Inputs, Outputs;
   std::string CompileCommand; // how it was made, for `kiln inspect`
+  /// Empty for a static model. Otherwise why its shapes are known only at
+  /// run time (a node whose result size depends on the data): the artifact
+  /// then holds the IR and weights but no buckets and no kernels, and
+  /// DataDependentRunner (lib/codegen) compiles plans per request.
+  std::string DataDependent;
 };
 
 struct Artifact {

@@ -264,6 +264,13 @@ Engine::load(llvm::StringRef Path, const EngineOptions &Options) {
 
 llvm::Expected<std::unique_ptr<Engine>>
 Engine::create(Artifact A, const EngineOptions &Options) {
+  if (!A.Meta.DataDependent.empty())
+    return makeError("'" + A.Meta.ModelName +
+                     "' has shapes that depend on the data (" +
+                     A.Meta.DataDependent +
+                     "): an Engine runs static plans; run it with "
+                     "DataDependentRunner (lib/codegen/DataDependent.h), as "
+                     "`kiln run` does");
   if (llvm::Error E = validatePlan(A.Plan))
     return std::move(E);
   auto I = std::make_unique<Impl>();

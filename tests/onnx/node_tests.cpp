@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Compiler.h"
+#include "codegen/DataDependent.h"
 #include "codegen/Nvrtc.h"
 #include "frontend/onnx/OnnxImporter.h"
 #include "kiln/Engine.h"
@@ -205,6 +206,42 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets,
   return GpuOutcome::PassedBound;
 }
 
+/// An artifact whose shapes depend on the data, on DataDependentRunner.
+GpuOutcome runDataDependent(const Artifact &A, llvm::ArrayRef<DataSet> Sets,
+                            const std::vector<bool> &Bound, std::string &Why) {
+  auto G = artifactGraph(A);
+  if (!G) {
+    Why = llvm::toString(G.takeError());
+    return GpuOutcome::Failed;
+  }
+  DataDependentOptions O;
+  O.Target.Arch = A.Meta.Arch;
+  O.CacheDir = defaultCacheDir();
+  auto R = DataDependentRunner::create(std::move(*G), O);
+  if (!R) {
+    Why = llvm::toString(R.takeError());
+    return GpuOutcome::Failed;
+  }
+  for (const DataSet &Set : Sets) {
+    std::vector<Tensor> Inputs;
+    for (size_t I = 0; I < Set.Inputs.size(); ++I)
+      if (I >= Bound.size() || !Bound[I])
+        Inputs.push_back(Set.Inputs[I]);
+    auto Got = (*R)->run(Inputs);
+    if (!Got) {
+      Why = Set.Name + ": " + llvm::toString(Got.takeError());
+      return isLoweringRefusal(Why) ? GpuOutcome::Unsupported
+                                    : GpuOutcome::Failed;
+    }
+    for (size_t I = 0; I < Got->size() && I < Set.Expected.size(); ++I)
+      if (auto Mismatch = compare((*Got)[I], Set.Expected[I], GpuAbsTol)) {
+        Why = Set.Name + ": output " + std::to_string(I) + ": " + *Mismatch;
+        return GpuOutcome::Failed;
+      }
+  }
+  return GpuOutcome::Passed;
+}
+
 GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
                     std::string &Why) {
   CompileOptions O;
@@ -234,6 +271,8 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
   }
   if (!gpuAvailable())
     return GpuOutcome::Compiled;
+  if (!A->Meta.DataDependent.empty())
+    return runDataDependent(*A, Sets, Bound, Why);
   auto E = Engine::create(std::move(*A));
   if (!E) {
     Why = llvm::toString(E.takeError());

@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Compiler.h"
+#include "codegen/DataDependent.h"
 #include "codegen/Nvrtc.h"
 #include "common/ModelLoader.h"
 #include "common/Npy.h"
@@ -467,6 +468,17 @@ static llvm::Error runCommand() {
   llvm::Expected<std::vector<Tensor>> Outputs = std::vector<Tensor>();
   if (Where == "cpu") {
     Outputs = runReference(**G, *Inputs);
+  } else if (!A->Meta.DataDependent.empty()) {
+    DataDependentOptions DO;
+    DO.Target.Arch = A->Meta.Arch;
+    DO.CacheDir = defaultCacheDir();
+    auto R = DataDependentRunner::create((*G)->clone(), DO);
+    if (!R)
+      return R.takeError();
+    std::vector<Tensor> Ordered;
+    for (const Value *In : (*G)->inputs())
+      Ordered.push_back(Inputs->at(In->name()));
+    Outputs = (*R)->run(Ordered);
   } else {
     EngineOptions EO;
     if (JitShapes)
@@ -667,6 +679,10 @@ static llvm::Error compileCommand(int argc, char **argv) {
   if (Unpruned)
     if (llvm::Error E = reportPruning(*Unpruned, *A))
       return withContext(std::move(E), "--prune-report");
+  if (Autotune && !A->Meta.DataDependent.empty())
+    return makeError("--autotune: " + CompileModel +
+                     " has shapes that depend on the data; its plans are "
+                     "compiled at run time");
   if (Autotune) {
     auto Tuned = autotunePlan(*A);
     if (!Tuned)
@@ -675,6 +691,15 @@ static llvm::Error compileCommand(int argc, char **argv) {
   }
   if (llvm::Error E = writeArtifact(*A, CompileOut))
     return E;
+  if (!A->Meta.DataDependent.empty()) {
+    llvm::errs() << "wrote " << CompileOut << ": no buckets, weights "
+                 << llvm::format("%.1f", A->Weights.size() / 1048576.0)
+                 << " MiB; " << llvm::format("%.2f", Stats.Seconds) << " s\n";
+    llvm::WithColor::note(llvm::errs())
+        << "shapes depend on the data (" << A->Meta.DataDependent
+        << "): `kiln run` compiles plans for each request's shapes\n";
+    return llvm::Error::success();
+  }
   uint64_t MaxArena = 0;
   for (const BucketPlan &B : A->Plan.Buckets)
     MaxArena = std::max(MaxArena, B.ArenaBytes);
@@ -787,6 +812,7 @@ static llvm::json::Value artifactJson(const Artifact &A) {
       {"kernels", int64_t(A.Plan.Kernels.size())},
       {"modules", int64_t(A.Plan.Modules.size())},
       {"weight_bytes", int64_t(A.Weights.size())},
+      {"data_dependent", A.Meta.DataDependent},
       {"compile_command", A.Meta.CompileCommand}};
 }
 
@@ -796,7 +822,11 @@ static void printArtifact(const Artifact &A) {
      << A.Meta.Arch << ", " << A.Plan.Kernels.size() << " kernels in "
      << A.Plan.Modules.size() << " modules, weights "
      << llvm::format("%.1f", A.Weights.size() / 1048576.0) << " MiB\n";
-  OS << "buckets:\n";
+  if (!A.Meta.DataDependent.empty())
+    OS << "shapes depend on the data: " << A.Meta.DataDependent
+       << "\n(no buckets: plans are compiled for each request's shapes)\n";
+  else
+    OS << "buckets:\n";
   for (const BucketPlan &B : A.Plan.Buckets)
     OS << "  batch " << B.Batch << " seq " << B.Seq << ": " << B.Steps.size()
        << " steps, arena " << llvm::format("%.1f", B.ArenaBytes / 1048576.0)
