@@ -69,6 +69,25 @@ Tensor randomX(int64_t Batch, int64_t Cols, std::mt19937_64 &Rng) {
   return Tensor::fromDoubles(DType::F32, {Batch, Cols}, V);
 }
 
+/// A runner for `A`'s IR, and the IR again for the reference executor.
+struct Loaded {
+  std::unique_ptr<DataDependentRunner> R;
+  std::unique_ptr<Graph> Reference;
+};
+
+llvm::Expected<Loaded> load(const Artifact &A) {
+  auto G = artifactGraph(A);
+  if (!G)
+    return G.takeError();
+  std::unique_ptr<Graph> Reference = (*G)->clone();
+  DataDependentOptions O;
+  O.CacheDir = defaultCacheDir();
+  auto R = DataDependentRunner::create(std::move(*G), O);
+  if (!R)
+    return R.takeError();
+  return Loaded{std::move(*R), std::move(Reference)};
+}
+
 void expectClose(const Tensor &Got, const Tensor &Want, double Tol) {
   ASSERT_EQ(Got.sizes().vec(), Want.sizes().vec());
   for (int64_t I = 0; I < Want.numElements(); ++I)
@@ -108,13 +127,9 @@ TEST(DataDependent, NonZeroRunsOnTheHostAndTheRestOnTheGpu) {
   std::string Why;
   if (!gpuAvailable(&Why))
     GTEST_SKIP() << "compiled; not run: " << Why;
-  auto G = artifactGraph(A);
-  ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
-  auto Reference = (*G)->clone();
-  DataDependentOptions O;
-  O.CacheDir = defaultCacheDir();
-  auto R = DataDependentRunner::create(std::move(*G), O);
-  ASSERT_TRUE(bool(R)) << llvm::toString(R.takeError());
+  auto L = load(A);
+  ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
+  auto &[R, Reference] = *L;
   std::mt19937_64 Rng(5);
   std::vector<Tensor> Xs = {randomX(3, 6, Rng), randomX(5, 6, Rng),
                             randomX(3, 6, Rng)};
@@ -123,17 +138,17 @@ TEST(DataDependent, NonZeroRunsOnTheHostAndTheRestOnTheGpu) {
   for (size_t I = 0; I < Xs.size(); ++I) {
     auto Want = runReference(*Reference, {Xs[I]});
     ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
-    auto Got = (*R)->run({Xs[I]});
+    auto Got = R->run({Xs[I]});
     ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
     ASSERT_EQ(Got->size(), 2u);
     expectClose((*Got)[0], (*Want)[0], 1e-6);
     expectClose((*Got)[1], (*Want)[1], 1e-5);
     if (I == 3) {
-      EXPECT_EQ((*R)->plansCompiled(), PlansBefore) << "nothing recompiled";
+      EXPECT_EQ(R->plansCompiled(), PlansBefore) << "nothing recompiled";
     }
-    PlansBefore = (*R)->plansCompiled();
+    PlansBefore = R->plansCompiled();
   }
-  EXPECT_EQ((*R)->hostNodes(), Xs.size()) << "one NonZero per request";
+  EXPECT_EQ(R->hostNodes(), Xs.size()) << "one NonZero per request";
 }
 
 TEST(DataDependent, ASizeFromAnInputValueIsBoundPerRequest) {
@@ -143,26 +158,24 @@ TEST(DataDependent, ASizeFromAnInputValueIsBoundPerRequest) {
   std::string Why;
   if (!gpuAvailable(&Why))
     GTEST_SKIP() << "compiled; not run: " << Why;
-  auto G = artifactGraph(A);
-  ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
-  auto Reference = (*G)->clone();
-  auto R = DataDependentRunner::create(std::move(*G));
-  ASSERT_TRUE(bool(R)) << llvm::toString(R.takeError());
+  auto L = load(A);
+  ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
+  auto &[R, Reference] = *L;
   std::mt19937_64 Rng(6);
   for (int64_t N : {3, 7, 3}) {
     std::vector<Tensor> In = {randomX(2, 4, Rng),
                               Tensor::scalarInt(DType::I64, N)};
     auto Want = runReference(*Reference, In);
     ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
-    auto Got = (*R)->run(In);
+    auto Got = R->run(In);
     ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
     EXPECT_EQ((*Got)[0].dim(0), N);
     expectClose((*Got)[0], (*Want)[0], 1e-5);
   }
   // The limit is bound as a constant: no node ran on the host, and n = 3
   // came back to its plan.
-  EXPECT_EQ((*R)->hostNodes(), 0u);
-  EXPECT_EQ((*R)->plansCompiled(), 2u);
+  EXPECT_EQ(R->hostNodes(), 0u);
+  EXPECT_EQ(R->plansCompiled(), 2u);
 }
 
 TEST(DataDependent, BadRequestsAreErrors) {
@@ -170,16 +183,15 @@ TEST(DataDependent, BadRequestsAreErrors) {
   std::string Why;
   if (!gpuAvailable(&Why))
     GTEST_SKIP() << "compiled; not run: " << Why;
-  auto G = artifactGraph(A);
-  ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
-  auto R = DataDependentRunner::create(std::move(*G));
-  ASSERT_TRUE(bool(R)) << llvm::toString(R.takeError());
+  auto L = load(A);
+  ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
+  auto &R = L->R;
   std::mt19937_64 Rng(7);
-  auto WrongCols = (*R)->run({randomX(2, 5, Rng)});
+  auto WrongCols = R->run({randomX(2, 5, Rng)});
   ASSERT_FALSE(bool(WrongCols));
   EXPECT_NE(llvm::toString(WrongCols.takeError()).find("input %x is"),
             std::string::npos);
-  auto TooMany = (*R)->run({randomX(2, 6, Rng), randomX(2, 6, Rng)});
+  auto TooMany = R->run({randomX(2, 6, Rng), randomX(2, 6, Rng)});
   ASSERT_FALSE(bool(TooMany));
   EXPECT_NE(llvm::toString(TooMany.takeError()).find("takes 1 inputs"),
             std::string::npos);

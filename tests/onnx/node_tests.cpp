@@ -206,6 +206,34 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets,
   return GpuOutcome::PassedBound;
 }
 
+/// Runs every data set (without the inputs bound at compile time) through
+/// `Run` and compares the outputs with the expected ones.
+GpuOutcome runSets(
+    llvm::function_ref<llvm::Expected<std::vector<Tensor>>(
+        llvm::ArrayRef<Tensor>)>
+        Run,
+    llvm::ArrayRef<DataSet> Sets, const std::vector<bool> &Bound,
+    std::string &Why) {
+  for (const DataSet &Set : Sets) {
+    std::vector<Tensor> Inputs;
+    for (size_t I = 0; I < Set.Inputs.size(); ++I)
+      if (I >= Bound.size() || !Bound[I])
+        Inputs.push_back(Set.Inputs[I]);
+    auto Got = Run(Inputs);
+    if (!Got) {
+      Why = Set.Name + ": " + llvm::toString(Got.takeError());
+      return isLoweringRefusal(Why) ? GpuOutcome::Unsupported
+                                    : GpuOutcome::Failed;
+    }
+    for (size_t I = 0; I < Got->size() && I < Set.Expected.size(); ++I)
+      if (auto Mismatch = compare((*Got)[I], Set.Expected[I], GpuAbsTol)) {
+        Why = Set.Name + ": output " + std::to_string(I) + ": " + *Mismatch;
+        return GpuOutcome::Failed;
+      }
+  }
+  return GpuOutcome::Passed;
+}
+
 /// An artifact whose shapes depend on the data, on DataDependentRunner.
 GpuOutcome runDataDependent(const Artifact &A, llvm::ArrayRef<DataSet> Sets,
                             const std::vector<bool> &Bound, std::string &Why) {
@@ -222,24 +250,9 @@ GpuOutcome runDataDependent(const Artifact &A, llvm::ArrayRef<DataSet> Sets,
     Why = llvm::toString(R.takeError());
     return GpuOutcome::Failed;
   }
-  for (const DataSet &Set : Sets) {
-    std::vector<Tensor> Inputs;
-    for (size_t I = 0; I < Set.Inputs.size(); ++I)
-      if (I >= Bound.size() || !Bound[I])
-        Inputs.push_back(Set.Inputs[I]);
-    auto Got = (*R)->run(Inputs);
-    if (!Got) {
-      Why = Set.Name + ": " + llvm::toString(Got.takeError());
-      return isLoweringRefusal(Why) ? GpuOutcome::Unsupported
-                                    : GpuOutcome::Failed;
-    }
-    for (size_t I = 0; I < Got->size() && I < Set.Expected.size(); ++I)
-      if (auto Mismatch = compare((*Got)[I], Set.Expected[I], GpuAbsTol)) {
-        Why = Set.Name + ": output " + std::to_string(I) + ": " + *Mismatch;
-        return GpuOutcome::Failed;
-      }
-  }
-  return GpuOutcome::Passed;
+  return runSets(
+      [&](llvm::ArrayRef<Tensor> In) { return (*R)->run(In); }, Sets, Bound,
+      Why);
 }
 
 GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
@@ -283,24 +296,9 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
     Why = llvm::toString(Ctx.takeError());
     return GpuOutcome::Failed;
   }
-  for (const DataSet &Set : Sets) {
-    std::vector<Tensor> Inputs;
-    for (size_t I = 0; I < Set.Inputs.size(); ++I)
-      if (I >= Bound.size() || !Bound[I])
-        Inputs.push_back(Set.Inputs[I]);
-    auto Got = (*Ctx)->run(Inputs);
-    if (!Got) {
-      Why = Set.Name + ": " + llvm::toString(Got.takeError());
-      return isLoweringRefusal(Why) ? GpuOutcome::Unsupported
-                                    : GpuOutcome::Failed;
-    }
-    for (size_t I = 0; I < Got->size() && I < Set.Expected.size(); ++I)
-      if (auto Mismatch = compare((*Got)[I], Set.Expected[I], GpuAbsTol)) {
-        Why = Set.Name + ": output " + std::to_string(I) + ": " + *Mismatch;
-        return GpuOutcome::Failed;
-      }
-  }
-  return GpuOutcome::Passed;
+  return runSets(
+      [&](llvm::ArrayRef<Tensor> In) { return (*Ctx)->run(In); }, Sets, Bound,
+      Why);
 }
 
 /// Runs one test; `Why` says what failed or was unsupported. With --gpu,

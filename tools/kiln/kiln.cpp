@@ -466,6 +466,9 @@ static llvm::Error runCommand() {
   if (llvm::Error E = checkAllInputsGiven(**G, *Inputs))
     return E;
   llvm::Expected<std::vector<Tensor>> Outputs = std::vector<Tensor>();
+  std::vector<Tensor> Ordered; // the inputs in graph order, for the GPU
+  for (const Value *In : (*G)->inputs())
+    Ordered.push_back(Inputs->at(In->name()));
   if (Where == "cpu") {
     Outputs = runReference(**G, *Inputs);
   } else if (!A->Meta.DataDependent.empty()) {
@@ -475,9 +478,6 @@ static llvm::Error runCommand() {
     auto R = DataDependentRunner::create((*G)->clone(), DO);
     if (!R)
       return R.takeError();
-    std::vector<Tensor> Ordered;
-    for (const Value *In : (*G)->inputs())
-      Ordered.push_back(Inputs->at(In->name()));
     Outputs = (*R)->run(Ordered);
   } else {
     EngineOptions EO;
@@ -489,9 +489,6 @@ static llvm::Error runCommand() {
     auto Ctx = (*E)->createContext();
     if (!Ctx)
       return Ctx.takeError();
-    std::vector<Tensor> Ordered;
-    for (const Value *In : (*G)->inputs())
-      Ordered.push_back(Inputs->at(In->name()));
     Outputs = (*Ctx)->run(Ordered);
   }
   if (!Outputs)
