@@ -1,10 +1,12 @@
-// gather.cuh - indexing ops: Gather, GatherElements, GatherND, ScatterND.
+// gather.cuh - indexing ops: Gather, GatherElements, GatherND, ScatterND,
+// NonZero.
 //
 // T is the element's storage of its size (uint8_t ... uint64_t), Idx the
 // index dtype. Negative indices count from the back, as in ONNX. The
 // reference rejects an index out of range; a kernel cannot, so it writes
 // zero (gathers) or skips the update (scatter) instead of touching memory
-// outside the tensor. One thread per output element.
+// outside the tensor. One thread per output element, except NonZero (one
+// block, below).
 #pragma once
 
 #include "copy.cuh"
@@ -109,6 +111,61 @@ __global__ void __launch_bounds__(CopyThreads)
   long long At = tuple_offset<Idx, Dims...>(Indices + I / SliceElems * K);
   if (At >= 0)
     Out[At + I % SliceElems] = Updates[I];
+}
+
+constexpr int NonZeroThreads = 1024;
+
+/// NonZero once its count is known (the node's `count`, which
+/// DataDependentRunner reads back per request): Out[d * Count + k] is
+/// coordinate d of the k-th nonzero element of In (T as stored, any dtype),
+/// in row-major order; Dims are In's sizes. One block walks In in chunks of
+/// NonZeroThreads, ranks each chunk's nonzeros with a ballot and a scan of
+/// the warp totals, and carries the running count; no write goes past
+/// Count.
+template <typename T, long long Count, long long... Dims>
+__global__ void __launch_bounds__(NonZeroThreads)
+    nonzero(const T *__restrict__ In, long long *__restrict__ Out) {
+  constexpr int Rank = sizeof...(Dims);
+  constexpr long long D[] = {Dims..., 1};
+  constexpr long long Total = product_of<Rank, 1>(D);
+  constexpr int Warps = NonZeroThreads / 32;
+  __shared__ int WarpBase[Warps];
+  __shared__ int ChunkCount;
+  const int Lane = threadIdx.x % 32, Warp = threadIdx.x / 32;
+  long long Base = 0;
+  for (long long Start = 0; Start < Total; Start += NonZeroThreads) {
+    long long I = Start + threadIdx.x;
+    bool Flag = I < Total && load_as<double>(In[I]) != 0.0;
+    unsigned Ballot = __ballot_sync(0xffffffffu, Flag);
+    if (Lane == 0)
+      WarpBase[Warp] = __popc(Ballot);
+    __syncthreads();
+    if (Warp == 0) {
+      // Exclusive scan of the warp totals.
+      int Own = WarpBase[Lane], Sum = Own;
+#pragma unroll
+      for (int Step = 1; Step < 32; Step *= 2) {
+        int Up = __shfl_up_sync(0xffffffffu, Sum, Step);
+        if (Lane >= Step)
+          Sum += Up;
+      }
+      WarpBase[Lane] = Sum - Own;
+      if (Lane == 31)
+        ChunkCount = Sum;
+    }
+    __syncthreads();
+    long long At = Base + WarpBase[Warp] + __popc(Ballot & ((1u << Lane) - 1));
+    if (Flag && At < Count) {
+      long long Rest = I;
+#pragma unroll
+      for (int K = Rank - 1; K >= 0; --K) {
+        Out[K * Count + At] = Rest % D[K];
+        Rest /= D[K];
+      }
+    }
+    Base += ChunkCount;
+    __syncthreads(); // WarpBase and ChunkCount are rewritten next chunk
+  }
 }
 
 } // namespace kiln

@@ -641,9 +641,9 @@ llvm::Error specializeGraph(Graph &G, llvm::StringRef Bindings) {
 Node *firstUnknownShape(const Graph &G, std::string *Why) {
   for (Node *N : G.nodeList()) {
     // A NonZero's size is its operand's count of nonzeros, whatever type
-    // the exporter declared for it.
+    // the exporter declared for it, until a `count` fixes it.
     if (N->opName() == "NonZero" && N->operand(0) &&
-        !N->operand(0)->isConstant()) {
+        !N->operand(0)->isConstant() && !N->hasAttr("count")) {
       if (Why)
         *Why = N->describe() + ": its result size is the count of nonzeros "
                                "in %" +

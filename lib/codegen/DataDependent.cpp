@@ -190,6 +190,19 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
       continue;
     }
 
+    // A NonZero needs only its count: read back, it fixes the result's
+    // shape and the GPU kernel computes the indices.
+    if (F->opName() == "NonZero" && !F->hasAttr("count")) {
+      int64_t Count = 0;
+      for (int64_t I = 0; I < Args[0]->numElements(); ++I)
+        Count += Args[0]->getDouble(I) != 0.0;
+      F->setAttr("count", Attribute(Count));
+      ++SizesRead;
+      if (llvm::Error E = specializeGraph(*W, ""))
+        return withContext(std::move(E), Where);
+      continue;
+    }
+
     // Still unknown: the node runs on the host, and its results become
     // inputs of the shapes they have.
     const OpDef *Def = F->def();

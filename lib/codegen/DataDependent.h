@@ -14,9 +14,12 @@
 //      operands on the GPU: the graph cut down to them is a static plan.
 //   3. Operands of at most 16 elements (a shape, a limit, an axis) become
 //      constants and the graph is folded again; the node usually becomes
-//      static. A node that does not (NonZero over a tensor) runs on the
-//      host, with its reference implementation, and its results become
-//      graph inputs of the shapes they turned out to have.
+//      static. A NonZero over a larger tensor gets its count of nonzeros
+//      (counted on the host, as TensorRT reads a data-dependent size back)
+//      as its `count` attribute, which makes its result static; the GPU
+//      kernel then computes the indices. Any other node that stays unknown
+//      runs on the host with its reference implementation, and its results
+//      become graph inputs of the shapes they turned out to have.
 //   4. Repeat until every shape is static, then run the rest on the GPU.
 //
 // Plans are compiled with NVRTC as needed and kept (up to MaxPlans, oldest
@@ -68,6 +71,8 @@ public:
   unsigned plansCompiled() const { return Compiled; }
   /// Nodes run on the host so far, over all requests.
   unsigned hostNodes() const { return HostNodes; }
+  /// Data-dependent sizes (NonZero counts) read back so far.
+  unsigned sizesRead() const { return SizesRead; }
 
 private:
   DataDependentRunner(std::unique_ptr<Graph> G, DataDependentOptions Options);
@@ -87,6 +92,7 @@ private:
   uint64_t Clock = 0;
   unsigned Compiled = 0;
   unsigned HostNodes = 0;
+  unsigned SizesRead = 0;
   std::mutex Mutex;
 };
 

@@ -1,13 +1,14 @@
 //===- GenericKernels.cpp - lowering rules of the generic kernels ---------===//
 //
-// Every registry op that is neither fused (fused-kernel rules), nor a view
-// or a matrix product (the lowering driver), nor data-dependent in shape
-// (NonZero) has a rule here: the elementwise ops through the generated
+// Every registry op that is neither fused (fused-kernel rules) nor a view
+// or a matrix product (the lowering driver) has a rule here: the
+// elementwise ops through the generated
 // kernels of ElementwiseCodegen, the rest through the templates
 //
 //   copy.cuh     Transpose Slice Expand Tile Concat Split Pad Dropout
 //                ConstantOfShape Shape Size Range Trilu EyeLike
-//   gather.cuh   Gather GatherElements GatherND ScatterND
+//   gather.cuh   Gather GatherElements GatherND ScatterND, and NonZero
+//                once its count is known (its `count` attribute)
 //   reduce.cuh   ReduceX ArgMax ArgMin CumSum, and the MatMuls cuBLASLt
 //                does not take (f64, integers, partially broadcast batches)
 //   softmax.cuh  Softmax LogSoftmax
@@ -798,6 +799,27 @@ llvm::Expected<NodeLowering> lowerCumSum(const Node &N, const TargetInfo &) {
                        {LaunchArg::operand(0), LaunchArg::result(0)}));
 }
 
+/// NonZero with a static result [rank, count]: one block (gather.cuh).
+llvm::Expected<NodeLowering> lowerNonZero(const Node &N, const TargetInfo &) {
+  auto In = sizesOf(N, N.operand(0));
+  auto Out = sizesOf(N, N.result(0));
+  if (!In || !Out)
+    return joinErrors(In.takeError(), Out.takeError());
+  int64_t Count = (*Out)[1];
+  if (Count == 0 || product(*In) == 0 || In->empty())
+    return NodeLowering();
+  std::vector<std::string> Args = {elementType(N.operand(0)->dtype()),
+                                   lit(Count)};
+  for (int64_t D : *In)
+    Args.push_back(lit(D));
+  KernelLaunch L;
+  L.Module = "gather.cuh";
+  L.NameExpr = instance("nonzero", Args);
+  L.Block[0] = 1024; // gather.cuh's NonZeroThreads
+  L.Args = {LaunchArg::operand(0), LaunchArg::result(0)};
+  return single(std::move(L));
+}
+
 /// numpy matmul as the reference computes it, one thread per output. The
 /// lowering driver sends a MatMul here only when cuBLASLt cannot take it.
 llvm::Expected<NodeLowering> lowerMatMul(const Node &N, const TargetInfo &) {
@@ -894,6 +916,7 @@ void registerGenericKernels(KernelRegistry &R) {
   R.add("ArgMin", lowerArgReduce);
   R.add("CumSum", lowerCumSum);
   R.add("MatMul", lowerMatMul);
+  R.add("NonZero", lowerNonZero);
   R.add("Softmax", lowerSoftmax);
   R.add("LogSoftmax", lowerSoftmax);
 }

@@ -654,5 +654,31 @@ graph @main(%x: f16[4, 12, 33], %d: f64[3, 300]) {
                             half());
 }
 
+//===----------------------------------------------------------------------===//
+// NonZero, once its count is known
+//===----------------------------------------------------------------------===//
+
+// Random floats are never exactly zero, so every element is listed: the
+// coordinates of a 3-D tensor in row-major order. DataDependentTest covers
+// sparse inputs, whose count is read back per request.
+TEST(GenericKernels, NonZeroWithACount) {
+  expectGpuMatchesReference(R"IR(
+graph @main(%x: f32[3, 4, 5]) {
+  %y = NonZero(%x) {count = 60} : i64[3, 60]
+  return %y
+}
+)IR");
+}
+
+// More elements than the kernel's block: the running count crosses chunks.
+TEST(GenericKernels, NonZeroOverSeveralChunks) {
+  expectGpuMatchesReference(R"IR(
+graph @main(%x: f32[37, 41]) {
+  %y = NonZero(%x) {count = 1517} : i64[2, 1517]
+  return %y
+}
+)IR");
+}
+
 } // namespace
 } // namespace kiln

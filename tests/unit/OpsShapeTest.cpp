@@ -974,6 +974,24 @@ TEST(OpsShape, NonZeroIsDataDependent) {
   expectTensor(Out[0], {2, 3}, {0, 1, 1, 1, 0, 2});
 }
 
+TEST(OpsShape, NonZeroWithACountHasAStaticShape) {
+  // The count a data-dependent runner read back for one request.
+  Builder B;
+  Value *X = B.input("x", ty(DType::F32, "2, 3"));
+  Value *N = B.op("NonZero", {X}, attrs({{"count", 3}}));
+  EXPECT_EQ(typeOf(N), "i64[2, 3]");
+  B.G.setOutputs({N});
+  auto Good = runReference(B.G, {floats({2, 3}, {0, 1.5, 0, -2, 0, 3})});
+  ASSERT_TRUE(bool(Good)) << llvm::toString(Good.takeError());
+  expectTensor((*Good)[0], {2, 3}, {0, 1, 1, 1, 0, 2});
+  // Other data, another count: an error, not a wrong shape.
+  auto Bad = runReference(B.G, {floats({2, 3}, {1, 1.5, 0, -2, 0, 3})});
+  ASSERT_FALSE(bool(Bad));
+  EXPECT_NE(llvm::toString(Bad.takeError())
+                .find("found 4 nonzeros, its count attribute says 3"),
+            std::string::npos);
+}
+
 TEST(OpsShape, EyeLikeWithDtypeAndK) {
   Builder B;
   Value *X = B.input("x", ty(DType::F32, "3, 4"));

@@ -348,10 +348,13 @@ llvm::Error evalTrilu(EvalContext &Ctx) {
   return llvm::Error::success();
 }
 
+/// The count of non-zeros depends on the data; `count`, a kiln attribute,
+/// fixes it for one request (DataDependentRunner sets it once it has read
+/// the count back), so that the result has a static shape.
 llvm::Error inferNonZero(InferContext &Ctx) {
-  // The count of non-zeros is data-dependent.
-  Ctx.setOutputType(
-      0, TensorType(DType::I64, {Dim(Ctx.inputType(0).rank()), Dim()}));
+  int64_t Count = Ctx.node().getInt("count", -1);
+  Ctx.setOutputType(0, TensorType(DType::I64, {Dim(Ctx.inputType(0).rank()),
+                                               Count >= 0 ? Dim(Count) : Dim()}));
   return llvm::Error::success();
 }
 
@@ -364,6 +367,11 @@ llvm::Error evalNonZero(EvalContext &Ctx) {
       Found.emplace_back(Index.begin(), Index.end());
   });
   int64_t Count = int64_t(Found.size());
+  int64_t Expected = Ctx.node().getInt("count", -1);
+  if (Expected >= 0 && Expected != Count)
+    return Ctx.error("found " + llvm::Twine(Count) +
+                     " nonzeros, its count attribute says " +
+                     llvm::Twine(Expected));
   Tensor Out(DType::I64, {In.rank(), Count});
   for (int64_t D = 0; D < In.rank(); ++D)
     for (int64_t N = 0; N < Count; ++N)
@@ -433,7 +441,7 @@ void registerTensorOps(OpRegistry &R) {
   R.add(makeOp("Trilu", "upper or lower triangle of the last two dims", 1, 2,
                {{"upper", K::Int}}, inferTrilu, evalTrilu));
   R.add(makeOp("NonZero", "indices of the non-zero elements, one column each",
-               1, 1, {}, inferNonZero, evalNonZero));
+               1, 1, {{"count", K::Int}}, inferNonZero, evalNonZero));
 
   OpDef EyeLike =
       makeOp("EyeLike", "ones on the k-th diagonal of a 2-D shape", 1, 1,
