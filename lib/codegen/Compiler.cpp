@@ -645,8 +645,8 @@ Node *firstUnknownShape(const Graph &G, std::string *Why) {
     if (N->opName() == "NonZero" && N->operand(0) &&
         !N->operand(0)->isConstant() && !N->hasAttr("count")) {
       if (Why)
-        *Why = N->describe() + ": its result size is the count of nonzeros "
-                               "in %" +
+        *Why = N->describe() +
+               ": its result size is the count of nonzeros in %" +
                N->operand(0)->name();
       return N;
     }
@@ -781,8 +781,8 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
         if (HasBatch)
           Bind += "batch=" + std::to_string(B);
         if (HasSeq)
-          Bind += std::string(Bind.empty() ? "" : ",") +
-                  "seq=" + std::to_string(S);
+          Bind +=
+              std::string(Bind.empty() ? "" : ",") + "seq=" + std::to_string(S);
         std::string Where = "bucket batch=" + std::to_string(B) +
                             (HasSeq ? " seq=" + std::to_string(S) : "");
         if (llvm::Error E = specializeGraph(*Bucket, Bind))
@@ -797,8 +797,8 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
           A.Plan.Buckets.clear();
           return llvm::Error::success();
         }
-        BucketLowering Lowering(*Bucket, A.Plan.Buckets.size(),
-                                Options.Target, Weights, Kernels);
+        BucketLowering Lowering(*Bucket, A.Plan.Buckets.size(), Options.Target,
+                                Weights, Kernels);
         auto Plan = Lowering.run();
         if (!Plan)
           return makeError(Where + ": " + llvm::toString(Plan.takeError()));

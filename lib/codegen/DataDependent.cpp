@@ -125,8 +125,8 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
     return Bindings.takeError();
   std::unique_ptr<Graph> W = G->clone();
   if (llvm::Error E = specializeGraph(*W, *Bindings))
-    return withContext(std::move(E), "binding the inputs' dims (" +
-                                         *Bindings + ")");
+    return withContext(std::move(E),
+                       "binding the inputs' dims (" + *Bindings + ")");
   // Values of W's inputs: the request's, then each host result.
   std::vector<Tensor> Values(Inputs.begin(), Inputs.end());
   size_t Limit = 4 * (W->numNodes() + 4);
@@ -135,8 +135,7 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
     if (!F)
       break;
     if (Step == Limit)
-      return makeError(F->describe() +
-                       ": its shape stays unknown at run time");
+      return makeError(F->describe() + ": its shape stays unknown at run time");
     std::string Where = F->describe();
 
     // The operands: constants and inputs are at hand, the rest is computed
@@ -169,7 +168,8 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
       else if (V->isConstant())
         Args.push_back(V->constantData());
       else if (V->isInput())
-        Args.push_back(&Values[llvm::find(W->inputs(), V) - W->inputs().begin()]);
+        Args.push_back(
+            &Values[llvm::find(W->inputs(), V) - W->inputs().begin()]);
       else
         Args.push_back(&Known.at(V));
     }

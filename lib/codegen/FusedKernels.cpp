@@ -204,9 +204,8 @@ llvm::Expected<NodeLowering> lowerOnnxLayerNormalization(const Node &N,
                                                          const TargetInfo &) {
   // The statistics are computed in fp32 whatever the stash type asks.
   if (std::string Stash = N.getString("stash_type", "f32"); Stash != "f32")
-    return makeError(N.describe() +
-                     ": unsupported on the GPU: stash_type " + Stash +
-                     " (the kernel keeps its statistics in f32)");
+    return makeError(N.describe() + ": unsupported on the GPU: stash_type " +
+                     Stash + " (the kernel keeps its statistics in f32)");
   unsigned Stats = N.numResults() - 1;
   for (unsigned R = 1; R < N.numResults(); ++R)
     if (N.result(R)->dtype() != DType::F32)

@@ -851,9 +851,9 @@ llvm::Expected<NodeLowering> lowerMatMul(const Node &N, const TargetInfo &) {
   for (size_t D = 0; D < Batch->size(); ++D)
     Args.insert(Args.end(), {lit((*Batch)[D]), lit(AStrides[D] * M * K),
                              lit(BStrides[D] * K * Cols)});
-  return single(launch("reduce.cuh", instance("matmul", Args), Count,
-                       {LaunchArg::operand(0), LaunchArg::operand(1),
-                        LaunchArg::result(0)}));
+  return single(launch(
+      "reduce.cuh", instance("matmul", Args), Count,
+      {LaunchArg::operand(0), LaunchArg::operand(1), LaunchArg::result(0)}));
 }
 
 llvm::Expected<NodeLowering> lowerSoftmax(const Node &N, const TargetInfo &) {

@@ -82,8 +82,8 @@ llvm::Expected<std::vector<PipelineEntry>> parsePipeline(llvm::StringRef Text) {
     if (Rest.starts_with("{")) {
       size_t Close = Rest.find('}');
       if (Close == llvm::StringRef::npos)
-        return makeError("pipeline '" + Text + "': missing '}' after '" +
-                         Name + "{'");
+        return makeError("pipeline '" + Text + "': missing '}' after '" + Name +
+                         "{'");
       llvm::SmallVector<llvm::StringRef, 4> Pairs;
       Rest.substr(1, Close - 1).split(Pairs, ',', -1, /*KeepEmpty=*/false);
       for (llvm::StringRef Pair : Pairs) {
@@ -102,8 +102,8 @@ llvm::Expected<std::vector<PipelineEntry>> parsePipeline(llvm::StringRef Text) {
     if (Rest.starts_with(","))
       Rest = Rest.drop_front().ltrim();
     else if (!Rest.empty())
-      return makeError("pipeline '" + Text + "': expected ',' before '" +
-                       Rest + "'");
+      return makeError("pipeline '" + Text + "': expected ',' before '" + Rest +
+                       "'");
   }
   return Entries;
 }
@@ -131,8 +131,8 @@ llvm::Expected<bool> runOnce(Graph &G, llvm::ArrayRef<PipelineEntry> Entries,
     Any |= *Changed;
     if (Options.VerifyEach)
       if (llvm::Error Err = verifyGraph(G))
-        return withContext(std::move(Err), "verifier after pass '" +
-                                               E.Pass->Name + "'");
+        return withContext(std::move(Err),
+                           "verifier after pass '" + E.Pass->Name + "'");
     if (Options.PrintAfterAll || Options.PrintAfter.count(E.Pass->Name)) {
       Log << "// -----// IR after " << E.Pass->Name
           << (*Changed ? "" : " (no change)") << " //----- //\n";

@@ -6,8 +6,8 @@
 // executor on random inputs.
 //
 //===----------------------------------------------------------------------===//
-#include "codegen/Compiler.h"
 #include "codegen/DataDependent.h"
+#include "codegen/Compiler.h"
 #include "codegen/Nvrtc.h"
 #include "ir/Parser.h"
 #include "kiln/Engine.h"

@@ -208,12 +208,11 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets,
 
 /// Runs every data set (without the inputs bound at compile time) through
 /// `Run` and compares the outputs with the expected ones.
-GpuOutcome runSets(
-    llvm::function_ref<llvm::Expected<std::vector<Tensor>>(
-        llvm::ArrayRef<Tensor>)>
-        Run,
-    llvm::ArrayRef<DataSet> Sets, const std::vector<bool> &Bound,
-    std::string &Why) {
+GpuOutcome runSets(llvm::function_ref<llvm::Expected<std::vector<Tensor>>(
+                       llvm::ArrayRef<Tensor>)>
+                       Run,
+                   llvm::ArrayRef<DataSet> Sets, const std::vector<bool> &Bound,
+                   std::string &Why) {
   for (const DataSet &Set : Sets) {
     std::vector<Tensor> Inputs;
     for (size_t I = 0; I < Set.Inputs.size(); ++I)
@@ -250,9 +249,8 @@ GpuOutcome runDataDependent(const Artifact &A, llvm::ArrayRef<DataSet> Sets,
     Why = llvm::toString(R.takeError());
     return GpuOutcome::Failed;
   }
-  return runSets(
-      [&](llvm::ArrayRef<Tensor> In) { return (*R)->run(In); }, Sets, Bound,
-      Why);
+  return runSets([&](llvm::ArrayRef<Tensor> In) { return (*R)->run(In); }, Sets,
+                 Bound, Why);
 }
 
 GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
@@ -296,9 +294,8 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
     Why = llvm::toString(Ctx.takeError());
     return GpuOutcome::Failed;
   }
-  return runSets(
-      [&](llvm::ArrayRef<Tensor> In) { return (*Ctx)->run(In); }, Sets, Bound,
-      Why);
+  return runSets([&](llvm::ArrayRef<Tensor> In) { return (*Ctx)->run(In); },
+                 Sets, Bound, Why);
 }
 
 /// Runs one test; `Why` says what failed or was unsupported. With --gpu,

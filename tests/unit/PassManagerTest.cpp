@@ -1,6 +1,6 @@
 //===- PassManagerTest.cpp - pipelines run once or to a fixpoint ----------===//
-#include "ir/Parser.h"
 #include "passes/PassManager.h"
+#include "ir/Parser.h"
 
 #include <gtest/gtest.h>
 

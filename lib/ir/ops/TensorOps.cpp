@@ -353,8 +353,9 @@ llvm::Error evalTrilu(EvalContext &Ctx) {
 /// the count back), so that the result has a static shape.
 llvm::Error inferNonZero(InferContext &Ctx) {
   int64_t Count = Ctx.node().getInt("count", -1);
-  Ctx.setOutputType(0, TensorType(DType::I64, {Dim(Ctx.inputType(0).rank()),
-                                               Count >= 0 ? Dim(Count) : Dim()}));
+  Ctx.setOutputType(0,
+                    TensorType(DType::I64, {Dim(Ctx.inputType(0).rank()),
+                                            Count >= 0 ? Dim(Count) : Dim()}));
   return llvm::Error::success();
 }
 
