@@ -274,17 +274,18 @@ llvm::Expected<GemmShape> gemmShape(const Node &N) {
   return G;
 }
 
-/// Whether cuBLASLt computes `N`. A MatMul it does not take (f64 or integer
-/// operands, batch dims that broadcast only partially) runs the generic
-/// matmul kernel instead; for Gemm and FusedGemm gemmShape says why not.
-bool cublasTakes(const Node &N) {
-  if (N.opName() != "MatMul")
-    return true;
+/// The GEMM step of a MatMul, Gemm or FusedGemm; nullopt for a MatMul
+/// cuBLASLt does not take (f64 or integer operands, batch dims that
+/// broadcast only partially), which runs the generic matmul kernel instead.
+/// For Gemm and FusedGemm gemmShape's refusal is the error.
+llvm::Expected<std::optional<GemmShape>> cublasGemm(const Node &N) {
   auto Shape = gemmShape(N);
   if (Shape)
-    return true;
+    return std::optional(std::move(*Shape));
+  if (N.opName() != "MatMul")
+    return Shape.takeError();
   llvm::consumeError(Shape.takeError());
-  return false;
+  return std::nullopt;
 }
 
 /// The elementwise erf GELU applied in place after a GEMM.
@@ -445,13 +446,17 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
       W.Kind = NodeKind::Skip;
     } else if (isView(N->opName())) {
       W.Kind = NodeKind::View;
-    } else if (isGemm(N->opName()) && cublasTakes(*N)) {
-      auto Shape = gemmShape(*N);
+    } else if (isGemm(N->opName())) {
+      auto Shape = cublasGemm(*N);
       if (!Shape)
         return Shape.takeError();
-      W.Kind = NodeKind::Gemm;
-      W.Gemm = std::move(*Shape);
-    } else {
+      if (*Shape) {
+        W.Kind = NodeKind::Gemm;
+        W.Gemm = std::move(**Shape);
+      }
+    }
+    // Everything else, and a MatMul cuBLASLt does not take, runs kernels.
+    if (W.Kind == NodeKind::Kernels) {
       const LoweringRule *Rule = KernelRegistry::get().lookup(N->opName());
       if (!Rule)
         return makeError(N->describe() + ": no GPU kernel for op '" +

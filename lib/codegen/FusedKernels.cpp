@@ -147,14 +147,21 @@ llvm::Expected<int64_t> repeatedRows(const Node &N, llvm::ArrayRef<int64_t> In,
 //===----------------------------------------------------------------------===//
 
 /// LayerNorm(x, scale, bias?) over rows of `Width` of a tensor of
-/// `Elements`: the launch LayerNorm and ONNX LayerNormalization share.
+/// `Elements`: the launch LayerNorm and ONNX LayerNormalization share, with
+/// their dtype checks.
 /// `Stats` of the node's results after the first receive each row's mean
 /// and 1/stddev (fp32); a 1/stddev nobody asked for goes to scratch.
 llvm::Expected<NodeLowering> layerNormRows(const Node &N, int64_t Width,
-                                           int64_t Elements, DType T, DType P,
+                                           int64_t Elements,
                                            unsigned Stats = 0) {
+  auto T = commonDType(N, {0}, "x");
+  auto P = commonDType(N, {1, 2}, "scale and bias");
+  if (!T)
+    return T.takeError();
+  if (!P)
+    return P.takeError();
   int64_t Rows = Width ? Elements / Width : 0;
-  auto Shape = rowShape(N, Width, T);
+  auto Shape = rowShape(N, Width, *T);
   if (!Shape)
     return Shape.takeError();
   NodeLowering Out;
@@ -165,7 +172,7 @@ llvm::Expected<NodeLowering> layerNormRows(const Node &N, int64_t Width,
   KernelLaunch L;
   L.Module = "layernorm.cuh";
   L.NameExpr = llvm::formatv("kiln::layernorm<{0}, {1}, {2}, {3}, {4}>", Width,
-                             typeName(T), typeName(P), flag(N.operand(2)),
+                             typeName(*T), typeName(*P), flag(N.operand(2)),
                              flag(Stats > 0));
   setRowLaunch(L, *Shape, Rows);
   L.Args = {LaunchArg::operand(0),
@@ -186,13 +193,7 @@ llvm::Expected<NodeLowering> lowerLayerNorm(const Node &N, const TargetInfo &) {
   auto Sizes = sizesOf(N, N.result());
   if (!Sizes)
     return Sizes.takeError();
-  auto T = commonDType(N, {0}, "x");
-  auto P = commonDType(N, {1, 2}, "scale and bias");
-  if (!T)
-    return T.takeError();
-  if (!P)
-    return P.takeError();
-  return layerNormRows(N, Sizes->back(), product(*Sizes), *T, *P);
+  return layerNormRows(N, Sizes->back(), product(*Sizes));
 }
 
 /// ONNX LayerNormalization normalizes over dims [axis, rank): over the
@@ -232,13 +233,7 @@ llvm::Expected<NodeLowering> lowerOnnxLayerNormalization(const Node &N,
                        llvm::Twine(I) + " of type " + V->type().str() +
                        " does not hold the whole normalized block of " +
                        llvm::Twine(Width) + " elements");
-  auto T = commonDType(N, {0}, "x");
-  auto P = commonDType(N, {1, 2}, "scale and bias");
-  if (!T)
-    return T.takeError();
-  if (!P)
-    return P.takeError();
-  return layerNormRows(N, Width, product(*Sizes), *T, *P, Stats);
+  return layerNormRows(N, Width, product(*Sizes), Stats);
 }
 
 llvm::Expected<NodeLowering> lowerSkipLayerNorm(const Node &N,
