@@ -5,8 +5,8 @@
 // uint8_t/bool for the rest. `to_float`/`from_float` convert storage types.
 #pragma once
 
-#include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#include <cuda_fp16.h>
 
 typedef long long int64_t;
 typedef unsigned long long uint64_t;
@@ -81,8 +81,7 @@ template <typename T, int N> struct alignas(sizeof(T) * N) Pack {
 /// The widest power-of-two element count, at most 16 bytes of T, that
 /// divides `Width`: rows of `Width` elements can then be read with accesses
 /// of that many elements.
-template <typename T>
-__host__ __device__ constexpr int widest_vec(int Width) {
+template <typename T> __host__ __device__ constexpr int widest_vec(int Width) {
   int Vec = int(16 / sizeof(T));
   while (Vec > 1 && Width % Vec)
     Vec /= 2;

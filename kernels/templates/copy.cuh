@@ -22,7 +22,8 @@ namespace kiln {
 constexpr int CopyThreads = 256;
 
 template <int Rank, int Stride>
-__host__ __device__ constexpr long long product_of(const long long (&D)[Rank * Stride + 1]) {
+__host__ __device__ constexpr long long
+product_of(const long long (&D)[Rank * Stride + 1]) {
   long long P = 1;
   for (int K = 0; K < Rank; ++K)
     P *= D[K * Stride];
@@ -94,8 +95,8 @@ __device__ __forceinline__ long long pad_source(long long O, long long Begin,
 /// Dims lists (out size, in size, begin, in stride) per dim, outermost
 /// first.
 template <typename T, int Mode, long long... Dims>
-__device__ __forceinline__ void pad_element(const T *__restrict__ In,
-                                            T Fill, T *__restrict__ Out) {
+__device__ __forceinline__ void pad_element(const T *__restrict__ In, T Fill,
+                                            T *__restrict__ Out) {
   constexpr int Rank = sizeof...(Dims) / 4;
   constexpr long long D[] = {Dims..., 0};
   constexpr long long Count = product_of<Rank, 4>(D);
@@ -133,9 +134,8 @@ __global__ void __launch_bounds__(CopyThreads)
 /// matrix; zero (all bits clear, in every dtype) elsewhere.
 template <typename T, bool Upper, long long Matrices, long long Rows,
           long long Cols>
-__device__ __forceinline__ void trilu_element(const T *__restrict__ In,
-                                              long long K,
-                                              T *__restrict__ Out) {
+__device__ __forceinline__ void
+trilu_element(const T *__restrict__ In, long long K, T *__restrict__ Out) {
   long long I = global_thread();
   if (I >= Matrices * Rows * Cols)
     return;

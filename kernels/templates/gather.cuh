@@ -42,8 +42,8 @@ __global__ void __launch_bounds__(CopyThreads)
 template <typename T, typename Idx, int Axis, long long AxisSize,
           long long... Dims>
 __global__ void __launch_bounds__(CopyThreads)
-    gather_elements(const T *__restrict__ Data,
-                    const Idx *__restrict__ Indices, T *__restrict__ Out) {
+    gather_elements(const T *__restrict__ Data, const Idx *__restrict__ Indices,
+                    T *__restrict__ Out) {
   constexpr int Rank = sizeof...(Dims) / 2;
   constexpr long long D[] = {Dims..., 0};
   constexpr long long Count = product_of<Rank, 2>(D);
@@ -102,8 +102,8 @@ __global__ void __launch_bounds__(CopyThreads)
 template <typename T, typename Idx, long long Tuples, long long SliceElems,
           long long... Dims>
 __global__ void __launch_bounds__(CopyThreads)
-    scatter_nd(const Idx *__restrict__ Indices,
-               const T *__restrict__ Updates, T *__restrict__ Out) {
+    scatter_nd(const Idx *__restrict__ Indices, const T *__restrict__ Updates,
+               T *__restrict__ Out) {
   constexpr long long K = sizeof...(Dims) / 2;
   long long I = global_thread();
   if (I >= Tuples * SliceElems)

@@ -70,10 +70,11 @@ struct RowStats {
 /// Normalizes the row a thread holds in `V` (its items, see RowShape) and
 /// writes it to `Out`, the row's first element. Returns the row's statistics.
 template <int W, typename T, typename P, bool HasBias>
-__device__ __forceinline__ RowStats
-layernorm_row(float *V, int Lane, const P *__restrict__ Scale,
-              const P *__restrict__ Bias, float Epsilon, T *Out,
-              float *Scratch) {
+__device__ __forceinline__ RowStats layernorm_row(float *V, int Lane,
+                                                  const P *__restrict__ Scale,
+                                                  const P *__restrict__ Bias,
+                                                  float Epsilon, T *Out,
+                                                  float *Scratch) {
   using S = RowShape<W, T>;
   float Sum = 0.0f;
 #pragma unroll

@@ -154,7 +154,8 @@ __global__ void __launch_bounds__(ReduceThreads)
   Acc = block_reduce<ReduceThreads>(
       Acc, Merge<Kind == ReduceLogSumExp ? ReduceSum : Kind, A>());
   if (threadIdx.x == 0)
-    Out[blockIdx.x] = Store<T>::from(reduce_finish<Kind>(Acc, Max, Ix::Reduced));
+    Out[blockIdx.x] =
+        Store<T>::from(reduce_finish<Kind>(Acc, Max, Ix::Reduced));
 }
 
 template <int Kind, typename T, typename A, int KeptRank, long long... Dims>
@@ -225,8 +226,8 @@ __device__ __forceinline__ long long add_cum(long long A, long long B) {
 
 /// Input viewed as [Outer, N, Inner]; sums along N in the compute type C,
 /// in order, as the reference does.
-template <typename T, typename C, bool Exclusive, bool Reverse,
-          long long Outer, long long N, long long Inner>
+template <typename T, typename C, bool Exclusive, bool Reverse, long long Outer,
+          long long N, long long Inner>
 __global__ void __launch_bounds__(ReduceThreads)
     cumsum(const T *__restrict__ In, T *__restrict__ Out) {
   long long I = (long long)blockIdx.x * ReduceThreads + threadIdx.x;

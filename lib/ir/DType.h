@@ -28,8 +28,7 @@ inline bool isFloat(DType T) {
          T == DType::F64;
 }
 inline bool isInteger(DType T) {
-  return T == DType::I64 || T == DType::I32 || T == DType::I8 ||
-         T == DType::U8;
+  return T == DType::I64 || T == DType::I32 || T == DType::I8 || T == DType::U8;
 }
 
 uint16_t floatToHalf(float F);

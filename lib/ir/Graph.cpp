@@ -136,8 +136,8 @@ void Node::removeAttr(llvm::StringRef N) {
 
 Value *Graph::newValue(llvm::StringRef Name, TensorType Type, ValueKind Kind) {
   assert(!ByName.count(Name) && "value name already used");
-  OwnedValues.push_back(
-      std::unique_ptr<Value>(new Value(this, Name.str(), std::move(Type), Kind)));
+  OwnedValues.push_back(std::unique_ptr<Value>(
+      new Value(this, Name.str(), std::move(Type), Kind)));
   Value *V = OwnedValues.back().get();
   ByName[Name] = V;
   return V;
@@ -165,8 +165,7 @@ Value *Graph::addElidedConstant(llvm::StringRef Name, TensorType Type) {
 Node *Graph::createNode(llvm::StringRef Op, llvm::ArrayRef<Value *> Operands,
                         llvm::ArrayRef<TensorType> ResultTypes, AttrMap Attrs,
                         llvm::StringRef NodeName,
-                        llvm::ArrayRef<std::string> ResultNames,
-                        Node *Before) {
+                        llvm::ArrayRef<std::string> ResultNames, Node *Before) {
   assert((ResultNames.empty() || ResultNames.size() == ResultTypes.size()) &&
          "one name per result");
   auto Owned = std::unique_ptr<Node>(

@@ -53,9 +53,7 @@ public:
   bool isInput() const { return Kind == ValueKind::Input; }
   bool isConstant() const { return Kind == ValueKind::Constant; }
   /// The data of a constant, or null for an elided constant or a non-constant.
-  const Tensor *constantData() const {
-    return Data.isNull() ? nullptr : &Data;
-  }
+  const Tensor *constantData() const { return Data.isNull() ? nullptr : &Data; }
   /// Replaces a constant's data; the type follows the data.
   void setConstantData(Tensor T);
 
@@ -74,8 +72,8 @@ private:
   friend class Graph;
   friend class Node;
   Value(Graph *Owner, std::string Name, TensorType Type, ValueKind Kind)
-      : Owner(Owner), Name(std::move(Name)), Type(std::move(Type)),
-        Kind(Kind) {}
+      : Owner(Owner), Name(std::move(Name)), Type(std::move(Type)), Kind(Kind) {
+  }
   void removeUse(Node *User, unsigned OperandIndex);
 
   Graph *Owner;

@@ -59,38 +59,22 @@ Token Lexer::next() {
     return make(K, Start);
   };
   switch (C) {
-  case '(':
-    return Punct(Token::LParen);
-  case ')':
-    return Punct(Token::RParen);
-  case '{':
-    return Punct(Token::LBrace);
-  case '}':
-    return Punct(Token::RBrace);
-  case '[':
-    return Punct(Token::LSquare);
-  case ']':
-    return Punct(Token::RSquare);
-  case '<':
-    return Punct(Token::Less);
-  case '>':
-    return Punct(Token::Greater);
-  case ',':
-    return Punct(Token::Comma);
-  case ':':
-    return Punct(Token::Colon);
-  case '=':
-    return Punct(Token::Equal);
-  case '?':
-    return Punct(Token::Question);
-  case '%':
-    return lexName(Token::ValueName, Start);
-  case '@':
-    return lexName(Token::GraphName, Start);
-  case '"':
-    return lexString(Start);
-  default:
-    break;
+  case '(': return Punct(Token::LParen);
+  case ')': return Punct(Token::RParen);
+  case '{': return Punct(Token::LBrace);
+  case '}': return Punct(Token::RBrace);
+  case '[': return Punct(Token::LSquare);
+  case ']': return Punct(Token::RSquare);
+  case '<': return Punct(Token::Less);
+  case '>': return Punct(Token::Greater);
+  case ',': return Punct(Token::Comma);
+  case ':': return Punct(Token::Colon);
+  case '=': return Punct(Token::Equal);
+  case '?': return Punct(Token::Question);
+  case '%': return lexName(Token::ValueName, Start);
+  case '@': return lexName(Token::GraphName, Start);
+  case '"': return lexString(Start);
+  default: break;
   }
   if (llvm::isDigit(C) || C == '-')
     return lexNumber(Start);
@@ -209,17 +193,10 @@ bool Lexer::readString(std::string &Out, std::string &Message) {
     char E = *Cur++;
     switch (E) {
     case '"':
-    case '\\':
-      Out += E;
-      continue;
-    case 'n':
-      Out += '\n';
-      continue;
-    case 't':
-      Out += '\t';
-      continue;
-    default:
-      break;
+    case '\\': Out += E; continue;
+    case 'n': Out += '\n'; continue;
+    case 't': Out += '\t'; continue;
+    default: break;
     }
     if (Cur < End && llvm::isHexDigit(E) && llvm::isHexDigit(*Cur)) {
       Out += char(llvm::hexDigitValue(E) * 16 + llvm::hexDigitValue(*Cur));

@@ -47,9 +47,7 @@ public:
   const Node &node() const { return N; }
   unsigned numInputs() const { return N.numOperands(); }
   bool hasInput(unsigned I) const { return N.operand(I) != nullptr; }
-  const TensorType &inputType(unsigned I) const {
-    return N.operand(I)->type();
-  }
+  const TensorType &inputType(unsigned I) const { return N.operand(I)->type(); }
   /// The operand's data when it is a constant with data, else null.
   const Tensor *inputConstant(unsigned I) const;
   /// The operand's symbolic value (see above), or null when not known.

@@ -593,8 +593,7 @@ bool Parser::setElement(Tensor &T, int64_t I, const Token &Literal) {
     Lo = 0;
     Hi = 255;
     break;
-  default:
-    break;
+  default: break;
   }
   if (V < Lo || V > Hi)
     return error(Literal, "integer " + Literal.Spelling +

@@ -66,27 +66,17 @@ template <typename FloatT> void printFloat(llvm::raw_ostream &OS, FloatT V) {
 void printElement(llvm::raw_ostream &OS, const Tensor &T, int64_t I) {
   const uint8_t *P = T.bytes();
   switch (T.dtype()) {
-  case DType::F32:
-    printFloat(OS, T.data<float>()[I]);
-    return;
-  case DType::F64:
-    printFloat(OS, T.data<double>()[I]);
-    return;
-  case DType::F16:
-    printFloat(OS, halfToFloat(T.data<uint16_t>()[I]));
-    return;
+  case DType::F32: printFloat(OS, T.data<float>()[I]); return;
+  case DType::F64: printFloat(OS, T.data<double>()[I]); return;
+  case DType::F16: printFloat(OS, halfToFloat(T.data<uint16_t>()[I])); return;
   case DType::BF16:
     printFloat(OS, bfloat16ToFloat(T.data<uint16_t>()[I]));
     return;
-  case DType::Bool:
-    OS << (P[I] ? "true" : "false");
-    return;
+  case DType::Bool: OS << (P[I] ? "true" : "false"); return;
   case DType::I64:
   case DType::I32:
   case DType::I8:
-  case DType::U8:
-    OS << T.getInt(I);
-    return;
+  case DType::U8: OS << T.getInt(I); return;
   }
 }
 
@@ -133,15 +123,9 @@ void printList(llvm::raw_ostream &OS, const std::vector<ElemT> &Elems,
 
 void printAttribute(llvm::raw_ostream &OS, const Attribute &A) {
   switch (A.kind()) {
-  case AttrKind::Int:
-    OS << A.getInt();
-    return;
-  case AttrKind::Float:
-    printFloat(OS, A.getFloat());
-    return;
-  case AttrKind::String:
-    OS << quoteString(A.getString());
-    return;
+  case AttrKind::Int: OS << A.getInt(); return;
+  case AttrKind::Float: printFloat(OS, A.getFloat()); return;
+  case AttrKind::String: OS << quoteString(A.getString()); return;
   case AttrKind::Ints:
     printList(OS, A.getInts(), "ints", [&](int64_t V) { OS << V; });
     return;

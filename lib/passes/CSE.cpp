@@ -53,8 +53,8 @@ llvm::Expected<bool> runCSE(Graph &G, const PassOptions &, PassContext &Ctx) {
   bool Changed = false;
 
   std::unordered_multimap<size_t, Value *> Constants;
-  for (Value *C : std::vector<Value *>(G.constants().begin(),
-                                       G.constants().end())) {
+  for (Value *C :
+       std::vector<Value *>(G.constants().begin(), G.constants().end())) {
     const Tensor *T = C->constantData();
     if (!T)
       continue;

@@ -133,8 +133,8 @@ Value *simplifiesTo(Node &N) {
     Node *Inner = X->definingNode();
     if (!Inner)
       continue;
-    bool Inverse = Op == "Neg" ? Inner->opName() == "Neg"
-                               : Inner->opName() == "Unsqueeze";
+    bool Inverse =
+        Op == "Neg" ? Inner->opName() == "Neg" : Inner->opName() == "Unsqueeze";
     if (!Inverse || !KeepsType(Inner->operand(0)))
       continue;
     if (Op == "Squeeze") {
@@ -196,8 +196,8 @@ llvm::Expected<bool> runCanonicalize(Graph &G, const PassOptions &,
         continue;
       Value *Result = N->result(0);
       // A graph output keeps its name; an input cannot take it over.
-      if (G.isOutput(Result) && (Replacement->isInput() ||
-                                 G.isOutput(Replacement))) {
+      if (G.isOutput(Result) &&
+          (Replacement->isInput() || G.isOutput(Replacement))) {
         Ctx.debug() << "canonicalize: " << N->describe()
                     << ": result is a graph output fed by an input\n";
         continue;

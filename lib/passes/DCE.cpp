@@ -22,8 +22,8 @@ llvm::Expected<bool> runDCE(Graph &G, const PassOptions &, PassContext &Ctx) {
     Ctx.bumpStat("nodes-removed");
     Changed = true;
   }
-  for (Value *C : std::vector<Value *>(G.constants().begin(),
-                                       G.constants().end())) {
+  for (Value *C :
+       std::vector<Value *>(G.constants().begin(), G.constants().end())) {
     if (C->hasUses() || G.isOutput(C))
       continue;
     G.eraseValue(C);

@@ -71,8 +71,8 @@ std::string exprFunction(const Node &N) {
                        .Default("");
   if (Fn.empty() || int(N.numOperands()) != exprArity(Fn))
     return "";
-  bool Compare = Fn == "eq" || Fn == "lt" || Fn == "le" || Fn == "gt" ||
-                 Fn == "ge";
+  bool Compare =
+      Fn == "eq" || Fn == "lt" || Fn == "le" || Fn == "gt" || Fn == "ge";
   if (!isFloat(Out) && Out != DType::Bool)
     return "";
   if (Compare)
@@ -209,10 +209,8 @@ llvm::Expected<bool> runFuseElementwise(Graph &G, const PassOptions &,
     }
     Node *Fused = G.createNode(
         "FusedElementwise", Built->Leaves, {Root->result(0)->type()},
-        {{"expr", Text},
-         {"dtype", dtypeName(Root->result(0)->dtype()).str()}},
-        Root->name(), {G.uniqueName(Root->result(0)->name() + ".fused")},
-        Root);
+        {{"expr", Text}, {"dtype", dtypeName(Root->result(0)->dtype()).str()}},
+        Root->name(), {G.uniqueName(Root->result(0)->name() + ".fused")}, Root);
     Root->result(0)->replaceAllUsesWith(Fused->result(0));
     std::vector<Node *> Members(Group.begin(), Group.end());
     pat::eraseDeadNodes(G, Members);

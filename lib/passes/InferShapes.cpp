@@ -91,23 +91,24 @@ llvm::Expected<bool> runInferShapes(Graph &G, const PassOptions &,
       if (Ints.size() != It->second.size() || !R->type().isStatic() ||
           R->type().staticNumElements() != int64_t(Ints.size()))
         continue;
-      Value *C = G.addConstant(G.uniqueName(R->name() + ".static"),
-                               Tensor::fromInts(R->dtype(),
-                                                R->type().staticSizes(), Ints));
+      Value *C = G.addConstant(
+          G.uniqueName(R->name() + ".static"),
+          Tensor::fromInts(R->dtype(), R->type().staticSizes(), Ints));
       R->replaceAllUsesWith(C);
       Ctx.bumpStat("shape-values-materialized");
       Changed = true;
     }
 
     // Computed Reshape targets and Expand shapes become constants.
-    bool IsReshape = N->opName() == "Reshape", IsExpand = N->opName() == "Expand";
+    bool IsReshape = N->opName() == "Reshape",
+         IsExpand = N->opName() == "Expand";
     if ((!IsReshape && !IsExpand) || !N->operand(1) ||
         N->operand(1)->isConstant())
       continue;
     auto Target = IsReshape ? reshapeTarget(*N) : expandShape(*N);
     if (!Target) {
-      Ctx.debug() << "infer-shapes: " << N->describe()
-                  << ": result type " << N->result(0)->type().str()
+      Ctx.debug() << "infer-shapes: " << N->describe() << ": result type "
+                  << N->result(0)->type().str()
                   << " cannot be written as a constant shape\n";
       continue;
     }

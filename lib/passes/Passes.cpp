@@ -84,7 +84,8 @@ llvm::ArrayRef<PassInfo> allPasses() {
        {},
        runSimplifyIndexing},
       {"specialize",
-       "Bind symbolic dims to sizes (specialize{batch=32,seq=128}) and re-infer",
+       "Bind symbolic dims to sizes (specialize{batch=32,seq=128}) and "
+       "re-infer",
        {{"*", "any symbol name, bound to the size given"}},
        runSpecialize},
   };

@@ -105,8 +105,7 @@ public:
 
   bool matchValue(const PatternNode &P, Value *V, Match &M, unsigned Depth) {
     switch (P.Kind) {
-    case PatternKind::Capture:
-      return bind(P.Name, V, M, Depth);
+    case PatternKind::Capture: return bind(P.Name, V, M, Depth);
     case PatternKind::Constant:
       if (!V->constantData())
         return fail(Depth, describeValue(V) + " is not a constant");
@@ -125,8 +124,7 @@ public:
       }
       return true;
     }
-    case PatternKind::Op:
-      return matchOp(P, V, M, Depth);
+    case PatternKind::Op: return matchOp(P, V, M, Depth);
     case PatternKind::AnyOf: {
       Checkpoint Saved = checkpoint();
       for (const Pattern &Alt : P.Children) {
@@ -190,8 +188,8 @@ private:
   bool matchOp(const PatternNode &P, Value *V, Match &M, unsigned Depth) {
     Node *N = V->definingNode();
     if (!N || N->opName() != P.Name)
-      return fail(Depth, describeValue(V) + " is not produced by '" + P.Name +
-                             "'");
+      return fail(Depth,
+                  describeValue(V) + " is not produced by '" + P.Name + "'");
     unsigned Present = N->numOperands();
     while (Present > 0 && !N->operand(Present - 1))
       --Present;

@@ -58,8 +58,7 @@ llvm::Expected<bool> runPrecision(Graph &G, const PassOptions &Options,
   std::string Name = Options.getString("type", "f16");
   std::optional<DType> To = parseDType(Name);
   if (!To || (*To != DType::F16 && *To != DType::BF16))
-    return makeError("precision: type must be f16 or bf16, got '" + Name +
-                     "'");
+    return makeError("precision: type must be f16 or bf16, got '" + Name + "'");
   std::string ToName = dtypeName(*To).str();
   std::vector<bool> OutputWasF32;
   for (Value *V : G.outputs())
@@ -82,7 +81,8 @@ llvm::Expected<bool> runPrecision(Graph &G, const PassOptions &Options,
         N->setAttr("dtype", ToName);
     }
     if (const Attribute *A = N->attr("value");
-        A && A->kind() == AttrKind::Tensor && A->getTensor().dtype() == DType::F32)
+        A && A->kind() == AttrKind::Tensor &&
+        A->getTensor().dtype() == DType::F32)
       N->setAttr("value", narrow(A->getTensor(), *To));
     for (Value *R : N->results())
       if (R->dtype() == DType::F32) {
@@ -112,8 +112,9 @@ llvm::Expected<bool> runPrecision(Graph &G, const PassOptions &Options,
       continue;
     std::string OutName = V->name();
     G.rename(V, G.uniqueName(OutName + "." + ToName));
-    Node *Cast = G.createNode("Cast", {V}, {TensorType(DType::F32, V->type().Dims)},
-                              {{"to", "f32"}}, "", {OutName});
+    Node *Cast =
+        G.createNode("Cast", {V}, {TensorType(DType::F32, V->type().Dims)},
+                     {{"to", "f32"}}, "", {OutName});
     for (size_t J = I; J < Outputs.size(); ++J)
       if (Outputs[J] == V) {
         G.setOutput(unsigned(J), Cast->result());

@@ -56,8 +56,7 @@ runReference(const Graph &G, llvm::ArrayRef<Tensor> Inputs,
     if (Inputs[I].isNull())
       return makeError("input %" + V->name() + " has no data");
     if (llvm::Error E = Symbols.check(V->type(), Inputs[I].dtype(),
-                                      Inputs[I].sizes(),
-                                      "input %" + V->name()))
+                                      Inputs[I].sizes(), "input %" + V->name()))
       return std::move(E);
     Live[V] = Inputs[I];
   }
@@ -102,9 +101,9 @@ runReference(const Graph &G, llvm::ArrayRef<Tensor> Inputs,
         return makeError(N->describe() + ": result %" + R->name() +
                          " was not computed");
       if (Options.CheckResultTypes)
-        if (llvm::Error E = Symbols.check(R->type(), T.dtype(), T.sizes(),
-                                          N->describe() + ": result %" +
-                                              R->name()))
+        if (llvm::Error E =
+                Symbols.check(R->type(), T.dtype(), T.sizes(),
+                              N->describe() + ": result %" + R->name()))
           return std::move(E);
       Live[R] = std::move(T);
     }

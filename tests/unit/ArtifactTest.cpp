@@ -575,9 +575,7 @@ TEST(Artifact, ValidatePlanRejectsWhatTheRuntimeCannotTrust) {
        },
        "bucket (batch 8): step 2 (copy 'keep z'): source arena[1024, +256] "
        "overlaps destination arena[1100, +256]"},
-      {[&](ExecutablePlan &P) {
-         P.Buckets[0].Outputs[0].Dims = {1, 9};
-       },
+      {[&](ExecutablePlan &P) { P.Buckets[0].Outputs[0].Dims = {1, 9}; },
        "bucket (batch 1): output 'z' f32[1, 9] needs 36 bytes, its buffer "
        "arena[1024, +32] has 32"},
       {[&](ExecutablePlan &P) {

@@ -8,8 +8,7 @@ using namespace kiln;
 
 namespace {
 
-constexpr const char *AllThree =
-    "fuse-gemm-epilogue,fuse-attention,merge-qkv";
+constexpr const char *AllThree = "fuse-gemm-epilogue,fuse-attention,merge-qkv";
 
 class AttentionFusion : public PassMeaningTest {
 protected:
@@ -56,9 +55,9 @@ graph @mlp(%x: f32[batch, seq, 8], %x2: f32[batch, 8]) {
 )");
   ASSERT_TRUE(G);
   randomizeConstants(*G);
-  expectSameMeaning(*G, "fuse-gemm-epilogue", "FusedGemm", 5,
-                    {{"x", uniform({3, 5, 8}, -2, 2)},
-                     {"x2", uniform({3, 8}, -2, 2)}});
+  expectSameMeaning(
+      *G, "fuse-gemm-epilogue", "FusedGemm", 5,
+      {{"x", uniform({3, 5, 8}, -2, 2)}, {"x2", uniform({3, 8}, -2, 2)}});
   EXPECT_EQ(count(*G, "Gelu"), 1) << "the Gelu of an output Add stays";
 }
 
@@ -120,9 +119,9 @@ TEST_F(AttentionFusion, BertAttentionWithPaddingKeepsMeaning) {
   auto G = parse(BertAttention);
   ASSERT_TRUE(G);
   randomizeConstants(*G);
-  expectSameMeaning(*G, AllThree, "Attention", 1,
-                    {{"x", uniform({3, 6, 8}, -2, 2)},
-                     {"m", paddedMask(6, {6, 4, 1})}});
+  expectSameMeaning(
+      *G, AllThree, "Attention", 1,
+      {{"x", uniform({3, 6, 8}, -2, 2)}, {"m", paddedMask(6, {6, 4, 1})}});
   const Node *Attention = first(*G, "Attention");
   ASSERT_TRUE(Attention);
   EXPECT_EQ(Attention->operand(1), nullptr) << "merge-qkv packs q, k and v";

@@ -42,8 +42,10 @@ TEST(Graph, SortTopologicallyRestoresDefBeforeUse) {
 
 TEST(Graph, CloneKeepsNamesTypesAndConstants) {
   Graph G("m");
-  Value *X = G.addInput("x", TensorType(DType::F32, {Dim::symbol("batch"), Dim(4)}));
-  Value *W = G.addConstant("w", Tensor::fromDoubles(DType::F32, {4}, {1, 2, 3, 4}));
+  Value *X =
+      G.addInput("x", TensorType(DType::F32, {Dim::symbol("batch"), Dim(4)}));
+  Value *W =
+      G.addConstant("w", Tensor::fromDoubles(DType::F32, {4}, {1, 2, 3, 4}));
   Node *Mul = G.createNode("Mul", {X, W}, {X->type()}, {}, "mul", {"y"});
   G.setOutputs({Mul->result()});
   auto C = G.clone();

@@ -20,24 +20,15 @@ constexpr llvm::StringLiteral NpyMagic("\x93NUMPY");
 /// NumPy's type string for each kiln dtype (bf16 has none).
 std::optional<llvm::StringRef> npyDescr(DType T) {
   switch (T) {
-  case DType::F32:
-    return llvm::StringRef("<f4");
-  case DType::F16:
-    return llvm::StringRef("<f2");
-  case DType::F64:
-    return llvm::StringRef("<f8");
-  case DType::I64:
-    return llvm::StringRef("<i8");
-  case DType::I32:
-    return llvm::StringRef("<i4");
-  case DType::I8:
-    return llvm::StringRef("|i1");
-  case DType::U8:
-    return llvm::StringRef("|u1");
-  case DType::Bool:
-    return llvm::StringRef("|b1");
-  case DType::BF16:
-    return std::nullopt;
+  case DType::F32: return llvm::StringRef("<f4");
+  case DType::F16: return llvm::StringRef("<f2");
+  case DType::F64: return llvm::StringRef("<f8");
+  case DType::I64: return llvm::StringRef("<i8");
+  case DType::I32: return llvm::StringRef("<i4");
+  case DType::I8: return llvm::StringRef("|i1");
+  case DType::U8: return llvm::StringRef("|u1");
+  case DType::Bool: return llvm::StringRef("|b1");
+  case DType::BF16: return std::nullopt;
   }
   return std::nullopt;
 }

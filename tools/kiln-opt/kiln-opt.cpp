@@ -126,8 +126,8 @@ static llvm::Expected<std::string> requestedPipeline() {
     if (Precision != "fp16" && Precision != "bf16")
       return makeError("unknown precision '" + Precision +
                        "' (expected fp16 or bf16)");
-    Result += std::string(Result.empty() ? "" : ",") + "precision{type=" +
-              (Precision == "fp16" ? "f16" : "bf16") + "}";
+    Result += std::string(Result.empty() ? "" : ",") +
+              "precision{type=" + (Precision == "fp16" ? "f16" : "bf16") + "}";
   }
   if (llvm::Error E = checkPassPipeline(Result))
     return std::move(E);

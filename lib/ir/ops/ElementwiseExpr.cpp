@@ -25,8 +25,7 @@ int exprArity(llvm::StringRef Fn) {
 
 std::string Expr::str() const {
   switch (K) {
-  case Kind::Operand:
-    return "x" + std::to_string(Operand);
+  case Kind::Operand: return "x" + std::to_string(Operand);
   case Kind::Number: {
     char Buf[64];
     auto [End, Ec] = std::to_chars(Buf, Buf + sizeof(Buf), Number);
@@ -74,38 +73,65 @@ double Expr::eval(const double *X) const {
   if (Fn.starts_with("cast_"))
     return roundTo(*parseDType(llvm::StringRef(Fn).drop_front(5)), A);
   if (Args.size() == 1) {
-    if (Fn == "neg") return -A;
-    if (Fn == "abs") return std::fabs(A);
-    if (Fn == "exp") return std::exp(A);
-    if (Fn == "log") return std::log(A);
-    if (Fn == "sqrt") return std::sqrt(A);
-    if (Fn == "reciprocal") return 1.0 / A;
-    if (Fn == "relu") return A > 0 ? A : 0.0;
-    if (Fn == "sigmoid") return 1.0 / (1.0 + std::exp(-A));
-    if (Fn == "tanh") return std::tanh(A);
-    if (Fn == "erf") return std::erf(A);
-    if (Fn == "gelu") return 0.5 * A * (1.0 + std::erf(A * M_SQRT1_2));
+    if (Fn == "neg")
+      return -A;
+    if (Fn == "abs")
+      return std::fabs(A);
+    if (Fn == "exp")
+      return std::exp(A);
+    if (Fn == "log")
+      return std::log(A);
+    if (Fn == "sqrt")
+      return std::sqrt(A);
+    if (Fn == "reciprocal")
+      return 1.0 / A;
+    if (Fn == "relu")
+      return A > 0 ? A : 0.0;
+    if (Fn == "sigmoid")
+      return 1.0 / (1.0 + std::exp(-A));
+    if (Fn == "tanh")
+      return std::tanh(A);
+    if (Fn == "erf")
+      return std::erf(A);
+    if (Fn == "gelu")
+      return 0.5 * A * (1.0 + std::erf(A * M_SQRT1_2));
     if (Fn == "gelu_tanh")
       return 0.5 * A *
              (1.0 + std::tanh(0.7978845608028654 * (A + 0.044715 * A * A * A)));
-    if (Fn == "not") return A == 0.0;
+    if (Fn == "not")
+      return A == 0.0;
   }
   double B = Args[1]->eval(X);
-  if (Fn == "where") return A != 0.0 ? B : Args[2]->eval(X);
-  if (Fn == "add") return A + B;
-  if (Fn == "sub") return A - B;
-  if (Fn == "mul") return A * B;
-  if (Fn == "div") return A / B;
-  if (Fn == "pow") return std::pow(A, B);
-  if (Fn == "max") return std::isnan(A) || std::isnan(B) ? NAN : std::max(A, B);
-  if (Fn == "min") return std::isnan(A) || std::isnan(B) ? NAN : std::min(A, B);
-  if (Fn == "eq") return A == B;
-  if (Fn == "lt") return A < B;
-  if (Fn == "le") return A <= B;
-  if (Fn == "gt") return A > B;
-  if (Fn == "ge") return A >= B;
-  if (Fn == "and") return A != 0.0 && B != 0.0;
-  if (Fn == "or") return A != 0.0 || B != 0.0;
+  if (Fn == "where")
+    return A != 0.0 ? B : Args[2]->eval(X);
+  if (Fn == "add")
+    return A + B;
+  if (Fn == "sub")
+    return A - B;
+  if (Fn == "mul")
+    return A * B;
+  if (Fn == "div")
+    return A / B;
+  if (Fn == "pow")
+    return std::pow(A, B);
+  if (Fn == "max")
+    return std::isnan(A) || std::isnan(B) ? NAN : std::max(A, B);
+  if (Fn == "min")
+    return std::isnan(A) || std::isnan(B) ? NAN : std::min(A, B);
+  if (Fn == "eq")
+    return A == B;
+  if (Fn == "lt")
+    return A < B;
+  if (Fn == "le")
+    return A <= B;
+  if (Fn == "gt")
+    return A > B;
+  if (Fn == "ge")
+    return A >= B;
+  if (Fn == "and")
+    return A != 0.0 && B != 0.0;
+  if (Fn == "or")
+    return A != 0.0 || B != 0.0;
   return NAN;
 }
 
@@ -136,9 +162,9 @@ private:
       return error("nested too deeply");
     Rest = Rest.ltrim();
     auto E = std::make_unique<Expr>();
-    if (!Rest.empty() && (llvm::isDigit(Rest[0]) || Rest[0] == '-' ||
-                          Rest[0] == '.' || Rest.starts_with("inf") ||
-                          Rest.starts_with("nan"))) {
+    if (!Rest.empty() &&
+        (llvm::isDigit(Rest[0]) || Rest[0] == '-' || Rest[0] == '.' ||
+         Rest.starts_with("inf") || Rest.starts_with("nan"))) {
       size_t Len = Rest.find_first_of(",) ");
       llvm::StringRef Tok = Rest.substr(0, Len);
       double V;

@@ -28,9 +28,9 @@ namespace kiln {
 struct Expr {
   enum class Kind { Operand, Number, Call };
   Kind K = Kind::Number;
-  unsigned Operand = 0;           // Kind::Operand
-  double Number = 0;              // Kind::Number
-  std::string Fn;                 // Kind::Call
+  unsigned Operand = 0; // Kind::Operand
+  double Number = 0;    // Kind::Number
+  std::string Fn;       // Kind::Call
   std::vector<std::unique_ptr<Expr>> Args;
 
   /// The canonical text of this expression.

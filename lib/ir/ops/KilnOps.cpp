@@ -121,7 +121,8 @@ OpDef skipLayerNormDef() {
   D.MaxInputs = 5;
   D.Attrs = {{"epsilon", AttrKind::Float, true}};
   D.Infer = [](InferContext &Ctx) -> llvm::Error {
-    auto Shape = broadcastShapes({Ctx.inputType(0).Dims, Ctx.inputType(1).Dims});
+    auto Shape =
+        broadcastShapes({Ctx.inputType(0).Dims, Ctx.inputType(1).Dims});
     if (!Shape)
       return Ctx.error(llvm::toString(Shape.takeError()));
     if (Shape->empty())
@@ -245,15 +246,14 @@ OpDef embedLayerNormDef() {
         int64_t At = (B * Seq + S) * Hidden;
         if (auto E = Row(Word, Ids.getInt(B * Seq + S), "word", At))
           return E;
-        int64_t P = PosIds ? PosIds->getInt(B * PosStrides[0] +
-                                            S * PosStrides[1])
-                           : S;
+        int64_t P =
+            PosIds ? PosIds->getInt(B * PosStrides[0] + S * PosStrides[1]) : S;
         if (auto E = Row(Pos, P, "position", At))
           return E;
         if (Type) {
-          int64_t T = TypeIds ? TypeIds->getInt(B * TypeStrides[0] +
-                                                S * TypeStrides[1])
-                              : 0;
+          int64_t T =
+              TypeIds ? TypeIds->getInt(B * TypeStrides[0] + S * TypeStrides[1])
+                      : 0;
           if (auto E = Row(*Type, T, "token type", At))
             return E;
         }
@@ -339,8 +339,8 @@ OpDef fusedGemmDef() {
             Row[J] += AV * BF[P * N + J];
       }
       for (int64_t J = 0; J < N; ++J)
-        Row[J] = applyActivation(
-            Act, Bias ? Row[J] + float(Bias->getDouble(J)) : Row[J]);
+        Row[J] = applyActivation(Act, Bias ? Row[J] + float(Bias->getDouble(J))
+                                           : Row[J]);
     }
     std::vector<int64_t> Sizes = A.sizes().vec();
     Sizes.back() = N;
@@ -385,8 +385,7 @@ OpDef attentionDef() {
     int64_t Heads = Ctx.node().getInt("num_heads", 1);
     if (Out[2].isStatic() && Out[2].value() % Heads)
       return Ctx.error("hidden size " + Out[2].str() +
-                       " is not a multiple of num_heads " +
-                       llvm::Twine(Heads));
+                       " is not a multiple of num_heads " + llvm::Twine(Heads));
     if (!Packed && Ctx.inputType(1).rank() != 3)
       return Ctx.error("k must be [batch, seq, hidden], got " +
                        Ctx.inputType(1).str());
@@ -440,9 +439,9 @@ OpDef attentionDef() {
               Dot += QRow[E] * KRow[E];
             Dot *= Scale;
             if (Mask)
-              Dot += float(Mask->getDouble(
-                  B * MaskStrides[0] + H * MaskStrides[1] +
-                  I * MaskStrides[2] + J * MaskStrides[3]));
+              Dot += float(
+                  Mask->getDouble(B * MaskStrides[0] + H * MaskStrides[1] +
+                                  I * MaskStrides[2] + J * MaskStrides[3]));
             Scores[J] = Dot;
             Max = std::max(Max, Dot);
           }
@@ -555,8 +554,9 @@ OpDef fusedElementwiseDef() {
       return makeError(N.describe() + ": " + llvm::toString(E.takeError()));
     if ((*E)->numOperands() > N.numOperands())
       return makeError(N.describe() + ": the expression uses x" +
-                       llvm::Twine((*E)->numOperands() - 1) + " but the node has " +
-                       llvm::Twine(N.numOperands()) + " operands");
+                       llvm::Twine((*E)->numOperands() - 1) +
+                       " but the node has " + llvm::Twine(N.numOperands()) +
+                       " operands");
     if (!parseDType(N.getString("dtype", "")))
       return makeError(N.describe() + ": unknown dtype '" +
                        N.getString("dtype", "") + "'");

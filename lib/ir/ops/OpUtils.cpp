@@ -52,8 +52,8 @@ broadcastSizes(llvm::ArrayRef<std::vector<int64_t>> Sizes) {
       if (D == 1)
         continue;
       if (Set && Out[I] != D)
-        return makeError("cannot broadcast dimension " +
-                         llvm::Twine(Out[I]) + " with " + llvm::Twine(D));
+        return makeError("cannot broadcast dimension " + llvm::Twine(Out[I]) +
+                         " with " + llvm::Twine(D));
       Out[I] = D;
       Set = true;
     }

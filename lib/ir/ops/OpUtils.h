@@ -28,9 +28,10 @@ std::optional<int64_t> normalizeAxis(int64_t Axis, int64_t Rank);
 /// offset per stride set up to date:
 ///   forEachIndex(Out, {StridesA, StridesB}, [&](int64_t I, ArrayRef<int64_t> Offs) {...});
 /// `I` is the row-major flat index into `Sizes`.
-void forEachIndex(llvm::ArrayRef<int64_t> Sizes,
-                  llvm::ArrayRef<std::vector<int64_t>> StrideSets,
-                  llvm::function_ref<void(int64_t, llvm::ArrayRef<int64_t>)> Fn);
+void forEachIndex(
+    llvm::ArrayRef<int64_t> Sizes,
+    llvm::ArrayRef<std::vector<int64_t>> StrideSets,
+    llvm::function_ref<void(int64_t, llvm::ArrayRef<int64_t>)> Fn);
 
 /// Shape values hold integers, and exporters put negative ones in them (-1,
 /// Reshape's "infer this dim"), but Dim(-1) is the unknown dim. A negative
