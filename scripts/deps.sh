@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(cmake ninja-build g++ clang-19 libclang-rt-19-dev llvm-19-dev
+APT_PACKAGES=(cmake ninja-build g++ clang-19 clang-format-19 libclang-rt-19-dev llvm-19-dev
   llvm-19-tools libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev zlib1g-dev
   python3 python3-venv)
 PY_PACKAGES=(numpy==2.2.6 onnx==1.22.0 onnxruntime==1.22.1 lit==18.1.8)

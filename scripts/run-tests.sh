@@ -19,6 +19,12 @@ record() { # suite passed failed skipped status
 }
 num() { grep -oE "$1" "$2" | grep -oE '[0-9]+' | tail -1 || true; }
 
+echo "== formatting (clang-format-19 --dry-run --Werror)"
+scripts/check-format.sh >"$LOGS/format.log" 2>&1; st=$?
+cat "$LOGS/format.log"
+n=$(num '[0-9]+ files checked' "$LOGS/format.log"); f=$(num '[0-9]+ unformatted' "$LOGS/format.log")
+record format "$(( ${n:-0} - ${f:-0} ))" "${f:-0}" 0 $st
+
 echo "== unit tests (GoogleTest)"
 "$BIN/kiln-unittests" --gtest_brief=1 >"$LOGS/unit.log" 2>&1; st=$?
 tail -n 20 "$LOGS/unit.log" | grep -E 'FAILED|PASSED' || true
