@@ -1,7 +1,7 @@
 // attention.cuh - multi-head attention, flash style.
 //
-//   out[b, i, h*D : (h+1)*D] = softmax_j(q_i . k_j * scale + mask[b, h, i, j])
-//   v_j
+//   out[b, i, h*D : (h+1)*D] =
+//       sum_j softmax_j(q_i . k_j * scale + mask[b, h, i, j]) v_j
 //
 // q, k and v rows are [B, S, H*D] slices: `QStride`/`KStride`/`VStride` are
 // the elements between tokens and `KOff`/`VOff` where k and v start within a
