@@ -1,0 +1,107 @@
+//===- EngineImpl.h - the state behind Engine and ExecutionContext -*- C++ -*-===//
+//
+// What an Engine holds on its device (kernels, weights, the cuBLASLt
+// handle, the engines compiled on demand) and what an ExecutionContext holds
+// (stream, arena, staging memory, prepared GEMMs, CUDA graphs), shared by
+// the files that implement them: Engine.cpp (load, kernels, weights),
+// ExecutionContext.cpp (requests), ContextTiming.cpp (timing, profiles,
+// autotuning).
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_ENGINEIMPL_H
+#define KILN_RUNTIME_ENGINEIMPL_H
+
+#include "kiln/Engine.h"
+#include "runtime/CublasLt.h"
+#include "runtime/CudaCheck.h"
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+namespace kiln {
+
+struct Engine::Impl {
+  Artifact A;
+  EngineOptions Options;
+  /// Weights [0, SharedBytes) live in another engine's buffer at Shared
+  /// (an engine compiled on demand shares its base's); `Weights` holds the
+  /// rest, from SharedBytes on.
+  const uint8_t *Shared = nullptr;
+  uint64_t SharedBytes = 0;
+  void *Weights = nullptr;
+  uint64_t OwnWeightBytes = 0;
+  std::vector<cudaLibrary_t> Libraries;
+  std::vector<cudaKernel_t> Kernels;
+  cublasLtHandle_t Lt = nullptr;
+  uint64_t MaxArena = 0;
+  uint64_t MaxStaging = 0;
+  /// Engines compiled on demand for shapes without a bucket.
+  std::mutex JitMutex;
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Engine>> Jit;
+
+  /// The engine for exactly (Batch, Seq), compiled on first use; null when
+  /// the cap is reached.
+  llvm::Expected<Engine *> jitEngine(int64_t Batch, int64_t Seq);
+
+  ~Impl();
+
+  llvm::Error init();
+  /// The device address of weight byte `Offset`.
+  uint8_t *weightAt(uint64_t Offset) const {
+    if (Offset < SharedBytes)
+      return const_cast<uint8_t *>(Shared) + Offset;
+    return static_cast<uint8_t *>(Weights) + (Offset - SharedBytes);
+  }
+};
+
+struct ExecutionContext::Impl {
+  Engine::Impl *E = nullptr;
+  cudaStream_t Stream = nullptr;
+  void *Arena = nullptr;
+  void *Workspace = nullptr;
+  uint8_t *Staging = nullptr; // pinned host memory for inputs and outputs
+  cudaEvent_t Start = nullptr, Stop = nullptr;
+  /// [bucket][step]: null for steps that are no GEMM.
+  std::vector<std::vector<std::unique_ptr<PreparedGemm>>> Gemms;
+  std::vector<cudaGraphExec_t> Graphs;
+  /// This context's contexts on the engines compiled on demand.
+  std::map<std::pair<int64_t, int64_t>, std::unique_ptr<ExecutionContext>>
+      JitContexts;
+
+  ~Impl();
+
+  void *address(const BufferRef &B) const {
+    if (B.In == BufferRef::Space::Weights)
+      return E->weightAt(B.Offset);
+    return static_cast<uint8_t *>(Arena) + B.Offset;
+  }
+
+  llvm::Error init();
+  /// Describes `S` to cuBLASLt with this context's bias pointer
+  /// (prepareGemm).
+  llvm::Expected<std::unique_ptr<PreparedGemm>>
+  prepare(const GemmStep &S, unsigned Count = 1,
+          std::vector<cublasLtMatmulAlgo_t> *Candidates = nullptr) {
+    return prepareGemm(E->Lt, S, address(S.Bias), Count, Candidates);
+  }
+  /// Runs `S` on this context's stream with algorithm `Algo`.
+  cublasStatus_t matmul(const GemmStep &S, const PreparedGemm &G,
+                        const cublasLtMatmulAlgo_t &Algo) {
+    return runGemm(E->Lt, S, G, Algo, address(S.A), address(S.B), address(S.D),
+                   Workspace, Stream);
+  }
+  /// Launches the steps of a bucket; with `Events` (one per step plus
+  /// one), records an event before each step and after the last.
+  llvm::Error launchSteps(size_t Bucket,
+                          std::vector<cudaEvent_t> *Events = nullptr);
+  llvm::Error runBucket(size_t Bucket);
+  llvm::Error runChunk(size_t Bucket, llvm::ArrayRef<TensorView> Inputs,
+                       llvm::ArrayRef<TensorView> Outputs, int64_t Row0,
+                       int64_t Rows);
+};
+
+} // namespace kiln
+
+#endif

@@ -1,0 +1,367 @@
+//===- ExecutionContext.cpp - kiln's GPU runtime: running requests --------===//
+//
+// A context prepares its GEMMs, launches a bucket's steps (or replays the
+// bucket's CUDA graph), and fits requests to buckets: it pads and splits
+// them (Bucketing.h) and sends shapes without a bucket to the engines
+// compiled on demand.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/EngineImpl.h"
+
+#include "ir/Error.h"
+#include "runtime/Bucketing.h"
+#include "runtime/InputRoles.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kiln {
+
+//===-- ExecutionContext --------------------------------------------------===//
+
+ExecutionContext::Impl::~Impl() {
+  cudaSetDevice(E->Options.Device);
+  if (Stream)
+    cudaStreamSynchronize(Stream);
+  for (cudaGraphExec_t G : Graphs)
+    if (G)
+      cudaGraphExecDestroy(G);
+  Gemms.clear();
+  if (Start)
+    cudaEventDestroy(Start);
+  if (Stop)
+    cudaEventDestroy(Stop);
+  if (Staging)
+    cudaFreeHost(Staging);
+  if (Workspace)
+    cudaFree(Workspace);
+  if (Arena)
+    cudaFree(Arena);
+  if (Stream)
+    cudaStreamDestroy(Stream);
+}
+
+llvm::Error ExecutionContext::Impl::init() {
+  KILN_CUDA(cudaSetDevice(E->Options.Device), "selecting the device");
+  KILN_CUDA(cudaStreamCreateWithFlags(&Stream, cudaStreamNonBlocking),
+            "creating a stream");
+  if (E->MaxArena)
+    KILN_CUDA(cudaMalloc(&Arena, E->MaxArena),
+              "allocating the arena (" + llvm::Twine(E->MaxArena) + " bytes)");
+  KILN_CUDA(cudaMalloc(&Workspace, GemmWorkspaceBytes),
+            "allocating the cuBLASLt workspace");
+  KILN_CUDA(cudaMallocHost(reinterpret_cast<void **>(&Staging),
+                           std::max<uint64_t>(E->MaxStaging, 1)),
+            "allocating pinned staging memory");
+  KILN_CUDA(cudaEventCreate(&Start), "creating an event");
+  KILN_CUDA(cudaEventCreate(&Stop), "creating an event");
+  const auto &Buckets = E->A.Plan.Buckets;
+  Graphs.assign(Buckets.size(), nullptr);
+  for (const BucketPlan &B : Buckets) {
+    Gemms.emplace_back();
+    for (const Step &S : B.Steps) {
+      if (const auto *G = std::get_if<GemmStep>(&S)) {
+        auto Prepared = prepare(*G);
+        if (!Prepared)
+          return Prepared.takeError();
+        Gemms.back().push_back(std::move(*Prepared));
+      } else {
+        Gemms.back().push_back(nullptr);
+      }
+    }
+  }
+  if (E->Options.UseCudaGraphs && E->Options.CaptureAtCreate)
+    for (size_t I = 0; I < Buckets.size(); ++I)
+      if (llvm::Error Err = runBucket(I))
+        return Err;
+  return llvm::Error::success();
+}
+
+llvm::Error
+ExecutionContext::Impl::launchSteps(size_t Bucket,
+                                    std::vector<cudaEvent_t> *Events) {
+  const BucketPlan &B = E->A.Plan.Buckets[Bucket];
+  std::vector<uint64_t> ArgStorage;
+  std::vector<void *> ArgPtrs;
+  for (size_t I = 0; I < B.Steps.size(); ++I) {
+    if (Events)
+      KILN_CUDA(cudaEventRecord((*Events)[I], Stream), "recording an event");
+    const Step &S = B.Steps[I];
+    if (const auto *K = std::get_if<KernelStep>(&S)) {
+      ArgStorage.assign(K->Args.size(), 0);
+      ArgPtrs.assign(K->Args.size(), nullptr);
+      for (size_t A = 0; A < K->Args.size(); ++A) {
+        const KernelArg &Arg = K->Args[A];
+        void *Slot = &ArgStorage[A];
+        switch (Arg.K) {
+        case KernelArg::Kind::Buffer: {
+          void *Ptr = address(Arg.Buffer);
+          std::memcpy(Slot, &Ptr, sizeof(Ptr));
+          break;
+        }
+        case KernelArg::Kind::I32: {
+          int32_t V = int32_t(Arg.Int);
+          std::memcpy(Slot, &V, sizeof(V));
+          break;
+        }
+        case KernelArg::Kind::I64:
+          std::memcpy(Slot, &Arg.Int, sizeof(Arg.Int));
+          break;
+        case KernelArg::Kind::F32:
+          std::memcpy(Slot, &Arg.Float, sizeof(Arg.Float));
+          break;
+        }
+        ArgPtrs[A] = Slot;
+      }
+      KILN_CUDA(cudaLaunchKernel(
+                    reinterpret_cast<const void *>(E->Kernels[K->Kernel]),
+                    dim3(K->Grid[0], K->Grid[1], K->Grid[2]),
+                    dim3(K->Block[0], K->Block[1], K->Block[2]), ArgPtrs.data(),
+                    K->SharedBytes, Stream),
+                "launching " + E->A.Plan.Kernels[K->Kernel].LoweredName +
+                    " for " + K->Label);
+    } else if (const auto *G = std::get_if<GemmStep>(&S)) {
+      const PreparedGemm &P = *Gemms[Bucket][I];
+      KILN_CUBLAS(matmul(*G, P, P.Algo), "GEMM of " + G->Label);
+    } else {
+      const auto &C = std::get<CopyStep>(S);
+      KILN_CUDA(cudaMemcpyAsync(address(C.Dst), address(C.Src), C.Src.Bytes,
+                                cudaMemcpyDeviceToDevice, Stream),
+                C.Label);
+    }
+  }
+  if (Events)
+    KILN_CUDA(cudaEventRecord(Events->back(), Stream), "recording an event");
+  return llvm::Error::success();
+}
+
+llvm::Error ExecutionContext::Impl::runBucket(size_t Bucket) {
+  if (!E->Options.UseCudaGraphs)
+    return launchSteps(Bucket);
+  if (!Graphs[Bucket]) {
+    KILN_CUDA(cudaStreamBeginCapture(Stream, cudaStreamCaptureModeThreadLocal),
+              "starting graph capture");
+    llvm::Error Launched = launchSteps(Bucket);
+    cudaGraph_t Graph = nullptr;
+    cudaError_t Ended = cudaStreamEndCapture(Stream, &Graph);
+    if (Launched) {
+      if (Graph)
+        cudaGraphDestroy(Graph);
+      return Launched;
+    }
+    KILN_CUDA(Ended,
+              "capturing the CUDA graph of bucket " + llvm::Twine(Bucket));
+    cudaError_t Inst = cudaGraphInstantiate(&Graphs[Bucket], Graph, 0);
+    cudaGraphDestroy(Graph);
+    KILN_CUDA(Inst,
+              "instantiating the CUDA graph of bucket " + llvm::Twine(Bucket));
+  }
+  KILN_CUDA(cudaGraphLaunch(Graphs[Bucket], Stream),
+            "replaying bucket " + llvm::Twine(Bucket));
+  return llvm::Error::success();
+}
+
+llvm::Error ExecutionContext::Impl::runChunk(size_t Bucket,
+                                             llvm::ArrayRef<TensorView> Inputs,
+                                             llvm::ArrayRef<TensorView> Outputs,
+                                             int64_t Row0, int64_t Rows) {
+  const BucketPlan &B = E->A.Plan.Buckets[Bucket];
+  const ArtifactMetadata &Meta = E->A.Meta;
+  uint64_t StagingOffset = 0;
+  for (size_t I = 0; I < B.Inputs.size(); ++I) {
+    const IoBinding &Bind = B.Inputs[I];
+    const TensorView &In = Inputs[I];
+    int BatchDim = ioRoles(Meta.Inputs[I]).batchDim();
+    void *Dst = address(Bind.Buffer);
+    if (In.OnDevice) {
+      if (In.Dims != Bind.Dims)
+        return makeError("input '" + Bind.Name +
+                         "' is on the device: its shape must be a bucket's "
+                         "shape exactly");
+      KILN_CUDA(cudaMemcpyAsync(Dst, In.Data, Bind.Buffer.Bytes,
+                                cudaMemcpyDeviceToDevice, Stream),
+                "copying input '" + Bind.Name + "'");
+      continue;
+    }
+    uint8_t *Stage = Staging + StagingOffset;
+    StagingOffset += Bind.Buffer.Bytes;
+    copyBox(static_cast<const uint8_t *>(In.Data), Stage, Bind.Dims, In.Dims,
+            BatchDim, Row0, Rows, dtypeSize(Bind.Type), /*ToBucket=*/true);
+    KILN_CUDA(cudaMemcpyAsync(Dst, Stage, Bind.Buffer.Bytes,
+                              cudaMemcpyHostToDevice, Stream),
+              "copying input '" + Bind.Name + "'");
+  }
+  if (llvm::Error Err = runBucket(Bucket))
+    return Err;
+  std::vector<std::pair<size_t, uint8_t *>> HostOutputs;
+  for (size_t I = 0; I < B.Outputs.size(); ++I) {
+    const IoBinding &Bind = B.Outputs[I];
+    const TensorView &Out = Outputs[I];
+    const void *Src = address(Bind.Buffer);
+    if (Out.OnDevice) {
+      if (Out.Dims != Bind.Dims)
+        return makeError("output '" + Bind.Name +
+                         "' is on the device: its shape must be the "
+                         "bucket's shape exactly");
+      KILN_CUDA(cudaMemcpyAsync(Out.Data, Src, Bind.Buffer.Bytes,
+                                cudaMemcpyDeviceToDevice, Stream),
+                "copying output '" + Bind.Name + "'");
+      continue;
+    }
+    uint8_t *Stage = Staging + StagingOffset;
+    StagingOffset += Bind.Buffer.Bytes;
+    KILN_CUDA(cudaMemcpyAsync(Stage, Src, Bind.Buffer.Bytes,
+                              cudaMemcpyDeviceToHost, Stream),
+              "copying output '" + Bind.Name + "'");
+    HostOutputs.push_back({I, Stage});
+  }
+  KILN_CUDA(cudaStreamSynchronize(Stream),
+            "running bucket batch=" + llvm::Twine(B.Batch) +
+                " seq=" + llvm::Twine(B.Seq));
+  for (auto [I, Stage] : HostOutputs) {
+    const IoBinding &Bind = B.Outputs[I];
+    int BatchDim = ioRoles(Meta.Outputs[I]).batchDim();
+    copyBox(Stage, static_cast<uint8_t *>(Outputs[I].Data), Bind.Dims,
+            Outputs[I].Dims, BatchDim, Row0, Rows, dtypeSize(Bind.Type),
+            /*ToBucket=*/false);
+  }
+  return llvm::Error::success();
+}
+
+ExecutionContext::ExecutionContext(std::unique_ptr<Impl> I) : P(std::move(I)) {}
+ExecutionContext::~ExecutionContext() = default;
+
+llvm::Expected<std::unique_ptr<ExecutionContext>> Engine::createContext() {
+  auto I = std::make_unique<ExecutionContext::Impl>();
+  I->E = P.get();
+  if (llvm::Error E = I->init())
+    return std::move(E);
+  return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(I)));
+}
+
+llvm::Expected<std::vector<std::vector<int64_t>>>
+ExecutionContext::outputShapes(
+    llvm::ArrayRef<std::vector<int64_t>> InputDims) const {
+  const ArtifactMetadata &Meta = P->E->A.Meta;
+  auto Size = requestSize(Meta, InputDims);
+  if (!Size)
+    return Size.takeError();
+  return requestOutputShapes(Meta, P->E->A.Plan.Buckets.front(), *Size);
+}
+
+llvm::Error ExecutionContext::run(llvm::ArrayRef<TensorView> Inputs,
+                                  llvm::ArrayRef<TensorView> Outputs) {
+  const ArtifactMetadata &Meta = P->E->A.Meta;
+  const auto &Buckets = P->E->A.Plan.Buckets;
+  std::vector<std::vector<int64_t>> InDims;
+  for (const TensorView &V : Inputs)
+    InDims.push_back(V.Dims);
+  auto Size = requestSize(Meta, InDims);
+  if (!Size)
+    return Size.takeError();
+  int64_t Batch = Size->Batch, Seq = Size->Seq;
+  for (size_t I = 0; I < Inputs.size(); ++I)
+    if (Inputs[I].Type != Meta.Inputs[I].Type)
+      return makeError("input '" + Meta.Inputs[I].Name + "' must be " +
+                       dtypeName(Meta.Inputs[I].Type) + ", got " +
+                       dtypeName(Inputs[I].Type));
+  if (Outputs.size() != Meta.Outputs.size())
+    return makeError("expected " + llvm::Twine(Meta.Outputs.size()) +
+                     " outputs, got " + llvm::Twine(Outputs.size()));
+  auto Shapes = outputShapes(InDims);
+  if (!Shapes)
+    return Shapes.takeError();
+  for (size_t I = 0; I < Outputs.size(); ++I)
+    if (Outputs[I].Dims != (*Shapes)[I] ||
+        Outputs[I].Type != Meta.Outputs[I].Type)
+      return makeError("output '" + Meta.Outputs[I].Name +
+                       "' view has the wrong shape or dtype");
+  if (Batch == 0)
+    return llvm::Error::success();
+
+  // A shape without a bucket of its own runs on a plan compiled for it,
+  // when the engine can compile one.
+  if (!hasExactBucket(Buckets, *Size) && P->E->Options.JitCompiler &&
+      Batch > 0) {
+    auto Child = P->E->jitEngine(Batch, Seq);
+    if (!Child)
+      return Child.takeError();
+    if (*Child) {
+      auto &Ctx = P->JitContexts[{Batch, Seq}];
+      if (!Ctx) {
+        auto Created = (*Child)->createContext();
+        if (!Created)
+          return Created.takeError();
+        Ctx = std::move(*Created);
+      }
+      return Ctx->run(Inputs, Outputs);
+    }
+  }
+
+  // The seq bucket: the smallest that holds the request.
+  auto SeqBucket = chooseSeqBucket(Meta, Buckets, Seq);
+  if (!SeqBucket)
+    return SeqBucket.takeError();
+  // Split the batch over the largest bucket, run the rest in the smallest
+  // that fits.
+  int64_t Done = 0, Total = Batch < 0 ? 1 : Batch;
+  while (Done < Total) {
+    int64_t Left = Total - Done;
+    size_t Best = chooseBatchBucket(Buckets, Seq, *SeqBucket, Left);
+    int64_t Rows =
+        std::min<int64_t>(Left, std::max<int64_t>(Buckets[Best].Batch, 1));
+    if (llvm::Error E = P->runChunk(Best, Inputs, Outputs, Done, Rows))
+      return E;
+    Done += Rows;
+  }
+  return llvm::Error::success();
+}
+
+llvm::Expected<std::vector<Tensor>>
+ExecutionContext::run(llvm::ArrayRef<Tensor> Inputs) {
+  std::vector<TensorView> In;
+  std::vector<std::vector<int64_t>> InDims;
+  for (const Tensor &T : Inputs) {
+    In.push_back(
+        {const_cast<uint8_t *>(T.bytes()), T.dtype(), T.sizes().vec(), false});
+    InDims.push_back(T.sizes().vec());
+  }
+  if (In.size() != P->E->A.Meta.Inputs.size())
+    return makeError("expected " + llvm::Twine(P->E->A.Meta.Inputs.size()) +
+                     " inputs, got " + llvm::Twine(In.size()));
+  auto Shapes = outputShapes(InDims);
+  if (!Shapes)
+    return Shapes.takeError();
+  std::vector<Tensor> Outs;
+  std::vector<TensorView> OutViews;
+  for (size_t I = 0; I < Shapes->size(); ++I) {
+    Outs.emplace_back(P->E->A.Meta.Outputs[I].Type, (*Shapes)[I]);
+    OutViews.push_back(
+        {Outs.back().mutableBytes(), Outs.back().dtype(), (*Shapes)[I], false});
+  }
+  if (llvm::Error E = run(In, OutViews))
+    return std::move(E);
+  return std::move(Outs);
+}
+
+llvm::Error ExecutionContext::stage(size_t Bucket,
+                                    llvm::ArrayRef<Tensor> Inputs) {
+  const auto &Buckets = P->E->A.Plan.Buckets;
+  if (Bucket >= Buckets.size())
+    return makeError("no bucket " + llvm::Twine(Bucket));
+  const BucketPlan &B = Buckets[Bucket];
+  if (Inputs.size() != B.Inputs.size())
+    return makeError("expected " + llvm::Twine(B.Inputs.size()) + " inputs");
+  for (size_t I = 0; I < Inputs.size(); ++I) {
+    if (Inputs[I].sizes().vec() != B.Inputs[I].Dims ||
+        Inputs[I].dtype() != B.Inputs[I].Type)
+      return makeError("input '" + B.Inputs[I].Name +
+                       "' does not have the bucket's shape");
+    KILN_CUDA(cudaMemcpy(P->address(B.Inputs[I].Buffer), Inputs[I].bytes(),
+                         B.Inputs[I].Buffer.Bytes, cudaMemcpyHostToDevice),
+              "staging input '" + B.Inputs[I].Name + "'");
+  }
+  return llvm::Error::success();
+}
+
+} // namespace kiln

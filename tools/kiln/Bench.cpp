@@ -1,0 +1,309 @@
+//===- Bench.cpp - kiln bench: time an artifact on the GPU ----------------===//
+//
+// Times every requested bucket (GPU time per replay, host latency of whole
+// requests, optionally each step), runs the peers' command for the same
+// shapes, and prints one table of both.
+//
+//===----------------------------------------------------------------------===//
+#include "Kiln.h"
+
+#include "common/ModelFlops.h"
+#include "common/RandomInputs.h"
+#include "ir/Error.h"
+#include "kiln/Engine.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <random>
+
+using namespace kiln;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> BenchModel(cl::Positional, cl::Required,
+                                       cl::desc("<model.kiln>"),
+                                       cl::sub(benchSubcommand()));
+static cl::opt<std::string>
+    BenchShapes("shapes", cl::init(""),
+                cl::desc("batch x seq shapes to time (default: every "
+                         "bucket)"),
+                cl::value_desc("1x128,32x128"), cl::sub(benchSubcommand()));
+static cl::opt<unsigned> BenchIters("iters", cl::init(50),
+                                    cl::desc("Timed runs per shape"),
+                                    cl::sub(benchSubcommand()));
+static cl::opt<unsigned> BenchWarmup("warmup", cl::init(5),
+                                     cl::desc("Untimed runs first"),
+                                     cl::sub(benchSubcommand()));
+static cl::opt<std::string> BenchJson("json", cl::init(""),
+                                      cl::desc("Write the records as JSON"),
+                                      cl::value_desc("file.json"),
+                                      cl::sub(benchSubcommand()));
+static cl::opt<bool> BenchProfile(
+    "profile",
+    cl::desc("Also time every step of each shape (without CUDA graphs) and "
+             "print the time per kernel family"),
+    cl::sub(benchSubcommand()));
+static cl::opt<std::string> BenchPeers(
+    "peers", cl::init(""),
+    cl::desc("A command timing the peers; it is run with --shapes S "
+             "--precision P --json FILE appended and must write records of "
+             "the same form"),
+    cl::value_desc("command"), cl::sub(benchSubcommand()));
+
+struct BenchRecord {
+  std::string Impl;
+  int64_t Batch = 0, Seq = 0;
+  double GpuMs = 0, HostP50 = 0, HostP95 = 0, SeqPerS = 0, Tflops = 0,
+         PeakMb = 0, CompileS = 0;
+};
+
+static double percentile(std::vector<double> V, double P) {
+  std::sort(V.begin(), V.end());
+  if (V.empty())
+    return 0;
+  size_t I = size_t(P * double(V.size() - 1) + 0.5);
+  return V[std::min(I, V.size() - 1)];
+}
+
+static llvm::json::Value recordJson(const BenchRecord &R) {
+  return llvm::json::Object{{"impl", R.Impl},
+                            {"batch", R.Batch},
+                            {"seq", R.Seq},
+                            {"gpu_ms_median", R.GpuMs},
+                            {"host_ms_p50", R.HostP50},
+                            {"host_ms_p95", R.HostP95},
+                            {"seq_per_s", R.SeqPerS},
+                            {"tflops", R.Tflops},
+                            {"peak_mem_mb", R.PeakMb},
+                            {"compile_s", R.CompileS}};
+}
+
+static llvm::Expected<std::vector<BenchRecord>>
+readPeerRecords(llvm::StringRef Path) {
+  auto Buf = llvm::MemoryBuffer::getFile(Path);
+  if (!Buf)
+    return makeError("reading the peers' results " + Path + ": " +
+                     Buf.getError().message());
+  auto J = llvm::json::parse((*Buf)->getBuffer());
+  if (!J)
+    return withContext(J.takeError(), Path);
+  const llvm::json::Array *Records = J->getAsArray();
+  if (!Records)
+    if (const llvm::json::Object *O = J->getAsObject())
+      Records = O->getArray("records");
+  if (!Records)
+    return makeError(Path + ": expected a JSON list of records");
+  std::vector<BenchRecord> Out;
+  for (const llvm::json::Value &V : *Records) {
+    const llvm::json::Object *O = V.getAsObject();
+    if (!O)
+      continue;
+    BenchRecord R;
+    if (auto S = O->getString("impl"))
+      R.Impl = S->str();
+    R.Batch = O->getInteger("batch").value_or(0);
+    R.Seq = O->getInteger("seq").value_or(0);
+    R.GpuMs = O->getNumber("gpu_ms_median").value_or(0);
+    R.HostP50 = O->getNumber("host_ms_p50").value_or(0);
+    R.HostP95 = O->getNumber("host_ms_p95").value_or(0);
+    R.SeqPerS = O->getNumber("seq_per_s").value_or(0);
+    R.Tflops = O->getNumber("tflops").value_or(0);
+    R.PeakMb = O->getNumber("peak_mem_mb").value_or(0);
+    R.CompileS = O->getNumber("compile_s").value_or(0);
+    Out.push_back(R);
+  }
+  return Out;
+}
+
+static void printBenchTable(const std::vector<BenchRecord> &Records) {
+  llvm::raw_ostream &OS = llvm::outs();
+  OS << "| batch x seq | impl | GPU ms (median) | seq/s | host p50 ms | "
+        "host p95 ms | TFLOP/s | peak MiB | kiln speedup |\n"
+        "|---|---|---|---|---|---|---|---|---|\n";
+  for (const BenchRecord &R : Records) {
+    double KilnMs = 0;
+    for (const BenchRecord &K : Records)
+      if (K.Impl == "kiln" && K.Batch == R.Batch && K.Seq == R.Seq)
+        KilnMs = K.GpuMs;
+    OS << "| " << R.Batch << "x" << R.Seq << " | " << R.Impl << " | "
+       << llvm::format("%.3f", R.GpuMs) << " | "
+       << llvm::format("%.0f", R.SeqPerS) << " | "
+       << llvm::format("%.3f", R.HostP50) << " | "
+       << llvm::format("%.3f", R.HostP95) << " | "
+       << llvm::format("%.1f", R.Tflops) << " | "
+       << llvm::format("%.0f", R.PeakMb) << " | ";
+    if (R.Impl == "kiln" || KilnMs <= 0)
+      OS << "- |\n";
+    else
+      OS << llvm::format("%.2fx", R.GpuMs / KilnMs) << " |\n";
+  }
+}
+
+llvm::Error kiln::benchCommand() {
+  auto A = readArtifact(BenchModel);
+  if (!A)
+    return A.takeError();
+  auto G = artifactGraph(*A);
+  if (!G)
+    return G.takeError();
+  std::vector<std::pair<int64_t, int64_t>> Shapes;
+  if (BenchShapes.empty()) {
+    for (const BucketPlan &B : A->Plan.Buckets)
+      Shapes.push_back({B.Batch, B.Seq});
+  } else {
+    llvm::SmallVector<llvm::StringRef> Parts;
+    llvm::StringRef(BenchShapes).split(Parts, ',', -1, false);
+    for (llvm::StringRef P : Parts) {
+      auto [BText, SText] = P.split('x');
+      int64_t B, S;
+      if (BText.getAsInteger(10, B) || SText.getAsInteger(10, S))
+        return makeError("--shapes: '" + P + "' is not BATCHxSEQ");
+      Shapes.push_back({B, S});
+    }
+  }
+  std::string Precision = A->Meta.Precision;
+  std::unique_ptr<Graph> Model = std::move(*G);
+  auto E = Engine::create(std::move(*A));
+  if (!E)
+    return E.takeError();
+  auto Ctx = (*E)->createContext();
+  if (!Ctx)
+    return Ctx.takeError();
+  if (Autotune)
+    if (auto Tuned = (*Ctx)->autotuneGemms(); !Tuned)
+      return withContext(Tuned.takeError(), "--autotune");
+  EngineMemory Mem = (*E)->memory();
+  const auto &Buckets = (*E)->plan().Buckets;
+
+  std::vector<BenchRecord> Records;
+  std::mt19937_64 Rng(0);
+  for (auto [Batch, Seq] : Shapes) {
+    size_t Bucket = SIZE_MAX;
+    for (size_t I = 0; I < Buckets.size(); ++I)
+      if (Buckets[I].Batch == Batch && Buckets[I].Seq == Seq)
+        Bucket = I;
+    if (Bucket == SIZE_MAX)
+      return makeError("shape " + llvm::Twine(Batch) + "x" + llvm::Twine(Seq) +
+                       " is no bucket of " + BenchModel +
+                       " (compile with --batch and --seq including it)");
+    std::vector<Tensor> Inputs;
+    for (const IoBinding &In : Buckets[Bucket].Inputs)
+      Inputs.push_back(benchmarkInput(In, Rng));
+    if (llvm::Error Err = (*Ctx)->stage(Bucket, Inputs))
+      return Err;
+    if (auto W = (*Ctx)->timeBucket(Bucket, BenchWarmup); !W)
+      return W.takeError();
+    auto Ms = (*Ctx)->timeBucket(Bucket, BenchIters);
+    if (!Ms)
+      return Ms.takeError();
+    std::vector<double> Gpu(Ms->begin(), Ms->end());
+    // Host latency: a whole request (copies in and out included).
+    std::vector<double> Host;
+    for (unsigned I = 0; I < BenchWarmup + BenchIters; ++I) {
+      auto T0 = std::chrono::steady_clock::now();
+      auto Out = (*Ctx)->run(Inputs);
+      if (!Out)
+        return Out.takeError();
+      if (I >= BenchWarmup)
+        Host.push_back(std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - T0)
+                           .count());
+    }
+    if (BenchProfile) {
+      auto Steps = (*Ctx)->profileBucket(Bucket, BenchIters);
+      if (!Steps)
+        return Steps.takeError();
+      std::map<std::string, std::pair<double, int>> ByWhat;
+      double Total = 0;
+      for (const auto &S : *Steps) {
+        ByWhat[S.What].first += S.Ms;
+        ++ByWhat[S.What].second;
+        Total += S.Ms;
+      }
+      std::vector<std::pair<std::string, std::pair<double, int>>> Sorted(
+          ByWhat.begin(), ByWhat.end());
+      std::stable_sort(Sorted.begin(), Sorted.end(), [](auto &A, auto &B) {
+        return A.second.first > B.second.first;
+      });
+      llvm::outs() << "profile " << Batch << "x" << Seq << ": "
+                   << llvm::format("%.3f", Total)
+                   << " ms over the steps without a graph\n";
+      for (const auto &[What, TimeCount] : Sorted)
+        llvm::outs() << "  " << llvm::left_justify(What, 40)
+                     << llvm::format(
+                            "%8.3f ms  %5.1f%%  x%d\n", TimeCount.first,
+                            100 * TimeCount.first / Total, TimeCount.second);
+    }
+    BenchRecord R;
+    R.Impl = "kiln";
+    R.Batch = Batch;
+    R.Seq = Seq;
+    R.GpuMs = percentile(Gpu, 0.5);
+    R.HostP50 = percentile(Host, 0.5);
+    R.HostP95 = percentile(Host, 0.95);
+    R.SeqPerS = double(Batch) / (R.GpuMs / 1000.0);
+    R.Tflops = modelFlops(*Model, Batch, Seq) / (R.GpuMs * 1e9);
+    R.PeakMb = double(Mem.WeightBytes + Buckets[Bucket].ArenaBytes +
+                      Mem.WorkspaceBytes) /
+               1048576.0;
+    Records.push_back(R);
+  }
+
+  if (!BenchPeers.empty()) {
+    std::string ShapeList;
+    for (auto [B, S] : Shapes)
+      ShapeList += (ShapeList.empty() ? "" : ",") + std::to_string(B) + "x" +
+                   std::to_string(S);
+    llvm::SmallString<128> Tmp;
+    if (std::error_code EC =
+            llvm::sys::fs::createTemporaryFile("kiln-peers", "json", Tmp))
+      return makeError("creating a temporary file: " + EC.message());
+    std::string Cmd = BenchPeers + " --shapes " + ShapeList + " --precision " +
+                      (Precision == "f16" ? "fp16" : Precision) + " --json " +
+                      Tmp.str().str();
+    llvm::errs() << "running peers: " << Cmd << "\n";
+    std::string ErrMsg;
+    int Rc = llvm::sys::ExecuteAndWait("/bin/sh", {"/bin/sh", "-c", Cmd},
+                                       std::nullopt, {}, 0, 0, &ErrMsg);
+    if (Rc != 0) {
+      llvm::sys::fs::remove(Tmp);
+      return makeError("the peers' command failed (exit " + llvm::Twine(Rc) +
+                       (ErrMsg.empty() ? "" : ": " + ErrMsg) + "): " + Cmd);
+    }
+    auto Peers = readPeerRecords(Tmp);
+    llvm::sys::fs::remove(Tmp);
+    if (!Peers)
+      return Peers.takeError();
+    Records.insert(Records.end(), Peers->begin(), Peers->end());
+    std::stable_sort(Records.begin(), Records.end(),
+                     [&](const BenchRecord &X, const BenchRecord &Y) {
+                       auto Rank = [&](const BenchRecord &R) {
+                         for (size_t I = 0; I < Shapes.size(); ++I)
+                           if (Shapes[I] == std::make_pair(R.Batch, R.Seq))
+                             return I;
+                         return Shapes.size();
+                       };
+                       return Rank(X) < Rank(Y);
+                     });
+  }
+  printBenchTable(Records);
+  if (!BenchJson.empty()) {
+    llvm::json::Array Out;
+    for (const BenchRecord &R : Records)
+      Out.push_back(recordJson(R));
+    std::error_code EC;
+    llvm::raw_fd_ostream OS(BenchJson, EC);
+    if (EC)
+      return makeError("writing " + BenchJson + ": " + EC.message());
+    OS << llvm::formatv("{0:2}", llvm::json::Value(std::move(Out))) << "\n";
+  }
+  return llvm::Error::success();
+}

@@ -1,0 +1,265 @@
+//===- Compile.cpp - kiln compile: a model to a .kiln artifact ------------===//
+//
+// Parses the options into CompileOptions, calls lib/codegen's compileGraph,
+// optionally reports what pruning changed and autotunes the GEMMs on this
+// machine's GPU, and writes the artifact.
+//
+//===----------------------------------------------------------------------===//
+#include "Kiln.h"
+
+#include "codegen/Compiler.h"
+#include "codegen/Nvrtc.h"
+#include "common/ModelLoader.h"
+#include "common/Npy.h"
+#include "common/RandomInputs.h"
+#include "ir/Error.h"
+#include "kiln/Engine.h"
+#include "runtime/ReferenceExecutor.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+using namespace kiln;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> CompileModel(cl::Positional, cl::Required,
+                                         cl::desc("<model .onnx|.kir|->"),
+                                         cl::sub(compileSubcommand()));
+static cl::opt<std::string> CompileOut("o", cl::Required,
+                                       cl::desc("The artifact to write"),
+                                       cl::value_desc("model.kiln"),
+                                       cl::sub(compileSubcommand()));
+static cl::opt<std::string>
+    BatchList("batch", cl::init("1,8,32,128,256"),
+              cl::desc("Batch buckets (comma-separated)"),
+              cl::value_desc("1,8,32"), cl::sub(compileSubcommand()));
+static cl::opt<std::string>
+    SeqList("seq", cl::init("32,128,512"),
+            cl::desc("Sequence-length buckets (comma-separated)"),
+            cl::value_desc("128"), cl::sub(compileSubcommand()));
+static cl::opt<std::string>
+    Precision("precision", cl::init("f32"),
+              cl::desc("Storage precision: f32, fp16 (f16) or bf16"),
+              cl::sub(compileSubcommand()));
+static cl::opt<std::string> Arch("arch", cl::init("sm_90a"),
+                                 cl::desc("Target GPU architecture"),
+                                 cl::sub(compileSubcommand()));
+static cl::opt<std::string>
+    CacheDir("cache-dir", cl::init(""),
+             cl::desc("Kernel cache (default $KILN_CACHE_DIR, else "
+                      "~/.cache/kiln; 'none' disables it)"),
+             cl::sub(compileSubcommand()));
+static cl::opt<unsigned> Jobs("jobs", cl::init(0),
+                              cl::desc("Parallel NVRTC compiles (0: one per "
+                                       "hardware thread)"),
+                              cl::sub(compileSubcommand()));
+cl::opt<bool> kiln::Autotune(
+    "autotune",
+    cl::desc("Time cuBLASLt's candidate algorithms for every GEMM on this "
+             "machine's GPU and store the fastest (needs a GPU)"),
+    cl::sub(compileSubcommand()), cl::sub(benchSubcommand()));
+static cl::list<std::string> BindSpecs(
+    "bind",
+    cl::desc("Fix a graph input at compile time to the contents of an .npy "
+             "file (repeatable): shapes and layouts computed from it become "
+             "static, and the artifact no longer takes it"),
+    cl::value_desc("name=file.npy"), cl::sub(compileSubcommand()));
+static cl::opt<bool> NoPtx("no-ptx", cl::desc("Store CUBINs only, without PTX"),
+                           cl::sub(compileSubcommand()));
+static cl::opt<std::string> PruneSpec(
+    "prune", cl::init(""),
+    cl::desc("Remove the given ratio of each layer's attention heads and FFN "
+             "neurons, those of smallest L1 norm; prints the parameter count "
+             "before and after"),
+    cl::value_desc("heads=R,ffn=R"), cl::sub(compileSubcommand()));
+static cl::opt<bool> PruneReport(
+    "prune-report",
+    cl::desc("With --prune: print the cosine similarity of each output row of "
+             "the compiled model to the unpruned model's, both on the CPU "
+             "reference executor"),
+    cl::sub(compileSubcommand()));
+static cl::opt<std::string> PruneReportInputs(
+    "prune-report-inputs", cl::init(""),
+    cl::desc("Inputs for --prune-report (default: seeded random ones, batch "
+             "2, other dims 16)"),
+    cl::value_desc("inputs.npz"), cl::sub(compileSubcommand()));
+
+/// The plan with every GEMM's fastest cuBLASLt algorithm on this GPU.
+static llvm::Expected<ExecutablePlan> autotunePlan(const Artifact &A) {
+  auto E = Engine::create(A);
+  if (!E)
+    return E.takeError();
+  auto Ctx = (*E)->createContext();
+  if (!Ctx)
+    return Ctx.takeError();
+  return (*Ctx)->autotuneGemms();
+}
+
+static llvm::Expected<std::vector<int64_t>> parseSizes(llvm::StringRef List,
+                                                       llvm::StringRef Flag) {
+  std::vector<int64_t> Sizes;
+  llvm::SmallVector<llvm::StringRef> Parts;
+  List.split(Parts, ',', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef P : Parts) {
+    int64_t N;
+    if (P.trim().getAsInteger(10, N) || N <= 0)
+      return makeError("--" + Flag + ": '" + P + "' is not a positive integer");
+    Sizes.push_back(N);
+  }
+  if (Sizes.empty())
+    return makeError("--" + Flag + " needs at least one size");
+  return Sizes;
+}
+
+/// Inputs for --prune-report: those of --prune-report-inputs, or the
+/// seeded comparisonInputs.
+static llvm::Expected<std::map<std::string, Tensor>>
+pruneReportInputs(const Graph &G) {
+  if (PruneReportInputs.empty())
+    return comparisonInputs(G);
+  std::map<std::string, Tensor> Inputs;
+  auto Members = readNpz(PruneReportInputs);
+  if (!Members)
+    return withContext(Members.takeError(), PruneReportInputs);
+  for (auto &[Name, T] : *Members)
+    Inputs.emplace(Name, std::move(T));
+  for (const Value *V : G.inputs())
+    if (!Inputs.count(V->name()))
+      return makeError(PruneReportInputs + " has no array for input %" +
+                       V->name());
+  return Inputs;
+}
+
+/// Prints, per output, the cosine similarity of the compiled model's rows
+/// (its optimized graph with the artifact's weights) to the unpruned
+/// model's, both run on the reference executor.
+static llvm::Error reportPruning(const Graph &Unpruned, const Artifact &A) {
+  auto Pruned = artifactGraph(A);
+  if (!Pruned)
+    return Pruned.takeError();
+  auto Inputs = pruneReportInputs(Unpruned);
+  if (!Inputs)
+    return Inputs.takeError();
+  auto Want = runReference(Unpruned, *Inputs);
+  if (!Want)
+    return withContext(Want.takeError(), "the unpruned model");
+  auto Got = runReference(**Pruned, *Inputs);
+  if (!Got)
+    return withContext(Got.takeError(), "the pruned model");
+  for (size_t O = 0; O < Want->size(); ++O) {
+    const Tensor &W = (*Want)[O], &P = (*Got)[O];
+    if (W.sizes() != P.sizes())
+      return makeError("output %" + Unpruned.outputs()[O]->name() +
+                       " changed shape: " + W.type().str() + " and " +
+                       P.type().str());
+    int64_t Rows = W.rank() ? W.dim(0) : 1;
+    int64_t Width = Rows ? W.numElements() / Rows : 0;
+    double Min = 1, Sum = 0;
+    for (int64_t R = 0; R < Rows; ++R) {
+      double Dot = 0, NW = 0, NP = 0;
+      for (int64_t I = R * Width; I < (R + 1) * Width; ++I) {
+        Dot += W.getDouble(I) * P.getDouble(I);
+        NW += W.getDouble(I) * W.getDouble(I);
+        NP += P.getDouble(I) * P.getDouble(I);
+      }
+      double Cos = NW > 0 && NP > 0 ? Dot / std::sqrt(NW * NP) : 0;
+      Min = std::min(Min, Cos);
+      Sum += Cos;
+    }
+    llvm::errs() << "prune report: %" << Unpruned.outputs()[O]->name()
+                 << ": cosine similarity to the unpruned model "
+                 << llvm::format("min %.6f, mean %.6f", Min,
+                                 Rows ? Sum / double(Rows) : 0.0)
+                 << " over " << Rows << " rows ("
+                 << (PruneReportInputs.empty() ? "random inputs"
+                                               : PruneReportInputs.getValue())
+                 << ")\n";
+  }
+  return llvm::Error::success();
+}
+
+llvm::Error kiln::compileCommand(int argc, char **argv) {
+  CompileOptions Options;
+  auto Batches = parseSizes(BatchList, "batch");
+  if (!Batches)
+    return Batches.takeError();
+  auto Seqs = parseSizes(SeqList, "seq");
+  if (!Seqs)
+    return Seqs.takeError();
+  Options.Batches = *Batches;
+  Options.Seqs = *Seqs;
+  std::string P = Precision;
+  Options.Precision = P == "fp16" ? "f16" : P == "fp32" ? "f32" : P;
+  Options.Target.Arch = Arch;
+  Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
+                     : CacheDir == "none" ? std::string()
+                                          : std::string(CacheDir);
+  Options.Jobs = Jobs;
+  Options.EmitPtx = !NoPtx;
+  Options.ModelName = llvm::sys::path::stem(CompileModel).str();
+  for (int I = 0; I < argc; ++I)
+    Options.CompileCommand += (I ? " " : "") + std::string(argv[I]);
+  Options.Prune = PruneSpec;
+  if (PruneReport && PruneSpec.empty())
+    return makeError("--prune-report needs --prune");
+  for (const std::string &Spec : BindSpecs) {
+    auto NameAndPath = splitSpec(Spec, "bind");
+    if (!NameAndPath)
+      return NameAndPath.takeError();
+    auto T = readNpy(NameAndPath->second);
+    if (!T)
+      return withContext(T.takeError(), "--bind " + NameAndPath->first);
+    Options.BoundInputs[NameAndPath->first.str()] = std::move(*T);
+  }
+  auto G = loadModel(CompileModel);
+  if (!G)
+    return G.takeError();
+  std::unique_ptr<Graph> Unpruned = PruneReport ? (*G)->clone() : nullptr;
+  CompileStats Stats;
+  auto A = compileGraph(std::move(*G), Options, &Stats);
+  if (!A)
+    return withContext(A.takeError(), CompileModel);
+  if (Unpruned)
+    if (llvm::Error E = reportPruning(*Unpruned, *A))
+      return withContext(std::move(E), "--prune-report");
+  if (Autotune && !A->Meta.DataDependent.empty())
+    return makeError("--autotune: " + CompileModel +
+                     " has shapes that depend on the data; its plans are "
+                     "compiled at run time");
+  if (Autotune) {
+    auto Tuned = autotunePlan(*A);
+    if (!Tuned)
+      return withContext(Tuned.takeError(), "--autotune");
+    A->Plan = std::move(*Tuned);
+  }
+  if (llvm::Error E = writeArtifact(*A, CompileOut))
+    return E;
+  if (!A->Meta.DataDependent.empty()) {
+    llvm::errs() << "wrote " << CompileOut << ": no buckets, weights "
+                 << llvm::format("%.1f", A->Weights.size() / 1048576.0)
+                 << " MiB; " << llvm::format("%.2f", Stats.Seconds) << " s\n";
+    llvm::WithColor::note(llvm::errs())
+        << "shapes depend on the data (" << A->Meta.DataDependent
+        << "): `kiln run` compiles plans for each request's shapes\n";
+    return llvm::Error::success();
+  }
+  uint64_t MaxArena = 0;
+  for (const BucketPlan &B : A->Plan.Buckets)
+    MaxArena = std::max(MaxArena, B.ArenaBytes);
+  llvm::errs() << "wrote " << CompileOut << ": " << A->Plan.Buckets.size()
+               << " buckets, " << Stats.Kernels << " kernels in "
+               << Stats.Modules << " modules (" << Stats.CacheHits
+               << " from the cache), weights "
+               << llvm::format("%.1f", A->Weights.size() / 1048576.0)
+               << " MiB, largest arena "
+               << llvm::format("%.1f", MaxArena / 1048576.0) << " MiB; "
+               << llvm::format("%.2f", Stats.Seconds) << " s (NVRTC "
+               << llvm::format("%.2f", Stats.NvrtcSeconds) << " s)\n";
+  return llvm::Error::success();
+}

@@ -1,0 +1,161 @@
+//===- Inspect.cpp - kiln inspect: what a model or artifact holds ---------===//
+//
+// A model's inputs, outputs, op histogram and parameter count, and for an
+// artifact its precision, arch, kernels and buckets; as text or JSON.
+//
+//===----------------------------------------------------------------------===//
+#include "Kiln.h"
+
+#include "ir/Error.h"
+
+#include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+
+using namespace kiln;
+namespace cl = llvm::cl;
+
+static cl::opt<std::string> InspectModel(cl::Positional, cl::Required,
+                                         cl::desc("<model .onnx|.kir|.kiln|->"),
+                                         cl::sub(inspectSubcommand()));
+
+static cl::opt<bool> Json("json", cl::desc("Print JSON"),
+                          cl::sub(inspectSubcommand()));
+
+struct Summary {
+  std::map<std::string, int64_t> Ops;
+  /// Elements of floating-point constants, elided ones included.
+  int64_t Parameters = 0;
+  int64_t FloatConstants = 0;
+};
+
+static Summary summarize(const Graph &G) {
+  Summary S;
+  for (const auto &N : G.nodes())
+    ++S.Ops[N->opName().str()];
+  for (const Value *C : G.constants()) {
+    if (!isFloat(C->dtype()))
+      continue;
+    ++S.FloatConstants;
+    S.Parameters += C->constantData() ? C->constantData()->numElements()
+                                      : C->type().staticNumElements();
+  }
+  return S;
+}
+
+static llvm::json::Value valueToJson(const Value &V) {
+  llvm::json::Array Shape;
+  for (const Dim &D : V.type().Dims) {
+    if (D.isStatic())
+      Shape.push_back(D.value());
+    else
+      Shape.push_back(D.isSymbol() ? D.symbol() : "?");
+  }
+  return llvm::json::Object{{"name", V.name()},
+                            {"dtype", dtypeName(V.dtype())},
+                            {"shape", std::move(Shape)}};
+}
+
+static llvm::json::Value artifactJson(const Artifact &A);
+
+static void printJson(const Graph &G, const Summary &S, const Artifact *A) {
+  llvm::json::Array Inputs, Outputs;
+  for (const Value *V : G.inputs())
+    Inputs.push_back(valueToJson(*V));
+  for (const Value *V : G.outputs())
+    Outputs.push_back(valueToJson(*V));
+  llvm::json::Object Ops;
+  for (const auto &[Op, Count] : S.Ops)
+    Ops[Op] = Count;
+  llvm::json::Object Root{{"inputs", std::move(Inputs)},
+                          {"outputs", std::move(Outputs)},
+                          {"ops", std::move(Ops)},
+                          {"parameters", S.Parameters}};
+  if (A)
+    Root["artifact"] = artifactJson(*A);
+  llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(Root)))
+               << "\n";
+}
+
+static void printText(const Graph &G, const Summary &S) {
+  llvm::raw_ostream &OS = llvm::outs();
+  OS << "graph @" << G.name() << "\n";
+  OS << "inputs:\n";
+  for (const Value *V : G.inputs())
+    OS << "  %" << V->name() << ": " << V->type().str() << "\n";
+  OS << "outputs:\n";
+  for (const Value *V : G.outputs())
+    OS << "  %" << V->name() << ": " << V->type().str() << "\n";
+  // Most frequent first; ties by name.
+  std::vector<std::pair<std::string, int64_t>> Ops(S.Ops.begin(), S.Ops.end());
+  std::stable_sort(Ops.begin(), Ops.end(), [](const auto &A, const auto &B) {
+    return A.second > B.second;
+  });
+  OS << "ops: " << G.numNodes() << " nodes\n";
+  for (const auto &[Op, Count] : Ops)
+    OS << "  " << llvm::left_justify(Op, 24) << Count << "\n";
+  OS << "parameters: " << S.Parameters << " in " << S.FloatConstants
+     << " floating-point constants\n";
+}
+
+static llvm::json::Value artifactJson(const Artifact &A) {
+  llvm::json::Array Buckets;
+  for (const BucketPlan &B : A.Plan.Buckets)
+    Buckets.push_back(llvm::json::Object{{"batch", B.Batch},
+                                         {"seq", B.Seq},
+                                         {"arena_bytes", B.ArenaBytes},
+                                         {"steps", int64_t(B.Steps.size())}});
+  return llvm::json::Object{
+      {"precision", A.Meta.Precision},
+      {"arch", A.Meta.Arch},
+      {"producer", A.Meta.Producer},
+      {"batch_buckets", llvm::json::Array(A.Meta.BatchBuckets)},
+      {"seq_buckets", llvm::json::Array(A.Meta.SeqBuckets)},
+      {"buckets", std::move(Buckets)},
+      {"kernels", int64_t(A.Plan.Kernels.size())},
+      {"modules", int64_t(A.Plan.Modules.size())},
+      {"weight_bytes", int64_t(A.Weights.size())},
+      {"data_dependent", A.Meta.DataDependent},
+      {"compile_command", A.Meta.CompileCommand}};
+}
+
+static void printArtifact(const Artifact &A) {
+  llvm::raw_ostream &OS = llvm::outs();
+  OS << "artifact: " << A.Meta.Producer << ", " << A.Meta.Precision << ", "
+     << A.Meta.Arch << ", " << A.Plan.Kernels.size() << " kernels in "
+     << A.Plan.Modules.size() << " modules, weights "
+     << llvm::format("%.1f", A.Weights.size() / 1048576.0) << " MiB\n";
+  if (!A.Meta.DataDependent.empty())
+    OS << "shapes depend on the data: " << A.Meta.DataDependent
+       << "\n(no buckets: plans are compiled for each request's shapes)\n";
+  else
+    OS << "buckets:\n";
+  for (const BucketPlan &B : A.Plan.Buckets)
+    OS << "  batch " << B.Batch << " seq " << B.Seq << ": " << B.Steps.size()
+       << " steps, arena " << llvm::format("%.1f", B.ArenaBytes / 1048576.0)
+       << " MiB\n";
+  if (!A.Meta.CompileCommand.empty())
+    OS << "compiled with: " << A.Meta.CompileCommand << "\n";
+}
+
+llvm::Error kiln::inspectCommand() {
+  std::optional<Artifact> A;
+  llvm::Expected<std::unique_ptr<Graph>> G =
+      loadModelOrArtifact(InspectModel, &A);
+  if (!G)
+    return G.takeError();
+  Summary S = summarize(**G);
+  if (Json)
+    printJson(**G, S, A ? &*A : nullptr);
+  else {
+    printText(**G, S);
+    if (A)
+      printArtifact(*A);
+  }
+  return llvm::Error::success();
+}
