@@ -2,9 +2,8 @@
 //
 // Rewrites the two GELU formulas exporters spell out into ONNX's Gelu:
 //
-//   x * 0.5 * (1 + erf(x / sqrt(2)))                       {approximate =
-//   "none"} x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))  {approximate
-//   = "tanh"}
+//   x * 0.5 * (1 + erf(x / sqrt(2)))                           {approximate = "none"}
+//   x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))      {approximate = "tanh"}
 //
 // in every association of the three factors x, 0.5 and (1 + ...) that
 // exporters write: TorchScript's x * (1 + erf) * 0.5, torchlib's
