@@ -30,6 +30,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace kiln::rewrite {
