@@ -26,13 +26,14 @@
 // intermediates go away with the match.
 //
 // A graph whose inputs leave a dim unnamed (`?`) has unknown dims all
-// through the attention, so the checks run on types in which each unknown
-// dim has a name of its own (UnknownDimsNamed): Shape(x)[1] then carries x's
-// dim into the Reshape targets. The exporters' graphs no longer need this
-// (type inference names the sequence after the position-id Slice), but such
-// inputs do. The checks also type each mask sum as its scores: a mask whose
-// dims the types cannot relate to the scores' is taken not to make them
-// larger (it is built from the same batch and sequence), which the
+// through the attention, so the match and the checks read types in which
+// each unknown dim has a name of its own (NamedTypes, inferred on a copy of
+// the graph, so that matching never mutates it): Shape(x)[1] then carries
+// x's dim into the Reshape targets. The exporters' graphs no longer need
+// this (type inference names the sequence after the position-id Slice), but
+// such inputs do. The checks also type each mask sum as its scores: a mask
+// whose dims the types cannot relate to the scores' is taken not to make
+// them larger (it is built from the same batch and sequence), which the
 // reference Attention checks when it runs.
 //
 //===----------------------------------------------------------------------===//
@@ -40,6 +41,7 @@
 #include "ir/ops/OpUtils.h"
 #include "passes/Passes.h"
 #include "passes/Pattern.h"
+#include "passes/RewriteDriver.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
@@ -65,6 +67,67 @@ std::string formatDims(llvm::ArrayRef<Dim> Dims) {
                     ", ") +
          "]";
 }
+
+/// The types of a graph's values with every dim that type inference leaves
+/// unknown given a symbol of its own ("?0", "?1", ...), so that the checks
+/// can tell two unknown dims that are the same from two that merely are both
+/// unknown: Shape(x)[1] then carries x's dim into the Reshape targets
+/// computed from it, as a symbol carries `seq`. A node in `SameTypeAs` takes
+/// the type of the value given instead of its inferred one (a mask Add taken
+/// not to grow the scores). Inference runs on a copy: the graph keeps its
+/// types.
+class NamedTypes {
+public:
+  NamedTypes(const Graph &G,
+             const llvm::DenseMap<const Node *, Value *> &SameTypeAs) {
+    std::unique_ptr<Graph> Copy = G.clone();
+    for (auto [In, CopyIn] : llvm::zip_equal(G.inputs(), Copy->inputs()))
+      name(In, *CopyIn, CopyIn->type());
+    ShapeValueMap ShapeValues;
+    collectConstantShapeValues(*Copy, ShapeValues);
+    std::vector<Node *> Nodes = G.nodeList(), Copies = Copy->nodeList();
+    for (auto [N, C] : llvm::zip_equal(Nodes, Copies)) {
+      if (Value *Like = SameTypeAs.lookup(N)) {
+        name(N->result(), *C->result(), of(Like));
+        continue;
+      }
+      auto Inferred = inferNodeTypes(*C, ShapeValues);
+      for (unsigned I = 0; I < C->numResults(); ++I) {
+        Value *R = C->result(I);
+        llvm::Expected<TensorType> T =
+            Inferred ? mergeTypes((*Inferred)[I], R->type()) : R->type();
+        if (!T) {
+          llvm::consumeError(T.takeError());
+          T = R->type();
+        }
+        name(N->result(I), *R, *T);
+      }
+      if (!Inferred)
+        llvm::consumeError(Inferred.takeError());
+    }
+  }
+
+  /// `V`'s type with its unknown dims named; its own type for a value the
+  /// graph did not have (or a constant).
+  const TensorType &of(const Value *V) const {
+    auto It = Types.find(V);
+    return It == Types.end() ? V->type() : It->second;
+  }
+
+private:
+  /// Records `T` with fresh symbols as the type of `V`, and of its copy `C`
+  /// for the inference of the nodes after it.
+  void name(const Value *V, Value &C, TensorType T) {
+    for (Dim &D : T.Dims)
+      if (D.isUnknown())
+        D = Dim::symbol("?" + std::to_string(Fresh++));
+    C.setType(T);
+    Types[V] = std::move(T);
+  }
+
+  llvm::DenseMap<const Value *, TensorType> Types;
+  int64_t Fresh = 0;
+};
 
 /// Transpose(P) with exactly this permutation.
 Pattern transposed(Pattern P, std::vector<int64_t> Perm) {
@@ -102,12 +165,12 @@ Pattern heads(const std::string &X) {
 
 /// Reshape(Transpose(Reshape(k4, [-1, S, D]), [0, 2, 1]), [B, H, D, S]) swaps
 /// the last two axes of the rank-4 k4 when the types say so.
-bool swapsLastTwoAxes(Value *Out, const Match &) {
+bool swapsLastTwoAxes(const NamedTypes &Types, Value *Out) {
   Node *Outer = Out->definingNode();
   Value *Squeezed = Outer->operand(0)->definingNode()->operand(0);
   Value *K4 = Squeezed->definingNode()->operand(0);
-  const Shape &In = K4->type().Dims, &Mid = Squeezed->type().Dims,
-              &Res = Out->type().Dims;
+  const Shape &In = Types.of(K4).Dims, &Mid = Types.of(Squeezed).Dims,
+              &Res = Types.of(Out).Dims;
   if (In.size() != 4 || Mid.size() != 3 || Res.size() != 4)
     return false;
   return Mid[1].sameAs(In[2]) && Mid[2].sameAs(In[3]) && Res[0].sameAs(In[0]) &&
@@ -115,31 +178,35 @@ bool swapsLastTwoAxes(Value *Out, const Match &) {
 }
 
 // keysT(k): heads(k) with the last two axes swapped, [B, H, D, S].
-Pattern keysTransposed() {
+Pattern keysTransposed(const NamedTypes &Types) {
   return anyOf(
       {transposed(op("Reshape", {capture("k"), capture()}, "k.split"),
                   {0, 2, 3, 1}),
        transposed(heads("k"), {0, 1, 3, 2}),
-       where(op("Reshape",
-                {transposed(op("Reshape", {heads("k"), capture()}), {0, 2, 1}),
-                 capture()}),
-             swapsLastTwoAxes,
-             "the Reshape, Transpose, Reshape does not swap the last two axes "
-             "of the key heads")});
+       where(
+           op("Reshape",
+              {transposed(op("Reshape", {heads("k"), capture()}), {0, 2, 1}),
+               capture()}),
+           [&Types](Value *Out, const Match &) {
+             return swapsLastTwoAxes(Types, Out);
+           },
+           "the Reshape, Transpose, Reshape does not swap the last two axes "
+           "of the key heads")});
 }
 
-bool softmaxOverLastAxis(const Node &Softmax) {
-  int64_t Rank = Softmax.result()->rank();
+bool softmaxOverLastAxis(const NamedTypes &Types, const Node &Softmax) {
+  int64_t Rank = Types.of(Softmax.result()).rank();
   return normalizeAxis(Softmax.getInt("axis", -1), Rank) ==
          std::optional<int64_t>(Rank - 1);
 }
 
 // out = Reshape(Transpose(probs @ heads(v)), [B, S, H*D]),
 // probs = Softmax(scores + bias + mask) (the axis is checked per candidate)
-Pattern attentionPattern() {
-  Pattern Scores = scaled(op("MatMul", {scaled(heads("q"), "q.scale"),
-                                        scaled(keysTransposed(), "k.scale")}),
-                          "scale");
+Pattern attentionPattern(const NamedTypes &Types) {
+  Pattern Scores =
+      scaled(op("MatMul", {scaled(heads("q"), "q.scale"),
+                           scaled(keysTransposed(Types), "k.scale")}),
+             "scale");
   Pattern Logits =
       anyOf({op("Add",
                 {op("Add", {Scores, capture("bias")}, "logits.inner"),
@@ -159,12 +226,13 @@ struct HeadSplit {
   int64_t Heads = 0, HeadDim = 0;
 };
 
-llvm::Expected<HeadSplit> headSplit(const Match &M, const std::string &X) {
+llvm::Expected<HeadSplit> headSplit(const NamedTypes &Named, const Match &M,
+                                    const std::string &X) {
   Node *Split = M.node(X + ".split");
-  const Shape &In = Split->operand(0)->type().Dims;
-  const Shape &Out = Split->result()->type().Dims;
-  std::string Types =
-      Split->operand(0)->type().str() + " -> " + Split->result()->type().str();
+  const Shape &In = Named.of(Split->operand(0)).Dims;
+  const Shape &Out = Named.of(Split->result()).Dims;
+  std::string Types = Named.of(Split->operand(0)).str() + " -> " +
+                      Named.of(Split->result()).str();
   if (In.size() != 3 || Out.size() != 4 || !Out[2].isStatic() ||
       !Out[3].isStatic())
     return makeError(X +
@@ -268,14 +336,14 @@ struct Plan {
 
 /// The side conditions the pattern cannot state: consistent head splits, an
 /// output of [B, S, H*D] and masks that broadcast to [B, H, S, S].
-llvm::Expected<Plan> checkShapes(const Match &M) {
-  auto Q = headSplit(M, "q");
+llvm::Expected<Plan> checkShapes(const NamedTypes &Types, const Match &M) {
+  auto Q = headSplit(Types, M, "q");
   if (!Q)
     return Q.takeError();
-  auto K = headSplit(M, "k");
+  auto K = headSplit(Types, M, "k");
   if (!K)
     return K.takeError();
-  auto V = headSplit(M, "v");
+  auto V = headSplit(Types, M, "v");
   if (!V)
     return V.takeError();
   if (Q->Heads != K->Heads || Q->Heads != V->Heads ||
@@ -289,16 +357,16 @@ llvm::Expected<Plan> checkShapes(const Match &M) {
       !K->Seq.sameAs(V->Seq))
     return makeError("q, k and v do not share the batch, or k and v the "
                      "sequence: " +
-                     M.value("q")->type().str() + ", " +
-                     M.value("k")->type().str() + ", " +
-                     M.value("v")->type().str());
+                     Types.of(M.value("q")).str() + ", " +
+                     Types.of(M.value("k")).str() + ", " +
+                     Types.of(M.value("v")).str());
   Shape ScoreDims = {Q->Batch, Dim(Q->Heads), Q->Seq, K->Seq};
   for (const char *Term : {"bias", "mask"})
-    if (Value *T = M.value(Term); T && growsScores(T->type(), ScoreDims))
-      return makeError("mask %" + T->name() + " of type " + T->type().str() +
+    if (Value *T = M.value(Term); T && growsScores(Types.of(T), ScoreDims))
+      return makeError("mask %" + T->name() + " of type " + Types.of(T).str() +
                        " is not broadcastable to [B, heads, S, S] = " +
                        formatDims(ScoreDims));
-  const TensorType &Out = M.node("root")->result()->type();
+  const TensorType &Out = Types.of(M.node("root")->result());
   if (Out.rank() != 3 || !Out.Dims[0].sameAs(Q->Batch) ||
       !Out.Dims[1].sameAs(Q->Seq) || !Out.Dims[2].isStatic() ||
       Out.Dims[2].value() != Q->Heads * Q->HeadDim)
@@ -345,160 +413,78 @@ Node *rootBelow(Node *Softmax) {
 }
 
 /// Creates `Op` before `Before` with its inferred result type.
-llvm::Expected<Node *> createInferred(Graph &G, llvm::StringRef Op,
+llvm::Expected<Node *> createInferred(rewrite::Rewriter &R, llvm::StringRef Op,
                                       llvm::ArrayRef<Value *> Operands,
                                       llvm::StringRef Name, Node *Before) {
-  Node *N = G.createNode(Op, Operands, {TensorType()}, {}, "",
-                         {G.uniqueName(Name)}, Before);
+  Node *N = R.createNode(Op, Operands, {TensorType()}, {}, "",
+                         {R.graph().uniqueName(Name)}, Before);
   ShapeValueMap ShapeValues;
   auto Types = inferNodeTypes(*N, ShapeValues);
   if (!Types) {
-    G.eraseNode(N);
+    R.eraseDeadNodes({N});
     return Types.takeError();
   }
-  N->result()->setType((*Types)[0]);
+  R.setType(*N->result(), (*Types)[0]);
   return N;
 }
 
-/// While alive, gives every dim that type inference leaves unknown a symbol
-/// of its own ("?0", "?1", ...), so that the checks can tell two unknown dims
-/// that are the same from two that merely are both unknown: Shape(x)[1]
-/// then carries x's dim into the Reshape targets computed from it, as a
-/// symbol carries `seq`. A node in `SameTypeAs` takes the type of the value
-/// given instead of its inferred one (a mask Add taken not to grow the
-/// scores). The graph's own types come back on destruction.
-class UnknownDimsNamed {
-public:
-  UnknownDimsNamed(Graph &G,
-                   const llvm::DenseMap<const Node *, Value *> &SameTypeAs) {
-    for (Value *In : G.inputs())
-      name(In, In->type());
-    ShapeValueMap ShapeValues;
-    collectConstantShapeValues(G, ShapeValues);
-    for (Node *N : G.nodeList()) {
-      if (Value *Like = SameTypeAs.lookup(N)) {
-        name(N->result(), Like->type());
-        continue;
-      }
-      auto Inferred = inferNodeTypes(*N, ShapeValues);
-      for (unsigned I = 0; I < N->numResults(); ++I) {
-        Value *R = N->result(I);
-        llvm::Expected<TensorType> T =
-            Inferred ? mergeTypes((*Inferred)[I], R->type()) : R->type();
-        if (!T) {
-          llvm::consumeError(T.takeError());
-          T = R->type();
-        }
-        name(R, *T);
-      }
-      if (!Inferred)
-        llvm::consumeError(Inferred.takeError());
-    }
-  }
-  ~UnknownDimsNamed() {
-    for (auto &[V, T] : Saved)
-      V->setType(std::move(T));
-  }
-
-private:
-  void name(Value *V, TensorType T) {
-    Saved.push_back({V, V->type()});
-    for (Dim &D : T.Dims)
-      if (D.isUnknown())
-        D = Dim::symbol("?" + std::to_string(Fresh++));
-    V->setType(std::move(T));
-  }
-
-  std::vector<std::pair<Value *, TensorType>> Saved;
-  int64_t Fresh = 0;
+/// An attention the formula matched at a Softmax, and what the checks
+/// worked out.
+struct Candidate {
+  Match M;
+  Plan P;
+  llvm::DenseSet<Node *> Dying;
 };
 
-} // namespace
+/// The formula matched at `Softmax`, or why not.
+rewrite::Matched<Candidate> matchAt(const Pattern &Formula,
+                                    const NamedTypes &Types, Node &Softmax) {
+  using Result = rewrite::Matched<Candidate>;
+  if (!softmaxOverLastAxis(Types, Softmax))
+    return Result::failure("the softmax is not over the last axis");
+  Node *Root = rootBelow(&Softmax);
+  if (!Root)
+    return Result::failure("the probabilities do not feed one MatMul, "
+                           "Transpose and Reshape");
+  MatchResult R = match(Formula, Root->result());
+  if (!R.Matched)
+    return Result::failure(R.Why);
+  return Candidate{std::move(R.Bindings), {}, {}};
+}
 
-llvm::Expected<bool> runFuseAttention(Graph &G, const PassOptions &,
-                                      PassContext &Ctx) {
-  auto Fail = [&](const Node *Softmax, const llvm::Twine &Why) {
-    Ctx.debug() << "fuse-attention: " << Softmax->describe() << ": " << Why
-                << "\n";
-  };
-  struct Candidate {
-    Node *Softmax;
-    Match M;
-    Plan P;
-  };
+/// Scaled dot-product attention, anchored at its Softmax. The match reads
+/// `Named` types; the shape checks read `Scored` ones, where each mask sum
+/// has the type of its scores.
+class AttentionPattern : public rewrite::OpRewritePattern<Candidate> {
+public:
+  AttentionPattern(Pattern Formula, const NamedTypes &Named,
+                   const NamedTypes &Scored)
+      : OpRewritePattern({"Softmax"}), Formula(std::move(Formula)),
+        Named(Named), Scored(Scored) {}
 
-  // Match the formula, with unknown dims told apart.
-  Pattern Attention = attentionPattern();
-  std::vector<Candidate> Matched;
-  {
-    UnknownDimsNamed Named(G, llvm::DenseMap<const Node *, Value *>());
-    for (Node *Softmax : G.nodeList()) {
-      if (Softmax->opName() != "Softmax")
-        continue;
-      if (!softmaxOverLastAxis(*Softmax)) {
-        Fail(Softmax, "the softmax is not over the last axis");
-        continue;
-      }
-      Node *Root = rootBelow(Softmax);
-      if (!Root) {
-        Fail(Softmax, "the probabilities do not feed one MatMul, Transpose "
-                      "and Reshape");
-        continue;
-      }
-      MatchResult R = match(Attention, Root->result());
-      if (!R.Matched) {
-        Fail(Softmax, R.Why);
-        continue;
-      }
-      Matched.push_back({Softmax, std::move(R.Bindings), {}});
-    }
+  rewrite::Matched<Candidate> match(Node &Softmax) const override {
+    return matchAt(Formula, Named, Softmax);
   }
 
-  // Check the shapes with each mask sum typed as its scores: what the types
-  // can then show of the output holds whenever the mask does not grow the
-  // scores, which checkShapes makes sure the types do not contradict.
-  llvm::DenseMap<const Node *, Value *> NoGrowth;
-  for (const Candidate &C : Matched)
-    for (auto [Sum, Term] :
-         {std::pair{"logits.inner", "bias"}, std::pair{"logits", "mask"}})
-      if (Node *Add = C.M.node(Sum))
-        NoGrowth[Add] = Add->operand(Add->operand(0) == C.M.value(Term));
-  std::vector<Candidate> Candidates;
-  {
-    UnknownDimsNamed Named(G, NoGrowth);
-    for (Candidate &C : Matched) {
-      auto P = checkShapes(C.M);
-      if (!P) {
-        Fail(C.Softmax, llvm::toString(P.takeError()));
-        continue;
-      }
-      C.P = *P;
-      Candidates.push_back(std::move(C));
-    }
-  }
-
-  bool Changed = false;
-  llvm::DenseSet<Node *> Erased;
-  // Last to first: a later attention may read an earlier one's output (the
-  // next layer's q), which the earlier rewrite replaces.
-  for (Candidate &C : llvm::reverse(Candidates)) {
+  std::optional<std::string> check(Node &Softmax, Candidate &C) const override {
+    auto P = checkShapes(Scored, C.M);
+    if (!P)
+      return llvm::toString(P.takeError());
+    C.P = *P;
     const Match &M = C.M;
-    if (llvm::any_of(M.matchedNodes(),
-                     [&](Node *N) { return Erased.count(N); }))
-      continue;
-    llvm::DenseSet<Node *> Dying =
-        dyingWith(G, M,
-                  {M.value("q"), M.value("k"), M.value("v"), M.value("bias"),
-                   M.value("mask")});
-    if (auto Why = outsideUse(G, M, Dying)) {
-      Fail(C.Softmax, *Why);
-      continue;
-    }
+    C.Dying = dyingWith(*Softmax.graph(), M,
+                        {M.value("q"), M.value("k"), M.value("v"),
+                         M.value("bias"), M.value("mask")});
+    return outsideUse(*Softmax.graph(), M, C.Dying);
+  }
 
+  llvm::Error rewrite(Node &, Candidate &C,
+                      rewrite::Rewriter &R) const override {
+    const Match &M = C.M;
     Node *Root = M.node("root");
     Value *Mask = M.value("mask");
     if (Value *Bias = M.value("bias")) {
-      auto Sum = createInferred(G, "Add", {Bias, Mask},
+      auto Sum = createInferred(R, "Add", {Bias, Mask},
                                 Mask->name() + ".with_bias", Root);
       if (!Sum)
         return Sum.takeError();
@@ -508,21 +494,49 @@ llvm::Expected<bool> runFuseAttention(Graph &G, const PassOptions &,
     if (Mask)
       Operands.push_back(Mask);
     Value *Old = Root->result();
-    std::string Name = Old->name();
-    Node *Fused =
-        G.createNode("Attention", Operands, {outputType(M, C.P)},
-                     {{"num_heads", C.P.Heads}, {"scale", float(C.P.Scale)}},
-                     Root->name(), {G.uniqueName(Name + ".fused")}, Root);
-    Old->replaceAllUsesWith(Fused->result());
-    std::vector<Node *> Remove(Dying.begin(), Dying.end());
-    Erased.insert(Dying.begin(), Dying.end());
-    eraseDeadNodes(G, Remove);
-    if (!G.lookup(Name))
-      G.rename(Fused->result(), Name);
-    Ctx.bumpStat("attention-fused");
-    Changed = true;
+    Node *Fused = R.createNode(
+        "Attention", Operands, {outputType(M, C.P)},
+        {{"num_heads", C.P.Heads}, {"scale", float(C.P.Scale)}}, Root->name(),
+        {R.graph().uniqueName(Old->name() + ".fused")}, Root);
+    std::vector<Node *> Remove(C.Dying.begin(), C.Dying.end());
+    R.replaceRoot(Root, Fused, Remove);
+    R.stat("attention-fused");
+    return llvm::Error::success();
   }
-  return Changed;
+
+private:
+  Pattern Formula;
+  const NamedTypes &Named, &Scored;
+};
+
+} // namespace
+
+llvm::Expected<bool> runFuseAttention(Graph &G, const PassOptions &,
+                                      PassContext &Ctx) {
+  NamedTypes Named(G, llvm::DenseMap<const Node *, Value *>());
+  Pattern Formula = attentionPattern(Named);
+  // The shape checks type each mask sum as its scores: what the types can
+  // then show of the output holds whenever the mask does not grow the
+  // scores, which checkShapes makes sure the types do not contradict. The
+  // sums are those of every attention the formula matches.
+  llvm::DenseMap<const Node *, Value *> NoGrowth;
+  for (Node *Softmax : G.nodeList()) {
+    if (Softmax->opName() != "Softmax")
+      continue;
+    rewrite::Matched<Candidate> C = matchAt(Formula, Named, *Softmax);
+    if (!C)
+      continue;
+    for (auto [Sum, Term] :
+         {std::pair{"logits.inner", "bias"}, std::pair{"logits", "mask"}})
+      if (Node *Add = C->M.node(Sum))
+        NoGrowth[Add] = Add->operand(Add->operand(0) == C->M.value(Term));
+  }
+  NamedTypes Scored(G, NoGrowth);
+  AttentionPattern Attention(Formula, Named, Scored);
+  // Last to first: the names the rewrites give new values (the mask sums)
+  // follow the order in which the attentions were always fused.
+  return rewrite::applyPatterns(G, Ctx, "fuse-attention", {&Attention},
+                                rewrite::Order::Reverse);
 }
 
 } // namespace kiln

@@ -32,6 +32,7 @@
 #include "ir/ops/OpUtils.h"
 #include "passes/FusionUtils.h"
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -375,53 +376,66 @@ std::optional<std::string> collectDying(const Graph &G, const Match &M,
   return std::nullopt;
 }
 
+struct EmbedMatch {
+  Match Bindings;
+  EmbedPlan Plan;
+  std::vector<Node *> Dying;
+};
+
+/// The embedding sum below a LayerNorm (or a SkipLayerNorm without extra
+/// bias), anchored at the normalization.
+class EmbedLayerNormPattern : public rewrite::OpRewritePattern<EmbedMatch> {
+public:
+  EmbedLayerNormPattern() : OpRewritePattern({"LayerNorm", "SkipLayerNorm"}) {}
+
+  rewrite::Matched<EmbedMatch> match(Node &N) const override {
+    static const Pattern Pattern = embedLayerNorm();
+    // A SkipLayerNorm with an extra bias is a projection's residual: no
+    // embedding sum has a bias.
+    if (N.opName() == "SkipLayerNorm" && N.operand(4))
+      return rewrite::Matched<EmbedMatch>::notCandidate();
+    MatchResult M = pat::match(Pattern, N.result());
+    if (!M.Matched)
+      return rewrite::Matched<EmbedMatch>::failure(M.Why);
+    return EmbedMatch{std::move(M.Bindings), {}, {}};
+  }
+
+  std::optional<std::string> check(Node &N, EmbedMatch &M) const override {
+    if (std::optional<std::string> Why = plan(M.Bindings, &N, M.Plan))
+      return Why;
+    return collectDying(*N.graph(), M.Bindings, M.Plan, M.Dying);
+  }
+
+  llvm::Error rewrite(Node &N, EmbedMatch &M,
+                      rewrite::Rewriter &R) const override {
+    const EmbedPlan &P = M.Plan;
+    Value *Beta = M.Bindings.value("beta");
+    const TensorType &WordType = P.Word.Table->type();
+    if (!Beta)
+      Beta = R.addConstant(N.result()->name() + ".beta",
+                           Tensor(WordType.Elem, {WordType.Dims[1].value()}));
+    Node *Fused = R.createNode(
+        "EmbedLayerNorm",
+        {P.Word.Ids, P.PositionIds, P.TokenTypeIds, P.Word.Table, P.Pos.Table,
+         P.Type ? P.Type->Table : nullptr, M.Bindings.value("gamma"), Beta},
+        {P.Result}, {{"epsilon", Attribute(N.getFloat("epsilon", 1e-5f))}},
+        N.name(), {}, &N);
+    R.replaceRoot(&N, Fused, M.Dying);
+    R.stat("embed-layernorm-fused");
+    if (!P.PositionIds)
+      R.stat("position-ids-dropped");
+    if (P.Type && !P.TokenTypeIds)
+      R.stat("token-type-ids-dropped");
+    return llvm::Error::success();
+  }
+};
+
 } // namespace
 
 llvm::Expected<bool> runFuseEmbedLayerNorm(Graph &G, const PassOptions &,
                                            PassContext &Ctx) {
-  static const Pattern Pattern = embedLayerNorm();
-  bool Changed = false;
-  for (Node *N : G.nodeList()) {
-    // A SkipLayerNorm with an extra bias is a projection's residual: no
-    // embedding sum has a bias.
-    bool Candidate = N->opName() == "LayerNorm" ||
-                     (N->opName() == "SkipLayerNorm" && !N->operand(4));
-    if (!Candidate)
-      continue;
-    // Every matched node is an ancestor of N, hence already visited.
-    MatchResult M = match(Pattern, N->result());
-    EmbedPlan P;
-    std::vector<Node *> Dying;
-    std::optional<std::string> Why;
-    if (!M.Matched)
-      Why = M.Why;
-    else if (!(Why = plan(M.Bindings, N, P)))
-      Why = collectDying(G, M.Bindings, P, Dying);
-    if (Why) {
-      Ctx.debug() << PassName << ": " << N->describe() << ": " << *Why << "\n";
-      continue;
-    }
-    Value *Beta = M.Bindings.value("beta");
-    const TensorType &WordType = P.Word.Table->type();
-    if (!Beta)
-      Beta = G.addConstant(G.uniqueName(N->result()->name() + ".beta"),
-                           Tensor(WordType.Elem, {WordType.Dims[1].value()}));
-    Node *Fused = G.createNode(
-        "EmbedLayerNorm",
-        {P.Word.Ids, P.PositionIds, P.TokenTypeIds, P.Word.Table, P.Pos.Table,
-         P.Type ? P.Type->Table : nullptr, M.Bindings.value("gamma"), Beta},
-        {P.Result}, {{"epsilon", Attribute(N->getFloat("epsilon", 1e-5f))}},
-        N->name(), {}, N);
-    llvm::DenseSet<Node *> Erased;
-    fusion::replaceRoot(G, N, Fused, Dying, Erased);
-    Ctx.bumpStat("embed-layernorm-fused");
-    if (!P.PositionIds)
-      Ctx.bumpStat("position-ids-dropped");
-    if (P.Type && !P.TokenTypeIds)
-      Ctx.bumpStat("token-type-ids-dropped");
-    Changed = true;
-  }
-  return Changed;
+  static const EmbedLayerNormPattern EmbedLayerNorm;
+  return rewrite::applyPatterns(G, Ctx, PassName, {&EmbedLayerNorm});
 }
 
 } // namespace kiln

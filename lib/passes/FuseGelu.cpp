@@ -2,9 +2,8 @@
 //
 // Rewrites the two GELU formulas exporters spell out into ONNX's Gelu:
 //
-//   x * 0.5 * (1 + erf(x / sqrt(2)))                       {approximate =
-//   "none"} x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))  {approximate
-//   = "tanh"}
+//   x * 0.5 * (1 + erf(x / sqrt(2)))                           {approximate = "none"}
+//   x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))      {approximate = "tanh"}
 //
 // in every association of the three factors x, 0.5 and (1 + ...) that
 // exporters write: TorchScript's x * (1 + erf) * 0.5, torchlib's
@@ -17,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/FusionUtils.h"
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 
 #include <cmath>
 
@@ -66,40 +66,50 @@ std::optional<std::string> checkGelu(Node *, const Match &M) {
   return std::nullopt;
 }
 
+/// A GELU formula anchored at its Erf or Tanh, becoming Gelu {approximate}.
+class GeluPattern : public rewrite::OpRewritePattern<fusion::RootMatch> {
+public:
+  GeluPattern(llvm::StringRef Anchor, Pattern Formula,
+              llvm::StringRef Approximate, llvm::StringRef Stat)
+      : OpRewritePattern({Anchor.str()}), Formula(std::move(Formula)),
+        Approximate(Approximate), Stat(Stat) {}
+
+  rewrite::Matched<fusion::RootMatch> match(Node &Anchor) const override {
+    // Erf -> Add(1) -> Mul -> Mul: the root is at most three steps below.
+    std::vector<fusion::Reached> Roots;
+    for (const fusion::Reached &R :
+         fusion::nodesBelow(&Anchor, 3, {"Add", "Mul"}))
+      if (R.N->opName() == "Mul")
+        Roots.push_back(R);
+    fusion::RootMatch Found = fusion::matchFirst(Roots, Formula, checkGelu);
+    if (!Found.Root)
+      return rewrite::Matched<fusion::RootMatch>::failure(Found.Why);
+    return Found;
+  }
+
+  llvm::Error rewrite(Node &, fusion::RootMatch &Found,
+                      rewrite::Rewriter &R) const override {
+    Value *X = Found.Bindings.value("x");
+    Node *Gelu = R.createNode("Gelu", {X}, {X->type()},
+                              {{"approximate", Attribute(Approximate.str())}},
+                              Found.Root->name(), {}, Found.Root);
+    R.replaceRoot(Found.Root, Gelu, Found.Bindings.matchedNodes());
+    R.stat(Stat);
+    return llvm::Error::success();
+  }
+
+private:
+  Pattern Formula;
+  llvm::StringRef Approximate, Stat;
+};
+
 } // namespace
 
 llvm::Expected<bool> runFuseGelu(Graph &G, const PassOptions &,
                                  PassContext &Ctx) {
-  static const Pattern Erf = erfGelu(), Tanh = tanhGelu();
-  bool Changed = false;
-  llvm::DenseSet<Node *> Erased;
-  for (Node *N : G.nodeList()) {
-    if (Erased.count(N) || (N->opName() != "Erf" && N->opName() != "Tanh"))
-      continue;
-    bool IsErf = N->opName() == "Erf";
-    // Erf -> Add(1) -> Mul -> Mul: the root is at most three steps below.
-    std::vector<fusion::Reached> Roots;
-    for (const fusion::Reached &R : fusion::nodesBelow(N, 3, {"Add", "Mul"}))
-      if (R.N->opName() == "Mul")
-        Roots.push_back(R);
-    fusion::RootMatch Found =
-        fusion::matchFirst(Roots, IsErf ? Erf : Tanh, checkGelu);
-    if (!Found.Root) {
-      Ctx.debug() << PassName << ": " << N->describe() << ": " << Found.Why
-                  << "\n";
-      continue;
-    }
-    Node *Root = Found.Root;
-    Node *Gelu =
-        G.createNode("Gelu", {Found.Bindings.value("x")},
-                     {Found.Bindings.value("x")->type()},
-                     {{"approximate", Attribute(IsErf ? "none" : "tanh")}},
-                     Root->name(), {}, Root);
-    fusion::replaceRoot(G, Root, Gelu, Found.Bindings.matchedNodes(), Erased);
-    Ctx.bumpStat(IsErf ? "gelu-fused" : "gelu-tanh-fused");
-    Changed = true;
-  }
-  return Changed;
+  static const GeluPattern Erf("Erf", erfGelu(), "none", "gelu-fused");
+  static const GeluPattern Tanh("Tanh", tanhGelu(), "tanh", "gelu-tanh-fused");
+  return rewrite::applyPatterns(G, Ctx, PassName, {&Erf, &Tanh});
 }
 
 } // namespace kiln

@@ -22,8 +22,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/Pattern.h"
-
-#include "llvm/ADT/DenseSet.h"
+#include "passes/RewriteDriver.h"
 
 namespace kiln {
 namespace {
@@ -122,7 +121,7 @@ std::string activationOf(const Node &Root) {
 }
 
 /// The bias FusedGemm takes: b, or a Gemm's c as a vector of the width.
-Value *biasOperand(Graph &G, const Match &M) {
+Value *biasOperand(rewrite::Rewriter &R, const Match &M) {
   if (Value *B = M.value("b"))
     return B;
   Value *C = M.value("c");
@@ -135,59 +134,51 @@ Value *biasOperand(Graph &G, const Match &M) {
   Tensor Row(T.dtype(), {Width});
   for (int64_t I = 0; I < Width; ++I)
     Row.setDouble(I, T.getDouble(T.numElements() == 1 ? 0 : I));
-  return G.addConstant(G.uniqueName(C->name() + ".row"), std::move(Row));
+  return R.addConstant(C->name() + ".row", std::move(Row));
 }
+
+/// A linear layer, anchored at the node that ends it.
+class GemmEpiloguePattern : public rewrite::OpRewritePattern<Match> {
+public:
+  GemmEpiloguePattern() : OpRewritePattern({"Add", "Gemm", "Relu", "Gelu"}) {}
+
+  rewrite::Matched<Match> match(Node &Root) const override {
+    MatchResult R = pat::match(patternFor(Root), Root.result());
+    if (!R.Matched)
+      return rewrite::Matched<Match>::failure(R.Why);
+    return std::move(R.Bindings);
+  }
+
+  std::optional<std::string> check(Node &, Match &M) const override {
+    return M.checkNoOutsideUses();
+  }
+
+  llvm::Error rewrite(Node &Root, Match &M,
+                      rewrite::Rewriter &R) const override {
+    AttrMap Attrs = {{"activation", activationOf(Root)}};
+    if (Node *Gemm = M.node("gemm"); Gemm && Gemm->getInt("transB", 0))
+      Attrs["trans_b"] = int64_t(1);
+    std::vector<Value *> Operands = {M.value("x"), M.value("w")};
+    if (Value *Bias = biasOperand(R, M))
+      Operands.push_back(Bias);
+    Value *Old = Root.result();
+    Node *Fused = R.createNode(
+        "FusedGemm", Operands, {Old->type()}, std::move(Attrs), Root.name(),
+        {R.graph().uniqueName(Old->name() + ".fused")}, &Root);
+    R.replaceRoot(&Root, Fused, M.matchedNodes());
+    R.stat("gemms-fused");
+    return llvm::Error::success();
+  }
+};
 
 } // namespace
 
 llvm::Expected<bool> runFuseGemmEpilogue(Graph &G, const PassOptions &,
                                          PassContext &Ctx) {
-  bool Changed = false;
-  llvm::DenseSet<Node *> Erased;
-  std::vector<Node *> Nodes = G.nodeList();
-  for (auto It = Nodes.rbegin(); It != Nodes.rend(); ++It) {
-    Node *Root = *It;
-    if (Erased.count(Root))
-      continue;
-    Pattern P = patternFor(*Root);
-    if (!P)
-      continue;
-    auto Fail = [&](llvm::StringRef Why) {
-      Ctx.debug() << "fuse-gemm-epilogue: " << Root->describe() << ": " << Why
-                  << "\n";
-    };
-    MatchResult R = match(P, Root->result());
-    if (!R.Matched) {
-      Fail(R.Why);
-      continue;
-    }
-    const Match &M = R.Bindings;
-    if (auto Why = M.checkNoOutsideUses()) {
-      Fail(*Why);
-      continue;
-    }
-
-    AttrMap Attrs = {{"activation", activationOf(*Root)}};
-    if (Node *Gemm = M.node("gemm"); Gemm && Gemm->getInt("transB", 0))
-      Attrs["trans_b"] = int64_t(1);
-    std::vector<Value *> Operands = {M.value("x"), M.value("w")};
-    if (Value *Bias = biasOperand(G, M))
-      Operands.push_back(Bias);
-    Value *Old = Root->result();
-    std::string Name = Old->name();
-    Node *Fused =
-        G.createNode("FusedGemm", Operands, {Old->type()}, std::move(Attrs),
-                     Root->name(), {G.uniqueName(Name + ".fused")}, Root);
-    Old->replaceAllUsesWith(Fused->result());
-    for (Node *N : M.matchedNodes())
-      Erased.insert(N);
-    eraseDeadNodes(G, M.matchedNodes());
-    if (!G.lookup(Name))
-      G.rename(Fused->result(), Name);
-    Ctx.bumpStat("gemms-fused");
-    Changed = true;
-  }
-  return Changed;
+  static const GemmEpiloguePattern GemmEpilogue;
+  // Last to first, so the activation is tried before its bias Add.
+  return rewrite::applyPatterns(G, Ctx, "fuse-gemm-epilogue", {&GemmEpilogue},
+                                rewrite::Order::Reverse);
 }
 
 } // namespace kiln

@@ -20,6 +20,7 @@
 #include "ir/ops/OpUtils.h"
 #include "passes/FusionUtils.h"
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 
 namespace kiln {
 namespace {
@@ -79,99 +80,105 @@ std::optional<std::string> checkDecomposed(Node *, const Match &M) {
   return std::nullopt;
 }
 
-/// Fuses the decomposed layer norm whose standard deviation `Sqrt` computes.
-/// Returns why not when it does not.
-std::optional<std::string> fuseDecomposed(Graph &G, Node *Sqrt,
-                                          llvm::DenseSet<Node *> &Erased) {
-  static const Pattern Pattern =
-      anyOf({decomposedLayerNorm(true), decomposedLayerNorm(false)});
-  std::vector<fusion::Reached> Roots;
-  for (const fusion::Reached &R :
-       fusion::nodesBelow(Sqrt, 4, {"Reciprocal", "Div", "Mul", "Add"}))
-    if (R.N->opName() == "Mul" || R.N->opName() == "Add")
-      Roots.push_back(R);
-  fusion::RootMatch Found = fusion::matchFirst(Roots, Pattern, checkDecomposed);
-  if (!Found.Root)
-    return Found.Why;
-  const Match &M = Found.Bindings;
-  std::vector<Value *> Operands = {M.value("x"),
-                                   fusion::asVector(G, M.value("gamma"))};
-  if (Value *Beta = M.value("beta"))
-    Operands.push_back(fusion::asVector(G, Beta));
-  float Epsilon = float(*fusion::scalarValue(M.value("eps")));
-  Node *Fused = G.createNode("LayerNorm", Operands, {M.value("x")->type()},
-                             {{"epsilon", Attribute(Epsilon)}},
-                             Found.Root->name(), {}, Found.Root);
-  fusion::replaceRoot(G, Found.Root, Fused, M.matchedNodes(), Erased);
-  return std::nullopt;
-}
+/// The decomposed layer norm whose standard deviation its Sqrt anchor
+/// computes; the root is the farthest node below it the pattern matches.
+class DecomposedLayerNorm
+    : public rewrite::OpRewritePattern<fusion::RootMatch> {
+public:
+  DecomposedLayerNorm() : OpRewritePattern({"Sqrt"}) {}
 
-/// Rewrites an ONNX LayerNormalization. Returns why not when it does not.
-std::optional<std::string> convertOnnx(Graph &G, Node *N,
-                                       llvm::DenseSet<Node *> &Erased) {
-  Value *X = N->operand(0);
-  int64_t Rank = X->rank();
-  int64_t Axis = N->getInt("axis", -1);
-  std::optional<int64_t> Normalized = normalizeAxis(Axis, Rank);
-  if (!Normalized || *Normalized != Rank - 1)
-    return "normalizes from axis " + std::to_string(Axis) + " of " +
-           X->type().str() + ", not over the last axis alone";
-  for (unsigned I = 1; I < N->numResults(); ++I) {
-    Value *R = N->result(I);
-    if (R->hasUses() || G.isOutput(R))
-      return std::string(I == 1 ? "its Mean" : "its InvStdDev") + " result %" +
-             R->name() + " is used, and LayerNorm does not compute it";
+  rewrite::Matched<fusion::RootMatch> match(Node &Sqrt) const override {
+    static const Pattern Pattern =
+        anyOf({decomposedLayerNorm(true), decomposedLayerNorm(false)});
+    std::vector<fusion::Reached> Roots;
+    for (const fusion::Reached &R :
+         fusion::nodesBelow(&Sqrt, 4, {"Reciprocal", "Div", "Mul", "Add"}))
+      if (R.N->opName() == "Mul" || R.N->opName() == "Add")
+        Roots.push_back(R);
+    fusion::RootMatch Found =
+        fusion::matchFirst(Roots, Pattern, checkDecomposed);
+    if (!Found.Root)
+      return rewrite::Matched<fusion::RootMatch>::failure(Found.Why);
+    return Found;
   }
-  if (!N->operand(1))
-    return std::string("it has no scale");
-  // Scale and bias must be vectors of the last dim; a constant of shape
-  // [1, W] is reshaped, after both were checked.
-  const Dim &Width = X->type().Dims.back();
-  for (unsigned I : {1u, 2u})
-    if (Value *V = N->operand(I);
-        V && V->rank() != 1 && !fusion::isChannelVector(V, Width))
-      return "%" + V->name() + " " + V->type().str() +
-             " is not a vector of the last dim " + Width.str();
-  std::vector<Value *> Operands = {X};
-  for (unsigned I : {1u, 2u})
-    if (Value *V = N->operand(I))
-      Operands.push_back(V->rank() == 1 ? V : fusion::asVector(G, V));
-  Node *Fused =
-      G.createNode("LayerNorm", Operands, {X->type()},
-                   {{"epsilon", Attribute(N->getFloat("epsilon", 1e-5f))}},
-                   N->name(), {}, N);
-  fusion::replaceRoot(G, N, Fused, {N}, Erased);
-  return std::nullopt;
-}
+
+  llvm::Error rewrite(Node &, fusion::RootMatch &Found,
+                      rewrite::Rewriter &R) const override {
+    const Match &M = Found.Bindings;
+    std::vector<Value *> Operands = {M.value("x"),
+                                     fusion::asVector(R, M.value("gamma"))};
+    if (Value *Beta = M.value("beta"))
+      Operands.push_back(fusion::asVector(R, Beta));
+    float Epsilon = float(*fusion::scalarValue(M.value("eps")));
+    Node *Fused = R.createNode("LayerNorm", Operands, {M.value("x")->type()},
+                               {{"epsilon", Attribute(Epsilon)}},
+                               Found.Root->name(), {}, Found.Root);
+    R.replaceRoot(Found.Root, Fused, M.matchedNodes());
+    R.stat("decomposed-layernorm-fused");
+    return llvm::Error::success();
+  }
+};
+
+/// ONNX LayerNormalization over the last axis, its Mean and InvStdDev
+/// unused.
+class OnnxLayerNorm : public rewrite::OpRewritePattern<Node *> {
+public:
+  OnnxLayerNorm() : OpRewritePattern({"LayerNormalization"}) {}
+
+  rewrite::Matched<Node *> match(Node &N) const override { return &N; }
+
+  std::optional<std::string> check(Node &N, Node *&) const override {
+    const Graph &G = *N.graph();
+    Value *X = N.operand(0);
+    int64_t Rank = X->rank();
+    int64_t Axis = N.getInt("axis", -1);
+    std::optional<int64_t> Normalized = normalizeAxis(Axis, Rank);
+    if (!Normalized || *Normalized != Rank - 1)
+      return "normalizes from axis " + std::to_string(Axis) + " of " +
+             X->type().str() + ", not over the last axis alone";
+    for (unsigned I = 1; I < N.numResults(); ++I) {
+      Value *R = N.result(I);
+      if (R->hasUses() || G.isOutput(R))
+        return std::string(I == 1 ? "its Mean" : "its InvStdDev") +
+               " result %" + R->name() +
+               " is used, and LayerNorm does not compute it";
+    }
+    if (!N.operand(1))
+      return std::string("it has no scale");
+    // Scale and bias must be vectors of the last dim; a constant of shape
+    // [1, W] is reshaped, after both were checked.
+    const Dim &Width = X->type().Dims.back();
+    for (unsigned I : {1u, 2u})
+      if (Value *V = N.operand(I);
+          V && V->rank() != 1 && !fusion::isChannelVector(V, Width))
+        return "%" + V->name() + " " + V->type().str() +
+               " is not a vector of the last dim " + Width.str();
+    return std::nullopt;
+  }
+
+  llvm::Error rewrite(Node &N, Node *&, rewrite::Rewriter &R) const override {
+    Value *X = N.operand(0);
+    std::vector<Value *> Operands = {X};
+    for (unsigned I : {1u, 2u})
+      if (Value *V = N.operand(I))
+        Operands.push_back(V->rank() == 1 ? V : fusion::asVector(R, V));
+    Node *Fused =
+        R.createNode("LayerNorm", Operands, {X->type()},
+                     {{"epsilon", Attribute(N.getFloat("epsilon", 1e-5f))}},
+                     N.name(), {}, &N);
+    R.replaceRoot(&N, Fused, {&N});
+    R.stat("onnx-layernorm-fused");
+    return llvm::Error::success();
+  }
+};
 
 } // namespace
 
 llvm::Expected<bool> runFuseLayerNorm(Graph &G, const PassOptions &,
                                       PassContext &Ctx) {
-  bool Changed = false;
-  llvm::DenseSet<Node *> Erased;
-  for (Node *N : G.nodeList()) {
-    if (Erased.count(N))
-      continue;
-    std::optional<std::string> Why;
-    llvm::StringRef Stat;
-    if (N->opName() == "LayerNormalization") {
-      Why = convertOnnx(G, N, Erased);
-      Stat = "onnx-layernorm-fused";
-    } else if (N->opName() == "Sqrt") {
-      Why = fuseDecomposed(G, N, Erased);
-      Stat = "decomposed-layernorm-fused";
-    } else {
-      continue;
-    }
-    if (Why) {
-      Ctx.debug() << PassName << ": " << N->describe() << ": " << *Why << "\n";
-      continue;
-    }
-    Ctx.bumpStat(Stat);
-    Changed = true;
-  }
-  return Changed;
+  static const OnnxLayerNorm Onnx;
+  static const DecomposedLayerNorm Decomposed;
+  return rewrite::applyPatterns(G, Ctx, PassName, {&Onnx, &Decomposed});
 }
 
 } // namespace kiln

@@ -24,6 +24,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/FusionUtils.h"
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 
 #include <variant>
 
@@ -200,24 +201,20 @@ std::variant<Pooling, std::string> matchPooling(Node *Root) {
   return Pooling{std::move(Unnormalized.Bindings), false};
 }
 
-} // namespace
+/// Pooling (and its normalize) rooted at a Div.
+class PoolNormalizePattern : public rewrite::OpRewritePattern<Pooling> {
+public:
+  PoolNormalizePattern() : OpRewritePattern({"Div"}) {}
 
-llvm::Expected<bool> runFusePoolNormalize(Graph &G, const PassOptions &,
-                                          PassContext &Ctx) {
-  bool Changed = false;
-  llvm::DenseSet<Node *> Erased;
-  std::vector<Node *> Nodes = G.nodeList();
-  for (auto It = Nodes.rbegin(); It != Nodes.rend(); ++It) {
-    Node *Root = *It;
-    if (Erased.count(Root) || Root->opName() != "Div")
-      continue;
-    std::variant<Pooling, std::string> Found = matchPooling(Root);
-    if (auto *Why = std::get_if<std::string>(&Found)) {
-      Ctx.debug() << PassName << ": " << Root->describe() << ": " << *Why
-                  << "\n";
-      continue;
-    }
-    const Pooling &P = std::get<Pooling>(Found);
+  rewrite::Matched<Pooling> match(Node &Root) const override {
+    std::variant<Pooling, std::string> Found = matchPooling(&Root);
+    if (auto *Why = std::get_if<std::string>(&Found))
+      return rewrite::Matched<Pooling>::failure(std::move(*Why));
+    return std::move(std::get<Pooling>(Found));
+  }
+
+  llvm::Error rewrite(Node &Root, Pooling &P,
+                      rewrite::Rewriter &R) const override {
     const Match &M = P.Bindings;
     Value *Mask = M.value("mask");
     AttrMap Attrs = {{"mode", Attribute(Mask ? "mean" : "cls")},
@@ -231,16 +228,25 @@ llvm::Expected<bool> runFusePoolNormalize(Graph &G, const PassOptions &,
     if (Mask)
       Operands.push_back(Mask);
     const TensorType &H = M.value("h")->type();
-    Node *Fused = G.createNode("PoolNormalize", Operands,
+    Node *Fused = R.createNode("PoolNormalize", Operands,
                                {TensorType(H.Elem, {H.Dims[0], H.Dims[2]})},
-                               std::move(Attrs), Root->name(), {}, Root);
-    fusion::replaceRoot(G, Root, Fused, M.matchedNodes(), Erased);
-    Ctx.bumpStat(!Mask         ? "cls-pool-normalize-fused"
-                 : P.Normalize ? "mean-pool-normalize-fused"
-                               : "mean-pool-fused");
-    Changed = true;
+                               std::move(Attrs), Root.name(), {}, &Root);
+    R.replaceRoot(&Root, Fused, M.matchedNodes());
+    R.stat(!Mask         ? "cls-pool-normalize-fused"
+           : P.Normalize ? "mean-pool-normalize-fused"
+                         : "mean-pool-fused");
+    return llvm::Error::success();
   }
-  return Changed;
+};
+
+} // namespace
+
+llvm::Expected<bool> runFusePoolNormalize(Graph &G, const PassOptions &,
+                                          PassContext &Ctx) {
+  static const PoolNormalizePattern PoolNormalize;
+  // Last to first, so that the normalize is tried before the mean it divides.
+  return rewrite::applyPatterns(G, Ctx, PassName, {&PoolNormalize},
+                                rewrite::Order::Reverse);
 }
 
 } // namespace kiln

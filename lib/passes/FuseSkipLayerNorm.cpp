@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/FusionUtils.h"
 #include "passes/Passes.h"
+#include "passes/RewriteDriver.h"
 
 namespace kiln {
 namespace {
@@ -57,47 +58,60 @@ std::optional<std::string> checkBias(const Match &M) {
   return std::nullopt;
 }
 
+struct SkipMatch {
+  Match Bindings;
+  bool CarriesBias = false;
+};
+
+/// LayerNorm of a residual sum, anchored at the LayerNorm.
+class SkipLayerNormPattern : public rewrite::OpRewritePattern<SkipMatch> {
+public:
+  SkipLayerNormPattern() : OpRewritePattern({"LayerNorm"}) {}
+
+  rewrite::Matched<SkipMatch> match(Node &N) const override {
+    static const Pattern WithBias = withBias(), Plain = plain();
+    MatchResult M = pat::match(WithBias, N.result());
+    bool CarriesBias = M.Matched && !checkBias(M.Bindings);
+    if (!CarriesBias)
+      M = pat::match(Plain, N.result());
+    if (!M.Matched)
+      return rewrite::Matched<SkipMatch>::failure(M.Why);
+    return SkipMatch{std::move(M.Bindings), CarriesBias};
+  }
+
+  std::optional<std::string> check(Node &, SkipMatch &M) const override {
+    std::optional<std::string> Why = M.Bindings.checkNoOutsideUses();
+    if (Why)
+      *Why += ": the residual sum is needed there, and SkipLayerNorm does "
+              "not return it";
+    return Why;
+  }
+
+  llvm::Error rewrite(Node &N, SkipMatch &M,
+                      rewrite::Rewriter &R) const override {
+    const Match &B = M.Bindings;
+    std::vector<Value *> Operands = {B.value("x"), B.value("skip"),
+                                     B.value("gamma"), B.value("beta")};
+    if (M.CarriesBias)
+      Operands.push_back(fusion::asVector(R, B.value("bias")));
+    Node *Fused =
+        R.createNode("SkipLayerNorm", Operands, {N.result()->type()},
+                     {{"epsilon", Attribute(N.getFloat("epsilon", 1e-5f))}},
+                     N.name(), {}, &N);
+    R.replaceRoot(&N, Fused, B.matchedNodes());
+    R.stat("skip-layernorm-fused");
+    if (M.CarriesBias)
+      R.stat("extra-bias-carried");
+    return llvm::Error::success();
+  }
+};
+
 } // namespace
 
 llvm::Expected<bool> runFuseSkipLayerNorm(Graph &G, const PassOptions &,
                                           PassContext &Ctx) {
-  static const Pattern WithBias = withBias(), Plain = plain();
-  bool Changed = false;
-  for (Node *N : G.nodeList()) {
-    if (N->opName() != "LayerNorm")
-      continue;
-    // Every matched node is an ancestor of N, hence already visited.
-    MatchResult M = match(WithBias, N->result());
-    bool CarriesBias = M.Matched && !checkBias(M.Bindings);
-    if (!CarriesBias)
-      M = match(Plain, N->result());
-    std::optional<std::string> Why;
-    if (!M.Matched)
-      Why = M.Why;
-    else if ((Why = M.Bindings.checkNoOutsideUses()))
-      *Why += ": the residual sum is needed there, and SkipLayerNorm does "
-              "not return it";
-    if (Why) {
-      Ctx.debug() << PassName << ": " << N->describe() << ": " << *Why << "\n";
-      continue;
-    }
-    const Match &B = M.Bindings;
-    std::vector<Value *> Operands = {B.value("x"), B.value("skip"),
-                                     B.value("gamma"), B.value("beta")};
-    if (CarriesBias)
-      Operands.push_back(fusion::asVector(G, B.value("bias")));
-    Node *Fused =
-        G.createNode("SkipLayerNorm", Operands, {N->result()->type()},
-                     {{"epsilon", Attribute(N->getFloat("epsilon", 1e-5f))}},
-                     N->name(), {}, N);
-    llvm::DenseSet<Node *> Erased;
-    fusion::replaceRoot(G, N, Fused, B.matchedNodes(), Erased);
-    Ctx.bumpStat("skip-layernorm-fused");
-    if (CarriesBias)
-      Ctx.bumpStat("extra-bias-carried");
-    Changed = true;
-  }
-  return Changed;
+  static const SkipLayerNormPattern SkipLayerNorm;
+  return rewrite::applyPatterns(G, Ctx, PassName, {&SkipLayerNorm});
 }
 
 } // namespace kiln

@@ -2,6 +2,7 @@
 
 #include "ir/ops/OpUtils.h"
 
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLExtras.h"
 
 #include <deque>
@@ -40,12 +41,11 @@ bool isChannelVector(const Value *V, const Dim &Width) {
   return true;
 }
 
-Value *asVector(Graph &G, Value *V) {
+Value *asVector(rewrite::Rewriter &R, Value *V) {
   const Tensor &T = *V->constantData();
   if (T.rank() == 1)
     return V;
-  return G.addConstant(G.uniqueName(V->name() + ".vector"),
-                       T.reshaped({T.numElements()}));
+  return R.addConstant(V->name() + ".vector", T.reshaped({T.numElements()}));
 }
 
 bool sameType(const TensorType &A, const TensorType &B) {
@@ -144,22 +144,6 @@ RootMatch matchFirst(llvm::ArrayRef<Reached> Roots, const pat::Pattern &P,
   else if (Roots.empty())
     Out.Why = "no candidate root below it";
   return Out;
-}
-
-void replaceRoot(Graph &G, Node *Root, Node *Fused,
-                 llvm::ArrayRef<Node *> Matched,
-                 llvm::DenseSet<Node *> &Erased) {
-  std::string Name = Root->result()->name();
-  Root->result()->replaceAllUsesWith(Fused->result());
-  pat::eraseDeadNodes(G, Matched);
-  llvm::DenseSet<Node *> Alive;
-  for (const auto &N : G.nodes())
-    Alive.insert(N.get());
-  for (Node *N : Matched)
-    if (!Alive.count(N))
-      Erased.insert(N);
-  if (!G.lookup(Name))
-    G.rename(Fused->result(), Name);
 }
 
 } // namespace kiln::fusion

@@ -1,19 +1,17 @@
-//===- FusionUtils.h - shared pieces of the normalization fusions -*- C++
-//-*-===//
+//===- FusionUtils.h - shared pieces of the fusion patterns -----*- C++ -*-===//
 //
-// What fuse-layernorm, fuse-gelu, fuse-skip-layernorm, fuse-embed-layernorm
-// and fuse-pool-normalize have in common: reading small constants (a scalar,
-// a reduction's axes, a per-channel vector), finding the root of a pattern
-// below a distinctive anchor node (the Sqrt of a layer norm, the Erf of a
-// GELU), and replacing the root by the fused node.
+// What the fusion patterns have in common: reading small constants (a
+// scalar, a reduction's axes, a per-channel vector), checking types, and
+// finding the root of a pattern below a distinctive anchor node (the Sqrt of
+// a layer norm, the Erf of a GELU).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_PASSES_FUSIONUTILS_H
 #define KILN_PASSES_FUSIONUTILS_H
 
 #include "passes/Pattern.h"
+#include "passes/RewriteDriver.h"
 
-#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLFunctionalExtras.h"
 
 #include <optional>
@@ -40,8 +38,8 @@ bool constantAxesAre(const Node &N, unsigned AxesIndex, int64_t Axis,
 bool isChannelVector(const Value *V, const Dim &Width);
 
 /// `V`, a constant accepted by isChannelVector, as a rank-1 value: `V`
-/// itself or a reshaped copy added to `G`.
-Value *asVector(Graph &G, Value *V);
+/// itself or a reshaped copy added through `R`.
+Value *asVector(rewrite::Rewriter &R, Value *V);
 
 /// Two types that are known to be the same (dtype, rank, and each dim
 /// provably equal).
@@ -85,14 +83,6 @@ using AcceptFn = llvm::function_ref<std::optional<std::string>(
 /// else the failure that got furthest up from the anchor.
 RootMatch matchFirst(llvm::ArrayRef<Reached> Roots, const pat::Pattern &P,
                      AcceptFn Accept);
-
-/// Replaces `Root`'s first result by `Fused`'s, erases the nodes of
-/// `Matched` that are then dead, and gives the fused result the root's name.
-/// Erased nodes are added to `Erased`, so that a pass walking a snapshot of
-/// the nodes can skip them.
-void replaceRoot(Graph &G, Node *Root, Node *Fused,
-                 llvm::ArrayRef<Node *> Matched,
-                 llvm::DenseSet<Node *> &Erased);
 
 } // namespace kiln::fusion
 

@@ -17,8 +17,7 @@
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
 #include "passes/Pattern.h"
-
-#include "llvm/ADT/DenseSet.h"
+#include "passes/RewriteDriver.h"
 
 #include <cstring>
 
@@ -127,75 +126,67 @@ Tensor concatBiases(const Match &M, int64_t Width, DType Elem) {
   return Out;
 }
 
-} // namespace
+/// The projections of one Attention, anchored at the Attention.
+class MergeQKVPattern : public rewrite::OpRewritePattern<Match> {
+public:
+  MergeQKVPattern() : OpRewritePattern({"Attention"}) {}
 
-llvm::Expected<bool> runMergeQKV(Graph &G, const PassOptions &,
-                                 PassContext &Ctx) {
-  Pattern QKV = attentionOfProjections();
-  bool Changed = false;
-  llvm::DenseSet<Node *> Erased;
-  for (Node *Attention : G.nodeList()) {
-    if (Erased.count(Attention) || Attention->opName() != "Attention")
-      continue;
-    auto Fail = [&](llvm::StringRef Why) {
-      Ctx.debug() << "merge-qkv: " << Attention->describe() << ": " << Why
-                  << "\n";
-    };
-    if (!Attention->operand(1)) {
-      Fail("q, k and v are packed already");
-      continue;
-    }
-    MatchResult R = match(QKV, Attention->result());
-    if (!R.Matched) {
-      Fail(R.Why);
-      continue;
-    }
-    const Match &M = R.Bindings;
-    if (auto Why = checkCompatible(M)) {
-      Fail(*Why);
-      continue;
-    }
-    if (auto Why = M.checkNoOutsideUses()) {
-      Fail(*Why);
-      continue;
-    }
+  rewrite::Matched<Match> match(Node &Attention) const override {
+    static const Pattern QKV = attentionOfProjections();
+    if (!Attention.operand(1))
+      return rewrite::Matched<Match>::failure("q, k and v are packed already");
+    MatchResult R = pat::match(QKV, Attention.result());
+    if (!R.Matched)
+      return rewrite::Matched<Match>::failure(R.Why);
+    return std::move(R.Bindings);
+  }
 
+  std::optional<std::string> check(Node &, Match &M) const override {
+    if (std::optional<std::string> Why = checkCompatible(M))
+      return Why;
+    return M.checkNoOutsideUses();
+  }
+
+  llvm::Error rewrite(Node &Attention, Match &M,
+                      rewrite::Rewriter &R) const override {
+    Graph &G = R.graph();
     bool TransB = transposedB(M, "q");
     Tensor W = concatWeights(M, TransB);
     int64_t Width = (TransB ? W.dim(0) : W.dim(1)) / 3;
     Tensor B = concatBiases(M, Width, W.dtype());
     std::string Base = M.value("x")->name() + ".qkv";
-    std::vector<Value *> GemmOperands = {
-        M.value("x"), G.addConstant(G.uniqueName(Base + "_weight"), W)};
+    std::vector<Value *> GemmOperands = {M.value("x"),
+                                         R.addConstant(Base + "_weight", W)};
     if (!B.isNull())
-      GemmOperands.push_back(
-          G.addConstant(G.uniqueName(Base + "_bias"), std::move(B)));
+      GemmOperands.push_back(R.addConstant(Base + "_bias", std::move(B)));
     AttrMap GemmAttrs = {{"activation", "none"}};
     if (TransB)
       GemmAttrs["trans_b"] = int64_t(1);
     TensorType PackedType = M.value("x")->type();
     PackedType.Dims.back() = Dim(3 * Width);
-    Node *Gemm =
-        G.createNode("FusedGemm", GemmOperands, {PackedType},
-                     std::move(GemmAttrs), "", {G.uniqueName(Base)}, Attention);
+    Node *Gemm = R.createNode("FusedGemm", GemmOperands, {PackedType},
+                              std::move(GemmAttrs), "", {G.uniqueName(Base)},
+                              &Attention);
 
     std::vector<Value *> Operands = {Gemm->result(), nullptr, nullptr};
     if (Value *Mask = M.value("mask"))
       Operands.push_back(Mask);
-    Value *Old = Attention->result();
-    std::string Name = Old->name();
-    Node *Packed = G.createNode("Attention", Operands, {Old->type()},
-                                Attention->attrs(), Attention->name(),
-                                {G.uniqueName(Name + ".packed")}, Attention);
-    Old->replaceAllUsesWith(Packed->result());
-    Erased.insert(M.matchedNodes().begin(), M.matchedNodes().end());
-    eraseDeadNodes(G, M.matchedNodes());
-    if (!G.lookup(Name))
-      G.rename(Packed->result(), Name);
-    Ctx.bumpStat("qkv-merged");
-    Changed = true;
+    Value *Old = Attention.result();
+    Node *Packed = R.createNode(
+        "Attention", Operands, {Old->type()}, Attention.attrs(),
+        Attention.name(), {G.uniqueName(Old->name() + ".packed")}, &Attention);
+    R.replaceRoot(&Attention, Packed, M.matchedNodes());
+    R.stat("qkv-merged");
+    return llvm::Error::success();
   }
-  return Changed;
+};
+
+} // namespace
+
+llvm::Expected<bool> runMergeQKV(Graph &G, const PassOptions &,
+                                 PassContext &Ctx) {
+  static const MergeQKVPattern MergeQKV;
+  return rewrite::applyPatterns(G, Ctx, "merge-qkv", {&MergeQKV});
 }
 
 } // namespace kiln

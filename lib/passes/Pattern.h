@@ -14,9 +14,10 @@
 // point where the match got furthest ("operand 1 of 'Div' node "d" is not the
 // constant 1.41421").
 //
-// Rewrites happen only after the whole match succeeded (STYLE.md): a pass
-// matches, checks the side conditions (Match::checkNoOutsideUses), then
-// builds the replacement.
+// Rewrites happen only after the whole match succeeded (STYLE.md): a
+// pattern of the rewrite driver (RewriteDriver.h) matches, checks the side
+// conditions (Match::checkNoOutsideUses), then builds the replacement
+// through the Rewriter.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_PASSES_PATTERN_H

@@ -38,6 +38,7 @@
 #include "passes/FusionUtils.h"
 #include "passes/Passes.h"
 #include "passes/Pruning.h"
+#include "passes/RewriteDriver.h"
 
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
@@ -89,27 +90,27 @@ std::optional<std::string> checkReplaceableByBias(const Graph &G,
 /// Replaces the result of `Out` (every unit of its block dead) by its bias
 /// or zeros, broadcast by its users, and erases `Nodes` and the constants
 /// only they used.
-void removeBlock(Graph &G, Node &Out, llvm::ArrayRef<Node *> Nodes,
-                 llvm::DenseSet<Node *> &Erased) {
-  Value *R = Out.result();
+void removeBlock(rewrite::Rewriter &R, Node &Out,
+                 llvm::ArrayRef<Node *> Nodes) {
+  const Graph &G = R.graph();
+  Value *Result = Out.result();
   Value *Bias = Out.operand(2);
   if (!Bias) {
-    int64_t Width = R->type().Dims.back().value();
-    Bias = G.addConstant(G.uniqueName(R->name() + ".zero"),
-                         Tensor(R->dtype(), {Width}));
+    int64_t Width = Result->type().Dims.back().value();
+    Bias = R.addConstant(Result->name() + ".zero",
+                         Tensor(Result->dtype(), {Width}));
   }
-  R->replaceAllUsesWith(Bias);
+  R.replaceAllUsesWith(Result, Bias);
   std::vector<Value *> Constants;
   for (Node *N : Nodes)
     for (Value *V : N->operands())
       if (V && V->isConstant() && V != Bias)
         Constants.push_back(V);
-  pat::eraseDeadNodes(G, Nodes);
-  Erased.insert(Nodes.begin(), Nodes.end());
+  R.eraseDeadNodes(Nodes);
   llvm::DenseSet<Value *> Seen;
   for (Value *V : Constants)
     if (Seen.insert(V).second && !V->hasUses() && !G.isOutput(V))
-      G.eraseValue(V);
+      R.eraseValue(V);
 }
 
 /// The indices I with `Dead[I] == Value`.
@@ -121,149 +122,180 @@ std::vector<int64_t> indicesWhere(const std::vector<bool> &Dead, bool Value) {
   return Out;
 }
 
-bool pruneHeads(Graph &G, Node &Attention, PassContext &Ctx,
-                llvm::DenseSet<Node *> &Erased) {
-  auto Say = [&](llvm::StringRef What) {
-    Ctx.debug() << "prune-structured: " << Attention.describe() << ": " << What
-                << "\n";
-  };
+struct HeadsMatch {
   AttentionBlock B;
-  if (auto Why = findAttentionBlock(Attention, B)) {
-    Say(*Why);
-    return false;
+  std::vector<bool> Dead;
+};
+
+/// Dead heads of an attention block, anchored at its Attention.
+class PruneHeads : public rewrite::OpRewritePattern<HeadsMatch> {
+public:
+  PruneHeads() : OpRewritePattern({"Attention"}) {}
+
+  rewrite::Matched<HeadsMatch> match(Node &Attention) const override {
+    HeadsMatch M;
+    if (auto Why = findAttentionBlock(Attention, M.B))
+      return rewrite::Matched<HeadsMatch>::failure(*Why);
+    return M;
   }
-  std::vector<double> VL1 = weightL1(*B.Proj[2], true);
-  std::vector<double> OutL1 = weightL1(*B.Out, false);
-  std::vector<bool> Dead(B.Heads);
-  for (int64_t H = 0; H < B.Heads; ++H) {
-    bool VZero = true, OutZero = true;
-    for (int64_t C : B.columns(2, H))
-      VZero &= outputIsZero(*B.Proj[2], VL1, C);
-    for (int64_t E = 0; E < B.HeadDim; ++E)
-      OutZero &= OutL1[H * B.HeadDim + E] == 0;
-    Dead[H] = VZero || OutZero;
-  }
-  std::vector<int64_t> Kept = indicesWhere(Dead, false);
-  if (int64_t(Kept.size()) == B.Heads) {
-    Say("no head is dead: each has a nonzero v weight or bias and a nonzero "
-        "output-projection row");
-    return false;
-  }
-  if (Kept.empty()) {
-    auto Why = checkReplaceableByBias(G, *B.Out);
-    if (!Why) {
-      Say("all " + std::to_string(B.Heads) +
-          " heads are dead: the output projection becomes its bias");
-      std::vector<Node *> Nodes = B.projections();
-      Nodes.insert(Nodes.begin(), {B.Out, B.Attention});
-      removeBlock(G, *B.Out, Nodes, Erased);
-      Ctx.bumpStat("heads-removed", B.Heads);
-      return true;
+
+  std::optional<std::string> check(Node &, HeadsMatch &M) const override {
+    const AttentionBlock &B = M.B;
+    std::vector<double> VL1 = weightL1(*B.Proj[2], true);
+    std::vector<double> OutL1 = weightL1(*B.Out, false);
+    M.Dead.assign(B.Heads, false);
+    for (int64_t H = 0; H < B.Heads; ++H) {
+      bool VZero = true, OutZero = true;
+      for (int64_t C : B.columns(2, H))
+        VZero &= outputIsZero(*B.Proj[2], VL1, C);
+      for (int64_t E = 0; E < B.HeadDim; ++E)
+        OutZero &= OutL1[H * B.HeadDim + E] == 0;
+      M.Dead[H] = VZero || OutZero;
     }
-    Say("all heads are dead, head 0 is kept: " + *Why);
-    Kept = {0};
-    Dead[0] = false;
+    if (llvm::none_of(M.Dead, [](bool D) { return D; }))
+      return std::string("no head is dead: each has a nonzero v weight or "
+                         "bias and a nonzero output-projection row");
+    return std::nullopt;
   }
-  Say("removing heads " + listOf(indicesWhere(Dead, true)) + " of " +
-      std::to_string(B.Heads));
-  Ctx.bumpStat("heads-removed", B.Heads - int64_t(Kept.size()));
 
-  std::vector<int64_t> Rows;
-  for (int64_t H : Kept)
-    for (int64_t E = 0; E < B.HeadDim; ++E)
-      Rows.push_back(H * B.HeadDim + E);
-  if (B.Packed) {
-    std::vector<int64_t> Cols;
-    for (int Part = 0; Part < 3; ++Part)
-      for (int64_t H : Kept)
-        llvm::append_range(Cols, B.columns(Part, H));
-    keepOutputs(G, *B.Proj[0], Cols);
-  } else {
-    for (Node *P : B.projections())
-      keepOutputs(G, *P, Rows);
-  }
-  if (B.MaskHeadAxis >= 0) {
-    // A per-head mask keeps the kept heads' slices.
-    Value *Mask = Attention.operand(3);
-    TensorType T = Mask->type();
-    T.Dims[B.MaskHeadAxis] = Dim(int64_t(Kept.size()));
-    Value *Indices = G.addConstant(
-        G.uniqueName(Mask->name() + ".heads"),
-        Tensor::fromInts(DType::I64, {int64_t(Kept.size())}, Kept));
-    Node *Slice =
-        G.createNode("Gather", {Mask, Indices}, {T}, {{"axis", B.MaskHeadAxis}},
-                     "", {G.uniqueName(Mask->name() + ".pruned")}, &Attention);
-    Attention.setOperand(3, Slice->result());
-  }
-  Attention.setAttr("num_heads", int64_t(Kept.size()));
-  TensorType T = Attention.result()->type();
-  T.Dims.back() = Dim(int64_t(Rows.size()));
-  Attention.result()->setType(std::move(T));
-  keepInputs(G, *B.Out, Rows);
-  return true;
-}
+  llvm::Error rewrite(Node &Attention, HeadsMatch &M,
+                      rewrite::Rewriter &R) const override {
+    Graph &G = R.graph();
+    const AttentionBlock &B = M.B;
+    std::vector<bool> &Dead = M.Dead;
+    std::vector<int64_t> Kept = indicesWhere(Dead, false);
+    if (Kept.empty()) {
+      auto Why = checkReplaceableByBias(G, *B.Out);
+      if (!Why) {
+        R.note(Attention) << "all " << B.Heads
+                          << " heads are dead: the output projection becomes "
+                             "its bias\n";
+        std::vector<Node *> Nodes = B.projections();
+        Nodes.insert(Nodes.begin(), {B.Out, B.Attention});
+        removeBlock(R, *B.Out, Nodes);
+        R.stat("heads-removed", B.Heads);
+        return llvm::Error::success();
+      }
+      R.note(Attention) << "all heads are dead, head 0 is kept: " << *Why
+                        << "\n";
+      Kept = {0};
+      Dead[0] = false;
+    }
+    R.note(Attention) << "removing heads " << listOf(indicesWhere(Dead, true))
+                      << " of " << B.Heads << "\n";
+    R.stat("heads-removed", B.Heads - int64_t(Kept.size()));
 
-bool pruneNeurons(Graph &G, Node &Down, PassContext &Ctx,
-                  llvm::DenseSet<Node *> &Erased) {
-  auto Say = [&](llvm::StringRef What) {
-    Ctx.debug() << "prune-structured: " << Down.describe() << ": " << What
-                << "\n";
-  };
+    std::vector<int64_t> Rows;
+    for (int64_t H : Kept)
+      for (int64_t E = 0; E < B.HeadDim; ++E)
+        Rows.push_back(H * B.HeadDim + E);
+    if (B.Packed) {
+      std::vector<int64_t> Cols;
+      for (int Part = 0; Part < 3; ++Part)
+        for (int64_t H : Kept)
+          llvm::append_range(Cols, B.columns(Part, H));
+      keepOutputs(G, *B.Proj[0], Cols);
+      R.modified(*B.Proj[0]);
+    } else {
+      for (Node *P : B.projections()) {
+        keepOutputs(G, *P, Rows);
+        R.modified(*P);
+      }
+    }
+    if (B.MaskHeadAxis >= 0) {
+      // A per-head mask keeps the kept heads' slices.
+      Value *Mask = Attention.operand(3);
+      TensorType T = Mask->type();
+      T.Dims[B.MaskHeadAxis] = Dim(int64_t(Kept.size()));
+      Value *Indices = R.addConstant(
+          Mask->name() + ".heads",
+          Tensor::fromInts(DType::I64, {int64_t(Kept.size())}, Kept));
+      Node *Slice = R.createNode(
+          "Gather", {Mask, Indices}, {T}, {{"axis", B.MaskHeadAxis}}, "",
+          {G.uniqueName(Mask->name() + ".pruned")}, &Attention);
+      R.setOperand(Attention, 3, Slice->result());
+    }
+    R.setAttr(Attention, "num_heads", int64_t(Kept.size()));
+    TensorType T = Attention.result()->type();
+    T.Dims.back() = Dim(int64_t(Rows.size()));
+    R.setType(*Attention.result(), std::move(T));
+    keepInputs(G, *B.Out, Rows);
+    R.modified(*B.Out);
+    return llvm::Error::success();
+  }
+};
+
+struct NeuronsMatch {
   FfnBlock F;
-  if (auto Why = findFfnBlock(Down, F)) {
-    Say(*Why);
-    return false;
+  std::vector<bool> Dead;
+};
+
+/// Dead neurons of an FFN block, anchored at its second GEMM.
+class PruneNeurons : public rewrite::OpRewritePattern<NeuronsMatch> {
+public:
+  PruneNeurons() : OpRewritePattern({"FusedGemm", "MatMul"}) {}
+
+  rewrite::Matched<NeuronsMatch> match(Node &Down) const override {
+    // Only GEMMs of GEMMs are FFN candidates: the others are not worth a
+    // debug line.
+    if (!isFfnCandidate(Down))
+      return rewrite::Matched<NeuronsMatch>::notCandidate();
+    NeuronsMatch M;
+    if (auto Why = findFfnBlock(Down, M.F))
+      return rewrite::Matched<NeuronsMatch>::failure(*Why);
+    return M;
   }
-  std::vector<double> UpL1 = weightL1(*F.Up, true);
-  std::vector<double> DownL1 = weightL1(Down, false);
-  std::vector<bool> Dead(F.Width);
-  for (int64_t J = 0; J < F.Width; ++J)
-    Dead[J] = outputIsZero(*F.Up, UpL1, J) || DownL1[J] == 0;
-  std::vector<int64_t> Kept = indicesWhere(Dead, false);
-  if (int64_t(Kept.size()) == F.Width) {
-    Say("no neuron is dead: each has a nonzero input weight or bias and a "
-        "nonzero output row");
-    return false;
+
+  std::optional<std::string> check(Node &Down, NeuronsMatch &M) const override {
+    const FfnBlock &F = M.F;
+    std::vector<double> UpL1 = weightL1(*F.Up, true);
+    std::vector<double> DownL1 = weightL1(Down, false);
+    M.Dead.assign(F.Width, false);
+    for (int64_t J = 0; J < F.Width; ++J)
+      M.Dead[J] = outputIsZero(*F.Up, UpL1, J) || DownL1[J] == 0;
+    if (llvm::none_of(M.Dead, [](bool D) { return D; }))
+      return std::string("no neuron is dead: each has a nonzero input weight "
+                         "or bias and a nonzero output row");
+    return std::nullopt;
   }
-  if (Kept.empty()) {
-    auto Why = checkReplaceableByBias(G, Down);
-    if (!Why) {
-      Say("all " + std::to_string(F.Width) +
-          " neurons are dead: the block becomes its output bias");
-      removeBlock(G, Down, {&Down, F.Up}, Erased);
-      Ctx.bumpStat("neurons-removed", F.Width);
-      return true;
+
+  llvm::Error rewrite(Node &Down, NeuronsMatch &M,
+                      rewrite::Rewriter &R) const override {
+    Graph &G = R.graph();
+    const FfnBlock &F = M.F;
+    std::vector<int64_t> Kept = indicesWhere(M.Dead, false);
+    if (Kept.empty()) {
+      auto Why = checkReplaceableByBias(G, Down);
+      if (!Why) {
+        R.note(Down) << "all " << F.Width
+                     << " neurons are dead: the block becomes its output "
+                        "bias\n";
+        removeBlock(R, Down, {&Down, F.Up});
+        R.stat("neurons-removed", F.Width);
+        return llvm::Error::success();
+      }
+      R.note(Down) << "all neurons are dead, neuron 0 is kept: " << *Why
+                   << "\n";
+      Kept = {0};
     }
-    Say("all neurons are dead, neuron 0 is kept: " + *Why);
-    Kept = {0};
+    R.stat("neurons-removed", F.Width - int64_t(Kept.size()));
+    R.note(Down) << "removing " << F.Width - int64_t(Kept.size()) << " of "
+                 << F.Width << " neurons\n";
+    keepOutputs(G, *F.Up, Kept);
+    keepInputs(G, Down, Kept);
+    R.modified(*F.Up);
+    R.modified(Down);
+    return llvm::Error::success();
   }
-  Ctx.bumpStat("neurons-removed", F.Width - int64_t(Kept.size()));
-  Say("removing " + std::to_string(F.Width - int64_t(Kept.size())) + " of " +
-      std::to_string(F.Width) + " neurons");
-  keepOutputs(G, *F.Up, Kept);
-  keepInputs(G, Down, Kept);
-  return true;
-}
+};
 
 } // namespace
 
 llvm::Expected<bool> runPruneStructured(Graph &G, const PassOptions &,
                                         PassContext &Ctx) {
-  bool Changed = false;
-  llvm::DenseSet<Node *> Erased;
-  for (Node *N : G.nodeList()) {
-    if (Erased.count(N))
-      continue;
-    if (N->opName() == "Attention") {
-      Changed |= pruneHeads(G, *N, Ctx, Erased);
-      continue;
-    }
-    // Only GEMMs of GEMMs are FFN candidates: the others are not worth a
-    // debug line.
-    if (isFfnCandidate(*N))
-      Changed |= pruneNeurons(G, *N, Ctx, Erased);
-  }
-  return Changed;
+  static const PruneHeads Heads;
+  static const PruneNeurons Neurons;
+  return rewrite::applyPatterns(G, Ctx, "prune-structured", {&Heads, &Neurons});
 }
 
 } // namespace kiln
