@@ -642,8 +642,10 @@ static llvm::Error compileCommand(int argc, char **argv) {
     return Seqs.takeError();
   Options.Batches = *Batches;
   Options.Seqs = *Seqs;
-  std::string P = Precision;
-  Options.Precision = P == "fp16" ? "f16" : P == "fp32" ? "f32" : P;
+  auto Storage = parsePrecision(::Precision);
+  if (!Storage)
+    return Storage.takeError();
+  Options.Precision = *Storage;
   Options.Target.Arch = Arch;
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
