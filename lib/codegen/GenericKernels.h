@@ -11,7 +11,8 @@
 //                                    MatMuls cuBLASLt does not take
 //   SoftmaxKernels.cpp  softmax.cuh  Softmax LogSoftmax
 //
-// GenericKernels.cpp registers them with the elementwise ops.
+// GenericKernels.cpp registers them with the elementwise ops and defines
+// the helpers that return errors.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_GENERICKERNELS_H
@@ -81,44 +82,17 @@ inline NodeLowering single(std::optional<KernelLaunch> L) {
   return NL;
 }
 
-inline llvm::Expected<std::vector<int64_t>> sizesOf(const Node &N,
-                                                    const Value *V) {
-  if (!V->type().isStatic())
-    return makeError(N.describe() + ": " + V->name() + " has type " +
-                     V->type().str() + "; GPU kernels need static shapes");
-  return V->type().staticSizes();
-}
+llvm::Expected<std::vector<int64_t>> sizesOf(const Node &N, const Value *V);
 
 /// The contents of integer operand I, which must be a constant.
-inline llvm::Expected<std::vector<int64_t>>
-constantInts(const Node &N, unsigned I, llvm::StringRef What) {
-  const Value *V = N.operand(I);
-  const Tensor *T = V ? V->constantData() : nullptr;
-  if (!T)
-    return makeError(N.describe() + ": unsupported on the GPU: " + What +
-                     " is not a constant (its kernel bakes it in)");
-  return T->toInts();
-}
+llvm::Expected<std::vector<int64_t>> constantInts(const Node &N, unsigned I,
+                                                  llvm::StringRef What);
 
 /// Operand I's constant contents when present, nullopt when absent.
-inline llvm::Expected<std::optional<std::vector<int64_t>>>
-optionalInts(const Node &N, unsigned I, llvm::StringRef What) {
-  if (I >= N.numOperands() || !N.operand(I))
-    return std::nullopt;
-  auto V = constantInts(N, I, What);
-  if (!V)
-    return V.takeError();
-  return std::optional(std::move(*V));
-}
+llvm::Expected<std::optional<std::vector<int64_t>>>
+optionalInts(const Node &N, unsigned I, llvm::StringRef What);
 
-inline llvm::Expected<int64_t> axisOf(const Node &N, int64_t Axis,
-                                      int64_t Rank) {
-  std::optional<int64_t> A = normalizeAxis(Axis, Rank);
-  if (!A)
-    return makeError(N.describe() + ": axis " + llvm::Twine(Axis) +
-                     " is out of range for rank " + llvm::Twine(Rank));
-  return *A;
-}
+llvm::Expected<int64_t> axisOf(const Node &N, int64_t Axis, int64_t Rank);
 
 inline int64_t product(llvm::ArrayRef<int64_t> Sizes) {
   return std::accumulate(Sizes.begin(), Sizes.end(), int64_t(1),
