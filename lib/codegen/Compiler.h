@@ -2,8 +2,8 @@
 //
 // What `kiln compile` does, as a library:
 //
-//   graph --(-O2, precision)--> optimized IR            (stored in the
-//   artifact)
+//   graph --(bind-input, canonicalize-symbols, -O2, precision)-->
+//         optimized IR                         (stored in the artifact)
 //     for each bucket (batch, seq):
 //       --(specialize, fold)--> static graph
 //       --(lower: views alias, GEMMs to cuBLASLt, the rest to kernel rules,
@@ -12,7 +12,8 @@
 //
 // The batch and seq symbols are those of the first graph input's first two
 // dims, whatever the exporter named them; they are renamed `batch` and
-// `seq`. No GPU is needed.
+// `seq` (canonicalize-symbols). GEMM lowering is in GemmLowering.h, the
+// lowering of one bucket in BucketLowering.h. No GPU is needed.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_COMPILER_H
@@ -21,6 +22,8 @@
 #include "codegen/KernelLibrary.h"
 #include "ir/Graph.h"
 #include "kiln/Engine.h"
+#include "passes/PassManager.h"
+#include "passes/Precision.h"
 #include "runtime/Artifact.h"
 
 #include "llvm/Support/Error.h"
@@ -36,14 +39,16 @@ struct CompileOptions {
   std::vector<int64_t> Batches = {1, 8, 32, 128, 256};
   /// Seq buckets; ignored when the model has no seq symbol.
   std::vector<int64_t> Seqs = {32, 128, 512};
-  std::string Precision = "f32"; // f32 | f16 | bf16
+  kiln::Precision Precision = kiln::Precision::F32;
+  /// What the kernels are compiled for: `targetFor(Arch)`, or fake facts in
+  /// tests.
   TargetInfo Target;
   std::string CacheDir; // empty: no cache
   unsigned Jobs = 0;    // 0: one per hardware thread
   bool EmitPtx = true;
   /// The optimization pipeline; empty lowers the graph as it is (kernel
   /// tests use that to exercise one op).
-  std::string Pipeline = "O2";
+  PassPipeline Pipeline = *namedPipeline("O2");
   /// `heads=R,ffn=R`: magnitude pruning right before the pipeline's
   /// prune-structured (see prune::runPipelineWithPruning); empty: none.
   std::string Prune;
@@ -75,10 +80,10 @@ struct CompileStats {
 /// kernels in `CacheDir`.
 BucketCompiler makeJitCompiler(std::string CacheDir);
 
-/// Binds symbolic dims (`Bindings`: "batch=2,seq=8", may be empty) and runs
-/// fold-constants, infer-shapes, canonicalize, cse and dce to a fixpoint, as
-/// every bucket is before lowering.
-llvm::Error specializeGraph(Graph &G, llvm::StringRef Bindings);
+/// Binds symbolic dims (`Bindings`: the options of specialize, symbol ->
+/// size, may be empty) and runs fold-constants, infer-shapes, canonicalize,
+/// cse and dce to a fixpoint, as every bucket is before lowering.
+llvm::Error specializeGraph(Graph &G, const PassOptions &Bindings);
 
 /// The first node (in order) whose result shape is not known: one not
 /// static, or a NonZero of a computed value (its size is the data's);

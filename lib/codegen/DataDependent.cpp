@@ -17,8 +17,9 @@ namespace {
 /// (the printed graph) tells bound values apart.
 constexpr int64_t MaxBoundElements = 16;
 
-/// "batch=2,seq=8" binding every symbolic input dim to the request's size.
-llvm::Expected<std::string> bindingsFor(const Graph &G,
+/// specialize's options (batch=2,seq=8) binding every symbolic input dim to
+/// the request's size.
+llvm::Expected<PassOptions> bindingsFor(const Graph &G,
                                         llvm::ArrayRef<Tensor> Inputs) {
   if (Inputs.size() != G.inputs().size())
     return makeError("the model takes " + llvm::Twine(G.inputs().size()) +
@@ -45,15 +46,15 @@ llvm::Expected<std::string> bindingsFor(const Graph &G,
                          ", an earlier input " + llvm::Twine(It->second));
     }
   }
-  std::vector<std::string> Parts;
+  PassOptions Bindings;
   for (const auto &[Name, Size] : Sizes) {
     if (Name.find_first_of(",={} ") != std::string::npos)
       return makeError("dimension symbol '" + Name +
                        "' cannot be bound at run time (it contains one of "
                        "',={} ')");
-    Parts.push_back(Name + "=" + std::to_string(Size));
+    Bindings.set(Name, std::to_string(Size));
   }
-  return llvm::join(Parts, ",");
+  return Bindings;
 }
 
 } // namespace
@@ -86,8 +87,8 @@ DataDependentRunner::runStatic(const Graph &S, llvm::ArrayRef<Tensor> Inputs) {
   if (It == Plans.end()) {
     CompileOptions O;
     O.Batches = {1};
-    O.Pipeline = "";
-    O.Precision = "f32"; // the IR is in its storage precision already
+    O.Pipeline = {};
+    O.Precision = Precision::F32; // the IR is in its storage precision already
     O.Target = Options.Target;
     O.CacheDir = Options.CacheDir;
     O.EmitPtx = false;
@@ -126,7 +127,7 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
   std::unique_ptr<Graph> W = G->clone();
   if (llvm::Error E = specializeGraph(*W, *Bindings))
     return withContext(std::move(E),
-                       "binding the inputs' dims (" + *Bindings + ")");
+                       "binding the inputs' dims (" + Bindings->str() + ")");
   // Values of W's inputs: the request's, then each host result.
   std::vector<Tensor> Values(Inputs.begin(), Inputs.end());
   size_t Limit = 4 * (W->numNodes() + 4);
@@ -152,7 +153,7 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
       for (const Value *V : Computed)
         Outs.push_back(Cut->lookup(V->name()));
       Cut->setOutputs(std::move(Outs));
-      if (llvm::Error E = runPassPipeline(*Cut, "dce", {}))
+      if (llvm::Error E = runPassPipeline(*Cut, {passStep("dce")}, {}))
         return withContext(std::move(E), Where);
       auto Got = runStatic(*Cut, Values);
       if (!Got)
@@ -185,7 +186,7 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
       Bound = true;
     }
     if (Bound) {
-      if (llvm::Error E = specializeGraph(*W, ""))
+      if (llvm::Error E = specializeGraph(*W, {}))
         return withContext(std::move(E), Where);
       continue;
     }
@@ -198,7 +199,7 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
         Count += Args[0]->getDouble(I) != 0.0;
       F->setAttr("count", Attribute(Count));
       ++SizesRead;
-      if (llvm::Error E = specializeGraph(*W, ""))
+      if (llvm::Error E = specializeGraph(*W, {}))
         return withContext(std::move(E), Where);
       continue;
     }
@@ -227,7 +228,7 @@ DataDependentRunner::run(llvm::ArrayRef<Tensor> Inputs) {
       Values.push_back(std::move(T));
     }
     W->eraseNode(F);
-    if (llvm::Error E = specializeGraph(*W, ""))
+    if (llvm::Error E = specializeGraph(*W, {}))
       return withContext(std::move(E), Where);
   }
   return runStatic(*W, Values);

@@ -13,6 +13,9 @@
 // in int64 with wrap-around and truncating division. Floating-point math is
 // done in float (double when an f64 takes part) under both rules.
 //
+// ElementwiseCodegen.cpp writes the kernels; ElementwiseOps.cpp has the
+// expressions of the single ONNX ops and the lowering rule.
+//
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_ELEMENTWISECODEGEN_H
 #define KILN_CODEGEN_ELEMENTWISECODEGEN_H
@@ -21,6 +24,9 @@
 #include "ir/ops/ElementwiseExpr.h"
 
 namespace kiln {
+
+/// Threads per block of every generated kernel (its __launch_bounds__).
+inline constexpr int64_t ElementwiseBlockSize = 256;
 
 enum class IntegerMath {
   /// As Expr::eval: integers take part in arithmetic as doubles.

@@ -412,10 +412,6 @@ llvm::Expected<NodeLowering> lowerEmbedLayerNorm(const Node &N,
 // Attention(q, k?, v?, mask?) {num_heads, scale}
 //===----------------------------------------------------------------------===//
 
-/// Grids this large fill an H100 (132 SMs) twice over with 128-query CTAs,
-/// so the 8-warp kernel's halved K/V traffic costs no parallelism.
-constexpr int64_t BigGridCtas = 2 * 132;
-
 llvm::Expected<NodeLowering> lowerAttention(const Node &N,
                                             const TargetInfo &Target) {
   auto QSizes = sizesOf(N, N.operand(0));
@@ -490,6 +486,10 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
   KernelLaunch L;
   L.Module = "attention.cuh";
   if (TensorCores) {
+    // Grids this large fill the GPU (132 SMs on an H100) twice over with
+    // 128-query CTAs, so the 8-warp kernel's halved K/V traffic costs no
+    // parallelism.
+    int64_t BigGridCtas = 2 * Target.SmCount;
     int Warps = SeqQ >= 128 && Batch * Heads * ceilDiv(SeqQ, 128) >= BigGridCtas
                     ? 8
                     : 4;

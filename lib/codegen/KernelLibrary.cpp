@@ -14,6 +14,13 @@ const KernelRegistry &KernelRegistry::get() {
   return Registry;
 }
 
+TargetInfo targetFor(llvm::StringRef Arch) {
+  TargetInfo T;
+  T.Arch = Arch.str();
+  T.SmCount = 132;
+  return T;
+}
+
 const std::vector<std::pair<llvm::StringRef, llvm::StringRef>> &
 templateSources() {
   static const std::vector<std::pair<llvm::StringRef, llvm::StringRef>>

@@ -3,9 +3,10 @@
 // Every op that runs as one or more CUDA kernels has a lowering rule here: it
 // looks at a node whose operand and result types are all static (codegen
 // runs after `specialize`) and says which template instantiation to launch,
-// with which grid and which arguments. The lowering driver (Lowering.cpp)
-// turns the rule's operand/result/scratch references into arena and weight
-// offsets, compiles the instantiations with NVRTC and writes the plan.
+// with which grid and which arguments. The bucket lowering
+// (BucketLowering.cpp) turns the rule's operand/result/scratch references
+// into arena and weight offsets; the compile driver (Compiler.cpp) compiles
+// the instantiations with NVRTC and writes the plan.
 //
 // Nodes the driver handles itself never reach a rule: views that only change
 // a shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity) alias their
@@ -35,7 +36,14 @@ namespace kiln {
 /// Facts about the target a rule may specialize on; tests pass fake ones.
 struct TargetInfo {
   std::string Arch = "sm_90a";
+  /// Streaming multiprocessors, which size grids meant to fill the GPU.
+  int64_t SmCount = 132;
 };
+
+/// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200
+/// (132). An arch does not fix its GPUs' SM count; any other arch gets the
+/// H100's too, which sizes grids for it without changing results.
+TargetInfo targetFor(llvm::StringRef Arch);
 
 /// One kernel parameter, in the kernel's parameter order.
 struct LaunchArg {

@@ -50,6 +50,13 @@ void PassContext::bumpStat(llvm::StringRef Name, int64_t N) {
   Stats[Current + "." + Name.str()] += N;
 }
 
+std::string PassOptions::str() const {
+  std::string Text;
+  for (const auto &[Name, Value] : Values)
+    Text += (Text.empty() ? "" : ",") + Name + "=" + Value;
+  return Text;
+}
+
 const PassInfo *lookupPass(llvm::StringRef Name) {
   for (const PassInfo &P : allPasses())
     if (P.Name == Name)
@@ -59,14 +66,30 @@ const PassInfo *lookupPass(llvm::StringRef Name) {
 
 namespace {
 
-struct PipelineEntry {
-  const PassInfo *Pass;
-  PassOptions Options;
-};
+bool hasOption(const PassInfo &P, llvm::StringRef Name) {
+  for (const PassOptionSpec &S : P.Options)
+    if (S.Name == Name || S.Name == "*")
+      return true;
+  return false;
+}
 
-/// Parses `a,b{k=v,k2=v2},c`; whitespace around names is ignored.
-llvm::Expected<std::vector<PipelineEntry>> parsePipeline(llvm::StringRef Text) {
-  std::vector<PipelineEntry> Entries;
+} // namespace
+
+PipelineStep
+passStep(llvm::StringRef Name,
+         std::initializer_list<std::pair<llvm::StringRef, llvm::StringRef>>
+             Options) {
+  PipelineStep Step{lookupPass(Name), {}};
+  assert(Step.Pass && "passStep names a pass that is not registered");
+  for (auto [Key, Value] : Options) {
+    assert(hasOption(*Step.Pass, Key) && "passStep names an unknown option");
+    Step.Options.set(Key, Value);
+  }
+  return Step;
+}
+
+llvm::Expected<PassPipeline> parsePassPipeline(llvm::StringRef Text) {
+  PassPipeline Steps;
   llvm::StringRef Rest = Text.trim();
   while (!Rest.empty()) {
     size_t End = Rest.find_first_of(",{");
@@ -78,7 +101,7 @@ llvm::Expected<std::vector<PipelineEntry>> parsePipeline(llvm::StringRef Text) {
     if (!P)
       return makeError("unknown pass '" + Name +
                        "' (kiln-opt --list-passes lists them)");
-    PipelineEntry E{P, {}};
+    PipelineStep Step{P, {}};
     if (Rest.starts_with("{")) {
       size_t Close = Rest.find('}');
       if (Close == llvm::StringRef::npos)
@@ -89,41 +112,42 @@ llvm::Expected<std::vector<PipelineEntry>> parsePipeline(llvm::StringRef Text) {
       for (llvm::StringRef Pair : Pairs) {
         auto [Key, Val] = Pair.split('=');
         Key = Key.trim();
-        bool Known = false;
-        for (const PassOptionSpec &S : P->Options)
-          Known |= S.Name == Key || S.Name == "*";
-        if (!Known)
+        if (!hasOption(*P, Key))
           return makeError("pass '" + Name + "' has no option '" + Key + "'");
-        E.Options.set(Key, Val.trim());
+        Step.Options.set(Key, Val.trim());
       }
       Rest = Rest.substr(Close + 1).ltrim();
     }
-    Entries.push_back(std::move(E));
+    Steps.push_back(std::move(Step));
     if (Rest.starts_with(","))
       Rest = Rest.drop_front().ltrim();
     else if (!Rest.empty())
       return makeError("pipeline '" + Text + "': expected ',' before '" + Rest +
                        "'");
   }
-  return Entries;
+  return Steps;
 }
 
-} // namespace
-
-llvm::Error checkPassPipeline(llvm::StringRef Pipeline) {
-  return parsePipeline(Pipeline).takeError();
+std::string printPassPipeline(llvm::ArrayRef<PipelineStep> Pipeline) {
+  std::string Text;
+  for (const PipelineStep &S : Pipeline) {
+    Text += (Text.empty() ? "" : ",") + S.Pass->Name;
+    if (!S.Options.all().empty())
+      Text += "{" + S.Options.str() + "}";
+  }
+  return Text;
 }
 
 namespace {
 
-/// Runs the parsed pipeline once; returns whether any pass changed `G`.
-llvm::Expected<bool> runOnce(Graph &G, llvm::ArrayRef<PipelineEntry> Entries,
+/// Runs the pipeline once; returns whether any pass changed `G`.
+llvm::Expected<bool> runOnce(Graph &G, llvm::ArrayRef<PipelineStep> Steps,
                              const PipelineOptions &Options, PassContext &Ctx,
                              llvm::raw_ostream &Log) {
   PrintOptions DumpOptions;
   DumpOptions.ElideWeights = Options.ElideWeightsInDumps;
   bool Any = false;
-  for (const PipelineEntry &E : Entries) {
+  for (const PipelineStep &E : Steps) {
     Ctx.setCurrentPass(E.Pass->Name);
     auto Changed = E.Pass->Run(G, E.Options, Ctx);
     if (!Changed)
@@ -142,15 +166,16 @@ llvm::Expected<bool> runOnce(Graph &G, llvm::ArrayRef<PipelineEntry> Entries,
   return Any;
 }
 
-llvm::Error runPipeline(Graph &G, llvm::StringRef Pipeline,
-                        const PipelineOptions &Options, unsigned MaxRounds,
-                        llvm::raw_ostream &Log) {
-  auto Entries = parsePipeline(Pipeline);
-  if (!Entries)
-    return Entries.takeError();
+} // namespace
+
+llvm::Error runPassPipelineToFixpoint(Graph &G,
+                                      llvm::ArrayRef<PipelineStep> Pipeline,
+                                      const PipelineOptions &Options,
+                                      unsigned MaxRounds,
+                                      llvm::raw_ostream &Log) {
   PassContext Ctx(Options.DebugOnly, Log);
   for (unsigned Round = 0; Round < MaxRounds; ++Round) {
-    auto Changed = runOnce(G, *Entries, Options, Ctx, Log);
+    auto Changed = runOnce(G, Pipeline, Options, Ctx, Log);
     if (!Changed)
       return Changed.takeError();
     if (!*Changed)
@@ -162,19 +187,29 @@ llvm::Error runPipeline(Graph &G, llvm::StringRef Pipeline,
   return llvm::Error::success();
 }
 
-} // namespace
+llvm::Error runPassPipeline(Graph &G, llvm::ArrayRef<PipelineStep> Pipeline,
+                            const PipelineOptions &Options,
+                            llvm::raw_ostream &Log) {
+  return runPassPipelineToFixpoint(G, Pipeline, Options, /*MaxRounds=*/1, Log);
+}
 
 llvm::Error runPassPipeline(Graph &G, llvm::StringRef Pipeline,
                             const PipelineOptions &Options,
                             llvm::raw_ostream &Log) {
-  return runPipeline(G, Pipeline, Options, /*MaxRounds=*/1, Log);
+  auto Steps = parsePassPipeline(Pipeline);
+  if (!Steps)
+    return Steps.takeError();
+  return runPassPipeline(G, *Steps, Options, Log);
 }
 
 llvm::Error runPassPipelineToFixpoint(Graph &G, llvm::StringRef Pipeline,
                                       const PipelineOptions &Options,
                                       unsigned MaxRounds,
                                       llvm::raw_ostream &Log) {
-  return runPipeline(G, Pipeline, Options, MaxRounds, Log);
+  auto Steps = parsePassPipeline(Pipeline);
+  if (!Steps)
+    return Steps.takeError();
+  return runPassPipelineToFixpoint(G, *Steps, Options, MaxRounds, Log);
 }
 
 } // namespace kiln

@@ -2,8 +2,10 @@
 //
 // One registry of passes (name, one-line summary, options) drives kiln-opt's
 // `-p 'a,b{opt=1},c'`, `--list-passes` and the named pipelines -O0, -O1 and
-// -O2. A pass returns whether it changed the graph, or an error. The verifier
-// runs after every pass unless turned off.
+// -O2. A pipeline is a typed list of steps (a pass and its options); the text
+// form `a,b{k=v},c` is parsed once, where a user writes it. A pass returns
+// whether it changed the graph, or an error. The verifier runs after every
+// pass unless turned off.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_PASSES_PASSMANAGER_H
@@ -17,13 +19,15 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 namespace kiln {
 
-/// `name=value` options given to one pass in a pipeline: `fuse-gelu{tanh=0}`.
+/// `name=value` options given to one pass in a pipeline:
+/// `fold-constants{max-elements=64}`.
 class PassOptions {
 public:
   bool has(llvm::StringRef Name) const { return Values.count(Name.str()); }
@@ -34,6 +38,8 @@ public:
     Values[Name.str()] = Value.str();
   }
   const std::map<std::string, std::string> &all() const { return Values; }
+  /// `k=v,k2=v2`, sorted by name: the text between a pass's braces.
+  std::string str() const;
 
 private:
   std::map<std::string, std::string> Values;
@@ -82,8 +88,31 @@ struct PassInfo {
 llvm::ArrayRef<PassInfo> allPasses();
 const PassInfo *lookupPass(llvm::StringRef Name);
 
-/// Named pipelines: "O0", "O1", "O2".
-llvm::StringRef namedPipeline(llvm::StringRef Name);
+/// One step of a pipeline: a registered pass and the options it runs with.
+struct PipelineStep {
+  const PassInfo *Pass = nullptr;
+  PassOptions Options;
+};
+
+/// Passes run in order. Its text form is `a,b{k=v,k2=v2},c`.
+using PassPipeline = std::vector<PipelineStep>;
+
+/// The step running registered pass `Name` with `Options`; the pass and the
+/// option names must exist (asserted: for pipelines written in code).
+PipelineStep
+passStep(llvm::StringRef Name,
+         std::initializer_list<std::pair<llvm::StringRef, llvm::StringRef>>
+             Options = {});
+
+/// Parses `a,b{k=v,k2=v2},c` (whitespace around names is ignored), checking
+/// that every pass and option exists.
+llvm::Expected<PassPipeline> parsePassPipeline(llvm::StringRef Text);
+/// The text form of `Pipeline`, which parsePassPipeline reads back.
+std::string printPassPipeline(llvm::ArrayRef<PipelineStep> Pipeline);
+
+/// Named pipelines "O0" (no passes), "O1" and "O2"; nullopt for any other
+/// name.
+std::optional<PassPipeline> namedPipeline(llvm::StringRef Name);
 
 struct PipelineOptions {
   bool VerifyEach = true;
@@ -94,9 +123,9 @@ struct PipelineOptions {
   bool ElideWeightsInDumps = true;
 };
 
-/// Runs `Pipeline` (`a,b{k=v,k2=v2},c`) over `G`. IR dumps, debug output and
-/// statistics go to `Log` (stderr in kiln-opt).
-llvm::Error runPassPipeline(Graph &G, llvm::StringRef Pipeline,
+/// Runs `Pipeline` over `G`. IR dumps, debug output and statistics go to
+/// `Log` (stderr in kiln-opt).
+llvm::Error runPassPipeline(Graph &G, llvm::ArrayRef<PipelineStep> Pipeline,
                             const PipelineOptions &Options,
                             llvm::raw_ostream &Log = llvm::errs());
 
@@ -104,13 +133,21 @@ llvm::Error runPassPipeline(Graph &G, llvm::StringRef Pipeline,
 /// most `MaxRounds` times. Folding and shape inference feed each other: a
 /// folded shape operand makes a dim static, and a static dim lets a Shape
 /// fold.
-llvm::Error runPassPipelineToFixpoint(Graph &G, llvm::StringRef Pipeline,
+llvm::Error runPassPipelineToFixpoint(Graph &G,
+                                      llvm::ArrayRef<PipelineStep> Pipeline,
                                       const PipelineOptions &Options,
                                       unsigned MaxRounds,
                                       llvm::raw_ostream &Log = llvm::errs());
 
-/// Checks that `Pipeline` parses and names only known passes and options.
-llvm::Error checkPassPipeline(llvm::StringRef Pipeline);
+/// The same, for a pipeline in text form (tests write them so): parses it
+/// with parsePassPipeline first.
+llvm::Error runPassPipeline(Graph &G, llvm::StringRef Pipeline,
+                            const PipelineOptions &Options,
+                            llvm::raw_ostream &Log = llvm::errs());
+llvm::Error runPassPipelineToFixpoint(Graph &G, llvm::StringRef Pipeline,
+                                      const PipelineOptions &Options,
+                                      unsigned MaxRounds,
+                                      llvm::raw_ostream &Log = llvm::errs());
 
 } // namespace kiln
 

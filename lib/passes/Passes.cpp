@@ -6,10 +6,21 @@ namespace kiln {
 llvm::ArrayRef<PassInfo> allPasses() {
   // Keep sorted by name.
   static const std::vector<PassInfo> Passes = {
+      {"bind-input",
+       "Turn graph inputs into constants holding the values given "
+       "(bind-input{shape=2 3 4})",
+       {{"*", "any graph input, bound to the values given (separated by "
+              "spaces, in the input's dtype)"}},
+       runBindInput},
       {"canonicalize",
        "Remove no-op casts, reshapes, transposes and identities; fold chains",
        {},
        runCanonicalize},
+      {"canonicalize-symbols",
+       "Rename the first input's first two symbolic dims to batch and seq "
+       "everywhere",
+       {},
+       runCanonicalizeSymbols},
       {"cse", "Merge identical nodes and identical constants", {}, runCSE},
       {"dce", "Remove nodes and constants nothing uses", {}, runDCE},
       {"fold-constants",
@@ -92,13 +103,15 @@ llvm::ArrayRef<PassInfo> allPasses() {
   return Passes;
 }
 
-llvm::StringRef namedPipeline(llvm::StringRef Name) {
+std::optional<PassPipeline> namedPipeline(llvm::StringRef Name) {
   // -O1 cleans up what exporters emit: no-op casts and reshapes, the shape
   // arithmetic for dynamic dims, duplicated constants.
   // Types are re-inferred after folding, which turns computed shapes into
   // constants that inference can read.
-  static const char O1[] = "canonicalize,infer-shapes,fold-constants,"
-                           "infer-shapes,canonicalize,cse,dce";
+  static const llvm::StringRef O1[] = {
+      "canonicalize", "infer-shapes", "fold-constants",
+      "infer-shapes", "canonicalize", "cse",
+      "dce"};
   // -O2 first turns masks written as index arithmetic into broadcasts of
   // the input mask (before fuse-attention, so that the Attention takes the
   // small mask), then fuses, in dependency order: LayerNorm and GELU first (the
@@ -109,19 +122,41 @@ llvm::StringRef namedPipeline(llvm::StringRef Name) {
   // sequence dim that the exporters' position-id slice left unknown.
   // prune-structured removes zeroed heads and FFN neurons once attention and
   // its projections are fused and merged, the form it reads.
-  static const char O2[] =
-      "canonicalize,infer-shapes,fold-constants,infer-shapes,canonicalize,"
-      "cse,dce,simplify-indexing,fuse-layernorm,fuse-gelu,fuse-gemm-epilogue,"
-      "fuse-skip-layernorm,"
-      "fuse-embed-layernorm,infer-shapes,fuse-attention,merge-qkv,"
-      "prune-structured,"
-      "fuse-pool-normalize,"
-      "canonicalize,fuse-elementwise,cse,dce";
+  static const llvm::StringRef O2[] = {"canonicalize",
+                                       "infer-shapes",
+                                       "fold-constants",
+                                       "infer-shapes",
+                                       "canonicalize",
+                                       "cse",
+                                       "dce",
+                                       "simplify-indexing",
+                                       "fuse-layernorm",
+                                       "fuse-gelu",
+                                       "fuse-gemm-epilogue",
+                                       "fuse-skip-layernorm",
+                                       "fuse-embed-layernorm",
+                                       "infer-shapes",
+                                       "fuse-attention",
+                                       "merge-qkv",
+                                       "prune-structured",
+                                       "fuse-pool-normalize",
+                                       "canonicalize",
+                                       "fuse-elementwise",
+                                       "cse",
+                                       "dce"};
+  auto Steps = [](llvm::ArrayRef<llvm::StringRef> Names) {
+    PassPipeline Pipeline;
+    for (llvm::StringRef Name : Names)
+      Pipeline.push_back(passStep(Name));
+    return Pipeline;
+  };
+  if (Name == "O0")
+    return PassPipeline();
   if (Name == "O1")
-    return O1;
+    return Steps(O1);
   if (Name == "O2")
-    return O2;
-  return "";
+    return Steps(O2);
+  return std::nullopt;
 }
 
 } // namespace kiln

@@ -15,7 +15,9 @@ namespace kiln {
   llvm::Expected<bool> Fn(Graph &G, const PassOptions &Options,                \
                           PassContext &Ctx)
 
+KILN_PASS(runBindInput);
 KILN_PASS(runCanonicalize);
+KILN_PASS(runCanonicalizeSymbols);
 KILN_PASS(runCSE);
 KILN_PASS(runDCE);
 KILN_PASS(runFoldConstants);
@@ -36,6 +38,21 @@ KILN_PASS(runSimplifyIndexing);
 KILN_PASS(runSpecialize);
 
 #undef KILN_PASS
+
+/// What bind-input does, for a caller holding the tensor (`kiln compile
+/// --bind NAME=FILE.npy`): graph input `Name` becomes a constant holding
+/// `Data`, whose dtype and rank must be the input's and whose sizes must
+/// match its static dims.
+llvm::Error bindInput(Graph &G, llvm::StringRef Name, const Tensor &Data);
+
+struct BatchSeqSymbols {
+  bool HasBatch = false, HasSeq = false;
+  bool Changed = false; // whether a type was renamed
+};
+/// What canonicalize-symbols does: renames the first input's first two
+/// symbolic dims to `batch` and `seq` and says which of the two the model
+/// has. Counts renamed types in `Ctx` when given.
+BatchSeqSymbols canonicalizeSymbols(Graph &G, PassContext *Ctx = nullptr);
 
 } // namespace kiln
 

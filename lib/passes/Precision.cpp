@@ -12,6 +12,7 @@
 // separately.
 //
 //===----------------------------------------------------------------------===//
+#include "passes/Precision.h"
 #include "ir/ShapeInference.h"
 #include "ir/ops/ElementwiseExpr.h"
 #include "passes/Passes.h"
@@ -124,6 +125,31 @@ llvm::Expected<bool> runPrecision(Graph &G, const PassOptions &Options,
   if (llvm::Error E = inferGraphTypes(G))
     return std::move(E);
   return true;
+}
+
+llvm::Expected<Precision> parsePrecision(llvm::StringRef Text) {
+  if (Text == "f32" || Text == "fp32")
+    return Precision::F32;
+  if (Text == "f16" || Text == "fp16")
+    return Precision::F16;
+  if (Text == "bf16")
+    return Precision::BF16;
+  return makeError("unknown precision '" + Text +
+                   "': expected f32, f16 or bf16");
+}
+
+llvm::StringRef precisionName(Precision P) {
+  switch (P) {
+  case Precision::F32: return "f32";
+  case Precision::F16: return "f16";
+  case Precision::BF16: return "bf16";
+  }
+  llvm_unreachable("unknown precision");
+}
+
+PipelineStep precisionStep(Precision P) {
+  assert(P != Precision::F32 && "f32 is no storage the precision pass makes");
+  return passStep("precision", {{"type", precisionName(P)}});
 }
 
 } // namespace kiln

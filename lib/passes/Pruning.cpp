@@ -154,25 +154,6 @@ void setWidth(Value *V, int64_t Width) {
   V->setType(std::move(T));
 }
 
-/// Steps of a pipeline (`a,b{k=v,k2=v2},c`), braces kept with their step.
-std::vector<std::string> pipelineSteps(llvm::StringRef Pipeline) {
-  std::vector<std::string> Steps;
-  std::string Step;
-  int Depth = 0;
-  for (char C : Pipeline) {
-    Depth += C == '{' ? 1 : C == '}' ? -1 : 0;
-    if (C == ',' && Depth == 0) {
-      Steps.push_back(llvm::StringRef(Step).trim().str());
-      Step.clear();
-    } else {
-      Step += C;
-    }
-  }
-  Steps.push_back(llvm::StringRef(Step).trim().str());
-  llvm::erase_if(Steps, [](const std::string &S) { return S.empty(); });
-  return Steps;
-}
-
 struct Census {
   int64_t Parameters = 0, Heads = 0, Neurons = 0;
 };
@@ -381,21 +362,20 @@ llvm::Error checkPruneSpec(llvm::StringRef Spec) {
   return llvm::Error::success();
 }
 
-llvm::Error runPipelineWithPruning(Graph &G, llvm::StringRef Pipeline,
+llvm::Error runPipelineWithPruning(Graph &G,
+                                   llvm::ArrayRef<PipelineStep> Pipeline,
                                    llvm::StringRef Spec,
                                    const PipelineOptions &Options,
                                    llvm::raw_ostream &Report) {
   if (llvm::Error E = checkPruneSpec(Spec))
     return E;
-  std::vector<std::string> Steps = pipelineSteps(Pipeline);
-  auto At = llvm::find_if(Steps, [](const std::string &S) {
-    return llvm::StringRef(S).split('{').first.trim() == "prune-structured";
+  auto At = llvm::find_if(Pipeline, [](const PipelineStep &S) {
+    return S.Pass->Name == "prune-structured";
   });
-  size_t Split = size_t(At - Steps.begin());
-  if (At == Steps.end())
-    Steps.push_back("prune-structured");
-  std::string Before = llvm::join(Steps.begin(), Steps.begin() + Split, ",");
-  std::string After = llvm::join(Steps.begin() + Split, Steps.end(), ",");
+  llvm::ArrayRef<PipelineStep> Before(Pipeline.begin(), At);
+  PassPipeline After(At, Pipeline.end());
+  if (At == Pipeline.end())
+    After.push_back(passStep("prune-structured"));
 
   if (!Before.empty())
     if (llvm::Error E = runPassPipeline(G, Before, Options))
@@ -409,8 +389,15 @@ llvm::Error runPipelineWithPruning(Graph &G, llvm::StringRef Pipeline,
     return E;
   Census Old = census(*Unpruned);
   Unpruned.reset();
-  if (llvm::Error E = runPassPipeline(
-          G, "prune-magnitude{" + Spec.str() + "}," + After, Options))
+  PipelineStep Magnitude = passStep("prune-magnitude");
+  llvm::SmallVector<llvm::StringRef> Parts;
+  Spec.split(Parts, ',', -1, /*KeepEmpty=*/false);
+  for (llvm::StringRef Part : Parts) {
+    auto [Key, Value] = Part.split('=');
+    Magnitude.Options.set(Key.trim(), Value.trim());
+  }
+  After.insert(After.begin(), std::move(Magnitude));
+  if (llvm::Error E = runPassPipeline(G, After, Options))
     return E;
   Census New = census(G);
   double Drop = Old.Parameters

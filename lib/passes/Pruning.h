@@ -1,5 +1,4 @@
-//===- Pruning.h - the structures that structured pruning removes -*- C++
-//-*-===//
+//===- Pruning.h - the structures that structured pruning removes -*- C++ -*-===//
 //
 // What prune-structured and prune-magnitude share: finding the two
 // structures whose units can be removed whole, measuring and rewriting their
@@ -98,7 +97,8 @@ int64_t countParameters(const Graph &G);
 /// prune-structured when it has none, and reports to `Report` the parameter,
 /// head and FFN neuron counts of the result and of the same pipeline without
 /// pruning.
-llvm::Error runPipelineWithPruning(Graph &G, llvm::StringRef Pipeline,
+llvm::Error runPipelineWithPruning(Graph &G,
+                                   llvm::ArrayRef<PipelineStep> Pipeline,
                                    llvm::StringRef Spec,
                                    const PipelineOptions &Options,
                                    llvm::raw_ostream &Report);

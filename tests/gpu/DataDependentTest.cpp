@@ -53,7 +53,7 @@ Artifact compile(const char *Ir) {
   CompileOptions O;
   O.Batches = {2, 8};
   O.Seqs = {};
-  O.Pipeline = "O2";
+  O.Pipeline = *namedPipeline("O2");
   O.CacheDir = defaultCacheDir();
   O.EmitPtx = false;
   auto A = compileGraph(std::move(*G), O);

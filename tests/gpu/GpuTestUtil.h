@@ -10,6 +10,8 @@
 #define KILN_TESTS_GPU_GPUTESTUTIL_H
 
 #include "ir/Graph.h"
+#include "passes/PassManager.h"
+#include "passes/Precision.h"
 
 #include "llvm/ADT/StringRef.h"
 
@@ -24,9 +26,10 @@ struct GpuCheck {
   uint64_t Seed = 1;
   /// Integers are drawn from [0, IntRange) when > 0 (else [0, 2)).
   int64_t IntRange = 0;
-  /// The pipeline to run before lowering ("" lowers the graph as written).
-  std::string Pipeline;
-  std::string Precision = "f32";
+  /// The pipeline to run before lowering (empty lowers the graph as
+  /// written).
+  PassPipeline Pipeline;
+  kiln::Precision Precision = kiln::Precision::F32;
 };
 
 /// Parses `IrText` (all dims static), compiles it for sm_90a, then, when a

@@ -256,7 +256,7 @@ GpuOutcome runDataDependent(const Artifact &A, llvm::ArrayRef<DataSet> Sets,
 GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
                     std::string &Why) {
   CompileOptions O;
-  O.Pipeline = "";
+  O.Pipeline = {};
   O.EmitPtx = false;
   O.CacheDir = defaultCacheDir();
   // Symbolic dims are bound to the first data set's sizes.

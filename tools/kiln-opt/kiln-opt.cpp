@@ -20,6 +20,7 @@
 #include "ir/Printer.h"
 #include "ir/Verifier.h"
 #include "passes/PassManager.h"
+#include "passes/Precision.h"
 #include "passes/Pruning.h"
 
 #include "llvm/ADT/Statistic.h"
@@ -65,9 +66,10 @@ static cl::opt<bool> VerifyEach(
     "verify-each", cl::init(true),
     cl::desc("Verify the input and the graph after every pass (default on)"),
     cl::cat(Category));
-static cl::opt<std::string> Precision(
+static cl::opt<std::string> PrecisionFlag(
     "precision", cl::init(""),
-    cl::desc("Store f32 tensors in 16 bits after the pipeline: fp16 or bf16"),
+    cl::desc("Store f32 tensors in 16 bits after the pipeline: fp16 (f16) or "
+             "bf16; f32 (fp32) keeps them"),
     cl::value_desc("fp16|bf16"), cl::cat(Category));
 static cl::opt<std::string> Prune(
     "prune", cl::init(""),
@@ -105,32 +107,35 @@ static void listPasses(llvm::raw_ostream &OS) {
   }
   OS << "Named pipelines:\n";
   for (llvm::StringRef Level : {"O0", "O1", "O2"}) {
-    llvm::StringRef Passes = namedPipeline(Level);
+    PassPipeline Passes = *namedPipeline(Level);
     OS << "  -" << llvm::left_justify(Level, 23)
-       << (Passes.empty() ? "(no passes)" : Passes) << "\n";
+       << (Passes.empty() ? "(no passes)" : printPassPipeline(Passes)) << "\n";
   }
 }
 
-/// The pipeline -O<n> and -p ask for, together.
-static llvm::Expected<std::string> requestedPipeline() {
-  std::string Result;
+/// The pipeline -O<n>, -p and --precision ask for, together.
+static llvm::Expected<PassPipeline> requestedPipeline() {
+  PassPipeline Result;
   if (!OptLevel.empty()) {
-    if (OptLevel != "0" && OptLevel != "1" && OptLevel != "2")
+    std::optional<PassPipeline> Named = namedPipeline("O" + OptLevel);
+    if (!Named)
       return makeError("unknown optimization level -O" + OptLevel +
                        " (expected -O0, -O1 or -O2)");
-    Result = namedPipeline("O" + OptLevel).str();
+    Result = std::move(*Named);
   }
-  if (!Pipeline.empty())
-    Result += (Result.empty() ? "" : ",") + Pipeline;
-  if (!Precision.empty()) {
-    if (Precision != "fp16" && Precision != "bf16")
-      return makeError("unknown precision '" + Precision +
-                       "' (expected fp16 or bf16)");
-    Result += std::string(Result.empty() ? "" : ",") +
-              "precision{type=" + (Precision == "fp16" ? "f16" : "bf16") + "}";
+  std::optional<Precision> Storage;
+  if (!PrecisionFlag.empty()) {
+    auto P = parsePrecision(PrecisionFlag);
+    if (!P)
+      return P.takeError();
+    Storage = *P;
   }
-  if (llvm::Error E = checkPassPipeline(Result))
-    return std::move(E);
+  auto Given = parsePassPipeline(Pipeline);
+  if (!Given)
+    return Given.takeError();
+  llvm::append_range(Result, *Given);
+  if (Storage && *Storage != Precision::F32)
+    Result.push_back(precisionStep(*Storage));
   if (!Prune.empty())
     if (llvm::Error E = prune::checkPruneSpec(Prune))
       return std::move(E);
@@ -139,7 +144,7 @@ static llvm::Expected<std::string> requestedPipeline() {
 
 /// Verifies, runs the pipeline and prints one graph.
 static llvm::Expected<std::string> process(Graph &G,
-                                           llvm::StringRef PipelineText) {
+                                           llvm::ArrayRef<PipelineStep> Steps) {
   if (VerifyEach)
     if (llvm::Error E = verifyGraph(G))
       return std::move(E);
@@ -150,11 +155,11 @@ static llvm::Expected<std::string> process(Graph &G,
   Options.DebugOnly.insert(DebugOnly.begin(), DebugOnly.end());
   Options.Stats = llvm::AreStatisticsEnabled();
   if (!Prune.empty()) {
-    if (llvm::Error E = prune::runPipelineWithPruning(G, PipelineText, Prune,
-                                                      Options, llvm::errs()))
+    if (llvm::Error E = prune::runPipelineWithPruning(G, Steps, Prune, Options,
+                                                      llvm::errs()))
       return std::move(E);
-  } else if (!PipelineText.empty()) {
-    if (llvm::Error E = runPassPipeline(G, PipelineText, Options))
+  } else if (!Steps.empty()) {
+    if (llvm::Error E = runPassPipeline(G, Steps, Options))
       return std::move(E);
   }
   PrintOptions Print;
@@ -233,9 +238,9 @@ int main(int argc, char **argv) {
     listPasses(llvm::outs());
     return 0;
   }
-  auto PipelineText = requestedPipeline();
-  if (!PipelineText) {
-    reportError(llvm::toString(PipelineText.takeError()));
+  auto Steps = requestedPipeline();
+  if (!Steps) {
+    reportError(llvm::toString(Steps.takeError()));
     return 1;
   }
 
@@ -243,7 +248,7 @@ int main(int argc, char **argv) {
   bool Failed = false;
   auto Run = [&](llvm::Expected<std::unique_ptr<Graph>> G) {
     llvm::Expected<std::string> Printed =
-        G ? process(**G, *PipelineText) : G.takeError();
+        G ? process(**G, *Steps) : G.takeError();
     if (!Printed) {
       reportError(llvm::toString(Printed.takeError()));
       Failed = true;

@@ -44,7 +44,7 @@ static cl::opt<std::string>
             cl::desc("Sequence-length buckets (comma-separated)"),
             cl::value_desc("128"), cl::sub(compileSubcommand()));
 static cl::opt<std::string>
-    Precision("precision", cl::init("f32"),
+    PrecisionFlag("precision", cl::init("f32"),
               cl::desc("Storage precision: f32, fp16 (f16) or bf16"),
               cl::sub(compileSubcommand()));
 static cl::opt<std::string> Arch("arch", cl::init("sm_90a"),
@@ -194,9 +194,11 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return Seqs.takeError();
   Options.Batches = *Batches;
   Options.Seqs = *Seqs;
-  std::string P = Precision;
-  Options.Precision = P == "fp16" ? "f16" : P == "fp32" ? "f32" : P;
-  Options.Target.Arch = Arch;
+  auto Storage = parsePrecision(PrecisionFlag);
+  if (!Storage)
+    return Storage.takeError();
+  Options.Precision = *Storage;
+  Options.Target = targetFor(Arch);
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);

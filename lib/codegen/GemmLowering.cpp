@@ -1,0 +1,177 @@
+//===- GemmLowering.cpp - matrix products as cuBLASLt steps ---------------===//
+#include "codegen/GemmLowering.h"
+
+#include "codegen/ElementwiseCodegen.h"
+#include "ir/Error.h"
+
+#include <algorithm>
+
+namespace kiln {
+
+bool isGemm(llvm::StringRef Op) {
+  return Op == "FusedGemm" || Op == "MatMul" || Op == "Gemm";
+}
+
+llvm::Expected<GemmShape> gemmShape(const Node &N) {
+  const TensorType &A = N.operand(0)->type(), &B = N.operand(1)->type();
+  std::vector<int64_t> As = A.staticSizes(), Bs = B.staticSizes(),
+                       Ds = N.result()->type().staticSizes();
+  GemmShape G;
+  GemmStep &S = G.Step;
+  S.AType = A.Elem;
+  S.BType = B.Elem;
+  S.DType_ = N.result()->dtype();
+  S.Label = N.describe();
+  auto Unsupported = [&](const llvm::Twine &Why) {
+    return makeError(N.describe() + ": no GPU lowering: " + Why);
+  };
+  for (DType T : {S.AType, S.BType, S.DType_})
+    if (T != DType::F32 && T != DType::F16 && T != DType::BF16)
+      return Unsupported("matrix products run in f32, f16 or bf16, got " +
+                         dtypeName(T));
+
+  if (N.opName() == "MatMul") {
+    if (As.size() == 1)
+      As.insert(As.begin(), 1);
+    bool VectorB = Bs.size() == 1;
+    if (VectorB)
+      Bs.push_back(1);
+    S.M = As[As.size() - 2];
+    S.K = As.back();
+    S.N = Bs.back();
+    auto Prod = [](llvm::ArrayRef<int64_t> D) {
+      int64_t P = 1;
+      for (int64_t X : D)
+        P *= X;
+      return P;
+    };
+    llvm::ArrayRef<int64_t> BatchA = llvm::ArrayRef(As).drop_back(2),
+                            BatchB = llvm::ArrayRef(Bs).drop_back(2);
+    int64_t NA = Prod(BatchA), NB = Prod(BatchB);
+    if (NB == 1) {
+      // B is one matrix: fold A's batch into M (A is contiguous).
+      S.M *= NA;
+    } else if (NA == 1) {
+      S.Batch = NB;
+      S.StrideB = S.K * S.N;
+      S.StrideD = S.M * S.N;
+    } else {
+      size_t Rank = std::max(BatchA.size(), BatchB.size());
+      auto Padded = [&](llvm::ArrayRef<int64_t> D) {
+        std::vector<int64_t> P(Rank - D.size(), 1);
+        P.insert(P.end(), D.begin(), D.end());
+        return P;
+      };
+      if (Padded(BatchA) != Padded(BatchB))
+        return Unsupported("batch dims that broadcast partially (" + A.str() +
+                           " @ " + B.str() + ")");
+      S.Batch = NA;
+      S.StrideA = S.M * S.K;
+      S.StrideB = S.K * S.N;
+      S.StrideD = S.M * S.N;
+    }
+    return G;
+  }
+
+  // FusedGemm(a, b, bias?) {activation, trans_b} and ONNX Gemm(A, B, C?).
+  bool TransA = N.opName() == "Gemm" && N.getInt("transA", 0);
+  S.TransA = TransA;
+  S.TransB = N.getInt(N.opName() == "Gemm" ? "transB" : "trans_b", 0);
+  if (N.opName() == "Gemm") {
+    S.M = TransA ? As[1] : As[0];
+    S.K = TransA ? As[0] : As[1];
+    S.Alpha = N.getFloat("alpha", 1.0f);
+  } else {
+    S.K = As.back();
+    S.M = 1;
+    for (size_t I = 0; I + 1 < As.size(); ++I)
+      S.M *= As[I];
+  }
+  S.N = S.TransB ? Bs[0] : Bs[1];
+  if (const Value *C = N.operand(2)) {
+    std::vector<int64_t> Cs = C->type().staticSizes();
+    int64_t CElems = C->type().staticNumElements();
+    bool Vector =
+        CElems == S.N && (Cs.size() == 1 || (Cs.size() == 2 && Cs[0] == 1));
+    float Beta = N.opName() == "Gemm" ? N.getFloat("beta", 1.0f) : 1.0f;
+    if (Vector && Beta == 1.0f && C->dtype() == S.DType_) {
+      G.HasBias = true;
+    } else if (N.opName() == "Gemm" && Beta != 0.0f) {
+      // D = alpha A B, then D += beta C (C broadcasts to D), in place.
+      auto Sum = std::make_unique<Expr>();
+      Sum->K = Expr::Kind::Call;
+      Sum->Fn = "add";
+      auto X0 = std::make_unique<Expr>(), X1 = std::make_unique<Expr>(),
+           B = std::make_unique<Expr>(), Scaled = std::make_unique<Expr>();
+      X0->K = X1->K = Expr::Kind::Operand;
+      X1->Operand = 1;
+      B->Number = Beta;
+      Scaled->K = Expr::Kind::Call;
+      Scaled->Fn = "mul";
+      Scaled->Args.push_back(std::move(X1));
+      Scaled->Args.push_back(std::move(B));
+      Sum->Args.push_back(std::move(X0));
+      Sum->Args.push_back(std::move(Scaled));
+      const TensorType &D = N.result()->type();
+      auto K = generateElementwiseKernel(*Sum, IntegerMath::ViaDouble,
+                                         {&D, &C->type()}, D);
+      if (!K)
+        return Unsupported(llvm::toString(K.takeError()));
+      KernelLaunch L;
+      L.Module = K->Module;
+      L.Source = K->Source;
+      L.NameExpr = K->KernelName;
+      constexpr int64_t Threads = 256;
+      L.Grid[0] = uint32_t((K->NumElements + Threads - 1) / Threads);
+      L.Block[0] = uint32_t(Threads);
+      for (unsigned I : K->Operands)
+        L.Args.push_back(I == 0 ? LaunchArg::result(0) : LaunchArg::operand(2));
+      L.Args.push_back(LaunchArg::result(0));
+      G.AddCAfter = std::move(L);
+    } else if (N.opName() != "Gemm") {
+      return Unsupported("the bias must be a vector of " + llvm::Twine(S.N) +
+                         " elements of the result's dtype, got " +
+                         C->type().str());
+    }
+  }
+  std::string Act = N.getString("activation", "none");
+  using E = GemmStep::Epilogue;
+  if (Act.empty() || Act == "none" || Act == "gelu")
+    S.Epi = G.HasBias ? E::Bias : E::None;
+  else if (Act == "relu")
+    S.Epi = G.HasBias ? E::ReluBias : E::Relu;
+  else if (Act == "gelu_tanh")
+    S.Epi = G.HasBias ? E::GeluTanhBias : E::GeluTanh;
+  else
+    return Unsupported("activation '" + Act + "'");
+  G.GeluAfter = Act == "gelu";
+  (void)Ds;
+  return G;
+}
+
+llvm::Expected<std::optional<GemmShape>> cublasGemm(const Node &N) {
+  auto Shape = gemmShape(N);
+  if (Shape)
+    return std::optional(std::move(*Shape));
+  if (N.opName() != "MatMul")
+    return Shape.takeError();
+  llvm::consumeError(Shape.takeError());
+  return std::nullopt;
+}
+
+KernelLaunch geluAfterGemm(DType T, int64_t Elements,
+                           const TargetInfo &Target) {
+  KernelLaunch L;
+  L.Module = "gemm_epilogue.cuh";
+  L.NameExpr = "kiln::gelu_erf_inplace<" + cudaTypeName(T).str() + ">";
+  // 16 bytes per thread per step; a grid of a few waves strides the rest.
+  constexpr uint32_t Threads = 256;
+  uint64_t PerThread = 16 / dtypeSize(T);
+  uint64_t Blocks = (uint64_t(Elements) / PerThread + Threads - 1) / Threads;
+  L.Grid[0] = uint32_t(std::clamp<uint64_t>(Blocks, 1, Target.SmCount * 16));
+  L.Block[0] = Threads;
+  L.Args = {LaunchArg::result(0), LaunchArg::i64(Elements)};
+  return L;
+}
+
+} // namespace kiln
