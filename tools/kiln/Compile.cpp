@@ -45,8 +45,8 @@ static cl::opt<std::string>
             cl::value_desc("128"), cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     PrecisionFlag("precision", cl::init("f32"),
-              cl::desc("Storage precision: f32, fp16 (f16) or bf16"),
-              cl::sub(compileSubcommand()));
+                  cl::desc("Storage precision: f32, fp16 (f16) or bf16"),
+                  cl::sub(compileSubcommand()));
 static cl::opt<std::string> Arch("arch", cl::init("sm_90a"),
                                  cl::desc("Target GPU architecture"),
                                  cl::sub(compileSubcommand()));
