@@ -123,9 +123,9 @@ public:
   outputShapes(std::span<const std::vector<int64_t>> InputDims) const;
 
   /// For benchmarks: runs bucket `Bucket` (an index into
-  /// ModelInfo::Buckets) on whatever its arena holds,
-  /// `Iterations` times, and returns the GPU milliseconds of each run
-  /// (timed with events around each replay).
+  /// ModelInfo::Buckets) on whatever its arena holds, `Iterations` times,
+  /// and returns the GPU milliseconds of each run (timed with events around
+  /// each replay).
   llvm::Expected<std::vector<float>> timeBucket(size_t Bucket,
                                                 unsigned Iterations);
   /// For profiles: runs bucket `Bucket` step by step (no CUDA graph),
