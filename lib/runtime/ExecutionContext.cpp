@@ -352,6 +352,7 @@ ExecutionContext::run(std::span<const HostTensor> Inputs) {
   if (!Shapes)
     return Shapes.takeError();
   std::vector<HostTensor> Outs;
+  Outs.reserve(Shapes->size()); // the views point into their bytes
   std::vector<TensorView> OutViews;
   for (size_t I = 0; I < Shapes->size(); ++I) {
     Outs.emplace_back(toElementType(Meta.Outputs[I].Type), (*Shapes)[I]);
