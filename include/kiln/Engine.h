@@ -4,7 +4,8 @@
 //
 //   auto Engine = kiln::Engine::load("model.kiln");        // Expected<...>
 //   auto Ctx = (*Engine)->createContext();                 // one per thread
-//   auto Out = (*Ctx)->run({Ids, Mask, TokenTypes});       // host tensors
+//   std::vector<kiln::HostTensor> In = {Ids, Mask, TokenTypes};
+//   auto Out = (*Ctx)->run(In);                            // host tensors
 //
 // An Engine owns the weights on the device (uploaded once) and the loaded
 // kernels; it is immutable after load and shared by its contexts. An
@@ -18,22 +19,32 @@
 // Its sequence length runs in the smallest seq bucket >= it, padded with
 // zeros (masked positions); longer sequences are refused.
 //
+// This header and kiln/Tensor.h are the whole public API: they include the
+// standard library and llvm/Support/Error.h (errors as values) only, never
+// the IR, so a service does not recompile when the IR changes. What
+// lib/codegen, the tools and the tests use beyond it (an engine for an
+// artifact in memory, its plan, IR tensors) is in
+// lib/runtime/EngineInternal.h.
+//
 //===----------------------------------------------------------------------===//
 #ifndef KILN_ENGINE_H
 #define KILN_ENGINE_H
 
-#include "ir/Tensor.h"
-#include "runtime/Artifact.h"
+#include "kiln/Tensor.h"
 
-#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace kiln {
+
+struct Artifact; // lib/runtime/Artifact.h
 
 /// True when a CUDA device can be used; otherwise `Why` says why not.
 bool gpuAvailable(std::string *Why = nullptr);
@@ -59,14 +70,6 @@ struct EngineOptions {
   unsigned MaxJitShapes = 16;
 };
 
-/// A tensor in host or device memory, not owned.
-struct TensorView {
-  void *Data = nullptr;
-  DType Type = DType::F32;
-  std::vector<int64_t> Dims;
-  bool OnDevice = false;
-};
-
 struct EngineMemory {
   uint64_t WeightBytes = 0;
   uint64_t ArenaBytes = 0;     // per context: the largest bucket's arena
@@ -80,14 +83,14 @@ class ExecutionContext;
 
 class Engine {
 public:
+  /// Reads and checks the artifact, selects the device, loads the kernels
+  /// and uploads the weights.
   static llvm::Expected<std::unique_ptr<Engine>>
-  load(llvm::StringRef Path, const EngineOptions &Options = {});
-  static llvm::Expected<std::unique_ptr<Engine>>
-  create(Artifact A, const EngineOptions &Options = {});
+  load(const std::string &Path, const EngineOptions &Options = {});
   ~Engine();
 
-  const ArtifactMetadata &metadata() const;
-  const ExecutablePlan &plan() const;
+  /// The model's inputs, outputs and buckets.
+  const ModelInfo &model() const;
   EngineMemory memory() const;
   /// How many shapes were compiled on demand (EngineOptions::JitCompiler).
   unsigned jitShapes() const;
@@ -106,21 +109,23 @@ public:
 
   /// Runs one request. `Inputs` are the graph inputs in order; returns the
   /// graph outputs in order, on the host.
-  llvm::Expected<std::vector<Tensor>> run(llvm::ArrayRef<Tensor> Inputs);
+  llvm::Expected<std::vector<HostTensor>>
+  run(std::span<const HostTensor> Inputs);
 
   /// Runs with caller-owned memory. Inputs and outputs are in graph order;
   /// each output view must have the shape `outputShapes` gives. Device
   /// views must match a bucket's shape exactly (no padding on the device).
-  llvm::Error run(llvm::ArrayRef<TensorView> Inputs,
-                  llvm::ArrayRef<TensorView> Outputs);
+  llvm::Error run(std::span<const TensorView> Inputs,
+                  std::span<const TensorView> Outputs);
 
   /// The output shapes for inputs of these shapes.
   llvm::Expected<std::vector<std::vector<int64_t>>>
-  outputShapes(llvm::ArrayRef<std::vector<int64_t>> InputDims) const;
+  outputShapes(std::span<const std::vector<int64_t>> InputDims) const;
 
-  /// For benchmarks: runs bucket `Bucket` on whatever its arena holds,
-  /// `Iterations` times, and returns the GPU milliseconds of each run
-  /// (timed with events around each replay).
+  /// For benchmarks: runs bucket `Bucket` (an index into
+  /// ModelInfo::Buckets) on whatever its arena holds, `Iterations` times,
+  /// and returns the GPU milliseconds of each run (timed with events around
+  /// each replay).
   llvm::Expected<std::vector<float>> timeBucket(size_t Bucket,
                                                 unsigned Iterations);
   /// For profiles: runs bucket `Bucket` step by step (no CUDA graph),
@@ -134,15 +139,14 @@ public:
                                                       unsigned Iterations);
 
   /// Times up to `Candidates` of cuBLASLt's algorithms for every GEMM of
-  /// every bucket (`Iterations` runs each, on this context's arena) and
-  /// returns the plan with the fastest recorded; this context uses them
-  /// from then on. What `kiln compile --autotune` stores.
-  llvm::Expected<ExecutablePlan> autotuneGemms(unsigned Candidates = 8,
-                                               unsigned Iterations = 20);
+  /// every bucket (`Iterations` runs each, on this context's arena); this
+  /// context uses the fastest from then on. (`kiln compile --autotune`
+  /// stores them in the artifact: autotunedPlan, EngineInternal.h.)
+  llvm::Error autotuneGemms(unsigned Candidates = 8, unsigned Iterations = 20);
 
   /// Stages `Inputs` (host, exactly the bucket's shapes) into the bucket's
   /// arena without running, for timeBucket.
-  llvm::Error stage(size_t Bucket, llvm::ArrayRef<Tensor> Inputs);
+  llvm::Error stage(size_t Bucket, std::span<const HostTensor> Inputs);
 
   struct Impl;
 

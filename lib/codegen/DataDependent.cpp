@@ -6,6 +6,7 @@
 #include "ir/OpRegistry.h"
 #include "ir/Printer.h"
 #include "passes/PassManager.h"
+#include "runtime/EngineInternal.h"
 
 #include "llvm/ADT/StringExtras.h"
 
@@ -98,7 +99,7 @@ DataDependentRunner::runStatic(const Graph &S, llvm::ArrayRef<Tensor> Inputs) {
     if (!A->Meta.DataDependent.empty())
       return makeError("internal error: a shape is still unknown: " +
                        A->Meta.DataDependent);
-    auto E = Engine::create(std::move(*A), Options.Engine);
+    auto E = createEngine(std::move(*A), Options.Engine);
     if (!E)
       return E.takeError();
     auto Ctx = (*E)->createContext();
@@ -115,7 +116,7 @@ DataDependentRunner::runStatic(const Graph &S, llvm::ArrayRef<Tensor> Inputs) {
     It = Plans.emplace(Key, Plan{std::move(*E), std::move(*Ctx), 0}).first;
   }
   It->second.LastUse = ++Clock;
-  return It->second.Ctx->run(Inputs);
+  return runTensors(*It->second.Ctx, Inputs);
 }
 
 llvm::Expected<std::vector<Tensor>>

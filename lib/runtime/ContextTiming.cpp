@@ -69,7 +69,8 @@ ExecutionContext::profileBucket(size_t Bucket, unsigned Iterations) {
 }
 
 llvm::Expected<ExecutablePlan>
-ExecutionContext::autotuneGemms(unsigned Candidates, unsigned Iterations) {
+autotunedPlan(ExecutionContext &Ctx, unsigned Candidates, unsigned Iterations) {
+  ExecutionContext::Impl *P = &ExecutionContext::Impl::of(Ctx);
   ExecutablePlan Plan = P->E->A.Plan;
   // Equal GEMMs (same shapes, layouts, types and epilogue) tune once.
   std::map<std::string, std::vector<uint8_t>> Tuned;
@@ -122,6 +123,14 @@ ExecutionContext::autotuneGemms(unsigned Candidates, unsigned Iterations) {
     }
   }
   return Plan;
+}
+
+llvm::Error ExecutionContext::autotuneGemms(unsigned Candidates,
+                                            unsigned Iterations) {
+  auto Plan = autotunedPlan(*this, Candidates, Iterations);
+  if (!Plan)
+    return Plan.takeError();
+  return llvm::Error::success();
 }
 
 llvm::Expected<std::vector<float>>

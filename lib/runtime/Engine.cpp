@@ -117,6 +117,7 @@ llvm::Error Engine::Impl::init() {
               "uploading weights");
   }
   KILN_CUBLAS(cublasLtCreate(&Lt), "creating the cuBLASLt handle");
+  Info = modelInfo(A.Meta, A.Plan);
   return llvm::Error::success();
 }
 
@@ -159,15 +160,20 @@ Engine::Engine(std::unique_ptr<Impl> I) : P(std::move(I)) {}
 Engine::~Engine() = default;
 
 llvm::Expected<std::unique_ptr<Engine>>
-Engine::load(llvm::StringRef Path, const EngineOptions &Options) {
+Engine::load(const std::string &Path, const EngineOptions &Options) {
   auto A = readArtifact(Path);
   if (!A)
     return A.takeError();
-  return create(std::move(*A), Options);
+  return createEngine(std::move(*A), Options);
 }
 
 llvm::Expected<std::unique_ptr<Engine>>
-Engine::create(Artifact A, const EngineOptions &Options) {
+createEngine(Artifact A, const EngineOptions &Options) {
+  return Engine::Impl::create(std::move(A), Options);
+}
+
+llvm::Expected<std::unique_ptr<Engine>>
+Engine::Impl::create(Artifact A, const EngineOptions &Options) {
   if (!A.Meta.DataDependent.empty())
     return makeError("'" + A.Meta.ModelName +
                      "' has shapes that depend on the data (" +
@@ -185,8 +191,15 @@ Engine::create(Artifact A, const EngineOptions &Options) {
   return std::unique_ptr<Engine>(new Engine(std::move(I)));
 }
 
-const ArtifactMetadata &Engine::metadata() const { return P->A.Meta; }
-const ExecutablePlan &Engine::plan() const { return P->A.Plan; }
+const ModelInfo &Engine::model() const { return P->Info; }
+
+const ArtifactMetadata &engineMetadata(const Engine &E) {
+  return Engine::Impl::of(E).A.Meta;
+}
+const ExecutablePlan &enginePlan(const Engine &E) {
+  return Engine::Impl::of(E).A.Plan;
+}
+
 unsigned Engine::jitShapes() const {
   std::lock_guard<std::mutex> Lock(P->JitMutex);
   return unsigned(P->Jit.size());

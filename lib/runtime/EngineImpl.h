@@ -14,10 +14,12 @@
 #include "kiln/Engine.h"
 #include "runtime/CublasLt.h"
 #include "runtime/CudaCheck.h"
+#include "runtime/EngineInternal.h"
 
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace kiln {
@@ -25,6 +27,7 @@ namespace kiln {
 struct Engine::Impl {
   Artifact A;
   EngineOptions Options;
+  ModelInfo Info; // A's metadata in the API's terms (Engine::model)
   /// Weights [0, SharedBytes) live in another engine's buffer at Shared
   /// (an engine compiled on demand shares its base's); `Weights` holds the
   /// rest, from SharedBytes on.
@@ -46,6 +49,12 @@ struct Engine::Impl {
   llvm::Expected<Engine *> jitEngine(int64_t Batch, int64_t Seq);
 
   ~Impl();
+
+  /// createEngine (EngineInternal.h); as a member, it may construct an
+  /// Engine.
+  static llvm::Expected<std::unique_ptr<Engine>>
+  create(Artifact A, const EngineOptions &Options);
+  static Impl &of(const Engine &E) { return *E.P; }
 
   llvm::Error init();
   /// The device address of weight byte `Offset`.
@@ -72,6 +81,8 @@ struct ExecutionContext::Impl {
 
   ~Impl();
 
+  static Impl &of(const ExecutionContext &C) { return *C.P; }
+
   void *address(const BufferRef &B) const {
     if (B.In == BufferRef::Space::Weights)
       return E->weightAt(B.Offset);
@@ -97,8 +108,8 @@ struct ExecutionContext::Impl {
   llvm::Error launchSteps(size_t Bucket,
                           std::vector<cudaEvent_t> *Events = nullptr);
   llvm::Error runBucket(size_t Bucket);
-  llvm::Error runChunk(size_t Bucket, llvm::ArrayRef<TensorView> Inputs,
-                       llvm::ArrayRef<TensorView> Outputs, int64_t Row0,
+  llvm::Error runChunk(size_t Bucket, std::span<const TensorView> Inputs,
+                       std::span<const TensorView> Outputs, int64_t Row0,
                        int64_t Rows);
 };
 

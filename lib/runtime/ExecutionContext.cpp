@@ -161,10 +161,9 @@ llvm::Error ExecutionContext::Impl::runBucket(size_t Bucket) {
   return llvm::Error::success();
 }
 
-llvm::Error ExecutionContext::Impl::runChunk(size_t Bucket,
-                                             llvm::ArrayRef<TensorView> Inputs,
-                                             llvm::ArrayRef<TensorView> Outputs,
-                                             int64_t Row0, int64_t Rows) {
+llvm::Error ExecutionContext::Impl::runChunk(
+    size_t Bucket, std::span<const TensorView> Inputs,
+    std::span<const TensorView> Outputs, int64_t Row0, int64_t Rows) {
   const BucketPlan &B = E->A.Plan.Buckets[Bucket];
   const ArtifactMetadata &Meta = E->A.Meta;
   uint64_t StagingOffset = 0;
@@ -241,16 +240,16 @@ llvm::Expected<std::unique_ptr<ExecutionContext>> Engine::createContext() {
 
 llvm::Expected<std::vector<std::vector<int64_t>>>
 ExecutionContext::outputShapes(
-    llvm::ArrayRef<std::vector<int64_t>> InputDims) const {
+    std::span<const std::vector<int64_t>> InputDims) const {
   const ArtifactMetadata &Meta = P->E->A.Meta;
-  auto Size = requestSize(Meta, InputDims);
+  auto Size = requestSize(Meta, {InputDims.data(), InputDims.size()});
   if (!Size)
     return Size.takeError();
   return requestOutputShapes(Meta, P->E->A.Plan.Buckets.front(), *Size);
 }
 
-llvm::Error ExecutionContext::run(llvm::ArrayRef<TensorView> Inputs,
-                                  llvm::ArrayRef<TensorView> Outputs) {
+llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
+                                  std::span<const TensorView> Outputs) {
   const ArtifactMetadata &Meta = P->E->A.Meta;
   const auto &Buckets = P->E->A.Plan.Buckets;
   std::vector<std::vector<int64_t>> InDims;
@@ -261,10 +260,10 @@ llvm::Error ExecutionContext::run(llvm::ArrayRef<TensorView> Inputs,
     return Size.takeError();
   int64_t Batch = Size->Batch, Seq = Size->Seq;
   for (size_t I = 0; I < Inputs.size(); ++I)
-    if (Inputs[I].Type != Meta.Inputs[I].Type)
+    if (toDType(Inputs[I].Type) != Meta.Inputs[I].Type)
       return makeError("input '" + Meta.Inputs[I].Name + "' must be " +
                        dtypeName(Meta.Inputs[I].Type) + ", got " +
-                       dtypeName(Inputs[I].Type));
+                       dtypeName(toDType(Inputs[I].Type)));
   if (Outputs.size() != Meta.Outputs.size())
     return makeError("expected " + llvm::Twine(Meta.Outputs.size()) +
                      " outputs, got " + llvm::Twine(Outputs.size()));
@@ -273,7 +272,7 @@ llvm::Error ExecutionContext::run(llvm::ArrayRef<TensorView> Inputs,
     return Shapes.takeError();
   for (size_t I = 0; I < Outputs.size(); ++I)
     if (Outputs[I].Dims != (*Shapes)[I] ||
-        Outputs[I].Type != Meta.Outputs[I].Type)
+        toDType(Outputs[I].Type) != Meta.Outputs[I].Type)
       return makeError("output '" + Meta.Outputs[I].Name +
                        "' view has the wrong shape or dtype");
   if (Batch == 0)
@@ -317,35 +316,81 @@ llvm::Error ExecutionContext::run(llvm::ArrayRef<TensorView> Inputs,
   return llvm::Error::success();
 }
 
-llvm::Expected<std::vector<Tensor>>
-ExecutionContext::run(llvm::ArrayRef<Tensor> Inputs) {
+/// A HostTensor's fields are the caller's: its bytes must be as many as its
+/// dims and type say before the runtime reads them.
+static llvm::Error checkBytes(const HostTensor &T, const std::string &What) {
+  size_t Want = size_t(T.numElements()) * elementSize(T.Type);
+  if (T.Bytes.size() == Want)
+    return llvm::Error::success();
+  return makeError(What + " holds " + llvm::Twine(T.Bytes.size()) +
+                   " bytes; its dims and type need " + llvm::Twine(Want));
+}
+
+/// The output shapes of a request of host tensors with these dims, after
+/// checking their count.
+static llvm::Expected<std::vector<std::vector<int64_t>>>
+hostOutputShapes(const ExecutionContext &Ctx, const ArtifactMetadata &Meta,
+                 const std::vector<std::vector<int64_t>> &InDims) {
+  if (InDims.size() != Meta.Inputs.size())
+    return makeError("expected " + llvm::Twine(Meta.Inputs.size()) +
+                     " inputs, got " + llvm::Twine(InDims.size()));
+  return Ctx.outputShapes(InDims);
+}
+
+llvm::Expected<std::vector<HostTensor>>
+ExecutionContext::run(std::span<const HostTensor> Inputs) {
+  const ArtifactMetadata &Meta = P->E->A.Meta;
   std::vector<TensorView> In;
   std::vector<std::vector<int64_t>> InDims;
-  for (const Tensor &T : Inputs) {
-    In.push_back(
-        {const_cast<uint8_t *>(T.bytes()), T.dtype(), T.sizes().vec(), false});
-    InDims.push_back(T.sizes().vec());
+  for (const HostTensor &T : Inputs) {
+    if (llvm::Error E = checkBytes(T, "input " + std::to_string(In.size())))
+      return E;
+    In.push_back(T.view());
+    InDims.push_back(T.Dims);
   }
-  if (In.size() != P->E->A.Meta.Inputs.size())
-    return makeError("expected " + llvm::Twine(P->E->A.Meta.Inputs.size()) +
-                     " inputs, got " + llvm::Twine(In.size()));
-  auto Shapes = outputShapes(InDims);
+  auto Shapes = hostOutputShapes(*this, Meta, InDims);
   if (!Shapes)
     return Shapes.takeError();
-  std::vector<Tensor> Outs;
+  std::vector<HostTensor> Outs;
+  Outs.reserve(Shapes->size()); // the views point into their bytes
   std::vector<TensorView> OutViews;
   for (size_t I = 0; I < Shapes->size(); ++I) {
-    Outs.emplace_back(P->E->A.Meta.Outputs[I].Type, (*Shapes)[I]);
-    OutViews.push_back(
-        {Outs.back().mutableBytes(), Outs.back().dtype(), (*Shapes)[I], false});
+    Outs.emplace_back(toElementType(Meta.Outputs[I].Type), (*Shapes)[I]);
+    OutViews.push_back(Outs.back().view());
   }
   if (llvm::Error E = run(In, OutViews))
     return std::move(E);
   return std::move(Outs);
 }
 
+llvm::Expected<std::vector<Tensor>> runTensors(ExecutionContext &Ctx,
+                                               llvm::ArrayRef<Tensor> Inputs) {
+  const ArtifactMetadata &Meta = ExecutionContext::Impl::of(Ctx).E->A.Meta;
+  std::vector<TensorView> In;
+  std::vector<std::vector<int64_t>> InDims;
+  for (const Tensor &T : Inputs) {
+    In.push_back({const_cast<uint8_t *>(T.bytes()), toElementType(T.dtype()),
+                  T.sizes().vec(), false});
+    InDims.push_back(T.sizes().vec());
+  }
+  auto Shapes = hostOutputShapes(Ctx, Meta, InDims);
+  if (!Shapes)
+    return Shapes.takeError();
+  std::vector<Tensor> Outs;
+  std::vector<TensorView> OutViews;
+  for (size_t I = 0; I < Shapes->size(); ++I) {
+    Outs.emplace_back(Meta.Outputs[I].Type, (*Shapes)[I]);
+    OutViews.push_back({Outs.back().mutableBytes(),
+                        toElementType(Outs.back().dtype()), (*Shapes)[I],
+                        false});
+  }
+  if (llvm::Error E = Ctx.run(In, OutViews))
+    return std::move(E);
+  return std::move(Outs);
+}
+
 llvm::Error ExecutionContext::stage(size_t Bucket,
-                                    llvm::ArrayRef<Tensor> Inputs) {
+                                    std::span<const HostTensor> Inputs) {
   const auto &Buckets = P->E->A.Plan.Buckets;
   if (Bucket >= Buckets.size())
     return makeError("no bucket " + llvm::Twine(Bucket));
@@ -353,11 +398,14 @@ llvm::Error ExecutionContext::stage(size_t Bucket,
   if (Inputs.size() != B.Inputs.size())
     return makeError("expected " + llvm::Twine(B.Inputs.size()) + " inputs");
   for (size_t I = 0; I < Inputs.size(); ++I) {
-    if (Inputs[I].sizes().vec() != B.Inputs[I].Dims ||
-        Inputs[I].dtype() != B.Inputs[I].Type)
+    if (Inputs[I].Dims != B.Inputs[I].Dims ||
+        toDType(Inputs[I].Type) != B.Inputs[I].Type)
       return makeError("input '" + B.Inputs[I].Name +
                        "' does not have the bucket's shape");
-    KILN_CUDA(cudaMemcpy(P->address(B.Inputs[I].Buffer), Inputs[I].bytes(),
+    if (llvm::Error E =
+            checkBytes(Inputs[I], "input '" + B.Inputs[I].Name + "'"))
+      return E;
+    KILN_CUDA(cudaMemcpy(P->address(B.Inputs[I].Buffer), Inputs[I].Bytes.data(),
                          B.Inputs[I].Buffer.Bytes, cudaMemcpyHostToDevice),
               "staging input '" + B.Inputs[I].Name + "'");
   }

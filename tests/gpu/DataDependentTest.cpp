@@ -10,7 +10,7 @@
 #include "codegen/Compiler.h"
 #include "codegen/Nvrtc.h"
 #include "ir/Parser.h"
-#include "kiln/Engine.h"
+#include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
 
 #include "gtest/gtest.h"
@@ -115,7 +115,7 @@ TEST(DataDependent, CompileWritesNoBucketsAndSaysWhy) {
   EXPECT_NE(llvm::toString(std::move(Bad)).find("has buckets or kernels"),
             std::string::npos);
   // An Engine runs static plans only, and says where to go instead.
-  auto E = Engine::create(A);
+  auto E = createEngine(A);
   ASSERT_FALSE(bool(E));
   std::string Why = llvm::toString(E.takeError());
   EXPECT_NE(Why.find("depend on the data"), std::string::npos) << Why;

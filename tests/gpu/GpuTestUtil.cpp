@@ -3,7 +3,7 @@
 
 #include "codegen/Compiler.h"
 #include "ir/Parser.h"
-#include "kiln/Engine.h"
+#include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
 
 #include "gtest/gtest.h"
@@ -53,11 +53,11 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   auto Expected = runReference(*Reference, Inputs);
   ASSERT_TRUE(bool(Expected)) << llvm::toString(Expected.takeError());
 
-  auto E = Engine::create(std::move(*Loaded));
+  auto E = createEngine(std::move(*Loaded));
   ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
   auto Ctx = (*E)->createContext();
   ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
-  auto Got = (*Ctx)->run(Inputs);
+  auto Got = runTensors(**Ctx, Inputs);
   ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
   ASSERT_EQ(Got->size(), Expected->size());
   for (size_t O = 0; O < Got->size(); ++O) {

@@ -6,8 +6,12 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/Compiler.h"
 #include "common/ModelLoader.h"
-#include "kiln/Engine.h"
+#include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
 
 #include "gtest/gtest.h"
 
@@ -76,7 +80,7 @@ TEST(Runtime, NoGpuIsAnErrorValue) {
   if (gpuAvailable(&Why))
     GTEST_SKIP() << "a GPU is present; this checks the error without one";
   std::unique_ptr<Graph> G;
-  auto E = Engine::create(compileMiniLm(&G));
+  auto E = createEngine(compileMiniLm(&G));
   ASSERT_FALSE(bool(E));
   EXPECT_NE(llvm::toString(E.takeError()).find("no CUDA device"),
             std::string::npos);
@@ -88,7 +92,7 @@ TEST(Runtime, PadsSplitsAndRunsFromManyThreads) {
   std::string Why;
   if (!gpuAvailable(&Why))
     GTEST_SKIP() << "compiled; not run: " << Why;
-  auto E = Engine::create(std::move(A));
+  auto E = createEngine(std::move(A));
   ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
 
   // Batches 1 and 4 hit buckets, 3 pads, 6 and 9 split; seq 11 pads to 16.
@@ -120,7 +124,7 @@ TEST(Runtime, PadsSplitsAndRunsFromManyThreads) {
       for (int R = 0; R < Rounds; ++R)
         for (size_t I = 0; I < Cases.size(); ++I) {
           const Case &C = Cases[(I + T) % Cases.size()];
-          auto Got = (*Ctx)->run(C.Inputs);
+          auto Got = runTensors(**Ctx, C.Inputs);
           if (!Got) {
             Failures[T] = llvm::toString(Got.takeError());
             return;
@@ -146,11 +150,11 @@ TEST(Runtime, AutotunedPlanRunsAndRoundTrips) {
   std::string Why;
   if (!gpuAvailable(&Why))
     GTEST_SKIP() << "compiled; not run: " << Why;
-  auto E = Engine::create(A);
+  auto E = createEngine(A);
   ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
   auto Ctx = (*E)->createContext();
   ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
-  auto Tuned = (*Ctx)->autotuneGemms(4, 3);
+  auto Tuned = autotunedPlan(**Ctx, 4, 3);
   ASSERT_TRUE(bool(Tuned)) << llvm::toString(Tuned.takeError());
   size_t Gemms = 0;
   for (const BucketPlan &B : Tuned->Buckets)
@@ -165,7 +169,7 @@ TEST(Runtime, AutotunedPlanRunsAndRoundTrips) {
   A.Plan = std::move(*Tuned);
   auto Loaded = parseArtifact(serializeArtifact(A), "<tuned>");
   ASSERT_TRUE(bool(Loaded)) << llvm::toString(Loaded.takeError());
-  auto E2 = Engine::create(std::move(*Loaded));
+  auto E2 = createEngine(std::move(*Loaded));
   ASSERT_TRUE(bool(E2)) << llvm::toString(E2.takeError());
   auto Ctx2 = (*E2)->createContext();
   ASSERT_TRUE(bool(Ctx2)) << llvm::toString(Ctx2.takeError());
@@ -173,7 +177,7 @@ TEST(Runtime, AutotunedPlanRunsAndRoundTrips) {
   std::vector<Tensor> In = request(3, 16, Rng);
   auto Want = runReference(*Reference, In);
   ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
-  auto Got = (*Ctx2)->run(In);
+  auto Got = runTensors(**Ctx2, In);
   ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
   EXPECT_LE(maxAbsDiff((*Got)[0], (*Want)[0]), 1e-4);
 }
@@ -208,7 +212,7 @@ TEST(Runtime, ShapesWithoutABucketCompileOnDemand) {
   EngineOptions O;
   O.JitCompiler = makeJitCompiler("");
   O.MaxJitShapes = 2;
-  auto E = Engine::create(std::move(A), O);
+  auto E = createEngine(std::move(A), O);
   ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
   auto Ctx = (*E)->createContext();
   ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
@@ -221,7 +225,7 @@ TEST(Runtime, ShapesWithoutABucketCompileOnDemand) {
     std::vector<Tensor> In = request(Shapes[I][0], Shapes[I][1], Rng);
     auto Want = runReference(*Reference, In);
     ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
-    auto Got = (*Ctx)->run(In);
+    auto Got = runTensors(**Ctx, In);
     ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
     EXPECT_LE(maxAbsDiff((*Got)[0], (*Want)[0]), 1e-4)
         << "batch " << Shapes[I][0] << " seq " << Shapes[I][1];
@@ -232,33 +236,83 @@ TEST(Runtime, ShapesWithoutABucketCompileOnDemand) {
   EXPECT_LT(M.JitWeightBytes * 100, M.WeightBytes);
 }
 
+TEST(Runtime, PublicApiLoadsAFileAndRunsHostTensors) {
+  std::unique_ptr<Graph> Reference;
+  Artifact A = compileMiniLm(&Reference);
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  llvm::SmallString<128> Path;
+  ASSERT_FALSE(llvm::sys::fs::createTemporaryFile("kiln-api", "kiln", Path));
+  auto Remove = llvm::make_scope_exit([&] { llvm::sys::fs::remove(Path); });
+  if (llvm::Error Err = writeArtifact(A, Path))
+    FAIL() << llvm::toString(std::move(Err));
+  auto E = Engine::load(std::string(Path));
+  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+
+  // The model as the API describes it: the metadata's, in its own types.
+  const ModelInfo &Info = (*E)->model();
+  EXPECT_EQ(Info.Precision, A.Meta.Precision);
+  ASSERT_EQ(Info.Inputs.size(), A.Meta.Inputs.size());
+  for (size_t I = 0; I < Info.Inputs.size(); ++I) {
+    EXPECT_EQ(Info.Inputs[I].Name, A.Meta.Inputs[I].Name);
+    EXPECT_EQ(toDType(Info.Inputs[I].Type), A.Meta.Inputs[I].Type);
+  }
+  ASSERT_EQ(Info.Buckets.size(), A.Plan.Buckets.size());
+  for (size_t I = 0; I < Info.Buckets.size(); ++I) {
+    EXPECT_EQ(Info.Buckets[I].Batch, A.Plan.Buckets[I].Batch);
+    EXPECT_EQ(Info.Buckets[I].Seq, A.Plan.Buckets[I].Seq);
+  }
+
+  auto Ctx = (*E)->createContext();
+  ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
+  std::mt19937_64 Rng(13);
+  std::vector<Tensor> In = request(3, 11, Rng);
+  auto Want = runReference(*Reference, In);
+  ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+  std::vector<HostTensor> HostIn;
+  for (const Tensor &T : In)
+    HostIn.push_back(toHostTensor(T));
+  auto Got = (*Ctx)->run(HostIn);
+  ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+  ASSERT_EQ(Got->size(), Want->size());
+  EXPECT_LE(maxAbsDiff(toTensor((*Got)[0]), (*Want)[0]), 1e-4);
+
+  // A tensor whose bytes do not fit its dims is refused, not read past.
+  HostIn[0].Bytes.pop_back();
+  auto Short = (*Ctx)->run(HostIn);
+  ASSERT_FALSE(bool(Short));
+  EXPECT_NE(llvm::toString(Short.takeError()).find("its dims and type need"),
+            std::string::npos);
+}
+
 TEST(Runtime, BadRequestsAreErrorValues) {
   std::unique_ptr<Graph> Reference;
   Artifact A = compileMiniLm(&Reference);
   std::string Why;
   if (!gpuAvailable(&Why))
     GTEST_SKIP() << "compiled; not run: " << Why;
-  auto E = Engine::create(std::move(A));
+  auto E = createEngine(std::move(A));
   ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
   auto Ctx = (*E)->createContext();
   ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
   std::mt19937_64 Rng(1);
 
-  auto TooLong = (*Ctx)->run(request(2, 17, Rng));
+  auto TooLong = runTensors(**Ctx, request(2, 17, Rng));
   ASSERT_FALSE(bool(TooLong));
   EXPECT_NE(llvm::toString(TooLong.takeError()).find("exceeds the largest seq"),
             std::string::npos);
 
   std::vector<Tensor> Two = request(2, 8, Rng);
   Two.pop_back();
-  auto Missing = (*Ctx)->run(Two);
+  auto Missing = runTensors(**Ctx, Two);
   ASSERT_FALSE(bool(Missing));
   EXPECT_NE(llvm::toString(Missing.takeError()).find("expected 3 inputs"),
             std::string::npos);
 
   std::vector<Tensor> Mismatch = request(2, 8, Rng);
   Mismatch[1] = request(3, 8, Rng)[1];
-  auto Bad = (*Ctx)->run(Mismatch);
+  auto Bad = runTensors(**Ctx, Mismatch);
   ASSERT_FALSE(bool(Bad));
   EXPECT_NE(llvm::toString(Bad.takeError()).find("other inputs have"),
             std::string::npos);

@@ -27,7 +27,7 @@
 #include "codegen/DataDependent.h"
 #include "codegen/Nvrtc.h"
 #include "frontend/onnx/OnnxImporter.h"
-#include "kiln/Engine.h"
+#include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -284,7 +284,7 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
     return GpuOutcome::Compiled;
   if (!A->Meta.DataDependent.empty())
     return runDataDependent(*A, Sets, Bound, Why);
-  auto E = Engine::create(std::move(*A));
+  auto E = createEngine(std::move(*A));
   if (!E) {
     Why = llvm::toString(E.takeError());
     return GpuOutcome::Failed;
@@ -294,8 +294,9 @@ GpuOutcome runOnGpu(const Graph &G, llvm::ArrayRef<DataSet> Sets, bool Bind,
     Why = llvm::toString(Ctx.takeError());
     return GpuOutcome::Failed;
   }
-  return runSets([&](llvm::ArrayRef<Tensor> In) { return (*Ctx)->run(In); },
-                 Sets, Bound, Why);
+  return runSets(
+      [&](llvm::ArrayRef<Tensor> In) { return runTensors(**Ctx, In); }, Sets,
+      Bound, Why);
 }
 
 /// Runs one test; `Why` says what failed or was unsupported. With --gpu,

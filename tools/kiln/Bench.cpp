@@ -10,7 +10,7 @@
 #include "common/ModelFlops.h"
 #include "common/RandomInputs.h"
 #include "ir/Error.h"
-#include "kiln/Engine.h"
+#include "runtime/EngineInternal.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
@@ -171,32 +171,33 @@ llvm::Error kiln::benchCommand() {
   }
   std::string Precision = A->Meta.Precision;
   std::unique_ptr<Graph> Model = std::move(*G);
-  auto E = Engine::create(std::move(*A));
+  auto E = createEngine(std::move(*A));
   if (!E)
     return E.takeError();
   auto Ctx = (*E)->createContext();
   if (!Ctx)
     return Ctx.takeError();
   if (Autotune)
-    if (auto Tuned = (*Ctx)->autotuneGemms(); !Tuned)
-      return withContext(Tuned.takeError(), "--autotune");
+    if (llvm::Error Err = (*Ctx)->autotuneGemms())
+      return withContext(std::move(Err), "--autotune");
   EngineMemory Mem = (*E)->memory();
-  const auto &Buckets = (*E)->plan().Buckets;
+  const std::vector<ModelBucket> &BucketShapes = (*E)->model().Buckets;
+  const std::vector<BucketPlan> &Buckets = enginePlan(**E).Buckets;
 
   std::vector<BenchRecord> Records;
   std::mt19937_64 Rng(0);
   for (auto [Batch, Seq] : Shapes) {
     size_t Bucket = SIZE_MAX;
-    for (size_t I = 0; I < Buckets.size(); ++I)
-      if (Buckets[I].Batch == Batch && Buckets[I].Seq == Seq)
+    for (size_t I = 0; I < BucketShapes.size(); ++I)
+      if (BucketShapes[I].Batch == Batch && BucketShapes[I].Seq == Seq)
         Bucket = I;
     if (Bucket == SIZE_MAX)
       return makeError("shape " + llvm::Twine(Batch) + "x" + llvm::Twine(Seq) +
                        " is no bucket of " + BenchModel +
                        " (compile with --batch and --seq including it)");
-    std::vector<Tensor> Inputs;
+    std::vector<HostTensor> Inputs;
     for (const IoBinding &In : Buckets[Bucket].Inputs)
-      Inputs.push_back(benchmarkInput(In, Rng));
+      Inputs.push_back(toHostTensor(benchmarkInput(In, Rng)));
     if (llvm::Error Err = (*Ctx)->stage(Bucket, Inputs))
       return Err;
     if (auto W = (*Ctx)->timeBucket(Bucket, BenchWarmup); !W)

@@ -13,7 +13,7 @@
 #include "common/Npy.h"
 #include "common/RandomInputs.h"
 #include "ir/Error.h"
-#include "kiln/Engine.h"
+#include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
 
 #include "llvm/Support/Format.h"
@@ -92,13 +92,13 @@ static cl::opt<std::string> PruneReportInputs(
 
 /// The plan with every GEMM's fastest cuBLASLt algorithm on this GPU.
 static llvm::Expected<ExecutablePlan> autotunePlan(const Artifact &A) {
-  auto E = Engine::create(A);
+  auto E = createEngine(A);
   if (!E)
     return E.takeError();
   auto Ctx = (*E)->createContext();
   if (!Ctx)
     return Ctx.takeError();
-  return (*Ctx)->autotuneGemms();
+  return autotunedPlan(**Ctx);
 }
 
 static llvm::Expected<std::vector<int64_t>> parseSizes(llvm::StringRef List,

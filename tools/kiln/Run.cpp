@@ -14,7 +14,7 @@
 #include "common/Npy.h"
 #include "common/RandomInputs.h"
 #include "ir/Error.h"
-#include "kiln/Engine.h"
+#include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
 
 #include "llvm/ADT/StringMap.h"
@@ -273,13 +273,13 @@ llvm::Error kiln::runCommand() {
     EngineOptions EO;
     if (JitShapes)
       EO.JitCompiler = makeJitCompiler(defaultCacheDir());
-    auto E = Engine::create(std::move(*A), EO);
+    auto E = createEngine(std::move(*A), EO);
     if (!E)
       return E.takeError();
     auto Ctx = (*E)->createContext();
     if (!Ctx)
       return Ctx.takeError();
-    Outputs = (*Ctx)->run(Ordered);
+    Outputs = runTensors(**Ctx, Ordered);
   }
   if (!Outputs)
     return Outputs.takeError();
