@@ -554,6 +554,16 @@ std::string encodeMetadata(const ArtifactMetadata &M) {
   return S;
 }
 
+/// V.getAsInteger(), less its one undefined case: a double of exactly 2^63
+/// passes its range check (INT64_MAX rounds up to 2^63) and then overflows
+/// the conversion.
+std::optional<int64_t> jsonInteger(const llvm::json::Value &V) {
+  if (std::optional<double> D = V.getAsNumber();
+      D && *D >= 0x1p63 && !V.getAsUINT64())
+    return std::nullopt;
+  return V.getAsInteger();
+}
+
 Error metadataError(const Twine &Why) {
   return makeError("section 'metadata': " + Why);
 }
@@ -571,7 +581,7 @@ Expected<std::vector<int64_t>> jsonInts(const llvm::json::Object &O,
     return metadataError("'" + Key + "' is missing or not a list");
   std::vector<int64_t> Out;
   for (const llvm::json::Value &V : *A) {
-    std::optional<int64_t> I = V.getAsInteger();
+    std::optional<int64_t> I = jsonInteger(V);
     if (!I)
       return metadataError("'" + Key + "' holds something not an integer");
     Out.push_back(*I);
@@ -604,7 +614,7 @@ Expected<std::vector<IoSpec>> jsonIo(const llvm::json::Object &O,
                            "' has unknown dtype '" + *Type + "'");
     S.Type = *T;
     for (const llvm::json::Value &D : *Shape) {
-      if (std::optional<int64_t> I = D.getAsInteger(); I && *I >= 0)
+      if (std::optional<int64_t> I = jsonInteger(D); I && *I >= 0)
         S.Dims.push_back(Dim(*I));
       else if (std::optional<StringRef> Sym = D.getAsString();
                Sym && !Sym->empty())
