@@ -32,7 +32,8 @@ cmake -S "$root" -B "$build" -G Ninja -DKILN_FUZZ=ON \
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
 # Seeds: each `// -----` chunk of the lit tests for the text parser, the .onnx
-# files under tests/ for ONNX targets, and tests/fuzz/corpus/<target>/ for any.
+# files under tests/ for ONNX targets, and tests/fuzz/corpus/<target>/ for any
+# (the artifact reader's seeds are small .kiln files there).
 seed_corpus() {
   local name=$1 dir=$2
   if [[ -d tests/fuzz/corpus/$name ]]; then
@@ -43,7 +44,7 @@ seed_corpus() {
       find tests -name '*.onnx' -size -1M -print0 |
         while IFS= read -r -d '' f; do cp "$f" "$dir/$(echo "$f" | tr / _)"; done
       ;;
-    *)
+    *ir_parser*)
       find tests/lit -name '*.kir' -print0 |
         while IFS= read -r -d '' f; do
           awk -v out="$dir/$(echo "$f" | tr / _)" \

@@ -103,6 +103,10 @@ struct OpDef {
   /// Elementwise ops (same-shape or broadcasting, no reduction); fusion
   /// passes rely on this.
   bool Elementwise = false;
+  /// Operand order does not change the result (Add, Mul, Max, Min, Sum,
+  /// Equal, And, Or): pattern matching and canonicalization try both
+  /// orders of such an op's two operands.
+  bool Commutative = false;
 
   const AttrSpec *findAttr(llvm::StringRef N) const;
 };

@@ -16,6 +16,8 @@
 #include "passes/Passes.h"
 #include "passes/Pattern.h"
 
+#include "ir/OpRegistry.h"
+
 #include <numeric>
 
 namespace kiln {
@@ -110,16 +112,13 @@ Value *simplifiesTo(Node &N) {
   static const struct {
     const char *Op;
     double Identity;
-    bool Commutative;
-  } Neutral[] = {{"Add", 0.0, true},
-                 {"Sub", 0.0, false},
-                 {"Mul", 1.0, true},
-                 {"Div", 1.0, false},
-                 {"Pow", 1.0, false}};
+  } Neutral[] = {
+      {"Add", 0.0}, {"Sub", 0.0}, {"Mul", 1.0}, {"Div", 1.0}, {"Pow", 1.0}};
   for (const auto &E : Neutral) {
     if (Op != E.Op || N.numOperands() != 2)
       continue;
-    for (unsigned Side = 0; Side < (E.Commutative ? 2u : 1u); ++Side) {
+    bool Commutative = N.def() && N.def()->Commutative;
+    for (unsigned Side = 0; Side < (Commutative ? 2u : 1u); ++Side) {
       Value *Kept = N.operand(Side), *Other = N.operand(1 - Side);
       if (match(scalar(E.Identity, 0.0), Other).Matched && KeepsType(Kept))
         return Kept;

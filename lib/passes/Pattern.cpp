@@ -1,5 +1,7 @@
 #include "passes/Pattern.h"
 
+#include "ir/OpRegistry.h"
+
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringSet.h"
 
@@ -89,8 +91,8 @@ Pattern where(Pattern Inner, std::function<bool(Value *, const Match &)> Check,
 namespace {
 
 bool isCommutative(llvm::StringRef Op) {
-  return Op == "Add" || Op == "Mul" || Op == "Max" || Op == "Min" ||
-         Op == "And" || Op == "Or" || Op == "Equal" || Op == "Sum";
+  const OpDef *Def = lookupOp(Op);
+  return Def && Def->Commutative;
 }
 
 std::string describeValue(Value *V) {

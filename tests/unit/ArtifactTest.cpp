@@ -453,6 +453,45 @@ TEST(Artifact, HugeLengthsAreRejectedWithoutAllocating) {
       << Error;
 }
 
+// A double of exactly 2^63 passes json::Value::getAsInteger's range check
+// (INT64_MAX rounds up to it) and overflowed its conversion to int64_t,
+// undefined behaviour that the artifact fuzzer reaches through the metadata.
+TEST(Artifact, MetadataIntegerOfTwoToThe63IsRefused) {
+  std::string Bytes = serializeArtifact(makeArtifact());
+  auto [At, Size] = sectionRange(Bytes, 1);
+  auto WithMetadata = [&, At = At, Size = Size](std::string Buckets,
+                                                std::string Dim) {
+    std::string Json =
+        R"({"model": "tiny", "producer": "kiln test", "precision": "f32", )"
+        R"("arch": "sm_90a", "batch_buckets": )" +
+        Buckets +
+        R"(, "seq_buckets": [], "inputs": [{"name": "x", )"
+        R"("dtype": "f32", "shape": ["batch", )" +
+        Dim +
+        R"(]}], "outputs": [{"name": "z", "dtype": "f32", )"
+        R"("shape": ["batch", 8]}], "compile_command": ""})";
+    EXPECT_LE(Json.size(), Size);
+    Json.resize(Size, ' ');
+    std::string Bad = Bytes;
+    Bad.replace(At, Size, Json);
+    reseal(Bad);
+    return errorOf(parseArtifact(Bad, "m.kiln"));
+  };
+  ASSERT_EQ(WithMetadata("[1, 8]", "4"), "<no error>");
+  // Integral doubles were and are read as integers.
+  EXPECT_EQ(WithMetadata("[1.0, 8e0]", "4.0"), "<no error>");
+  EXPECT_EQ(WithMetadata("[1, 9223372036854775808.0]", "4"),
+            "m.kiln: section 'metadata': 'batch_buckets' holds something not "
+            "an integer");
+  EXPECT_EQ(WithMetadata("[1, 8]", "9.223372036854775808e18"),
+            "m.kiln: section 'metadata': 'inputs' entry 'x' has a dim that is "
+            "no size, symbol or null");
+  // INT64_MAX, written as an integer, is still one (and no bucket's).
+  EXPECT_EQ(WithMetadata("[1, 9223372036854775807]", "4"),
+            "m.kiln: the plan's bucket (batch 8) is not in the metadata's "
+            "buckets, or repeated");
+}
+
 TEST(Artifact, WrongMagicAndVersion) {
   std::string Bytes = serializeArtifact(makeArtifact());
   std::string Bad = Bytes;

@@ -650,17 +650,22 @@ OpDef powOp() {
   return D;
 }
 
+OpDef commutative(OpDef D) {
+  D.Commutative = true;
+  return D;
+}
+
 void registerBinaryOps(OpRegistry &R) {
   using TC = TypeClass;
-  addOp(R, binaryOp(
+  addOp(R, commutative(binaryOp(
                "Add", "a + b", TC::Numeric,
-               [](auto A, auto B) { return wrapAdd(A, B); }, addDims));
+               [](auto A, auto B) { return wrapAdd(A, B); }, addDims)));
   addOp(R, binaryOp(
                "Sub", "a - b", TC::Numeric,
                [](auto A, auto B) { return wrapSub(A, B); }, subDims));
-  addOp(R, binaryOp(
+  addOp(R, commutative(binaryOp(
                "Mul", "a * b", TC::Numeric,
-               [](auto A, auto B) { return wrapMul(A, B); }, mulDims));
+               [](auto A, auto B) { return wrapMul(A, B); }, mulDims)));
   addOp(R, binaryOp(
                "Div", "a / b (integers truncate)", TC::Numeric,
                [](auto A, auto B) { return divide(A, B); }, divDims));
@@ -680,19 +685,19 @@ void registerBinaryOps(OpRegistry &R) {
   auto Min = [](auto A, auto B) { return A != A || A < B ? A : B; };
   auto Add = [](auto A, auto B) { return wrapAdd(A, B); };
   FoldKind Variadic{.Variadic = true};
-  addOp(R, broadcastOp("Max", "elementwise maximum", TC::Numeric, Variadic,
-                       plain(Max), maxDims));
-  addOp(R, broadcastOp("Min", "elementwise minimum", TC::Numeric, Variadic,
-                       plain(Min), minDims));
-  addOp(R, broadcastOp("Sum", "elementwise sum", TC::Numeric, Variadic,
-                       plain(Add)));
+  addOp(R, commutative(broadcastOp("Max", "elementwise maximum", TC::Numeric,
+                                   Variadic, plain(Max), maxDims)));
+  addOp(R, commutative(broadcastOp("Min", "elementwise minimum", TC::Numeric,
+                                   Variadic, plain(Min), minDims)));
+  addOp(R, commutative(broadcastOp("Sum", "elementwise sum", TC::Numeric,
+                                   Variadic, plain(Add))));
   addOp(R,
         broadcastOp("Mean", "elementwise mean", TC::Float,
                     FoldKind{.Variadic = true, .Average = true}, plain(Add)));
 
-  addOp(R, compareOp(
+  addOp(R, commutative(compareOp(
                "Equal", "a == b", TC::Any,
-               [](auto A, auto B) { return A == B; }, equalDims));
+               [](auto A, auto B) { return A == B; }, equalDims)));
   addOp(R, compareOp("Greater", "a > b", TC::Numeric,
                      [](auto A, auto B) { return A > B; }));
   addOp(R, compareOp("GreaterOrEqual", "a >= b", TC::Numeric,
@@ -701,10 +706,10 @@ void registerBinaryOps(OpRegistry &R) {
                      [](auto A, auto B) { return A < B; }));
   addOp(R, compareOp("LessOrEqual", "a <= b", TC::Numeric,
                      [](auto A, auto B) { return A <= B; }));
-  addOp(R, compareOp("And", "logical and", TC::Bool,
-                     [](auto A, auto B) { return A && B; }));
-  addOp(R, compareOp("Or", "logical or", TC::Bool,
-                     [](auto A, auto B) { return A || B; }));
+  addOp(R, commutative(compareOp("And", "logical and", TC::Bool,
+                                 [](auto A, auto B) { return A && B; })));
+  addOp(R, commutative(compareOp("Or", "logical or", TC::Bool,
+                                 [](auto A, auto B) { return A || B; })));
   addOp(R, compareOp("Xor", "logical exclusive or", TC::Bool,
                      [](auto A, auto B) { return (A != 0) != (B != 0); }));
 }
