@@ -41,7 +41,7 @@ seed_corpus() {
   fi
   case $name in
     *onnx*)
-      find tests -name '*.onnx' -size -1M -print0 |
+      find tests -name '*.onnx' -size -1024k -print0 |
         while IFS= read -r -d '' f; do cp "$f" "$dir/$(echo "$f" | tr / _)"; done
       ;;
     *ir_parser*)

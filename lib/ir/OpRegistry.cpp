@@ -39,9 +39,12 @@ const OpRegistry &OpRegistry::get() {
 }
 
 OpRegistry::OpRegistry() {
+  registerUnaryOps(*this);
   registerElementwiseOps(*this);
   registerReductionOps(*this);
   registerShapeOps(*this);
+  registerMovementOps(*this);
+  registerGeneratorOps(*this);
   registerTensorOps(*this);
   registerNNOps(*this);
   registerKilnOps(*this);

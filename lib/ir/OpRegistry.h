@@ -132,9 +132,12 @@ inline const OpDef *lookupOp(llvm::StringRef Name) {
 }
 
 // One registration function per op family, each in lib/ir/ops/<Family>.cpp.
+void registerUnaryOps(OpRegistry &R);
 void registerElementwiseOps(OpRegistry &R);
 void registerReductionOps(OpRegistry &R);
 void registerShapeOps(OpRegistry &R);
+void registerMovementOps(OpRegistry &R);
+void registerGeneratorOps(OpRegistry &R);
 void registerTensorOps(OpRegistry &R);
 void registerNNOps(OpRegistry &R);
 void registerKilnOps(OpRegistry &R);

@@ -276,6 +276,12 @@ inline std::string sizesStr(llvm::ArrayRef<int64_t> Sizes) {
   return S + "]";
 }
 
+/// The Make function of an elementwise op without attributes: whatever the
+/// node, the scalar function `Fn`.
+template <typename F> auto plain(F Fn) {
+  return [Fn](const Node &) { return Fn; };
+}
+
 } // namespace kiln
 
 #endif

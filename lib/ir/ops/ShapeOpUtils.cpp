@@ -234,4 +234,35 @@ std::string sizesStr(llvm::ArrayRef<int64_t> Sizes) {
   return S + "]";
 }
 
+std::vector<Dim> dimRange(llvm::ArrayRef<Dim> Dims, size_t Begin, size_t End) {
+  return std::vector<Dim>(Dims.begin() + Begin, Dims.begin() + End);
+}
+
+void setShapeValueIfSmall(InferContext &Ctx, unsigned I, const TensorType &Type,
+                          std::vector<Dim> Value) {
+  if (carriesShapeValue(Type) &&
+      int64_t(Value.size()) == Type.staticNumElements())
+    Ctx.setOutputShapeValue(I, std::move(Value));
+}
+
+void forwardShapeValue(InferContext &Ctx, const TensorType &Result) {
+  if (const std::vector<Dim> *SV = Ctx.inputShapeValue(0))
+    setShapeValueIfSmall(Ctx, 0, Result, *SV);
+}
+
+std::optional<int64_t> staticLength(const InferContext &Ctx, unsigned I) {
+  const Dim &Length = Ctx.inputType(I).Dims[0];
+  if (!Length.isStatic() || Length.value() > MaxShapeValueElements)
+    return std::nullopt;
+  return Length.value();
+}
+
+llvm::Error requireIntegerVector(const InferContext &Ctx, unsigned I,
+                                 llvm::StringRef What) {
+  const TensorType &T = Ctx.inputType(I);
+  if (T.rank() != 1 || !isInteger(T.Elem))
+    return Ctx.error(What + " must be a 1-D integer tensor, got " + T.str());
+  return llvm::Error::success();
+}
+
 } // namespace kiln

@@ -1,9 +1,9 @@
 //===- ShapeOpUtils.h - helpers of the shape and tensor ops -----*- C++ -*-===//
 //
-// What ShapeOps.cpp and TensorOps.cpp share: reading integer operands that
-// are known during inference (constants, Constant nodes, static shape
-// values), symbolic dim arithmetic, and byte-moving loops that work for every
-// dtype.
+// What ShapeOps.cpp, MovementOps.cpp, GeneratorOps.cpp and TensorOps.cpp
+// share: reading integer operands that are known during inference
+// (constants, Constant nodes, static shape values), shape values, symbolic
+// dim arithmetic, and byte-moving loops that work for every dtype.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_IR_OPS_SHAPEOPUTILS_H
@@ -96,6 +96,25 @@ void forEachMultiIndex(llvm::ArrayRef<int64_t> Sizes,
 
 /// `[2, 3]`, for messages.
 std::string sizesStr(llvm::ArrayRef<int64_t> Sizes);
+
+/// `Dims[Begin, End)` as a shape value.
+std::vector<Dim> dimRange(llvm::ArrayRef<Dim> Dims, size_t Begin, size_t End);
+
+/// Sets result I's shape value when its type may carry one.
+void setShapeValueIfSmall(InferContext &Ctx, unsigned I, const TensorType &Type,
+                          std::vector<Dim> Value);
+
+/// Forwards operand 0's shape value to result 0 (ops that only relabel the
+/// shape of a small 1-D value: Identity, Reshape, Squeeze, Unsqueeze).
+void forwardShapeValue(InferContext &Ctx, const TensorType &Result);
+
+/// How many entries operand I (a 1-D shape-like operand) has, when its type
+/// says and the number is small enough to be a rank; nullopt otherwise.
+std::optional<int64_t> staticLength(const InferContext &Ctx, unsigned I);
+
+/// An error unless operand I is a 1-D integer tensor.
+llvm::Error requireIntegerVector(const InferContext &Ctx, unsigned I,
+                                 llvm::StringRef What);
 
 } // namespace kiln
 
