@@ -3,7 +3,32 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
+
 namespace kiln::tokenizer::unicode {
+
+namespace {
+
+struct CodePointRange {
+  char32_t First, Last;
+};
+struct CodePointMapping {
+  char32_t From, To;
+};
+
+// Where `tokenizers`' own Unicode tables (older for categories and NFD,
+// newer for lowercase) answer differently from utf8proc's.
+#include "UnicodeTables.inc"
+
+template <size_t N>
+bool inRanges(const CodePointRange (&Table)[N], char32_t Cp) {
+  auto It = std::upper_bound(
+      std::begin(Table), std::end(Table), Cp,
+      [](char32_t C, const CodePointRange &R) { return C < R.First; });
+  return It != std::begin(Table) && Cp <= (It - 1)->Last;
+}
+
+} // namespace
 
 size_t decode(const unsigned char *S, size_t Len, char32_t &Cp) {
   unsigned char B0 = S[0];
@@ -106,8 +131,8 @@ bool isWhitespace(char32_t Cp) {
 
 bool isOther(char32_t Cp) {
   utf8proc_category_t C = category(Cp);
-  return C == UTF8PROC_CATEGORY_CC || C == UTF8PROC_CATEGORY_CF ||
-         C == UTF8PROC_CATEGORY_CO;
+  return (C == UTF8PROC_CATEGORY_CC || C == UTF8PROC_CATEGORY_CF ||
+          C == UTF8PROC_CATEGORY_CO) != inRanges(FlipOther, Cp);
 }
 
 bool isBertPunctuation(char32_t Cp) {
@@ -115,7 +140,8 @@ bool isBertPunctuation(char32_t Cp) {
     return (Cp >= 0x21 && Cp <= 0x2F) || (Cp >= 0x3A && Cp <= 0x40) ||
            (Cp >= 0x5B && Cp <= 0x60) || (Cp >= 0x7B && Cp <= 0x7E);
   utf8proc_category_t C = category(Cp);
-  return C >= UTF8PROC_CATEGORY_PC && C <= UTF8PROC_CATEGORY_PO;
+  return (C >= UTF8PROC_CATEGORY_PC && C <= UTF8PROC_CATEGORY_PO) !=
+         inRanges(FlipPunctuation, Cp);
 }
 
 bool isChineseChar(char32_t Cp) {
@@ -144,7 +170,8 @@ bool isWordChar(char32_t Cp) {
 }
 
 bool isMarkNonspacing(char32_t Cp) {
-  return category(Cp) == UTF8PROC_CATEGORY_MN;
+  return (category(Cp) == UTF8PROC_CATEGORY_MN) !=
+         inRanges(FlipMarkNonspacing, Cp);
 }
 
 int combiningClass(char32_t Cp) {
@@ -154,6 +181,10 @@ int combiningClass(char32_t Cp) {
 size_t decompose(char32_t Cp, char32_t *Out, size_t Capacity) {
   utf8proc_int32_t Buf[8];
   int Boundclass = 0;
+  if (inRanges(NoDecomposition, Cp)) {
+    Out[0] = Cp;
+    return 1;
+  }
   utf8proc_ssize_t N = utf8proc_decompose_char(utf8proc_int32_t(Cp), Buf, 8,
                                                UTF8PROC_DECOMPOSE, &Boundclass);
   if (N <= 0 || size_t(N) > Capacity) {
@@ -172,6 +203,13 @@ size_t toLowercase(char32_t Cp, char32_t Out[3]) {
     Out[0] = 'i';
     Out[1] = 0x307;
     return 2;
+  }
+  auto Extra = std::lower_bound(
+      std::begin(ExtraLowercase), std::end(ExtraLowercase), Cp,
+      [](const CodePointMapping &M, char32_t C) { return M.From < C; });
+  if (Extra != std::end(ExtraLowercase) && Extra->From == Cp) {
+    Out[0] = Extra->To;
+    return 1;
   }
   Out[0] = char32_t(utf8proc_tolower(utf8proc_int32_t(Cp)));
   return 1;
