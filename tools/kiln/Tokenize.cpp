@@ -127,10 +127,15 @@ int runTokenizeCommand(int Argc, char **Argv) {
     ++LineNo;
     if (Line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
-    nlohmann::json Value = nlohmann::json::parse(Line, nullptr, false);
-    if (Value.is_discarded() || !Value.is_string())
+    nlohmann::json Value;
+    try {
+      Value = nlohmann::json::parse(Line);
+    } catch (const nlohmann::json::exception &E) {
+      return fail("line " + std::to_string(LineNo) + ": " + E.what());
+    }
+    if (!Value.is_string())
       return fail("line " + std::to_string(LineNo) +
-                  ": expected a JSON string");
+                  ": expected a JSON string, got " + Value.type_name());
     if (Time) {
       Texts.push_back(Value.get<std::string>());
       continue;
