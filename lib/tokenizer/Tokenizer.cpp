@@ -172,10 +172,15 @@ void canonicalOrder(std::vector<char32_t> &Cps) {
     size_t J = I;
     while (J < N && unicode::combiningClass(Cps[J]) != 0)
       ++J;
-    std::stable_sort(
-        Cps.begin() + I, Cps.begin() + J, [](char32_t A, char32_t B) {
-          return unicode::combiningClass(A) < unicode::combiningClass(B);
-        });
+    // Runs are a few marks long: a stable insertion sort, no allocation.
+    for (size_t K = I + 1; K < J; ++K) {
+      char32_t Cp = Cps[K];
+      int Class = unicode::combiningClass(Cp);
+      size_t L = K;
+      for (; L > I && unicode::combiningClass(Cps[L - 1]) > Class; --L)
+        Cps[L] = Cps[L - 1];
+      Cps[L] = Cp;
+    }
     I = J;
   }
 }
