@@ -10,13 +10,17 @@
 //   scores   = ((heads(q) * sq) @ (keysT(k) * sk)) * s     (each scale
 //              optional, a Mul or a Div by a one-element constant)
 //   probs    = Softmax(scores + bias + mask, axis = -1)    (bias and mask
-//              optional: terms broadcastable to [B, H, S, S])
+//              optional: terms broadcastable to [B, H, S, S]), or SDPA's
+//              NaN guard of it, Where(IsNaN(probs), 0, probs)
 //   out      = Reshape(Transpose(probs @ heads(v), [0, 2, 1, 3]), [B, S, H*D])
 //
 // becomes out = Attention(q, k, v, bias + mask) {num_heads = H, scale = sq *
 // sk * s}. The mask's computation stays in the graph (it is cheap, and other
 // fusions take it); two additive terms, such as MPNet's relative position
-// bias and the padding mask, are summed into one mask operand.
+// bias and the padding mask, are summed into one mask operand. A row
+// masked with -inf throughout (SDPA's Where(mask, 0, -inf) on a padding-only
+// row) is NaN after the Softmax, 0 after SDPA's guard, and 0 in Attention;
+// a mask of -FLT_MAX keeps such a row finite (it averages v), as before.
 //
 // Each Softmax is a candidate: from it the pass follows the only MatMul,
 // Transpose and Reshape that consume it to the root, then matches the whole
@@ -213,7 +217,17 @@ Pattern attentionPattern(const NamedTypes &Types) {
                  capture("mask")},
                 "logits"),
              op("Add", {Scores, capture("mask")}, "logits"), Scores});
-  Pattern Probs = op("Softmax", {Logits}, "softmax");
+  Pattern Softmax = op("Softmax", {Logits}, "softmax");
+  // SDPA's NaN guard for rows masked with -inf throughout, which Attention
+  // writes as 0 too: Where(IsNaN(p), 0, p).
+  Pattern Guarded = where(
+      op("Where", {op("IsNaN", {capture("guarded")}), scalar(0.0), Softmax},
+         "nan_guard"),
+      [](Value *, const Match &M) {
+        return M.value("guarded") == M.node("softmax")->result();
+      },
+      "the NaN guard tests another value than the softmax it guards");
+  Pattern Probs = anyOf({Guarded, Softmax});
   return op(
       "Reshape",
       {transposed(op("MatMul", {Probs, heads("v")}), {0, 2, 1, 3}), capture()},
@@ -393,9 +407,13 @@ TensorType outputType(const Match &M, const Plan &P) {
 }
 
 /// The Reshape that ends the attention around `Softmax`, following the only
-/// MatMul, Transpose and Reshape users; null when the chain is not there.
+/// MatMul, Transpose and Reshape users of the probabilities (the Softmax, or
+/// the Where of its NaN guard); null when the chain is not there.
 Node *rootBelow(Node *Softmax) {
   Node *N = Softmax;
+  for (const Use &U : Softmax->result()->uses())
+    if (U.User->opName() == "Where")
+      N = U.User;
   for (llvm::StringRef Op : {"MatMul", "Transpose", "Reshape"}) {
     Node *Next = nullptr;
     for (const Use &U : N->result()->uses()) {

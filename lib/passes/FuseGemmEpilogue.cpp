@@ -9,7 +9,9 @@
 //   act(Gemm(x, W, c))      -> FusedGemm(x, W, c) {activation, trans_b}
 //
 // W is a constant matrix; b a constant vector of W's output width (either
-// operand order of the Add); Gemm must have alpha = beta = 1 and transA = 0,
+// operand order of the Add), or absent under an activation: a missing bias
+// is a zero bias (`act(MatMul(x, W))` -> FusedGemm(x, W) {activation}; a bare
+// MatMul stays, it has no epilogue to fuse); Gemm must have alpha = beta = 1 and transA = 0,
 // and its constant c must be the same for every row ([N], [1, N] or one
 // element). act is Relu, Gelu (approximate "none" -> "gelu", "tanh" ->
 // "gelu_tanh") or absent.
@@ -88,11 +90,11 @@ Pattern plainGemm() {
       "c differs between rows");
 }
 
+// x @ W
+Pattern matmul() { return op("MatMul", {capture("x"), weightMatrix("w")}); }
+
 // x @ W + b
-Pattern matmulBias() {
-  return op("Add",
-            {op("MatMul", {capture("x"), weightMatrix("w")}), biasVector("b")});
-}
+Pattern matmulBias() { return op("Add", {matmul(), biasVector("b")}); }
 
 /// The linear layer a candidate root ends: its activation's input for Relu
 /// and Gelu, itself for Add and Gemm; null for other ops.
@@ -106,9 +108,13 @@ Pattern patternFor(const Node &Root) {
     return nullptr;
   // Dispatching on the producer keeps the failure reason about the form
   // that is there (a bad bias, say) rather than "not produced by 'Gemm'".
+  // A product without a bias (removed by canonicalize when it was zero) is
+  // the layer with a zero bias.
   Node *Producer = Root.operand(0) ? Root.operand(0)->definingNode() : nullptr;
-  bool FromGemm = Producer && Producer->opName() == "Gemm";
-  return op(Op, {FromGemm ? plainGemm() : matmulBias()});
+  llvm::StringRef From = Producer ? Producer->opName() : "";
+  return op(Op, {From == "Gemm"     ? plainGemm()
+                 : From == "MatMul" ? matmul()
+                                    : matmulBias()});
 }
 
 std::string activationOf(const Node &Root) {

@@ -7,14 +7,17 @@
 //        d = x - ReduceMean(x, [-1])
 //        y = d / Sqrt(ReduceMean(d^2, [-1]) + eps) * gamma + beta
 //    with d^2 as Pow(d, 2) or d * d, "/ s" as "* Reciprocal(s)", the axes
-//    as -1 or rank - 1, gamma and beta constants of the last dim, and beta
-//    optional. Each candidate is anchored at its Sqrt; the root is the
+//    as -1 or rank - 1, gamma and beta constants of the last dim, each
+//    optional: a missing gamma is a unit scale and a missing beta a zero
+//    shift (canonicalize removes `* 1` and `+ 0`, so fresh and affine-free
+//    layer norms have neither). Each candidate is anchored at its Sqrt; the root is the
 //    farthest node below it the pattern matches, so that gamma and beta are
 //    taken in whenever they are there;
 //  - ONNX LayerNormalization {axis = -1} whose Mean and InvStdDev results are
 //    unused (kiln's LayerNorm does not produce them).
 //
-// Both become LayerNorm(x, gamma, beta) {epsilon}.
+// Both become LayerNorm(x, gamma, beta) {epsilon}, gamma a vector of ones
+// when there is none (an ONNX LayerNormalization without a scale too).
 //
 //===----------------------------------------------------------------------===//
 #include "ir/ops/OpUtils.h"
@@ -39,8 +42,9 @@ Pattern meanOverLastAxis(Pattern In) {
       "is not a mean over the last axis alone with keepdims = 1");
 }
 
-/// The decomposed layer norm with gamma (and beta when `WithBeta`).
-Pattern decomposedLayerNorm(bool WithBeta) {
+/// The decomposed layer norm; gamma and beta are each optional (a missing
+/// one is a unit scale or a zero shift: canonicalize drops `* 1` and `+ 0`).
+Pattern decomposedLayerNorm() {
   // d = x - mean(x)
   Pattern X = capture("x");
   Pattern D = op("Sub", {X, meanOverLastAxis(X)});
@@ -54,7 +58,16 @@ Pattern decomposedLayerNorm(bool WithBeta) {
   // The constants come first: when one is not a constant, the matcher then
   // says so instead of trying it as the normalized value.
   Pattern Scaled = op("Mul", {constant("gamma"), Normalized});
-  return WithBeta ? op("Add", {constant("beta"), Scaled}) : Scaled;
+  return anyOf({op("Add", {constant("beta"), Scaled}), Scaled,
+                op("Add", {constant("beta"), Normalized}), Normalized});
+}
+
+/// A vector of `Width` ones: the scale of a layer norm that has none.
+Value *unitScale(rewrite::Rewriter &R, const Value &X, int64_t Width) {
+  Tensor Ones(X.dtype(), {Width});
+  for (int64_t I = 0; I < Width; ++I)
+    Ones.setDouble(I, 1.0);
+  return R.addConstant(X.name() + ".unit_scale", std::move(Ones));
 }
 
 std::optional<std::string> checkDecomposed(Node *, const Match &M) {
@@ -66,6 +79,9 @@ std::optional<std::string> checkDecomposed(Node *, const Match &M) {
   if (X->rank() < 1)
     return "%" + X->name() + " is a scalar";
   const Dim &Width = X->type().Dims.back();
+  if (!M.value("gamma") && !Width.isStatic())
+    return "without a scale the last dim " + Width.str() +
+           " must be static (LayerNorm takes a vector of ones)";
   for (llvm::StringRef Param : {"gamma", "beta"}) {
     Value *V = M.value(Param);
     if (V && !fusion::isChannelVector(V, Width))
@@ -88,12 +104,11 @@ public:
   DecomposedLayerNorm() : OpRewritePattern({"Sqrt"}) {}
 
   rewrite::Matched<fusion::RootMatch> match(Node &Sqrt) const override {
-    static const Pattern Pattern =
-        anyOf({decomposedLayerNorm(true), decomposedLayerNorm(false)});
+    static const Pattern Pattern = decomposedLayerNorm();
     std::vector<fusion::Reached> Roots;
     for (const fusion::Reached &R :
          fusion::nodesBelow(&Sqrt, 4, {"Reciprocal", "Div", "Mul", "Add"}))
-      if (R.N->opName() == "Mul" || R.N->opName() == "Add")
+      if (R.N->opName() != "Reciprocal")
         Roots.push_back(R);
     fusion::RootMatch Found =
         fusion::matchFirst(Roots, Pattern, checkDecomposed);
@@ -105,12 +120,15 @@ public:
   llvm::Error rewrite(Node &, fusion::RootMatch &Found,
                       rewrite::Rewriter &R) const override {
     const Match &M = Found.Bindings;
-    std::vector<Value *> Operands = {M.value("x"),
-                                     fusion::asVector(R, M.value("gamma"))};
+    Value *X = M.value("x");
+    Value *Gamma = M.value("gamma");
+    std::vector<Value *> Operands = {
+        X, Gamma ? fusion::asVector(R, Gamma)
+                 : unitScale(R, *X, X->type().Dims.back().value())};
     if (Value *Beta = M.value("beta"))
       Operands.push_back(fusion::asVector(R, Beta));
     float Epsilon = float(*fusion::scalarValue(M.value("eps")));
-    Node *Fused = R.createNode("LayerNorm", Operands, {M.value("x")->type()},
+    Node *Fused = R.createNode("LayerNorm", Operands, {X->type()},
                                {{"epsilon", Attribute(Epsilon)}},
                                Found.Root->name(), {}, Found.Root);
     R.replaceRoot(Found.Root, Fused, M.matchedNodes());
@@ -143,8 +161,9 @@ public:
                " result %" + R->name() +
                " is used, and LayerNorm does not compute it";
     }
-    if (!N.operand(1))
-      return std::string("it has no scale");
+    if (!N.operand(1) && !X->type().Dims.back().isStatic())
+      return "it has no scale and the last dim " + X->type().Dims.back().str() +
+             " is not static";
     // Scale and bias must be vectors of the last dim; a constant of shape
     // [1, W] is reshaped, after both were checked.
     const Dim &Width = X->type().Dims.back();
@@ -159,6 +178,8 @@ public:
   llvm::Error rewrite(Node &N, Node *&, rewrite::Rewriter &R) const override {
     Value *X = N.operand(0);
     std::vector<Value *> Operands = {X};
+    if (!N.operand(1))
+      Operands.push_back(unitScale(R, *X, X->type().Dims.back().value()));
     for (unsigned I : {1u, 2u})
       if (Value *V = N.operand(I))
         Operands.push_back(V->rank() == 1 ? V : fusion::asVector(R, V));

@@ -9,7 +9,7 @@
 //
 // One GEMM reads x once and fills the GPU better than three narrow ones.
 // Each projection is a FusedGemm without activation (what fuse-gemm-epilogue
-// makes) or still a MatMul + Add; weights are constant, of one shape and
+// makes), still a MatMul + Add, or a bare MatMul (no bias); weights are constant, of one shape and
 // trans_b, and each projection's result feeds only the Attention. When only
 // some projections have a bias, the others get zeros. Projections of one
 // input that feed anything but an Attention are not merged.
@@ -32,17 +32,20 @@ Pattern weightMatrix(const std::string &Name) {
       "the weight is not a 2-D matrix");
 }
 
-// proj(x) = x @ W + b, as a FusedGemm (bias optional) or a MatMul and an Add;
-// the node producing it is bound to `P`, W to `P`.w and b to `P`.b.
+// proj(x) = x @ W + b, as a FusedGemm or a MatMul and an Add, b optional (a
+// missing bias is a zero bias: a bare MatMul is the projection); the node
+// producing it is bound to `P`, W to `P`.w and b to `P`.b.
 Pattern projection(const std::string &P) {
   Pattern Gemm =
       anyOf({op("FusedGemm",
                 {capture("x"), weightMatrix(P + ".w"), constant(P + ".b")}, P),
              op("FusedGemm", {capture("x"), weightMatrix(P + ".w")}, P)});
-  return anyOf({Gemm, op("Add",
-                         {op("MatMul", {capture("x"), weightMatrix(P + ".w")}),
-                          constant(P + ".b")},
-                         P)});
+  return anyOf({Gemm,
+                op("Add",
+                   {op("MatMul", {capture("x"), weightMatrix(P + ".w")}),
+                    constant(P + ".b")},
+                   P),
+                op("MatMul", {capture("x"), weightMatrix(P + ".w")}, P)});
 }
 
 // Attention(proj_q(x), proj_k(x), proj_v(x), mask?)

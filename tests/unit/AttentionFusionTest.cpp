@@ -197,6 +197,72 @@ graph @variants(%x: f32[batch, seq, 8], %keep: bool[batch, 1, 1, seq], %pos: f32
                      {"pos", uniform({1, 2, 5, 5})}});
 }
 
+/// transformers' SDPA attention as TorchScript exports it: the -inf mask
+/// Where(keep, 0, -inf) and the NaN guard Where(IsNaN(p), 0, p); beside it
+/// the eager form's -FLT_MAX mask without a guard. Batch row 1 is masked
+/// throughout: the SDPA attention writes 0 there, the eager one averages v.
+TEST_F(AttentionFusion, SdpaNanGuardAndFullyMaskedRowsKeepMeaning) {
+  auto G = parse(R"(
+graph @sdpa(%x: f32[batch, seq, 8], %keep: bool[batch, 1, 1, seq]) {
+  %split = const i64[4] [0, 0, 2, 4]
+  %merge = const i64[3] [0, 0, 8]
+  %root_scale = const f32[] [0.70710677]
+  %zero = const f32[1] [0.0]
+  %neg_inf = const f32[] [-inf]
+  %min = const f32[] [-3.4028235e+38]
+  %mask = Where(%keep, %zero, %neg_inf) : f32[batch, 1, 1, seq]
+  %xr = Reshape(%x, %split) : f32[batch, seq, 2, 4]
+  %xh = Transpose(%xr) {perm = [0, 2, 1, 3]} : f32[batch, 2, seq, 4]
+  %xr2 = Reshape(%x, %split) : f32[batch, seq, 2, 4]
+  %xt = Transpose(%xr2) {perm = [0, 2, 3, 1]} : f32[batch, 2, 4, seq]
+  %xr3 = Reshape(%x, %split) : f32[batch, seq, 2, 4]
+  %xv = Transpose(%xr3) {perm = [0, 2, 1, 3]} : f32[batch, 2, seq, 4]
+  %xq = Mul(%xh, %root_scale) : f32[batch, 2, seq, 4]
+  %xk = Mul(%xt, %root_scale) : f32[batch, 2, 4, seq]
+  %s = MatMul(%xq, %xk) : f32[batch, 2, seq, seq]
+  %sm = Add(%s, %mask) : f32[batch, 2, seq, seq]
+  %p = Softmax(%sm) {axis = -1} : f32[batch, 2, seq, seq]
+  %nan = IsNaN(%p) : bool[batch, 2, seq, seq]
+  %pg = Where(%nan, %zero, %p) : f32[batch, 2, seq, seq]
+  %c = MatMul(%pg, %xv) : f32[batch, 2, seq, 4]
+  %ct = Transpose(%c) {perm = [0, 2, 1, 3]} : f32[batch, seq, 2, 4]
+  %y = Reshape(%ct, %merge) : f32[batch, seq, 8]
+  %eager_mask = Where(%keep, %zero, %min) : f32[batch, 1, 1, seq]
+  %yr = Reshape(%x, %split) : f32[batch, seq, 2, 4]
+  %yh = Transpose(%yr) {perm = [0, 2, 1, 3]} : f32[batch, 2, seq, 4]
+  %yr2 = Reshape(%x, %split) : f32[batch, seq, 2, 4]
+  %yt = Transpose(%yr2) {perm = [0, 2, 3, 1]} : f32[batch, 2, 4, seq]
+  %yr3 = Reshape(%x, %split) : f32[batch, seq, 2, 4]
+  %yv = Transpose(%yr3) {perm = [0, 2, 1, 3]} : f32[batch, 2, seq, 4]
+  %ys = MatMul(%yh, %yt) : f32[batch, 2, seq, seq]
+  %ym = Add(%ys, %eager_mask) : f32[batch, 2, seq, seq]
+  %yp = Softmax(%ym) {axis = -1} : f32[batch, 2, seq, seq]
+  %yc = MatMul(%yp, %yv) : f32[batch, 2, seq, 4]
+  %yct = Transpose(%yc) {perm = [0, 2, 1, 3]} : f32[batch, seq, 2, 4]
+  %z = Reshape(%yct, %merge) : f32[batch, seq, 8]
+  return %y, %z
+}
+)");
+  ASSERT_TRUE(G);
+  Tensor Keep = paddedMask(5, {5, 0, 3}, DType::Bool).reshaped({3, 1, 1, 5});
+  Tensor X = uniform({3, 5, 8}, -2, 2);
+  expectSameMeaning(*G, "fuse-attention", "Attention", 2,
+                    {{"x", X}, {"keep", Keep}});
+  EXPECT_EQ(count(*G, "IsNaN"), 0);
+  auto Out = runReference(*G, {{"x", X}, {"keep", Keep}});
+  ASSERT_TRUE(bool(Out)) << llvm::toString(Out.takeError());
+  const Tensor &Sdpa = (*Out)[0], &Eager = (*Out)[1];
+  // Row 1 (elements 40 .. 79): 0 under the -inf mask, the mean of v's
+  // heads under -FLT_MAX (nonzero for random x).
+  double SdpaRow = 0, EagerRow = 0;
+  for (int64_t I = 40; I < 80; ++I) {
+    SdpaRow += std::fabs(Sdpa.getDouble(I));
+    EagerRow += std::fabs(Eager.getDouble(I));
+  }
+  EXPECT_EQ(SdpaRow, 0.0);
+  EXPECT_GT(EagerRow, 0.0);
+}
+
 TEST_F(AttentionFusion, TorchlibKeySwapKeepsMeaning) {
   auto G = parse(R"(
 graph @torchlib(%q: f32[2, 3, 8], %k: f32[2, 3, 8], %v: f32[2, 3, 8]) {

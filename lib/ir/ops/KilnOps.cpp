@@ -15,7 +15,8 @@
 //                                         act(a @ b + bias)
 //   Attention(q, k?, v?, mask?) {num_heads, scale}
 //                                         softmax(q k^T * scale + mask) v per
-//                                         head; q, k, v are [B, S, H*D]; when
+//                                         head (0 for a row masked with -inf
+//                                         throughout); q, k, v are [B, S, H*D]; when
 //                                         k and v are absent q is packed
 //                                         [B, S, 3*H*D] (q | k | v)
 //   FusedElementwise(x0, x1, ...) {expr, dtype}
@@ -445,6 +446,11 @@ OpDef attentionDef() {
             Scores[J] = Dot;
             Max = std::max(Max, Dot);
           }
+          // A row whose every key is masked with -inf attends to nothing and
+          // writes 0, as SDPA's NaN guard and the GPU kernel do (a mask of
+          // -FLT_MAX stays finite: such a row averages v).
+          if (Max == -INFINITY)
+            continue;
           double Sum = 0;
           for (int64_t J = 0; J < SeqK; ++J) {
             Scores[J] = std::exp(Scores[J] - Max);
