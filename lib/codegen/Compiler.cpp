@@ -9,6 +9,7 @@
 #include "codegen/Compiler.h"
 
 #include "codegen/BucketLowering.h"
+#include "codegen/InputRoleAnalysis.h"
 #include "codegen/Nvrtc.h"
 #include "ir/Error.h"
 #include "ir/Printer.h"
@@ -148,6 +149,9 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   A.Meta.Arch = Options.Target.Arch;
   A.Meta.CompileCommand = Options.CompileCommand;
   A.Meta.Inputs = ioSpecs(G->inputs());
+  std::vector<IoRole> Roles = inferInputRoles(*G);
+  for (size_t I = 0; I < Roles.size(); ++I)
+    A.Meta.Inputs[I].Role = Roles[I];
   A.Meta.Outputs = ioSpecs(G->outputs());
   PrintOptions Print;
   Print.ElideWeights = true;

@@ -46,6 +46,15 @@ using llvm::Expected;
 using llvm::StringRef;
 using llvm::Twine;
 
+StringRef kiln::ioRoleName(IoRole R) {
+  switch (R) {
+  case IoRole::None: return "";
+  case IoRole::AttentionMask: return "attention_mask";
+  case IoRole::TokenTypes: return "token_types";
+  }
+  return "";
+}
+
 namespace {
 
 uint64_t checksum(StringRef Bytes) { return llvm::xxh3_64bits(Bytes); }

@@ -34,11 +34,27 @@ inline constexpr uint32_t ArtifactFormatVersion = 1;
 /// The size of a GemmStep's stored algorithm: a cublasLtMatmulAlgo_t.
 inline constexpr size_t GemmAlgoBytes = 64;
 
-/// A graph input or output as the model declares it (symbols kept).
+/// What a graph input stands for, as the compiler found it (the runtime
+/// pads requests by it and never looks at names).
+enum class IoRole : uint8_t {
+  None,
+  /// 1 for a real token, 0 for padding: a shorter sequence is padded with 0.
+  AttentionMask,
+  /// The segment ids of the token-type embedding.
+  TokenTypes,
+};
+
+/// "attention_mask", "token_types" or "" (None).
+llvm::StringRef ioRoleName(IoRole R);
+
+/// A graph input or output as the model declares it (symbols kept). The
+/// compiler names the dims that follow the batch and the sequence `batch`
+/// and `seq` (the canonicalize-symbols pass).
 struct IoSpec {
   std::string Name;
   DType Type = DType::F32;
   std::vector<Dim> Dims;
+  IoRole Role = IoRole::None;
 };
 
 /// An IR constant whose data lives in the weights buffer.

@@ -323,10 +323,14 @@ llvm::json::Value dimsToJson(const std::vector<Dim> &Dims) {
 
 llvm::json::Value ioToJson(const std::vector<IoSpec> &Specs) {
   llvm::json::Array A;
-  for (const IoSpec &S : Specs)
-    A.push_back(llvm::json::Object{{"name", S.Name},
-                                   {"dtype", dtypeName(S.Type)},
-                                   {"shape", dimsToJson(S.Dims)}});
+  for (const IoSpec &S : Specs) {
+    llvm::json::Object O{{"name", S.Name},
+                         {"dtype", dtypeName(S.Type)},
+                         {"shape", dimsToJson(S.Dims)}};
+    if (S.Role != IoRole::None)
+      O["role"] = ioRoleName(S.Role);
+    A.push_back(std::move(O));
+  }
   return A;
 }
 
@@ -384,6 +388,16 @@ Expected<std::vector<IoSpec>> jsonIo(const llvm::json::Object &O,
                            "list 'shape'");
     IoSpec S;
     S.Name = Name->str();
+    if (const llvm::json::Value *Role = Spec->get("role")) {
+      std::optional<StringRef> R = Role->getAsString();
+      if (R && *R == ioRoleName(IoRole::AttentionMask))
+        S.Role = IoRole::AttentionMask;
+      else if (R && *R == ioRoleName(IoRole::TokenTypes))
+        S.Role = IoRole::TokenTypes;
+      else
+        return metadataError("'" + Key + "' entry '" + *Name +
+                             "' has an unknown 'role'");
+    }
     std::optional<DType> T = parseDType(*Type);
     if (!T)
       return metadataError("'" + Key + "' entry '" + *Name +

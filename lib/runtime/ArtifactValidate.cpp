@@ -312,7 +312,13 @@ Error checkUtf8(StringRef S, const Twine &What) {
 
 Error checkIoSpecs(const std::vector<IoSpec> &Specs, const char *Kind) {
   llvm::StringSet<> Names;
+  std::set<IoRole> Roles;
   for (const IoSpec &S : Specs) {
+    // Only inputs have roles, each role at most one.
+    if (S.Role != IoRole::None &&
+        (llvm::StringRef(Kind) != "input" || !Roles.insert(S.Role).second))
+      return makeError(Twine(Kind) + " '" + S.Name + "' cannot have role '" +
+                       ioRoleName(S.Role) + "'");
     if (S.Name.empty())
       return makeError(Twine("an ") + Kind + " has no name");
     if (Error E = checkUtf8(S.Name, Twine(Kind) + " name"))

@@ -18,10 +18,10 @@ int IoRoles::firstDim(DimRole R) const {
   return -1;
 }
 
-IoRoles ioRoles(llvm::StringRef Name, llvm::ArrayRef<Dim> Dims) {
+IoRoles ioRoles(IoRole Role, llvm::ArrayRef<Dim> Dims) {
   IoRoles R;
-  R.AttentionMask = Name.contains_insensitive("mask");
-  R.TokenTypes = !R.AttentionMask && Name.contains_insensitive("type");
+  R.AttentionMask = Role == IoRole::AttentionMask;
+  R.TokenTypes = Role == IoRole::TokenTypes;
   for (const Dim &D : Dims)
     R.Dims.push_back(dimRole(D));
   return R;

@@ -3,10 +3,10 @@
 // The runtime pads requests to buckets, and the tools make up inputs, by
 // what each input and dim stands for: which input is the attention mask
 // (padding a sequence needs one; made-up masks are all ones), which the
-// token types, which dim follows the batch and which the sequence. This is
-// the one place that decides it. Today it reads the names the exporters
-// use (an input named like "mask", the symbols `batch` and `seq`); the
-// compiler is to record the roles in the artifact instead.
+// token types, which dim follows the batch and which the sequence. The
+// compiler records them in the artifact (IoSpec::Role, found by
+// codegen/InputRoleAnalysis.h; the dims it names `batch` and `seq`), and
+// this is the one place that reads them. Nothing here looks at names.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_INPUTROLES_H
@@ -40,9 +40,9 @@ struct IoRoles {
   int seqDim() const { return firstDim(DimRole::Seq); }
 };
 
-/// The roles of the input or output `Name` with dims `Dims`.
-IoRoles ioRoles(llvm::StringRef Name, llvm::ArrayRef<Dim> Dims);
-inline IoRoles ioRoles(const IoSpec &S) { return ioRoles(S.Name, S.Dims); }
+/// The roles of an input or output of role `Role` with dims `Dims`.
+IoRoles ioRoles(IoRole Role, llvm::ArrayRef<Dim> Dims);
+inline IoRoles ioRoles(const IoSpec &S) { return ioRoles(S.Role, S.Dims); }
 
 /// The roles of an artifact's inputs, in order.
 std::vector<IoRoles> inputRoles(const ArtifactMetadata &Meta);

@@ -1,6 +1,7 @@
 //===- RandomInputs.cpp - made-up inputs for a model ----------------------===//
 #include "common/RandomInputs.h"
 
+#include "codegen/InputRoleAnalysis.h"
 #include "ir/Error.h"
 #include "runtime/InputRoles.h"
 
@@ -8,7 +9,7 @@
 
 namespace kiln {
 
-llvm::Expected<Tensor> randomInput(const Value &V,
+llvm::Expected<Tensor> randomInput(const Value &V, IoRole Role,
                                    const llvm::StringMap<int64_t> &Symbols,
                                    int64_t IntRange, std::mt19937_64 &Rng) {
   std::vector<int64_t> Sizes;
@@ -34,9 +35,8 @@ llvm::Expected<Tensor> randomInput(const Value &V,
           "input %" + V.name() + " of type " + V.type().str() +
           " would be too large to generate; check the --dim sizes");
   Tensor T(V.dtype(), std::move(Sizes));
-  bool Ones =
-      V.dtype() == DType::Bool ||
-      (isInteger(V.dtype()) && ioRoles(V.name(), V.type().Dims).AttentionMask);
+  bool Ones = V.dtype() == DType::Bool ||
+              (isInteger(V.dtype()) && Role == IoRole::AttentionMask);
   std::uniform_real_distribution<double> Float(-1.0, 1.0);
   std::uniform_int_distribution<int64_t> Int(0, IntRange - 1);
   for (int64_t I = 0; I < T.numElements(); ++I) {
@@ -50,9 +50,9 @@ llvm::Expected<Tensor> randomInput(const Value &V,
   return T;
 }
 
-Tensor benchmarkInput(const IoBinding &B, std::mt19937_64 &Rng) {
+Tensor benchmarkInput(const IoBinding &B, IoRole Role, std::mt19937_64 &Rng) {
   Tensor T(B.Type, B.Dims);
-  IoRoles Roles = ioRoles(B.Name, {});
+  IoRoles Roles = ioRoles(Role, {});
   std::uniform_int_distribution<int64_t> Ids(1000, 29999);
   std::uniform_real_distribution<double> Real(-1, 1);
   for (int64_t I = 0; I < T.numElements(); ++I) {
@@ -71,7 +71,9 @@ Tensor benchmarkInput(const IoBinding &B, std::mt19937_64 &Rng) {
 std::map<std::string, Tensor> comparisonInputs(const Graph &G) {
   std::map<std::string, Tensor> Inputs;
   std::mt19937_64 Rng(0);
-  for (const Value *V : G.inputs()) {
+  std::vector<IoRole> Roles = inferInputRoles(G);
+  for (size_t In = 0; In < Roles.size(); ++In) {
+    const Value *V = G.inputs()[In];
     std::vector<int64_t> Sizes;
     for (int64_t I = 0; I < V->rank(); ++I) {
       const Dim &D = V->type().Dims[I];
@@ -85,7 +87,7 @@ std::map<std::string, Tensor> comparisonInputs(const Graph &G) {
           Table->type().Dims[0].isStatic())
         Range = std::max(Range, Table->type().Dims[0].value());
     }
-    bool Mask = ioRoles(V->name(), V->type().Dims).AttentionMask;
+    bool Mask = Roles[In] == IoRole::AttentionMask;
     int64_t Padded = Sizes.empty() ? 0 : Sizes.back() - Sizes.back() / 4;
     Tensor T(V->dtype(), Sizes);
     std::uniform_real_distribution<double> Float(-1.0, 1.0);

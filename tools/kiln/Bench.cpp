@@ -195,9 +195,12 @@ llvm::Error kiln::benchCommand() {
       return makeError("shape " + llvm::Twine(Batch) + "x" + llvm::Twine(Seq) +
                        " is no bucket of " + BenchModel +
                        " (compile with --batch and --seq including it)");
+    // A bucket binds the model's inputs in their order.
+    const std::vector<IoSpec> &Specs = engineMetadata(**E).Inputs;
     std::vector<HostTensor> Inputs;
-    for (const IoBinding &In : Buckets[Bucket].Inputs)
-      Inputs.push_back(toHostTensor(benchmarkInput(In, Rng)));
+    for (size_t I = 0; I < Buckets[Bucket].Inputs.size(); ++I)
+      Inputs.push_back(toHostTensor(
+          benchmarkInput(Buckets[Bucket].Inputs[I], Specs[I].Role, Rng)));
     if (llvm::Error Err = (*Ctx)->stage(Bucket, Inputs))
       return Err;
     if (auto W = (*Ctx)->timeBucket(Bucket, BenchWarmup); !W)

@@ -10,6 +10,7 @@
 
 #include "codegen/Compiler.h"
 #include "codegen/DataDependent.h"
+#include "codegen/InputRoleAnalysis.h"
 #include "codegen/Nvrtc.h"
 #include "common/Npy.h"
 #include "common/RandomInputs.h"
@@ -159,10 +160,13 @@ static llvm::Error addRandomInputs(const Graph &G,
   if (!Symbols)
     return Symbols.takeError();
   std::mt19937_64 Rng(Seed);
-  for (const Value *V : G.inputs()) {
+  std::vector<IoRole> Roles = inferInputRoles(G);
+  for (size_t In = 0; In < Roles.size(); ++In) {
+    const Value *V = G.inputs()[In];
     if (Inputs.count(V->name()))
       continue;
-    llvm::Expected<Tensor> T = randomInput(*V, *Symbols, IntRange, Rng);
+    llvm::Expected<Tensor> T =
+        randomInput(*V, Roles[In], *Symbols, IntRange, Rng);
     if (!T)
       return T.takeError();
     Inputs.emplace(V->name(), std::move(*T));
