@@ -6,9 +6,17 @@ machine; the GPU itself is not used: everything runs in fp32 on the CPU so the
 reference outputs are reproducible). One call writes every file:
 
     python3 scripts/export_fixtures.py --out OUT [--tokenizer DIR]
+    # add or redo some fixtures in a copy of tests/models, keeping the rest:
+    python3 scripts/export_fixtures.py --out COPY --merge --skip-real --only NAME...
+
+FIXTURES lists every fixture: the first ten (eager attention, exported with
+torch 2.11), then the zoo of issue 12 (each architecture of ZOO by the
+TorchScript exporter at opsets 14 and 17 and by dynamo), exported later with
+torch 2.15 on the CPU; each manifest entry records its versions.
 
 Weights are random with fixed seeds and deliberately non-trivial (no all-ones
-LayerNorm scales, no zero biases), so that a kernel ignoring a bias or a scale
+LayerNorm scales, no zero biases; except the *_fresh architectures, kept as
+transformers initializes them), so that a kernel ignoring a bias or a scale
 fails its test, and so that every parameter of a model has distinct values:
 the all-MiniLM-L6-v2 weight map matches ONNX initializers to torch parameters
 by value.
