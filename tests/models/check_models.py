@@ -11,8 +11,13 @@ builds; its embeddings must also keep a cosine similarity of at least
 0.99999 with onnxruntime's. Without --kiln only the fixtures themselves are
 checked: live onnxruntime against the stored outputs.
 
-Prints one line per model and `model tests: N passed, M failed`; exits 1 when
-any model failed.
+A fixture whose manifest entry has `kiln_xfail` (the reason kiln cannot run
+it correctly yet) is still run: a failure prints XFAIL with the reason and
+counts as expected, a pass prints XPASS and counts as failed (the mark is
+stale: remove it).
+
+Prints one line per model and `model tests: N passed, M failed, K xfail`;
+exits 1 when any model failed.
 """
 
 import argparse
@@ -132,28 +137,40 @@ def main():
         return 2
     manifest = json.loads(args.manifest.read_text())
     base = args.manifest.parent
-    cases = [(m["name"], base / m["file"], base / m["inputs"], base / m["outputs"], False)
+    cases = [(m["name"], base / m["file"], base / m["inputs"], base / m["outputs"], False,
+              m.get("kiln_xfail") if args.kiln else None)
              for m in manifest["models"]]
     if args.real_minilm:
         stored = base / f"{REAL_MINILM}.ort.npz"
         cases.append((REAL_MINILM, args.real_minilm, base / f"{REAL_MINILM}.inputs.npz",
-                      stored if stored.exists() else None, True))
+                      stored if stored.exists() else None, True, None))
     if args.only:
         cases = [c for c in cases if c[0] in args.only]
 
-    passed = failed = 0
+    passed = failed = xfailed = 0
     width = max((len(c[0]) for c in cases), default=0)
-    for name, model, inputs_path, outputs_path, real in cases:
+    for name, model, inputs_path, outputs_path, real, xfail in cases:
         try:
             stored = load_npz(outputs_path) if outputs_path else None
             ok, line = check_model(name, model, load_npz(inputs_path), stored, args.kiln, real)
         except Exception as err:  # any failure of one model is reported, the rest still run
             ok, line = False, f"error: {err}"
-        passed += ok
-        failed += not ok
-        print(f"{'PASS' if ok else 'FAIL'} {name:<{width}} {line}", flush=True)
-    print(f"model tests: {passed} passed, {failed} failed")
+        tag = outcome(ok, xfail)
+        passed += tag == "PASS"
+        xfailed += tag == "XFAIL"
+        failed += tag in ("FAIL", "XPASS")
+        print(f"{tag} {name:<{width}} {line}" + (f" (expected to fail: {xfail})" if xfail else ""),
+              flush=True)
+    print(f"model tests: {passed} passed, {failed} failed, {xfailed} xfail")
     return 1 if failed else 0
+
+
+def outcome(ok, xfail):
+    """PASS or FAIL; for a fixture marked kiln_xfail, XFAIL or XPASS (a
+    stale mark, counted as a failure)."""
+    if xfail:
+        return "XPASS" if ok else "XFAIL"
+    return "PASS" if ok else "FAIL"
 
 
 if __name__ == "__main__":

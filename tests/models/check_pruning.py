@@ -17,7 +17,13 @@ Two pruning patterns per model:
 
     python tests/models/check_pruning.py --kiln build/bin/kiln --kiln-opt build/bin/kiln-opt
 
-Prints one line per (model, pattern) and `pruning tests: N passed, M failed`.
+Prints one line per (model, pattern) and
+`pruning tests: N passed, M failed, K xfail, S skipped`. A model whose
+projections this script cannot find (bias-free or shared layers, other
+module names: ALBERT, DeBERTa, ModernBERT, the freshly initialized exports)
+is SKIPped, visibly; one whose manifest entry has `kiln_xfail_pruning` (the
+reason kiln cannot prune it yet) prints XFAIL when it fails and XPASS
+(counted as failed: the mark is stale) when it passes.
 The fixtures are built in a temporary directory; nothing is written here.
 """
 
@@ -33,7 +39,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from check_models import KILN_TOLERANCE, load_npz, max_error, run_kiln, run_ort
+from check_models import KILN_TOLERANCE, load_npz, max_error, outcome, run_kiln, run_ort
 from check_pipelines import random_inputs
 
 HERE = Path(__file__).resolve().parent
@@ -73,6 +79,10 @@ def linear_layers(model):
                 if any(f".{k.format(layer)}.bias" in "." + bias[0] for k in keys):
                     layers.setdefault(layer, {})[role] = (weights[0], bias[0])
     return layers
+
+
+class NotRecognized(RuntimeError):
+    """The model's projections are not of a form this script can prune."""
 
 
 class Pruner:
@@ -144,7 +154,7 @@ class Pruner:
 def prune(model, heads, pattern, rng):
     layers = linear_layers(model)
     if not layers or any(len(roles) != len(ROLES) for roles in layers.values()):
-        raise RuntimeError(f"projections not recognized: {sorted(layers.get(0, {}))}")
+        raise NotRecognized(f"projections not recognized: {sorted(layers.get(0, {}))}")
     first, last = layers[min(layers)], layers[max(layers)]
     p = Pruner(model, heads)
     ffn = p.arrays[first["up"][0]].shape[1]
@@ -222,18 +232,25 @@ def main():
     manifest = json.loads(args.manifest.read_text())
     base = args.manifest.parent
     rng = np.random.default_rng(args.seed)
-    passed = failed = 0
+    counts = {"PASS": 0, "FAIL": 0, "XFAIL": 0, "XPASS": 0, "SKIP": 0}
     for m in manifest["models"]:
+        xfail = m.get("kiln_xfail_pruning")
+        note = f" (expected to fail: {xfail})" if xfail else ""
         with tempfile.TemporaryDirectory(prefix="kiln-prune-") as work:
             for pattern in ("torch", "partial"):
                 try:
                     ok, line = check(m, base, pattern, args, rng, Path(work))
+                    tag = outcome(ok, xfail)
+                except NotRecognized as e:  # a form this script cannot zero
+                    tag, line, note = "SKIP", str(e), ""
                 except Exception as e:  # report the failure, check the rest
                     ok, line = False, f"error: {e}"
-                passed += ok
-                failed += not ok
-                print(f"{'PASS' if ok else 'FAIL'} {m['name']} {pattern}: {line}", flush=True)
-    print(f"pruning tests: {passed} passed, {failed} failed")
+                    tag = outcome(ok, xfail)
+                counts[tag] += 1
+                print(f"{tag} {m['name']} {pattern}: {line}{note}", flush=True)
+    failed = counts["FAIL"] + counts["XPASS"]
+    print(f"pruning tests: {counts['PASS']} passed, {failed} failed, {counts['XFAIL']} xfail, "
+          f"{counts['SKIP']} skipped")
     return 1 if failed else 0
 
 
