@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <optional>
+#include <vector>
 
 namespace kiln {
 namespace {
@@ -78,6 +79,9 @@ llvm::Error checkSequenceLength(const ArtifactMetadata &Meta, int64_t Seq) {
 
 llvm::Error checkIndexInputs(const ArtifactMetadata &Meta,
                              llvm::ArrayRef<IndexInput> Inputs) {
+  // One min/max pass per input, however many tables it indexes.
+  std::vector<std::optional<std::optional<std::pair<int64_t, int64_t>>>> Cache(
+      Inputs.size());
   for (const IndexCheck &C : Meta.IndexChecks) {
     size_t I = 0;
     while (I < Meta.Inputs.size() && Meta.Inputs[I].Name != C.Input)
@@ -85,7 +89,9 @@ llvm::Error checkIndexInputs(const ArtifactMetadata &Meta,
     if (I >= Inputs.size())
       continue;
     const IndexInput &In = Inputs[I];
-    auto Bounds = minMax(In);
+    if (!Cache[I])
+      Cache[I] = minMax(In);
+    const auto &Bounds = *Cache[I];
     if (!Bounds || (inRange(C, Bounds->first) && inRange(C, Bounds->second)))
       continue;
     // Out of range somewhere: report the first offending value, as the
