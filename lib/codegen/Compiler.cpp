@@ -9,6 +9,7 @@
 #include "codegen/Compiler.h"
 
 #include "codegen/BucketLowering.h"
+#include "codegen/IndexBounds.h"
 #include "codegen/InputRoleAnalysis.h"
 #include "codegen/Nvrtc.h"
 #include "ir/Error.h"
@@ -153,6 +154,7 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   for (size_t I = 0; I < Roles.size(); ++I)
     A.Meta.Inputs[I].Role = Roles[I];
   A.Meta.Outputs = ioSpecs(G->outputs());
+  A.Meta.IndexChecks = findIndexChecks(*G);
   PrintOptions Print;
   Print.ElideWeights = true;
   A.IrText = printGraphToString(*G, Print);
@@ -182,6 +184,15 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
     return makeError("the model has a sequence dimension: give seq buckets");
   A.Meta.BatchBuckets = Batches;
   A.Meta.SeqBuckets = HasSeq ? Seqs : std::vector<int64_t>{};
+  if (HasSeq)
+    if (std::optional<SequenceLimit> Limit = sequenceLimit(*G, Roles)) {
+      A.Meta.MaxSequenceLength = Limit->MaxSeq;
+      if (Seqs.back() > Limit->MaxSeq)
+        return makeError("seq bucket " + llvm::Twine(Seqs.back()) +
+                         " is longer than the model allows: the " +
+                         Limit->Table + " holds positions for at most " +
+                         llvm::Twine(Limit->MaxSeq) + " tokens");
+    }
 
   KernelTable Kernels;
   auto LowerBuckets = [&]() -> llvm::Error {

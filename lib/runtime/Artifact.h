@@ -65,6 +65,28 @@ struct WeightEntry {
   std::vector<int64_t> Dims;
 };
 
+/// A graph input whose values index a table (token ids into the word
+/// embedding, token types, positions, any Gather index taken from an input
+/// through value-preserving ops), as the compiler found it. The runtime
+/// checks host inputs against it before a run, and reports a device
+/// kernel's out-of-range flag by it, with the reference executor's message.
+struct IndexCheck {
+  /// How the reference executor words the error.
+  enum class Form : uint8_t {
+    /// ONNX Gather: `index V is out of range for axis A of size N`.
+    Gather,
+    /// EmbedLayerNorm: `<Table> index V is out of range [0, N)`.
+    Embed,
+  };
+  std::string Input; // the graph input's name
+  std::string Node;  // Node::describe() of the node that gathers
+  std::string Table; // Gather: "axis 0"; Embed: "word", "token type" ...
+  Form Kind = Form::Gather;
+  int64_t TableSize = 0; // the table's size along the gathered axis
+  /// Indices in [-TableSize, 0) count from the back (ONNX, once).
+  bool WrapNegative = true;
+};
+
 struct ArtifactMetadata {
   std::string ModelName;
   std::string Producer;  // "kiln <version>"
@@ -80,6 +102,11 @@ struct ArtifactMetadata {
   /// then holds the IR and weights but no buckets and no kernels, and
   /// DataDependentRunner (lib/codegen) compiles plans per request.
   std::string DataDependent;
+  /// The longest sequence the model's position tables allow; 0: unknown
+  /// (no position table bounds it, or the model has no sequence).
+  int64_t MaxSequenceLength = 0;
+  /// The inputs that index tables, checked on every request.
+  std::vector<IndexCheck> IndexChecks;
 };
 
 struct Artifact {

@@ -334,6 +334,19 @@ llvm::json::Value ioToJson(const std::vector<IoSpec> &Specs) {
   return A;
 }
 
+llvm::json::Value indexChecksToJson(const std::vector<IndexCheck> &Checks) {
+  llvm::json::Array A;
+  for (const IndexCheck &C : Checks)
+    A.push_back(llvm::json::Object{
+        {"input", C.Input},
+        {"node", C.Node},
+        {"table", C.Table},
+        {"form", C.Kind == IndexCheck::Form::Embed ? "embed" : "gather"},
+        {"table_size", C.TableSize},
+        {"wrap_negative", C.WrapNegative}});
+  return A;
+}
+
 /// V.getAsInteger(), less its one undefined case: a double of exactly 2^63
 /// passes its range check (INT64_MAX rounds up to 2^63) and then overflows
 /// the conversion.
@@ -365,6 +378,39 @@ Expected<std::vector<int64_t>> jsonInts(const llvm::json::Object &O,
     if (!I)
       return metadataError("'" + Key + "' holds something not an integer");
     Out.push_back(*I);
+  }
+  return Out;
+}
+
+Expected<std::vector<IndexCheck>> jsonIndexChecks(const llvm::json::Object &O) {
+  const llvm::json::Array *A = O.getArray("index_checks");
+  if (!A)
+    return metadataError("'index_checks' is not a list");
+  std::vector<IndexCheck> Out;
+  for (const llvm::json::Value &V : *A) {
+    const llvm::json::Object *C = V.getAsObject();
+    std::optional<StringRef> Input, Node, Table, Form;
+    std::optional<int64_t> Size;
+    std::optional<bool> Wrap;
+    if (C) {
+      Input = C->getString("input");
+      Node = C->getString("node");
+      Table = C->getString("table");
+      Form = C->getString("form");
+      if (const llvm::json::Value *S = C->get("table_size"))
+        Size = jsonInteger(*S);
+      Wrap = C->getBoolean("wrap_negative");
+    }
+    if (!Input || !Node || !Table || !Form || !Size || *Size < 0 || !Wrap ||
+        (*Form != "gather" && *Form != "embed"))
+      return metadataError("an entry of 'index_checks' lacks a string "
+                           "'input', 'node' or 'table', a 'form' of gather "
+                           "or embed, a size 'table_size' or a boolean "
+                           "'wrap_negative'");
+    Out.push_back(
+        {Input->str(), Node->str(), Table->str(),
+         *Form == "embed" ? IndexCheck::Form::Embed : IndexCheck::Form::Gather,
+         *Size, *Wrap});
   }
   return Out;
 }
@@ -557,6 +603,10 @@ std::string kiln::artifact::encodeMetadata(const ArtifactMetadata &M) {
                        {"compile_command", M.CompileCommand}};
   if (!M.DataDependent.empty())
     O["data_dependent"] = M.DataDependent;
+  if (M.MaxSequenceLength)
+    O["max_sequence_length"] = M.MaxSequenceLength;
+  if (!M.IndexChecks.empty())
+    O["index_checks"] = indexChecksToJson(M.IndexChecks);
   std::string S;
   llvm::raw_string_ostream OS(S);
   llvm::json::OStream J(OS, /*IndentSize=*/2);
@@ -596,6 +646,15 @@ Error kiln::artifact::decodeMetadata(StringRef Bytes, ArtifactMetadata &M) {
   if (Error E = Assign(M.CompileCommand, jsonString(*O, "compile_command")))
     return E;
   if (O->get("data_dependent"))
-    return Assign(M.DataDependent, jsonString(*O, "data_dependent"));
+    if (Error E = Assign(M.DataDependent, jsonString(*O, "data_dependent")))
+      return E;
+  if (const llvm::json::Value *Max = O->get("max_sequence_length")) {
+    std::optional<int64_t> I = jsonInteger(*Max);
+    if (!I || *I < 0)
+      return metadataError("'max_sequence_length' is not a size");
+    M.MaxSequenceLength = *I;
+  }
+  if (O->get("index_checks"))
+    return Assign(M.IndexChecks, jsonIndexChecks(*O));
   return Error::success();
 }

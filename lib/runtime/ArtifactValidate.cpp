@@ -361,6 +361,33 @@ Error checkBindingsMatch(const std::vector<IoBinding> &Bs,
   return Error::success();
 }
 
+/// Index checks name an integer input; the longest sequence bounds every
+/// seq bucket.
+Error checkIndexBounds(const ArtifactMetadata &M) {
+  for (const IndexCheck &C : M.IndexChecks) {
+    for (auto [S, What] : {std::pair(&C.Input, "index check input"),
+                           std::pair(&C.Node, "index check node"),
+                           std::pair(&C.Table, "index check table")})
+      if (Error E = checkUtf8(*S, What))
+        return E;
+    auto In = llvm::find_if(M.Inputs,
+                            [&](const IoSpec &S) { return S.Name == C.Input; });
+    if (In == M.Inputs.end() || !isInteger(In->Type))
+      return makeError("index check of " + C.Node + " names '" + C.Input +
+                       "', which is no integer input");
+    if (C.TableSize <= 0)
+      return makeError("index check of " + C.Node + " has table size " +
+                       llvm::Twine(C.TableSize));
+  }
+  if (M.MaxSequenceLength)
+    for (int64_t S : M.SeqBuckets)
+      if (S > M.MaxSequenceLength)
+        return makeError("seq bucket " + llvm::Twine(S) +
+                         " is longer than max_sequence_length " +
+                         llvm::Twine(M.MaxSequenceLength));
+  return Error::success();
+}
+
 Error checkMetadata(const Artifact &A) {
   const ArtifactMetadata &M = A.Meta;
   const std::pair<const std::string *, const char *> Strings[] = {
@@ -375,6 +402,8 @@ Error checkMetadata(const Artifact &A) {
       return E;
   if (M.Precision != "f32" && M.Precision != "f16" && M.Precision != "bf16")
     return makeError("precision '" + M.Precision + "' is not f32, f16 or bf16");
+  if (Error E = checkIndexBounds(M))
+    return E;
   if (M.Arch != A.Plan.Arch)
     return makeError("metadata says arch '" + M.Arch + "', the plan '" +
                      A.Plan.Arch + "'");

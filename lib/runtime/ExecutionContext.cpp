@@ -10,6 +10,7 @@
 
 #include "ir/Error.h"
 #include "runtime/Bucketing.h"
+#include "runtime/InputChecks.h"
 #include "runtime/InputRoles.h"
 
 #include <algorithm>
@@ -227,6 +228,42 @@ llvm::Error ExecutionContext::Impl::runChunk(
   return llvm::Error::success();
 }
 
+/// The request's values that index tables, checked against their tables
+/// (InputChecks.h). Device views are read back first: a few bytes per
+/// token, before the run.
+static llvm::Error checkIndices(const ArtifactMetadata &Meta,
+                                cudaStream_t Stream,
+                                std::span<const TensorView> Inputs) {
+  if (Meta.IndexChecks.empty())
+    return llvm::Error::success();
+  std::vector<IndexInput> Views(Inputs.size());
+  std::vector<std::vector<uint8_t>> Copies(Inputs.size());
+  for (size_t I = 0; I < Inputs.size(); ++I) {
+    const TensorView &In = Inputs[I];
+    int64_t Count = 1;
+    for (int64_t D : In.Dims)
+      Count *= D;
+    DType T = toDType(In.Type);
+    bool Indexes = llvm::any_of(Meta.IndexChecks, [&](const IndexCheck &C) {
+      return C.Input == Meta.Inputs[I].Name;
+    });
+    if (!Indexes || !isInteger(T) || Count == 0)
+      continue;
+    const void *Data = In.Data;
+    if (In.OnDevice) {
+      Copies[I].resize(size_t(Count) * dtypeSize(T));
+      KILN_CUDA(cudaMemcpyAsync(Copies[I].data(), In.Data, Copies[I].size(),
+                                cudaMemcpyDeviceToHost, Stream),
+                "reading input '" + Meta.Inputs[I].Name + "' to check it");
+      KILN_CUDA(cudaStreamSynchronize(Stream),
+                "reading input '" + Meta.Inputs[I].Name + "' to check it");
+      Data = Copies[I].data();
+    }
+    Views[I] = {Data, T, Count};
+  }
+  return checkIndexInputs(Meta, Views);
+}
+
 ExecutionContext::ExecutionContext(std::unique_ptr<Impl> I) : P(std::move(I)) {}
 ExecutionContext::~ExecutionContext() = default;
 
@@ -277,6 +314,11 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
                        "' view has the wrong shape or dtype");
   if (Batch == 0)
     return llvm::Error::success();
+  // What the reference executor would refuse, refused before any work.
+  if (llvm::Error E = checkSequenceLength(Meta, Seq))
+    return E;
+  if (llvm::Error E = checkIndices(Meta, P->Stream, Inputs))
+    return E;
 
   // A shape without a bucket of its own runs on a plan compiled for it,
   // when the engine can compile one.

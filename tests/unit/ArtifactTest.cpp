@@ -731,3 +731,46 @@ TEST_F(ArtifactFile, FailedWritesLeaveNothingBehind) {
                       "refers to module 9 of 2");
   EXPECT_EQ(listDir(), (std::vector<std::string>{"dir.kiln", "file"}));
 }
+
+TEST(Artifact, RoundTripOfIndexChecksAndMaxSequenceLength) {
+  Artifact A = makeArtifact();
+  A.Meta.Inputs.push_back({"ids", DType::I64, {Dim::symbol("batch"), Dim(4)}});
+  for (BucketPlan &B : A.Plan.Buckets)
+    B.Inputs.push_back(
+        {"ids", DType::I64, {B.Batch, 4}, arena(7168, B.Batch * 32)});
+  A.Meta.MaxSequenceLength = 64;
+  A.Meta.IndexChecks = {{"ids", "'Gather' node \"g\"", "axis 0",
+                         IndexCheck::Form::Gather, 1000, true},
+                        {"ids", "'EmbedLayerNorm' node \"e\"", "word",
+                         IndexCheck::Form::Embed, 30522, true}};
+  ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
+  llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(B->Meta.MaxSequenceLength, 64);
+  ASSERT_EQ(B->Meta.IndexChecks.size(), 2u);
+  for (size_t I = 0; I < 2; ++I) {
+    const IndexCheck &W = A.Meta.IndexChecks[I], &G = B->Meta.IndexChecks[I];
+    EXPECT_EQ(G.Input, W.Input);
+    EXPECT_EQ(G.Node, W.Node);
+    EXPECT_EQ(G.Table, W.Table);
+    EXPECT_EQ(G.Kind, W.Kind);
+    EXPECT_EQ(G.TableSize, W.TableSize);
+    EXPECT_EQ(G.WrapNegative, W.WrapNegative);
+  }
+  // An artifact without them (every older one) reads as unknown / none.
+  llvm::Expected<Artifact> C =
+      parseArtifact(serializeArtifact(makeArtifact()), "m.kiln");
+  ASSERT_TRUE(bool(C)) << errorOf(C.takeError());
+  EXPECT_EQ(C->Meta.MaxSequenceLength, 0);
+  EXPECT_TRUE(C->Meta.IndexChecks.empty());
+
+  // A check must name an integer input; seq buckets fit the limit.
+  Artifact Bad = A;
+  Bad.Meta.IndexChecks[0].Input = "x";
+  EXPECT_NE(errorOf(validateArtifact(Bad)).find("which is no integer input"),
+            std::string::npos);
+  Bad = A;
+  Bad.Meta.IndexChecks[0].TableSize = 0;
+  EXPECT_NE(errorOf(validateArtifact(Bad)).find("has table size 0"),
+            std::string::npos);
+}
