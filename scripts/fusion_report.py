@@ -5,13 +5,16 @@ LayerNorm forms, FusedGemm and its epilogues) and the ops that a fully fused
 encoder would no longer have (Softmax, MatMul, ReduceMean, Erf, Where, ...).
 
     python scripts/fusion_report.py --kiln build/bin/kiln --kiln-opt build/bin/kiln-opt \\
-        [--pipeline -O2] [--only NAME ...] [--markdown]
+        [--pipeline -O2] [--only NAME ...] [--jobs N]
 
 Reads the optimized graph's op histogram from `kiln inspect --json` and the
-FusedGemm epilogues from its text form.
+FusedGemm epilogues from its text form. The rows come in manifest order
+(tests/lit/passes/pipeline-o2-zoo.test pins them).
 """
 
 import argparse
+import concurrent.futures
+import os
 import json
 import re
 import subprocess
@@ -27,7 +30,7 @@ LEFT = ["MatMul", "Softmax", "ReduceMean", "Pow", "Sqrt", "Erf", "Tanh", "Gelu",
 
 
 def report(kiln, kiln_opt, model, pipeline, work):
-    kir = Path(work) / "opt.kir"
+    kir = Path(work) / (model.parent.name + "_" + model.stem + ".kir")
     subprocess.run([str(kiln_opt), pipeline, str(model), "-o", str(kir)], check=True,
                    capture_output=True, text=True)
     info = json.loads(subprocess.run([str(kiln), "inspect", "--json", str(kir)], check=True,
@@ -43,27 +46,31 @@ def main():
     parser.add_argument("--manifest", type=Path, default=ROOT / "tests/models/manifest.json")
     parser.add_argument("--pipeline", default="-O2")
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
     manifest = json.loads(args.manifest.read_text())
     base = args.manifest.parent
+    models = [m for m in manifest["models"] if not args.only or m["name"] in args.only]
     head = ["model"] + FUSED + ["gelu epi"] + LEFT + ["other"]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
+
+    def row(m):
+        try:
+            ops, epi = report(args.kiln, args.kiln_opt, base / m["file"], args.pipeline, work)
+        except subprocess.CalledProcessError as err:
+            return f"| {m['name']} | kiln-opt failed: {err.stderr.strip()[-200:]} |"
+        other = sum(v for k, v in ops.items() if k not in FUSED + LEFT)
+        cells = [m["name"]] + [str(ops.get(k, 0)) for k in FUSED]
+        cells += [str(epi.get("gelu", 0) + epi.get("gelu_tanh", 0))]
+        cells += [str(ops.get(k, 0) or "") for k in LEFT] + [str(other)]
+        return "| " + " | ".join(cells) + " |"
+
     with tempfile.TemporaryDirectory() as work:
-        for m in manifest["models"]:
-            if args.only and m["name"] not in args.only:
-                continue
-            try:
-                ops, epi = report(args.kiln, args.kiln_opt, base / m["file"], args.pipeline, work)
-            except subprocess.CalledProcessError as err:
-                print(f"| {m['name']} | kiln-opt failed: {err.stderr.strip()[-200:]} |")
-                continue
-            other = sum(v for k, v in ops.items() if k not in FUSED + LEFT)
-            cells = [m["name"]] + [str(ops.get(k, 0)) for k in FUSED]
-            cells += [str(epi.get("gelu", 0) + epi.get("gelu_tanh", 0))]
-            cells += [str(ops.get(k, 0) or "") for k in LEFT] + [str(other)]
-            print("| " + " | ".join(cells) + " |", flush=True)
+        with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            for line in pool.map(row, models):
+                print(line, flush=True)
     return 0
 
 

@@ -3,14 +3,18 @@
 // Multi-head attention as the exporters write it for BERT-family encoders,
 // with q, k, v the [B, S, H*D] projections:
 //
-//   heads(x) = Transpose(Reshape(x, [B, S, H, D]), perm = [0, 2, 1, 3])
+//   heads(x) = Transpose(Reshape(x, [B, S, H, D]), perm = [0, 2, 1, 3]),
+//              or any [B, H, S, D] value x4 (ModernBERT's q and k after the
+//              rotary embedding, v split from a packed projection): Attention
+//              then takes Reshape(Transpose(x4, [0, 2, 1, 3]), [B, S, H*D])
 //   keysT(k) = heads(k) with its last two axes swapped, [B, H, D, S]: one
 //              Transpose [0, 2, 3, 1], Transpose [0, 1, 3, 2] of heads(k), or
 //              torchlib's Reshape [-1, S, D], Transpose [0, 2, 1], Reshape
 //   scores   = ((heads(q) * sq) @ (keysT(k) * sk)) * s     (each scale
 //              optional, a Mul or a Div by a one-element constant)
 //   probs    = Softmax(scores + bias + mask, axis = -1)    (bias and mask
-//              optional: terms broadcastable to [B, H, S, S]), or SDPA's
+//              optional: terms broadcastable to [B, H, S, S], such as a
+//              sliding-window mask [B, 1, S, S]), or SDPA's
 //              NaN guard of it, Where(IsNaN(probs), 0, probs)
 //   out      = Reshape(Transpose(probs @ heads(v), [0, 2, 1, 3]), [B, S, H*D])
 //
@@ -161,10 +165,16 @@ Pattern scaled(Pattern P, const std::string &Name) {
                 op("Mul", {P, scalarConstant(Name)}, Name + ".mul"), P});
 }
 
-// heads(x) = Transpose(Reshape(x, [B, S, H, D]), [0, 2, 1, 3])
-Pattern heads(const std::string &X) {
+// Transpose(Reshape(x, [B, S, H, D]), [0, 2, 1, 3]): x is bound to `X`.
+Pattern splitHeads(const std::string &X) {
   return transposed(op("Reshape", {capture(X), capture()}, X + ".split"),
                     {0, 2, 1, 3});
+}
+
+// heads(x): x split into heads, or else any [B, H, S, D] value, bound to
+// `X`.heads (the checks read its type).
+Pattern heads(const std::string &X) {
+  return anyOf({splitHeads(X), capture(X + ".heads")});
 }
 
 /// Reshape(Transpose(Reshape(k4, [-1, S, D]), [0, 2, 1]), [B, H, D, S]) swaps
@@ -240,9 +250,21 @@ struct HeadSplit {
   int64_t Heads = 0, HeadDim = 0;
 };
 
+/// The heads of a [B, H, S, D] value, with static H and D.
+llvm::Expected<HeadSplit> headsOfValue(const NamedTypes &Named, const Match &M,
+                                       const std::string &X) {
+  const TensorType &T = Named.of(M.value(X + ".heads"));
+  if (T.rank() != 4 || !T.Dims[1].isStatic() || !T.Dims[3].isStatic())
+    return makeError(
+        X + "'s heads are not [B, H, S, D] with static H and D: " + T.str());
+  return HeadSplit{T.Dims[0], T.Dims[2], T.Dims[1].value(), T.Dims[3].value()};
+}
+
 llvm::Expected<HeadSplit> headSplit(const NamedTypes &Named, const Match &M,
                                     const std::string &X) {
   Node *Split = M.node(X + ".split");
+  if (!Split)
+    return headsOfValue(Named, M, X);
   const Shape &In = Named.of(Split->operand(0)).Dims;
   const Shape &Out = Named.of(Split->result()).Dims;
   std::string Types = Named.of(Split->operand(0)).str() + " -> " +
@@ -277,6 +299,13 @@ bool growsScores(const TensorType &T, llvm::ArrayRef<Dim> Target) {
       return true;
   }
   return false;
+}
+
+/// What the Attention's operand `X` is made from: x itself when it was split
+/// into heads, else its [B, H, S, D] heads.
+Value *source(const Match &M, const std::string &X) {
+  Value *V = M.value(X);
+  return V ? V : M.value(X + ".heads");
 }
 
 /// The scale a bound Mul or Div applies: c or 1 / c (1 when absent).
@@ -371,9 +400,9 @@ llvm::Expected<Plan> checkShapes(const NamedTypes &Types, const Match &M) {
       !K->Seq.sameAs(V->Seq))
     return makeError("q, k and v do not share the batch, or k and v the "
                      "sequence: " +
-                     Types.of(M.value("q")).str() + ", " +
-                     Types.of(M.value("k")).str() + ", " +
-                     Types.of(M.value("v")).str());
+                     Types.of(source(M, "q")).str() + ", " +
+                     Types.of(source(M, "k")).str() + ", " +
+                     Types.of(source(M, "v")).str());
   Shape ScoreDims = {Q->Batch, Dim(Q->Heads), Q->Seq, K->Seq};
   for (const char *Term : {"bias", "mask"})
     if (Value *T = M.value(Term); T && growsScores(Types.of(T), ScoreDims))
@@ -395,9 +424,13 @@ llvm::Expected<Plan> checkShapes(const NamedTypes &Types, const Match &M) {
 
 /// The Attention's type: the root's, refined by what q's type knows.
 TensorType outputType(const Match &M, const Plan &P) {
-  const TensorType &Q = M.value("q")->type();
   const TensorType &Root = M.node("root")->result()->type();
-  TensorType FromQ(Q.Elem, {Q.Dims[0], Q.Dims[1], Dim(P.Heads * P.HeadDim)});
+  const Value *Q = source(M, "q");
+  const TensorType &QT = Q->type();
+  if (!M.value("q") && QT.rank() != 4)
+    return Root;
+  Dim Seq = M.value("q") ? QT.Dims[1] : QT.Dims[2];
+  TensorType FromQ(QT.Elem, {QT.Dims[0], Seq, Dim(P.Heads * P.HeadDim)});
   auto T = mergeTypes(FromQ, Root);
   if (!T) {
     llvm::consumeError(T.takeError());
@@ -433,8 +466,9 @@ Node *rootBelow(Node *Softmax) {
 /// Creates `Op` before `Before` with its inferred result type.
 llvm::Expected<Node *> createInferred(rewrite::Rewriter &R, llvm::StringRef Op,
                                       llvm::ArrayRef<Value *> Operands,
-                                      llvm::StringRef Name, Node *Before) {
-  Node *N = R.createNode(Op, Operands, {TensorType()}, {}, "",
+                                      llvm::StringRef Name, Node *Before,
+                                      AttrMap Attrs = {}) {
+  Node *N = R.createNode(Op, Operands, {TensorType()}, std::move(Attrs), "",
                          {R.graph().uniqueName(Name)}, Before);
   ShapeValueMap ShapeValues;
   auto Types = inferNodeTypes(*N, ShapeValues);
@@ -444,6 +478,30 @@ llvm::Expected<Node *> createInferred(rewrite::Rewriter &R, llvm::StringRef Op,
   }
   R.setType(*N->result(), (*Types)[0]);
   return N;
+}
+
+/// The Attention operand `X` in [B, S, H*D]: x itself when it was split into
+/// heads, else its heads merged back, Reshape(Transpose(x4, [0, 2, 1, 3]),
+/// [0, 0, H*D]). A Transpose of a Transpose that this leaves behind (v taken
+/// from a packed projection) folds in canonicalize.
+llvm::Expected<Value *> mergedHeads(rewrite::Rewriter &R, const Match &M,
+                                    const std::string &X, const Plan &P,
+                                    Node *Before) {
+  if (Value *V = M.value(X))
+    return V;
+  Value *Heads = M.value(X + ".heads");
+  auto T = createInferred(R, "Transpose", {Heads}, Heads->name() + ".bshd",
+                          Before, {{"perm", std::vector<int64_t>{0, 2, 1, 3}}});
+  if (!T)
+    return T.takeError();
+  Value *Shape = R.addConstant(
+      Heads->name() + ".merge",
+      Tensor::fromInts(DType::I64, {3}, {0, 0, P.Heads * P.HeadDim}));
+  auto Merged = createInferred(R, "Reshape", {(*T)->result(), Shape},
+                               Heads->name() + ".merged", Before);
+  if (!Merged)
+    return Merged.takeError();
+  return (*Merged)->result();
 }
 
 /// An attention the formula matched at a Softmax, and what the checks
@@ -491,7 +549,7 @@ public:
     C.P = *P;
     const Match &M = C.M;
     C.Dying = dyingWith(*Softmax.graph(), M,
-                        {M.value("q"), M.value("k"), M.value("v"),
+                        {source(M, "q"), source(M, "k"), source(M, "v"),
                          M.value("bias"), M.value("mask")});
     return outsideUse(*Softmax.graph(), M, C.Dying);
   }
@@ -508,7 +566,13 @@ public:
         return Sum.takeError();
       Mask = (*Sum)->result();
     }
-    std::vector<Value *> Operands = {M.value("q"), M.value("k"), M.value("v")};
+    std::vector<Value *> Operands;
+    for (const char *X : {"q", "k", "v"}) {
+      auto Operand = mergedHeads(R, M, X, C.P, Root);
+      if (!Operand)
+        return Operand.takeError();
+      Operands.push_back(*Operand);
+    }
     if (Mask)
       Operands.push_back(Mask);
     Value *Old = Root->result();

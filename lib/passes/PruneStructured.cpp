@@ -30,9 +30,12 @@
 // When every unit of a block is dead the block computes act(b_out) for every
 // row. If its output projection has no activation and each use of its result
 // is an Add or the x or skip operand of a SkipLayerNorm whose other operand
-// has the full shape, the block is removed and those uses take the bias (or
-// a zero vector) broadcast along the rows: the layer keeps only its residual
-// path. Otherwise one dead unit is kept so that the shapes stay non-empty.
+// has the full shape, the block is removed and those uses take the bias
+// broadcast along the rows: the layer keeps only its residual path. Without
+// a bias the block adds 0: an Add takes its other operand and a
+// SkipLayerNorm becomes a LayerNorm (a zero vector stands in where an Add is
+// a graph output). Otherwise one dead unit is kept so that the shapes stay
+// non-empty.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/FusionUtils.h"
@@ -87,20 +90,63 @@ std::optional<std::string> checkReplaceableByBias(const Graph &G,
   return std::nullopt;
 }
 
+/// The residual operand of `User`, an Add of `Zero` and a full-shape value
+/// (x + 0 is x) whose result is no graph output (which would lose its name),
+/// or a SkipLayerNorm without extra bias of them (LN(0 + x) is LN(x), a
+/// LayerNorm that takes the name). Null when `User` is not of that form.
+Value *residualOf(const Graph &G, const Node &User, const Value *Zero) {
+  llvm::StringRef Op = User.opName();
+  bool Foldable = Op == "Add" ? !G.isOutput(User.result())
+                              : Op == "SkipLayerNorm" && !User.operand(4);
+  if (!Foldable)
+    return nullptr;
+  return User.operand(User.operand(0) == Zero ? 1 : 0);
+}
+
+/// Drops the terms `Zero` (a block without bias whose units are all dead)
+/// adds: its Add users take their other operand, its SkipLayerNorm users
+/// become LayerNorms of it. Returns false, changing nothing, when a user is
+/// of another form (checkReplaceableByBias accepted it for a zero vector).
+bool dropZeroTerm(rewrite::Rewriter &R, Value *Zero) {
+  const Graph &G = R.graph();
+  std::vector<Node *> Users;
+  for (const Use &U : Zero->uses())
+    Users.push_back(U.User);
+  for (Node *User : Users)
+    if (!residualOf(G, *User, Zero))
+      return false;
+  for (Node *User : Users) {
+    Value *Residual = residualOf(G, *User, Zero);
+    if (User->opName() == "Add") {
+      R.replaceAllUsesWith(User->result(), Residual);
+      R.eraseDeadNodes({User});
+      continue;
+    }
+    Node *Norm = R.createNode(
+        "LayerNorm", {Residual, User->operand(2), User->operand(3)},
+        {User->result()->type()},
+        {{"epsilon", User->getFloat("epsilon", 1e-5f)}}, User->name(),
+        {R.graph().uniqueName(User->result()->name() + ".ln")}, User);
+    R.replaceRoot(User, Norm, {User});
+  }
+  return true;
+}
+
 /// Replaces the result of `Out` (every unit of its block dead) by its bias
-/// or zeros, broadcast by its users, and erases `Nodes` and the constants
-/// only they used.
+/// or, without bias, drops the zero term it adds (else zeros, broadcast by
+/// its users), and erases `Nodes` and the constants only they used.
 void removeBlock(rewrite::Rewriter &R, Node &Out,
                  llvm::ArrayRef<Node *> Nodes) {
   const Graph &G = R.graph();
   Value *Result = Out.result();
   Value *Bias = Out.operand(2);
-  if (!Bias) {
+  if (!Bias && !dropZeroTerm(R, Result)) {
     int64_t Width = Result->type().Dims.back().value();
     Bias = R.addConstant(Result->name() + ".zero",
                          Tensor(Result->dtype(), {Width}));
   }
-  R.replaceAllUsesWith(Result, Bias);
+  if (Bias)
+    R.replaceAllUsesWith(Result, Bias);
   std::vector<Value *> Constants;
   for (Node *N : Nodes)
     for (Value *V : N->operands())
