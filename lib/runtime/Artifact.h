@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,15 @@ struct WeightEntry {
   std::vector<int64_t> Dims;
 };
 
+/// What a model's output already does to the encoder's states, as `kiln
+/// compile` found it in the graph: a PoolNormalize feeding a graph output,
+/// or none. A service reads it to know what it returns.
+struct OutputPooling {
+  std::string Output; // the graph output it feeds; empty for "none"
+  std::string Mode;   // "mean", "cls" or "none"
+  bool Normalize = false;
+};
+
 struct ArtifactMetadata {
   std::string ModelName;
   std::string Producer;  // "kiln <version>"
@@ -80,6 +90,11 @@ struct ArtifactMetadata {
   /// then holds the IR and weights but no buckets and no kernels, and
   /// DataDependentRunner (lib/codegen) compiles plans per request.
   std::string DataDependent;
+  /// Unset when the compiler did not look (older artifacts).
+  std::optional<OutputPooling> Pooling;
+  /// sentence_bert_config.json's max_seq_length, when it lay beside the
+  /// model; 0 when unknown.
+  int64_t SentenceMaxSeqLength = 0;
 };
 
 struct Artifact {
@@ -91,6 +106,9 @@ struct Artifact {
   std::string Weights;
   std::vector<WeightEntry> WeightEntries;
   ExecutablePlan Plan;
+  /// The tokenizer.json of a model that takes text (the optional tokenizer
+  /// section); empty when there is none.
+  std::string Tokenizer;
 };
 
 /// Validates `A` and writes it to `Path` atomically: the bytes go to a

@@ -31,6 +31,7 @@ StringRef kiln::artifact::sectionName(uint32_t Id) {
   case PlanSection: return "plan";
   case KernelsSection: return "kernels";
   case WeightsSection: return "weights";
+  case TokenizerSection: return "tokenizer";
   }
   return "?";
 }
@@ -420,6 +421,33 @@ Expected<std::vector<IoSpec>> jsonIo(const llvm::json::Object &O,
   return Out;
 }
 
+/// The keys a service that takes text reads: "pooling" and
+/// "sentence_max_seq_length", both optional.
+Error decodeTextMetadata(const llvm::json::Object &O, ArtifactMetadata &M) {
+  if (const llvm::json::Value *P = O.get("pooling")) {
+    const llvm::json::Object *PO = P->getAsObject();
+    std::optional<StringRef> Output =
+        PO ? PO->getString("output") : std::nullopt;
+    std::optional<StringRef> Mode = PO ? PO->getString("mode") : std::nullopt;
+    std::optional<bool> Normalize =
+        PO ? PO->getBoolean("normalize") : std::nullopt;
+    if (!Output || !Mode || !Normalize ||
+        (*Mode != "mean" && *Mode != "cls" && *Mode != "none") ||
+        (*Mode == "none") != Output->empty())
+      return metadataError("'pooling' is not {\"output\", \"mode\": "
+                           "mean|cls|none, \"normalize\"}");
+    M.Pooling = OutputPooling{Output->str(), Mode->str(), *Normalize};
+  }
+  if (const llvm::json::Value *L = O.get("sentence_max_seq_length")) {
+    std::optional<int64_t> N = jsonInteger(*L);
+    if (!N || *N <= 0)
+      return metadataError("'sentence_max_seq_length' is not a positive "
+                           "integer");
+    M.SentenceMaxSeqLength = *N;
+  }
+  return Error::success();
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -557,6 +585,12 @@ std::string kiln::artifact::encodeMetadata(const ArtifactMetadata &M) {
                        {"compile_command", M.CompileCommand}};
   if (!M.DataDependent.empty())
     O["data_dependent"] = M.DataDependent;
+  if (M.Pooling)
+    O["pooling"] = llvm::json::Object{{"output", M.Pooling->Output},
+                                      {"mode", M.Pooling->Mode},
+                                      {"normalize", M.Pooling->Normalize}};
+  if (M.SentenceMaxSeqLength > 0)
+    O["sentence_max_seq_length"] = M.SentenceMaxSeqLength;
   std::string S;
   llvm::raw_string_ostream OS(S);
   llvm::json::OStream J(OS, /*IndentSize=*/2);
@@ -596,6 +630,7 @@ Error kiln::artifact::decodeMetadata(StringRef Bytes, ArtifactMetadata &M) {
   if (Error E = Assign(M.CompileCommand, jsonString(*O, "compile_command")))
     return E;
   if (O->get("data_dependent"))
-    return Assign(M.DataDependent, jsonString(*O, "data_dependent"));
-  return Error::success();
+    if (Error E = Assign(M.DataDependent, jsonString(*O, "data_dependent")))
+      return E;
+  return decodeTextMetadata(*O, M);
 }
