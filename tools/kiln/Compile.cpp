@@ -16,6 +16,7 @@
 #include "ir/Parser.h"
 #include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
+#include "runtime/TextModelInternal.h"
 #include "tokenizer/Tokenizer.h"
 
 #include "llvm/Support/JSON.h"
@@ -196,20 +197,6 @@ static llvm::Error reportPruning(const Graph &Unpruned, const Artifact &A) {
   return llvm::Error::success();
 }
 
-/// The pooling a graph output already does: the PoolNormalize that
-/// produces it, or "none".
-static llvm::Expected<OutputPooling> findPooling(const Artifact &A) {
-  auto G = parseGraph(A.IrText, "<artifact IR>");
-  if (!G)
-    return G.takeError();
-  for (const Value *Out : (*G)->outputs())
-    if (const Node *N = Out->definingNode();
-        N && N->opName() == "PoolNormalize")
-      return OutputPooling{Out->name(), N->getString("mode", ""),
-                           N->getInt("normalize", 0) != 0};
-  return OutputPooling{"", "none", false};
-}
-
 /// What a model that takes text brings beside it: the tokenizer of
 /// --tokenizer, else a tokenizer.json in the model's folder (checked by
 /// loading it), and sentence_bert_config.json's max_seq_length.
@@ -292,10 +279,10 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
   auto A = compileGraph(std::move(*G), Options, &Stats);
   if (!A)
     return withContext(A.takeError(), CompileModel);
-  auto Pooling = findPooling(*A);
-  if (!Pooling)
-    return Pooling.takeError();
-  A->Meta.Pooling = std::move(*Pooling);
+  auto Optimized = parseGraph(A->IrText, "<artifact IR>");
+  if (!Optimized)
+    return Optimized.takeError();
+  A->Meta.Pooling = findOutputPooling(**Optimized);
   if (llvm::Error E = addTextFiles(*A, CompileModel))
     return E;
   if (Unpruned)
