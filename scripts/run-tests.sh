@@ -80,6 +80,12 @@ grep -E 'strings equal|MISMATCH|^error' "$LOGS/tokenizer.log" || true
 p=$(num '[0-9]+ passed' "$LOGS/tokenizer.log"); f=$(num '[0-9]+ failed' "$LOGS/tokenizer.log")
 record tokenizer "${p:-0}" "${f:-0}" 0 $st
 
+echo "== text in, embeddings out: kiln embed, installed C and C++ APIs vs onnxruntime"
+$PY tests/text/check_text.py --build "$BUILD" --model "$BUILD/models/all-MiniLM-L6-v2.onnx" >"$LOGS/text.log" 2>&1; st=$?
+grep -E '^(FAIL|text tests)' "$LOGS/text.log" || true
+p=$(num '[0-9]+ passed' "$LOGS/text.log"); f=$(num '[0-9]+ failed' "$LOGS/text.log")
+record text "${p:-0}" "${f:-0}" 0 $st
+
 echo "== GPU tests (kernels compiled with NVRTC here; run only where a GPU is)"
 "$BIN/kiln-gpu-tests" --gtest_brief=1 >"$LOGS/gpu.log" 2>&1; st=$?
 grep -E '^\[  FAILED' "$LOGS/gpu.log" || true

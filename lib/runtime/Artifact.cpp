@@ -5,7 +5,8 @@
 //   header (64 bytes)   magic, version, sizes, table offset, checksums
 //   section table       one 32-byte entry per section
 //   sections            metadata (JSON), IR text, weight index, plan,
-//                       kernels, weights (4096-aligned, last)
+//                       kernels, tokenizer (optional), weights
+//                       (4096-aligned, last)
 //
 // This file holds the container: the header, the table and the checksums.
 // The sections' encodings are in ArtifactCodec.cpp, validateArtifact in
@@ -101,9 +102,10 @@ Expected<Artifact> decodeArtifact(StringRef Bytes) {
   uint32_t Count = readU32(Bytes.data() + SectionCountAt);
   uint64_t TableOffset = readU64(Bytes.data() + TableOffsetAt);
   uint64_t TableSize = uint64_t(Count) * TableEntrySize;
-  if (Count != NumSections)
+  if (Count != NumSections && Count != NumSections + 1)
     return makeError(Twine(Count) + " sections, version 1 has " +
-                     Twine(NumSections));
+                     Twine(NumSections) + " (" + Twine(NumSections + 1) +
+                     " with a tokenizer)");
   if (TableOffset < HeaderSize || TableOffset % SectionAlign ||
       TableOffset > Size || TableSize > Size - TableOffset)
     return makeError("section table at " + Twine(TableOffset) +
@@ -136,6 +138,11 @@ Expected<Artifact> decodeArtifact(StringRef Bytes) {
     if (!Sections.try_emplace(S.Id, Bytes.substr(S.Offset, S.Size)).second)
       return makeError("section '" + Name + "' appears twice");
   }
+  // Distinct known ids, so with seven of them one is the tokenizer's; with
+  // six it must be absent.
+  if (Count == NumSections && Sections.count(TokenizerSection))
+    return makeError("section 'tokenizer' takes the place of a required "
+                     "section");
   // Sections and the table must not overlap one another.
   std::vector<std::pair<uint64_t, uint64_t>> Ranges{
       {TableOffset, TableOffset + TableSize}};
@@ -158,6 +165,11 @@ Expected<Artifact> decodeArtifact(StringRef Bytes) {
     return std::move(E);
   A.IrText = Sections[IrSection].str();
   A.Weights = Sections[WeightsSection].str();
+  if (auto It = Sections.find(TokenizerSection); It != Sections.end()) {
+    if (It->second.empty())
+      return makeError("section 'tokenizer' is empty");
+    A.Tokenizer = It->second.str();
+  }
   if (Error E =
           decodeWeightIndex(Sections[WeightIndexSection], A.WeightEntries))
     return std::move(E);
@@ -177,16 +189,23 @@ std::string kiln::serializeArtifact(const Artifact &A) {
   std::string WeightIndex = encodeWeightIndex(A.WeightEntries);
   std::string Plan = encodePlan(A.Plan);
   std::string Kernels = encodeKernels(A.Plan.Modules);
-  std::pair<uint32_t, StringRef> Sections[] = {
-      {MetadataSection, Metadata},       {IrSection, A.IrText},
-      {WeightIndexSection, WeightIndex}, {PlanSection, Plan},
-      {KernelsSection, Kernels},         {WeightsSection, A.Weights}};
-  static_assert(std::size(Sections) == NumSections);
+  // An artifact without a tokenizer has no tokenizer section, so it reads
+  // with a kiln that predates the section.
+  std::vector<std::pair<uint32_t, StringRef>> Sections = {
+      {MetadataSection, Metadata},
+      {IrSection, A.IrText},
+      {WeightIndexSection, WeightIndex},
+      {PlanSection, Plan},
+      {KernelsSection, Kernels}};
+  if (!A.Tokenizer.empty())
+    Sections.push_back({TokenizerSection, A.Tokenizer});
+  Sections.push_back({WeightsSection, A.Weights});
+  const uint32_t Count = Sections.size();
 
   uint64_t TableOffset = HeaderSize;
-  uint64_t Offset = TableOffset + NumSections * TableEntrySize;
-  uint64_t Offsets[NumSections];
-  for (uint32_t I = 0; I < NumSections; ++I) {
+  uint64_t Offset = TableOffset + Count * TableEntrySize;
+  std::vector<uint64_t> Offsets(Count);
+  for (uint32_t I = 0; I < Count; ++I) {
     Offset =
         alignTo(Offset, Sections[I].first == WeightsSection ? WeightsAlign
                                                             : SectionAlign);
@@ -195,7 +214,7 @@ std::string kiln::serializeArtifact(const Artifact &A) {
   }
   std::string Out(Offset, '\0');
   char *Table = Out.data() + TableOffset;
-  for (uint32_t I = 0; I < NumSections; ++I) {
+  for (uint32_t I = 0; I < Count; ++I) {
     auto [Id, Bytes] = Sections[I];
     std::copy(Bytes.begin(), Bytes.end(), Out.data() + Offsets[I]);
     char *Entry = Table + I * TableEntrySize;
@@ -208,10 +227,10 @@ std::string kiln::serializeArtifact(const Artifact &A) {
   writeU32(Out.data() + VersionAt, ArtifactFormatVersion);
   writeU32(Out.data() + HeaderSizeAt, HeaderSize);
   writeU64(Out.data() + FileSizeAt, Out.size());
-  writeU32(Out.data() + SectionCountAt, NumSections);
+  writeU32(Out.data() + SectionCountAt, Count);
   writeU64(Out.data() + TableOffsetAt, TableOffset);
   writeU64(Out.data() + TableChecksumAt,
-           checksum(StringRef(Table, NumSections * TableEntrySize)));
+           checksum(StringRef(Table, Count * TableEntrySize)));
   writeU64(Out.data() + BodyChecksumAt,
            checksum(StringRef(Out).drop_front(HeaderSize)));
   writeU64(Out.data() + HeaderChecksumAt,

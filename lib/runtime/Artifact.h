@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,15 @@ struct IndexCheck {
   bool WrapNegative = true;
 };
 
+/// What a model's output already does to the encoder's states, as `kiln
+/// compile` found it in the graph: a PoolNormalize feeding a graph output,
+/// or none. A service reads it to know what it returns.
+struct OutputPooling {
+  std::string Output; // the graph output it feeds; empty for "none"
+  std::string Mode;   // "mean", "cls" or "none"
+  bool Normalize = false;
+};
+
 struct ArtifactMetadata {
   std::string ModelName;
   std::string Producer;  // "kiln <version>"
@@ -107,6 +117,11 @@ struct ArtifactMetadata {
   int64_t MaxSequenceLength = 0;
   /// The inputs that index tables, checked on every request.
   std::vector<IndexCheck> IndexChecks;
+  /// Unset when the compiler did not look (older artifacts).
+  std::optional<OutputPooling> Pooling;
+  /// sentence_bert_config.json's max_seq_length, when it lay beside the
+  /// model; 0 when unknown.
+  int64_t SentenceMaxSeqLength = 0;
 };
 
 struct Artifact {
@@ -118,6 +133,9 @@ struct Artifact {
   std::string Weights;
   std::vector<WeightEntry> WeightEntries;
   ExecutablePlan Plan;
+  /// The tokenizer.json of a model that takes text (the optional tokenizer
+  /// section); empty when there is none.
+  std::string Tokenizer;
 };
 
 /// Validates `A` and writes it to `Path` atomically: the bytes go to a

@@ -31,6 +31,7 @@ StringRef kiln::artifact::sectionName(uint32_t Id) {
   case PlanSection: return "plan";
   case KernelsSection: return "kernels";
   case WeightsSection: return "weights";
+  case TokenizerSection: return "tokenizer";
   }
   return "?";
 }
@@ -466,6 +467,33 @@ Expected<std::vector<IoSpec>> jsonIo(const llvm::json::Object &O,
   return Out;
 }
 
+/// The keys a service that takes text reads: "pooling" and
+/// "sentence_max_seq_length", both optional.
+Error decodeTextMetadata(const llvm::json::Object &O, ArtifactMetadata &M) {
+  if (const llvm::json::Value *P = O.get("pooling")) {
+    const llvm::json::Object *PO = P->getAsObject();
+    std::optional<StringRef> Output =
+        PO ? PO->getString("output") : std::nullopt;
+    std::optional<StringRef> Mode = PO ? PO->getString("mode") : std::nullopt;
+    std::optional<bool> Normalize =
+        PO ? PO->getBoolean("normalize") : std::nullopt;
+    if (!Output || !Mode || !Normalize ||
+        (*Mode != "mean" && *Mode != "cls" && *Mode != "none") ||
+        (*Mode == "none") != Output->empty())
+      return metadataError("'pooling' is not {\"output\", \"mode\": "
+                           "mean|cls|none, \"normalize\"}");
+    M.Pooling = OutputPooling{Output->str(), Mode->str(), *Normalize};
+  }
+  if (const llvm::json::Value *L = O.get("sentence_max_seq_length")) {
+    std::optional<int64_t> N = jsonInteger(*L);
+    if (!N || *N <= 0)
+      return metadataError("'sentence_max_seq_length' is not a positive "
+                           "integer");
+    M.SentenceMaxSeqLength = *N;
+  }
+  return Error::success();
+}
+
 } // namespace
 
 //===----------------------------------------------------------------------===//
@@ -607,6 +635,12 @@ std::string kiln::artifact::encodeMetadata(const ArtifactMetadata &M) {
     O["max_sequence_length"] = M.MaxSequenceLength;
   if (!M.IndexChecks.empty())
     O["index_checks"] = indexChecksToJson(M.IndexChecks);
+  if (M.Pooling)
+    O["pooling"] = llvm::json::Object{{"output", M.Pooling->Output},
+                                      {"mode", M.Pooling->Mode},
+                                      {"normalize", M.Pooling->Normalize}};
+  if (M.SentenceMaxSeqLength > 0)
+    O["sentence_max_seq_length"] = M.SentenceMaxSeqLength;
   std::string S;
   llvm::raw_string_ostream OS(S);
   llvm::json::OStream J(OS, /*IndentSize=*/2);
@@ -655,6 +689,7 @@ Error kiln::artifact::decodeMetadata(StringRef Bytes, ArtifactMetadata &M) {
     M.MaxSequenceLength = *I;
   }
   if (O->get("index_checks"))
-    return Assign(M.IndexChecks, jsonIndexChecks(*O));
-  return Error::success();
+    if (Error E = Assign(M.IndexChecks, jsonIndexChecks(*O)))
+      return E;
+  return decodeTextMetadata(*O, M);
 }

@@ -41,7 +41,8 @@ inline constexpr size_t VersionAt = 8, HeaderSizeAt = 12, FileSizeAt = 16,
                         TableOffsetAt = 32, TableChecksumAt = 40,
                         BodyChecksumAt = 48, HeaderChecksumAt = 56;
 
-// Section ids, in the order the writer lays the sections out.
+// Section ids. The writer lays them out in this order, except the weights,
+// which come last.
 enum SectionId : uint32_t {
   MetadataSection = 1,
   IrSection,
@@ -49,7 +50,10 @@ enum SectionId : uint32_t {
   PlanSection,
   KernelsSection,
   WeightsSection,
+  /// Optional: the tokenizer.json of a model that takes text.
+  TokenizerSection,
 };
+/// The sections every artifact has; the tokenizer section may follow.
 inline constexpr uint32_t NumSections = 6;
 
 /// The section's name in errors and docs/artifact.md; "?" for an unknown id.

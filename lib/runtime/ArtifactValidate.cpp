@@ -11,6 +11,7 @@
 
 #include "ir/Error.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/JSON.h"
 
@@ -517,5 +518,11 @@ Error kiln::validateArtifact(const Artifact &A) {
   }
   if (Error E = checkMetadata(A))
     return E;
+  if (const std::optional<OutputPooling> &P = A.Meta.Pooling;
+      P && P->Mode != "none" &&
+      llvm::none_of(A.Meta.Outputs,
+                    [&](const IoSpec &O) { return O.Name == P->Output; }))
+    return makeError("the pooling's output '" + P->Output +
+                     "' is no output of the model");
   return checkWeightEntries(A);
 }

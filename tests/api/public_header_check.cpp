@@ -3,6 +3,8 @@
 // kiln's public API reaches for the IR or any other header under lib/.
 #include "kiln/Engine.h"
 #include "kiln/Tensor.h"
+#include "kiln/TextModel.h"
+#include "kiln/kiln.h"
 
 #include <type_traits>
 
@@ -22,5 +24,15 @@ runOnce(const std::string &Path, const std::vector<kiln::HostTensor> &In) {
 }
 
 static_assert(std::is_default_constructible_v<kiln::EngineOptions>);
+
+[[maybe_unused]] llvm::Expected<std::vector<float>>
+embedOnce(const std::string &Path, const std::vector<std::string> &Texts) {
+  kiln::TextModelOptions Options;
+  Options.Where = kiln::Device::CPU;
+  auto M = kiln::TextModel::load(Path, Options);
+  if (!M)
+    return M.takeError();
+  return (*M)->embed(Texts);
+}
 
 } // namespace

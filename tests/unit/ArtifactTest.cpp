@@ -774,3 +774,50 @@ TEST(Artifact, RoundTripOfIndexChecksAndMaxSequenceLength) {
   EXPECT_NE(errorOf(validateArtifact(Bad)).find("has table size 0"),
             std::string::npos);
 }
+
+// The tokenizer section is optional: absent, the file is what it was before
+// the section existed (six sections); present, it round-trips byte for byte.
+TEST(Artifact, TokenizerSectionIsOptionalAndRoundTrips) {
+  Artifact A = makeArtifact();
+  std::string Without = serializeArtifact(A);
+  EXPECT_EQ(llvm::support::endian::read32le(Without.data() + 24), 6u);
+  A.Tokenizer = R"({"model": {"type": "WordPiece"}})";
+  std::string With = serializeArtifact(A);
+  EXPECT_EQ(llvm::support::endian::read32le(With.data() + 24), 7u);
+  llvm::Expected<Artifact> B = parseArtifact(With, "text.kiln");
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(B->Tokenizer, A.Tokenizer);
+  EXPECT_EQ(B->Weights, A.Weights);
+  EXPECT_EQ(serializeArtifact(*B), With);
+  auto [Offset, Size] = sectionRange(With, 7);
+  EXPECT_EQ(With.substr(Offset, Size), A.Tokenizer);
+}
+
+// Six sections of which one is the tokenizer lack a required one.
+TEST(Artifact, TokenizerCannotStandInForARequiredSection) {
+  Artifact A = makeArtifact();
+  std::string Bytes = serializeArtifact(A);
+  uint64_t Table = llvm::support::endian::read64le(Bytes.data() + 32);
+  // Entry 1 is the IR's; call it the tokenizer's.
+  llvm::support::endian::write32le(Bytes.data() + Table + 32, 7);
+  reseal(Bytes);
+  EXPECT_EQ(errorOf(parseArtifact(Bytes, "m.kiln")),
+            "m.kiln: section 'tokenizer' takes the place of a required "
+            "section");
+}
+
+TEST(Artifact, PoolingAndSentenceLengthRoundTrip) {
+  Artifact A = makeArtifact();
+  A.Meta.Pooling = OutputPooling{A.Meta.Outputs[0].Name, "mean", true};
+  A.Meta.SentenceMaxSeqLength = 256;
+  llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "p.kiln");
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  ASSERT_TRUE(B->Meta.Pooling.has_value());
+  EXPECT_EQ(B->Meta.Pooling->Output, A.Meta.Outputs[0].Name);
+  EXPECT_EQ(B->Meta.Pooling->Mode, "mean");
+  EXPECT_TRUE(B->Meta.Pooling->Normalize);
+  EXPECT_EQ(B->Meta.SentenceMaxSeqLength, 256);
+  A.Meta.Pooling->Output = "nothing";
+  EXPECT_EQ(errorOf(validateArtifact(A)),
+            "the pooling's output 'nothing' is no output of the model");
+}

@@ -7,6 +7,7 @@
 #include "Kiln.h"
 
 #include "ir/Error.h"
+#include "tokenizer/Tokenizer.h"
 
 #include "llvm/Support/Format.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -103,6 +104,40 @@ static void printText(const Graph &G, const Summary &S) {
      << " floating-point constants\n";
 }
 
+/// The stored tokenizer in brief: its model's type, vocabulary size,
+/// truncation length (0: none) and normalizer's lowercasing.
+static llvm::json::Value tokenizerJson(const Artifact &A) {
+  auto Tok = tokenizer::Tokenizer::fromJson(A.Tokenizer, "the tokenizer");
+  if (!Tok)
+    return llvm::json::Object{{"error", llvm::toString(Tok.takeError())}};
+  llvm::json::Object O{{"vocab_size", int64_t(Tok->vocabSize())},
+                       {"max_length", int64_t(Tok->truncation().MaxLength)},
+                       {"bytes", int64_t(A.Tokenizer.size())}};
+  if (auto J = llvm::json::parse(A.Tokenizer)) {
+    const llvm::json::Object *Root = J->getAsObject();
+    const llvm::json::Object *Model = Root ? Root->getObject("model") : nullptr;
+    const llvm::json::Object *Norm =
+        Root ? Root->getObject("normalizer") : nullptr;
+    if (std::optional<llvm::StringRef> T =
+            Model ? Model->getString("type") : std::nullopt)
+      O["type"] = *T;
+    if (std::optional<bool> L =
+            Norm ? Norm->getBoolean("lowercase") : std::nullopt)
+      O["lowercase"] = *L;
+  } else {
+    llvm::consumeError(J.takeError());
+  }
+  return O;
+}
+
+static llvm::json::Value poolingJson(const Artifact &A) {
+  if (!A.Meta.Pooling)
+    return nullptr;
+  return llvm::json::Object{{"output", A.Meta.Pooling->Output},
+                            {"mode", A.Meta.Pooling->Mode},
+                            {"normalize", A.Meta.Pooling->Normalize}};
+}
+
 static llvm::json::Value artifactJson(const Artifact &A) {
   llvm::json::Array Buckets;
   for (const BucketPlan &B : A.Plan.Buckets)
@@ -110,7 +145,7 @@ static llvm::json::Value artifactJson(const Artifact &A) {
                                          {"seq", B.Seq},
                                          {"arena_bytes", B.ArenaBytes},
                                          {"steps", int64_t(B.Steps.size())}});
-  return llvm::json::Object{
+  llvm::json::Object O{
       {"precision", A.Meta.Precision},
       {"arch", A.Meta.Arch},
       {"producer", A.Meta.Producer},
@@ -121,7 +156,13 @@ static llvm::json::Value artifactJson(const Artifact &A) {
       {"modules", int64_t(A.Plan.Modules.size())},
       {"weight_bytes", int64_t(A.Weights.size())},
       {"data_dependent", A.Meta.DataDependent},
-      {"compile_command", A.Meta.CompileCommand}};
+      {"compile_command", A.Meta.CompileCommand},
+      {"pooling", poolingJson(A)}};
+  if (!A.Tokenizer.empty())
+    O["tokenizer"] = tokenizerJson(A);
+  if (A.Meta.SentenceMaxSeqLength)
+    O["sentence_max_seq_length"] = A.Meta.SentenceMaxSeqLength;
+  return O;
 }
 
 static void printArtifact(const Artifact &A) {
@@ -139,6 +180,18 @@ static void printArtifact(const Artifact &A) {
     OS << "  batch " << B.Batch << " seq " << B.Seq << ": " << B.Steps.size()
        << " steps, arena " << llvm::format("%.1f", B.ArenaBytes / 1048576.0)
        << " MiB\n";
+  if (A.Meta.Pooling)
+    OS << "output pooling: " << A.Meta.Pooling->Mode
+       << (A.Meta.Pooling->Normalize ? ", L2-normalized" : "")
+       << (A.Meta.Pooling->Output.empty()
+               ? ""
+               : " (%" + A.Meta.Pooling->Output + ")")
+       << "\n";
+  if (!A.Tokenizer.empty())
+    OS << "tokenizer: " << llvm::formatv("{0}", tokenizerJson(A)) << "\n";
+  if (A.Meta.SentenceMaxSeqLength)
+    OS << "sentence_bert_config max_seq_length: " << A.Meta.SentenceMaxSeqLength
+       << "\n";
   if (!A.Meta.CompileCommand.empty())
     OS << "compiled with: " << A.Meta.CompileCommand << "\n";
 }

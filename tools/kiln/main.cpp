@@ -8,6 +8,8 @@
 //            [--random-inputs [--seed N] [--dim SYMBOL=N ...] [--int-range N]]
 //   kiln inspect [--json] MODEL
 //   kiln bench MODEL.kiln [--shapes 1x128,32x128] [--peers CMD] [--json F]
+//   kiln tokenize TOKENIZER [--max-length N] < LINES.jsonl
+//   kiln embed MODEL [--device cpu|gpu] [--devices LIST] [TEXT ...]
 //
 // MODEL is an .onnx file, kiln's text form (`-` reads standard input) or a
 // compiled .kiln artifact. `compile` writes an artifact (no GPU needed);
@@ -19,6 +21,7 @@
 // file (Kiln.h).
 //
 //===----------------------------------------------------------------------===//
+#include "Embed.h"
 #include "Kiln.h"
 #include "Tokenize.h"
 
@@ -94,6 +97,9 @@ int main(int argc, char **argv) {
   // tokenize reads its own arguments (tools/kiln/Tokenize.cpp).
   if (argc > 1 && llvm::StringRef(argv[1]) == "tokenize")
     return kiln::runTokenizeCommand(argc - 1, argv + 1);
+  // So does embed (tools/kiln/Embed.cpp).
+  if (argc > 1 && llvm::StringRef(argv[1]) == "embed")
+    return kiln::runEmbedCommand(argc - 1, argv + 1);
   cl::ParseCommandLineOptions(
       argc, argv,
       "kiln: compile, run, inspect and benchmark neural-network models\n\n"
@@ -102,7 +108,8 @@ int main(int argc, char **argv) {
       "  kiln run MODEL --input NAME=FILE.npy ... [-o OUT.npz]\n"
       "  kiln inspect [--json] MODEL\n"
       "  kiln bench MODEL.kiln [--shapes 1x128] [--peers CMD]\n"
-      "  kiln tokenize TOKENIZER [--max-length N] < LINES.jsonl\n\n"
+      "  kiln tokenize TOKENIZER [--max-length N] < LINES.jsonl\n"
+      "  kiln embed MODEL [--device cpu|gpu] [TEXT ...]\n\n"
       "MODEL is an .onnx file, kiln's text form (- for stdin) or a .kiln "
       "artifact. See 'kiln <command> --help'.\n");
   auto Dispatch = [&]() -> llvm::Error {

@@ -1,0 +1,117 @@
+//===- kiln/TextModel.h - text in, embeddings out ---------------*- C++ -*-===//
+//
+// The one text API that every door uses (kiln embed, the C API of
+// kiln/kiln.h, the Python package, kiln serve):
+//
+//   kiln::TextModelOptions Options;
+//   Options.Where = kiln::Device::CPU;                  // or GPU (default)
+//   auto M = kiln::TextModel::load("model.kiln", Options); // Expected<...>
+//   std::vector<std::string> Texts = {"A man is eating food."};
+//   auto Vectors = (*M)->embed(Texts);     // Texts.size() x dimension()
+//
+// A TextModel is an artifact that carries its tokenizer (`kiln compile
+// --tokenizer`), run on the CPU (the artifact's IR on the reference
+// executor: exact, slow, no GPU needed) or on one or more GPUs (an Engine
+// per device). embed() tokenizes, sorts the texts by length so that a batch
+// holds texts of similar length (less padding), splits them into batches of
+// at most the largest batch bucket, runs them and returns the rows of the
+// model's embedding output in the caller's order. It adds no model logic:
+// the vectors are what the model computes (pooled and normalized only if
+// the model's graph does it: see info().Pooling).
+//
+// Sequence length: a text is cut to maxLength() tokens (special tokens
+// included), the smallest of the tokenizer's max_length, the
+// sentence_bert_config.json max_seq_length recorded at compile time, the
+// longest sequence the position tables allow (also recorded) and, on the
+// GPU, the largest seq bucket. With EmbedOptions::Truncate off, a
+// longer text is an error instead.
+//
+// Thread safety: a TextModel is immutable after load; embed(), run() and
+// every const member may be called from many threads at once. On the GPU
+// each concurrent call takes an execution context of its own from a pool
+// (created on demand), so calls run concurrently.
+//
+// Like kiln/Engine.h, this header includes the standard library,
+// llvm/Support/Error.h and kiln/Tensor.h only, never the IR.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_TEXTMODEL_H
+#define KILN_TEXTMODEL_H
+
+#include "kiln/Tensor.h"
+
+#include "llvm/Support/Error.h"
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+enum class Device { CPU, GPU };
+
+struct TextModelOptions {
+  Device Where = Device::GPU;
+  /// GPU ordinals to spread batches over; empty means {0}.
+  std::vector<int> Devices;
+  /// Texts per batch; 0: the largest batch bucket (GPU) or 32 (CPU).
+  size_t MaxBatch = 0;
+};
+
+struct EmbedOptions {
+  /// Cut texts longer than maxLength() tokens; off: refuse them.
+  bool Truncate = true;
+};
+
+/// What a TextModel returns, as recorded in the artifact.
+struct TextModelInfo {
+  /// The model's output that embed() returns ([batch, dimension]).
+  std::string Output;
+  /// "mean", "cls", "none" (the output is not pooled by a PoolNormalize),
+  /// or "" when the artifact does not say.
+  std::string Pooling;
+  bool Normalized = false;
+  /// The tokenizer's model type ("WordPiece"); empty without a tokenizer.
+  std::string TokenizerType;
+};
+
+class TextModel {
+public:
+  /// Loads a .kiln artifact. An artifact without a tokenizer loads too:
+  /// run() works, embed() returns an error.
+  static llvm::Expected<std::unique_ptr<TextModel>>
+  load(const std::string &Path, const TextModelOptions &Options = {});
+  ~TextModel();
+
+  /// Width of one embedding.
+  size_t dimension() const;
+  /// Tokens per text at most (special tokens included); 0 when unlimited.
+  size_t maxLength() const;
+  bool hasTokenizer() const;
+  Device device() const;
+  const TextModelInfo &info() const;
+  /// The model's inputs and outputs.
+  const ModelInfo &model() const;
+
+  /// Texts.size() x dimension() floats, row i the embedding of Texts[i].
+  llvm::Expected<std::vector<float>>
+  embed(std::span<const std::string> Texts,
+        const EmbedOptions &Options = {}) const;
+
+  /// Runs the model on tensors: `Inputs` in the order of model().Inputs;
+  /// returns the outputs in the order of model().Outputs.
+  llvm::Expected<std::vector<HostTensor>>
+  run(std::span<const HostTensor> Inputs) const;
+
+  struct Impl;
+  explicit TextModel(std::unique_ptr<Impl> I);
+
+private:
+  std::unique_ptr<Impl> P;
+};
+
+} // namespace kiln
+
+#endif
