@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "Kiln.h"
+#include "Serve.h"
 #include "Tokenize.h"
 
 #include "common/ModelLoader.h"
@@ -94,6 +95,8 @@ int main(int argc, char **argv) {
   // tokenize reads its own arguments (tools/kiln/Tokenize.cpp).
   if (argc > 1 && llvm::StringRef(argv[1]) == "tokenize")
     return kiln::runTokenizeCommand(argc - 1, argv + 1);
+  if (argc > 1 && llvm::StringRef(argv[1]) == "serve")
+    return kiln::runServeCommand(argc - 1, argv + 1);
   cl::ParseCommandLineOptions(
       argc, argv,
       "kiln: compile, run, inspect and benchmark neural-network models\n\n"
