@@ -80,6 +80,12 @@ grep -E 'strings equal|MISMATCH|^error' "$LOGS/tokenizer.log" || true
 p=$(num '[0-9]+ passed' "$LOGS/tokenizer.log"); f=$(num '[0-9]+ failed' "$LOGS/tokenizer.log")
 record tokenizer "${p:-0}" "${f:-0}" 0 $st
 
+echo "== kiln serve (HTTP on loopback, CPU backend, openai client, soak)"
+$PY tests/serve/check_serve.py --kiln "$BIN/kiln" --soak "${SERVE_SOAK:-20000}" >"$LOGS/serve.log" 2>&1; st=$?
+grep -E '^(FAIL|soak:|serve tests)' "$LOGS/serve.log" || true
+p=$(num '[0-9]+ passed' "$LOGS/serve.log"); f=$(num '[0-9]+ failed' "$LOGS/serve.log")
+record serve "${p:-0}" "${f:-0}" 0 $st
+
 echo "== GPU tests (kernels compiled with NVRTC here; run only where a GPU is)"
 "$BIN/kiln-gpu-tests" --gtest_brief=1 >"$LOGS/gpu.log" 2>&1; st=$?
 grep -E '^\[  FAILED' "$LOGS/gpu.log" || true

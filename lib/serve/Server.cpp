@@ -11,6 +11,8 @@
 // thread with sigwait, which stops the HTTP server; httplib then closes the
 // listening socket, lets the requests being handled finish, and returns
 // from listen once its threads are done, after which the batcher stops.
+// httplib would serve a busy keep-alive connection for ever, so from the
+// signal on every answer says `Connection: close`.
 //
 //===----------------------------------------------------------------------===//
 #include "serve/Server.h"
@@ -96,6 +98,9 @@ public:
 
   void routes(httplib::Server &Svr);
   void stopBatcher() { Bt.stop(); }
+  /// From now on every answer carries `Connection: close`, so that
+  /// keep-alive clients let go and httplib's threads can finish.
+  std::atomic<bool> Draining{false};
 
 private:
   bool anyUp() const {
@@ -252,6 +257,11 @@ void Service::routes(httplib::Server &Svr) {
   Svr.Get("/metrics", [this](const httplib::Request &, httplib::Response &S) {
     S.set_content(M.render(B.devices()), "text/plain; version=0.0.4");
   });
+  Svr.set_post_routing_handler(
+      [this](const httplib::Request &, httplib::Response &S) {
+        if (Draining)
+          S.set_header("Connection", "close");
+      });
   // httplib's own refusals (body over the limit, bad HTTP, unknown path)
   // come without a body: give them a JSON error in the API's shape.
   Svr.set_error_handler([this](const httplib::Request &Q,
@@ -319,6 +329,7 @@ int runServer(Backend &B, const ServerOptions &Options) {
       return;
     std::fprintf(stderr, "kiln serve: %s, finishing the requests in flight\n",
                  Sig == SIGINT ? "SIGINT" : "SIGTERM");
+    S->Draining = true;
     // listen() may not have started yet: stop() only acts once it has.
     while (!Svr.is_running() && !Done)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
