@@ -86,6 +86,12 @@ grep -E '^(FAIL|text tests)' "$LOGS/text.log" || true
 p=$(num '[0-9]+ passed' "$LOGS/text.log"); f=$(num '[0-9]+ failed' "$LOGS/text.log")
 record text "${p:-0}" "${f:-0}" 0 $st
 
+echo "== kiln serve (HTTP on loopback, CPU backend, openai client, soak)"
+$PY tests/serve/check_serve.py --kiln "$BIN/kiln" --soak "${SERVE_SOAK:-20000}" >"$LOGS/serve.log" 2>&1; st=$?
+grep -E '^(FAIL|soak:|serve tests)' "$LOGS/serve.log" || true
+p=$(num '[0-9]+ passed' "$LOGS/serve.log"); f=$(num '[0-9]+ failed' "$LOGS/serve.log")
+record serve "${p:-0}" "${f:-0}" 0 $st
+
 echo "== GPU tests (kernels compiled with NVRTC here; run only where a GPU is)"
 "$BIN/kiln-gpu-tests" --gtest_brief=1 >"$LOGS/gpu.log" 2>&1; st=$?
 grep -E '^\[  FAILED' "$LOGS/gpu.log" || true

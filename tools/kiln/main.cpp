@@ -23,6 +23,7 @@
 //===----------------------------------------------------------------------===//
 #include "Embed.h"
 #include "Kiln.h"
+#include "Serve.h"
 #include "Tokenize.h"
 
 #include "common/ModelLoader.h"
@@ -100,6 +101,9 @@ int main(int argc, char **argv) {
   // So does embed (tools/kiln/Embed.cpp).
   if (argc > 1 && llvm::StringRef(argv[1]) == "embed")
     return kiln::runEmbedCommand(argc - 1, argv + 1);
+  // And serve (tools/kiln/Serve.cpp).
+  if (argc > 1 && llvm::StringRef(argv[1]) == "serve")
+    return kiln::runServeCommand(argc - 1, argv + 1);
   cl::ParseCommandLineOptions(
       argc, argv,
       "kiln: compile, run, inspect and benchmark neural-network models\n\n"
