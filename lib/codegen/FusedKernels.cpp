@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/KernelLibrary.h"
 #include "ir/Error.h"
+#include "ir/ops/KilnOps.h"
 #include "ir/ops/OpUtils.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -286,17 +287,6 @@ llvm::Expected<NodeLowering> lowerSkipLayerNorm(const Node &N,
 // EmbedLayerNorm(ids, position_ids?, token_type_ids?, word, pos, type?,
 //                scale, bias)
 //===----------------------------------------------------------------------===//
-
-enum EmbedOperand : unsigned {
-  EIds,
-  EPositionIds,
-  ETokenTypeIds,
-  EWord,
-  EPos,
-  EType,
-  EScale,
-  EBias
-};
 
 /// Strides that read an id tensor broadcast to [batch, seq].
 llvm::Expected<std::vector<int64_t>>

@@ -2,6 +2,7 @@
 #include "codegen/IndexBounds.h"
 
 #include "ir/Tensor.h"
+#include "ir/ops/KilnOps.h"
 
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/STLExtras.h"
@@ -12,16 +13,6 @@
 
 namespace kiln {
 namespace {
-
-// EmbedLayerNorm's operands (lib/ir/ops/KilnOps.cpp).
-enum EmbedOperand : unsigned {
-  EIds,
-  EPositionIds,
-  ETokenTypeIds,
-  EWord,
-  EPos,
-  EType,
-};
 
 /// Ops whose result holds only values of their first operand.
 bool preservesValues(llvm::StringRef Op) {

@@ -1,5 +1,7 @@
 #include "codegen/InputRoleAnalysis.h"
 
+#include "ir/ops/KilnOps.h"
+
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringRef.h"
 
@@ -13,9 +15,9 @@ struct RoleOperand {
   IoRole Role;
 };
 constexpr RoleOperand RoleOperands[] = {
-    {"Attention", 3, IoRole::AttentionMask},
-    {"PoolNormalize", 1, IoRole::AttentionMask},
-    {"EmbedLayerNorm", 2, IoRole::TokenTypes},
+    {"Attention", AMask, IoRole::AttentionMask},
+    {"PoolNormalize", PMask, IoRole::AttentionMask},
+    {"EmbedLayerNorm", ETokenTypeIds, IoRole::TokenTypes},
 };
 
 /// The graph input `V` is computed from when every node on the way has a

@@ -27,6 +27,7 @@
 //                                         x / max(|x|_2, epsilon)
 //
 //===----------------------------------------------------------------------===//
+#include "ir/ops/KilnOps.h"
 #include "ir/ops/ElementwiseExpr.h"
 #include "ir/ops/MathKernels.h"
 #include "ir/ops/OpUtils.h"
@@ -165,18 +166,6 @@ OpDef skipLayerNormDef() {
 //===----------------------------------------------------------------------===//
 // EmbedLayerNorm
 //===----------------------------------------------------------------------===//
-
-enum EmbedOperand : unsigned {
-  EIds,
-  EPositionIds,
-  ETokenTypeIds,
-  EWord,
-  EPos,
-  EType,
-  EScale,
-  EBias,
-  ENumOperands
-};
 
 OpDef embedLayerNormDef() {
   OpDef D;
