@@ -26,6 +26,10 @@
 // GPU, the largest seq bucket. With EmbedOptions::Truncate off, a
 // longer text is an error instead.
 //
+// Services that batch texts themselves (kiln serve) split the two steps:
+// tokenize() each text, then embedTokens() a batch on a device of their
+// choice (deviceCount() of them), one batch per device at a time or more.
+//
 // Thread safety: a TextModel is immutable after load; embed(), run() and
 // every const member may be called from many threads at once. On the GPU
 // each concurrent call takes an execution context of its own from a pool
@@ -43,9 +47,11 @@
 #include "llvm/Support/Error.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kiln {
@@ -60,9 +66,25 @@ struct TextModelOptions {
   size_t MaxBatch = 0;
 };
 
+/// Which end of a too-long text truncation removes tokens from.
+enum class TruncationSide { Right, Left };
+
 struct EmbedOptions {
   /// Cut texts longer than maxLength() tokens; off: refuse them.
   bool Truncate = true;
+  TruncationSide Side = TruncationSide::Right;
+};
+
+/// One text as token ids with the special tokens, and its segment ids.
+struct TokenizedText {
+  std::vector<uint32_t> Ids;
+  std::vector<uint32_t> TypeIds;
+};
+
+/// A tokenized input that embedTokens() reads (TypeIds may be empty: all 0).
+struct TokenView {
+  std::span<const uint32_t> Ids;
+  std::span<const uint32_t> TypeIds;
 };
 
 /// What a TextModel returns, as recorded in the artifact.
@@ -99,6 +121,26 @@ public:
   llvm::Expected<std::vector<float>>
   embed(std::span<const std::string> Texts,
         const EmbedOptions &Options = {}) const;
+
+  /// Tokenizes one text with the special tokens. With Options.Truncate it
+  /// is cut to maxLength() from Options.Side; without, it is returned whole
+  /// (embedTokens() refuses it when longer than maxLength()).
+  llvm::Expected<TokenizedText>
+  tokenize(std::string_view Text, const EmbedOptions &Options = {}) const;
+
+  /// Embeds inputs already tokenized, in the given order (no sorting), on
+  /// device `Device`: an index into TextModelOptions::Devices on the GPU,
+  /// 0 on the CPU. Batches of more than maxBatch() inputs run as several.
+  /// Returns Batch.size() x dimension() floats.
+  llvm::Expected<std::vector<float>>
+  embedTokens(std::span<const TokenView> Batch, size_t Device = 0) const;
+
+  /// Devices embedTokens() can run on: the GPUs loaded, 1 on the CPU.
+  size_t deviceCount() const;
+  /// Inputs per batch at most (TextModelOptions::MaxBatch as resolved).
+  size_t maxBatch() const;
+  /// Token ids are below this (the tokenizer's vocabulary); 0 without one.
+  size_t vocabSize() const;
 
   /// Runs the model on tensors: `Inputs` in the order of model().Inputs;
   /// returns the outputs in the order of model().Outputs.

@@ -14,6 +14,7 @@
 #include "tokenizer/Tokenizer.h"
 
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/MemoryBuffer.h"
 
 #include <algorithm>
 #include <atomic>
@@ -44,8 +45,9 @@ struct TextModel::Impl {
   ArtifactMetadata Meta; // inputs with their roles, outputs, pooling
   ModelInfo Model;
   TextModelInfo Info;
-  /// Truncating to MaxLength, and not truncating (to refuse long texts).
-  std::optional<tokenizer::Tokenizer> Tok, FullTok;
+  /// Truncating to MaxLength from the right and from the left, and not
+  /// truncating (to refuse long texts).
+  std::optional<tokenizer::Tokenizer> Tok, LeftTok, FullTok;
   /// Why embed() cannot work (no tokenizer, no [batch, dim] output, ...).
   std::string TextProblem;
   int IdsInput = -1, MaskInput = -1, TypesInput = -1, OutputIndex = -1;
@@ -54,15 +56,29 @@ struct TextModel::Impl {
   std::unique_ptr<Graph> G; // CPU
   std::vector<std::unique_ptr<GpuSlot>> Gpus;
 
-  Error configure(const std::string &TokenizerJson, int64_t SentenceMax);
+  using MakeTokenizer = llvm::function_ref<Expected<tokenizer::Tokenizer>()>;
+  /// `Make` is null when the model carries no tokenizer.
+  Error configure(MakeTokenizer Make, std::string TokenizerType,
+                  int64_t SentenceMax);
+  /// configure() with a tokenizer.json document (empty: no tokenizer).
+  Error configureJson(const std::string &Json, int64_t SentenceMax);
   Expected<std::vector<Tensor>> runBatch(llvm::ArrayRef<Tensor> Inputs,
                                          size_t Gpu) const;
+  const tokenizer::Tokenizer &tokenizerFor(const EmbedOptions &O) const {
+    return !O.Truncate                      ? *FullTok
+           : O.Side == TruncationSide::Left ? *LeftTok
+                                            : *Tok;
+  }
+  /// Runs one batch (at most MaxBatch rows) on `Gpu`, padded to its longest
+  /// row; row R of the embedding goes to RowOut(R).
+  Error embedRows(llvm::ArrayRef<TokenView> Rows, size_t Gpu,
+                  llvm::function_ref<float *(size_t)> RowOut) const;
 };
 
 /// Which inputs take ids, mask and token types, which output is the
 /// embedding, how long a text may be; what embed() cannot do is kept in
 /// TextProblem rather than failing the load, so run() still works.
-Error TextModel::Impl::configure(const std::string &TokenizerJson,
+Error TextModel::Impl::configure(MakeTokenizer Make, std::string TokenizerType,
                                  int64_t SentenceMax) {
   auto Problem = [&](std::string Why) {
     if (TextProblem.empty())
@@ -108,24 +124,20 @@ Error TextModel::Impl::configure(const std::string &TokenizerJson,
   else if (!Dimension)
     Problem("the embedding output '" + Info.Output + "' has no static width");
 
-  if (TokenizerJson.empty()) {
+  if (!Make) {
     Problem("the model carries no tokenizer (kiln compile --tokenizer)");
     return Error::success();
   }
-  auto T = tokenizer::Tokenizer::fromJson(TokenizerJson, "the tokenizer");
+  auto T = Make();
   if (!T)
     return T.takeError();
-  auto Full = tokenizer::Tokenizer::fromJson(TokenizerJson, "the tokenizer");
+  auto Left = Make();
+  if (!Left)
+    return Left.takeError();
+  auto Full = Make();
   if (!Full)
     return Full.takeError();
-  if (auto J = llvm::json::parse(TokenizerJson)) {
-    if (const llvm::json::Object *Root = J->getAsObject())
-      if (const llvm::json::Object *M = Root->getObject("model"))
-        if (std::optional<llvm::StringRef> Type = M->getString("type"))
-          Info.TokenizerType = Type->str();
-  } else {
-    llvm::consumeError(J.takeError());
-  }
+  Info.TokenizerType = std::move(TokenizerType);
   auto Limit = [&](size_t N) {
     if (N && (!MaxLength || N < MaxLength))
       MaxLength = N;
@@ -140,14 +152,36 @@ Error TextModel::Impl::configure(const std::string &TokenizerJson,
   Cut.MaxLength = MaxLength;
   if (Error E = T->setTruncation(Cut))
     return E;
+  Cut.Side = tokenizer::Direction::Left;
+  if (Error E = Left->setTruncation(Cut))
+    return E;
   Cut.MaxLength = 0;
   if (Error E = Full->setTruncation(Cut))
     return E;
   PadId = T->padding().Enabled ? T->padding().PadId
                                : T->tokenToId("[PAD]").value_or(0);
   Tok.emplace(std::move(*T));
+  LeftTok.emplace(std::move(*Left));
   FullTok.emplace(std::move(*Full));
   return Error::success();
+}
+
+Error TextModel::Impl::configureJson(const std::string &Json,
+                                     int64_t SentenceMax) {
+  if (Json.empty())
+    return configure(nullptr, "", SentenceMax);
+  std::string Type;
+  if (auto J = llvm::json::parse(Json)) {
+    if (const llvm::json::Object *Root = J->getAsObject())
+      if (const llvm::json::Object *M = Root->getObject("model"))
+        if (std::optional<llvm::StringRef> T = M->getString("type"))
+          Type = T->str();
+  } else {
+    llvm::consumeError(J.takeError());
+  }
+  return configure(
+      [&] { return tokenizer::Tokenizer::fromJson(Json, "the tokenizer"); },
+      std::move(Type), SentenceMax);
 }
 
 Expected<std::vector<Tensor>>
@@ -175,6 +209,44 @@ TextModel::Impl::runBatch(llvm::ArrayRef<Tensor> Inputs, size_t Gpu) const {
   return Out;
 }
 
+Error TextModel::Impl::embedRows(
+    llvm::ArrayRef<TokenView> Rows, size_t Gpu,
+    llvm::function_ref<float *(size_t)> RowOut) const {
+  int64_t N = int64_t(Rows.size()), Seq = 1;
+  for (const TokenView &V : Rows)
+    Seq = std::max<int64_t>(Seq, V.Ids.size());
+  std::vector<Tensor> Inputs;
+  for (const IoSpec &S : Meta.Inputs)
+    Inputs.emplace_back(S.Type, std::vector<int64_t>{N, Seq});
+  for (int64_t R = 0; R < N; ++R) {
+    const TokenView &V = Rows[R];
+    for (int64_t S = 0; S < Seq; ++S) {
+      bool Real = S < int64_t(V.Ids.size());
+      int64_t At = R * Seq + S;
+      Inputs[IdsInput].setInt(At, Real ? V.Ids[S] : PadId);
+      if (MaskInput >= 0)
+        Inputs[MaskInput].setInt(At, Real ? 1 : 0);
+      if (TypesInput >= 0)
+        Inputs[TypesInput].setInt(
+            At, Real && size_t(S) < V.TypeIds.size() ? V.TypeIds[S] : 0);
+    }
+  }
+  auto Result = runBatch(Inputs, Gpu);
+  if (!Result)
+    return Result.takeError();
+  const Tensor &Y = (*Result)[OutputIndex];
+  if (Y.rank() != 2 || Y.dim(0) != N || Y.dim(1) != int64_t(Dimension))
+    return makeError("output '" + Info.Output + "' is " + Y.type().str() +
+                     ", expected [" + std::to_string(N) + ", " +
+                     std::to_string(Dimension) + "]");
+  for (int64_t R = 0; R < N; ++R) {
+    float *Row = RowOut(size_t(R));
+    for (size_t C = 0; C < Dimension; ++C)
+      Row[C] = float(Y.getDouble(R * int64_t(Dimension) + int64_t(C)));
+  }
+  return Error::success();
+}
+
 TextModel::TextModel(std::unique_ptr<Impl> I) : P(std::move(I)) {}
 TextModel::~TextModel() = default;
 
@@ -184,6 +256,48 @@ bool TextModel::hasTokenizer() const { return P->Tok.has_value(); }
 Device TextModel::device() const { return P->Where; }
 const TextModelInfo &TextModel::info() const { return P->Info; }
 const ModelInfo &TextModel::model() const { return P->Model; }
+size_t TextModel::deviceCount() const {
+  return P->Where == Device::CPU ? 1 : P->Gpus.size();
+}
+size_t TextModel::maxBatch() const { return P->MaxBatch; }
+size_t TextModel::vocabSize() const { return P->Tok ? P->Tok->vocabSize() : 0; }
+
+Expected<TokenizedText> TextModel::tokenize(std::string_view Text,
+                                            const EmbedOptions &Options) const {
+  if (!P->TextProblem.empty())
+    return makeError("cannot tokenize text: " + P->TextProblem);
+  tokenizer::Encoding E;
+  if (Error Err = P->tokenizerFor(Options).encode(
+          llvm::StringRef(Text.data(), Text.size()), E))
+    return std::move(Err);
+  return TokenizedText{std::move(E.Ids), std::move(E.TypeIds)};
+}
+
+Expected<std::vector<float>>
+TextModel::embedTokens(std::span<const TokenView> Batch, size_t Device) const {
+  const Impl &I = *P;
+  if (!I.TextProblem.empty())
+    return makeError("cannot embed text: " + I.TextProblem);
+  if (Device >= deviceCount())
+    return makeError("device " + std::to_string(Device) + " is not loaded (" +
+                     std::to_string(deviceCount()) + " are)");
+  for (size_t T = 0; T < Batch.size(); ++T)
+    if (I.MaxLength && Batch[T].Ids.size() > I.MaxLength)
+      return makeError("input " + std::to_string(T) + " has " +
+                       std::to_string(Batch[T].Ids.size()) +
+                       " tokens, more than the model's " +
+                       std::to_string(I.MaxLength));
+  std::vector<float> Out(Batch.size() * I.Dimension);
+  llvm::ArrayRef<TokenView> All(Batch.data(), Batch.size());
+  for (size_t Begin = 0; Begin < All.size(); Begin += I.MaxBatch) {
+    size_t Rows = std::min(I.MaxBatch, All.size() - Begin);
+    if (Error E = I.embedRows(All.slice(Begin, Rows), Device, [&](size_t R) {
+          return &Out[(Begin + R) * I.Dimension];
+        }))
+      return std::move(E);
+  }
+  return Out;
+}
 
 Expected<std::vector<float>>
 TextModel::embed(std::span<const std::string> Texts,
@@ -194,8 +308,7 @@ TextModel::embed(std::span<const std::string> Texts,
   size_t N = Texts.size();
   std::vector<tokenizer::Encoding> Enc(N);
   for (size_t T = 0; T < N; ++T) {
-    if (Error E =
-            (Options.Truncate ? *I.Tok : *I.FullTok).encode(Texts[T], Enc[T]))
+    if (Error E = I.tokenizerFor(Options).encode(Texts[T], Enc[T]))
       return withContext(std::move(E), "text " + std::to_string(T));
     if (I.MaxLength && Enc[T].Ids.size() > I.MaxLength)
       return makeError("text " + std::to_string(T) + " has " +
@@ -212,40 +325,14 @@ TextModel::embed(std::span<const std::string> Texts,
   size_t Batches = (N + I.MaxBatch - 1) / I.MaxBatch;
   std::vector<float> Out(N * I.Dimension);
 
+  std::vector<TokenView> Views(N);
+  for (size_t R = 0; R < N; ++R)
+    Views[R] = {Enc[Order[R]].Ids, Enc[Order[R]].TypeIds};
   auto RunBatch = [&](size_t B, size_t Gpu) -> Error {
     size_t Begin = B * I.MaxBatch, End = std::min(N, Begin + I.MaxBatch);
-    int64_t Rows = int64_t(End - Begin), Seq = 1;
-    for (size_t R = Begin; R < End; ++R)
-      Seq = std::max<int64_t>(Seq, Enc[Order[R]].Ids.size());
-    std::vector<Tensor> Inputs;
-    for (const IoSpec &S : I.Meta.Inputs)
-      Inputs.emplace_back(S.Type, std::vector<int64_t>{Rows, Seq});
-    for (int64_t R = 0; R < Rows; ++R) {
-      const tokenizer::Encoding &E = Enc[Order[Begin + R]];
-      for (int64_t S = 0; S < Seq; ++S) {
-        bool Real = S < int64_t(E.Ids.size());
-        int64_t At = R * Seq + S;
-        Inputs[I.IdsInput].setInt(At, Real ? E.Ids[S] : I.PadId);
-        if (I.MaskInput >= 0)
-          Inputs[I.MaskInput].setInt(At, Real ? 1 : 0);
-        if (I.TypesInput >= 0)
-          Inputs[I.TypesInput].setInt(At, Real ? E.TypeIds[S] : 0);
-      }
-    }
-    auto Result = I.runBatch(Inputs, Gpu);
-    if (!Result)
-      return Result.takeError();
-    const Tensor &Y = (*Result)[I.OutputIndex];
-    if (Y.rank() != 2 || Y.dim(0) != Rows || Y.dim(1) != int64_t(I.Dimension))
-      return makeError("output '" + I.Info.Output + "' is " + Y.type().str() +
-                       ", expected [" + std::to_string(Rows) + ", " +
-                       std::to_string(I.Dimension) + "]");
-    for (int64_t R = 0; R < Rows; ++R) {
-      float *Row = &Out[Order[Begin + R] * I.Dimension];
-      for (size_t C = 0; C < I.Dimension; ++C)
-        Row[C] = float(Y.getDouble(R * int64_t(I.Dimension) + int64_t(C)));
-    }
-    return Error::success();
+    return I.embedRows(
+        llvm::ArrayRef<TokenView>(Views).slice(Begin, End - Begin), Gpu,
+        [&](size_t R) { return &Out[Order[Begin + R] * I.Dimension]; });
   };
 
   if (I.Where == Device::CPU || I.Gpus.size() == 1) {
@@ -322,7 +409,7 @@ TextModel::load(const std::string &Path, const TextModelOptions &Options) {
   }
   if (Options.MaxBatch)
     I->MaxBatch = Options.MaxBatch;
-  if (Error E = I->configure(A->Tokenizer, A->Meta.SentenceMaxSeqLength))
+  if (Error E = I->configureJson(A->Tokenizer, A->Meta.SentenceMaxSeqLength))
     return withContext(std::move(E), Path);
   return std::make_unique<TextModel>(std::move(I));
 }
@@ -336,10 +423,10 @@ std::optional<OutputPooling> kiln::findOutputPooling(const Graph &G) {
   return OutputPooling{"", "none", false};
 }
 
-Expected<std::unique_ptr<TextModel>> kiln::createTextModel(
-    std::unique_ptr<Graph> G, const std::vector<IoRole> &Roles,
-    const std::string &TokenizerJson, int64_t SentenceMaxSeqLength,
-    const TextModelOptions &Options) {
+/// A CPU Impl of `G` with its roles, not yet configured.
+static Expected<std::unique_ptr<TextModel::Impl>>
+cpuImpl(std::unique_ptr<Graph> G, const std::vector<IoRole> &Roles,
+        const TextModelOptions &Options) {
   if (Options.Where != Device::CPU)
     return makeError("a model that is not compiled runs on the CPU only");
   auto I = std::make_unique<TextModel::Impl>();
@@ -360,7 +447,38 @@ Expected<std::unique_ptr<TextModel>> kiln::createTextModel(
   if (Options.MaxBatch)
     I->MaxBatch = Options.MaxBatch;
   I->G = std::move(G);
-  if (Error E = I->configure(TokenizerJson, SentenceMaxSeqLength))
+  return I;
+}
+
+Expected<std::unique_ptr<TextModel>> kiln::createTextModel(
+    std::unique_ptr<Graph> G, const std::vector<IoRole> &Roles,
+    const std::string &TokenizerJson, int64_t SentenceMaxSeqLength,
+    const TextModelOptions &Options) {
+  auto I = cpuImpl(std::move(G), Roles, Options);
+  if (!I)
+    return I.takeError();
+  if (Error E = (*I)->configureJson(TokenizerJson, SentenceMaxSeqLength))
     return std::move(E);
-  return std::make_unique<TextModel>(std::move(I));
+  return std::make_unique<TextModel>(std::move(*I));
+}
+
+Expected<std::unique_ptr<TextModel>> kiln::createTextModelFromFile(
+    std::unique_ptr<Graph> G, const std::vector<IoRole> &Roles,
+    const std::string &TokenizerPath, int64_t SentenceMaxSeqLength,
+    const TextModelOptions &Options) {
+  auto Buf = llvm::MemoryBuffer::getFile(TokenizerPath);
+  if (!Buf)
+    return makeError(TokenizerPath + ": " + Buf.getError().message());
+  std::string Text = (*Buf)->getBuffer().str();
+  if (!llvm::StringRef(TokenizerPath).ends_with(".txt"))
+    return createTextModel(std::move(G), Roles, Text, SentenceMaxSeqLength,
+                           Options);
+  auto I = cpuImpl(std::move(G), Roles, Options);
+  if (!I)
+    return I.takeError();
+  if (Error E = (*I)->configure(
+          [&] { return tokenizer::Tokenizer::fromVocab(Text, {}); },
+          "WordPiece", SentenceMaxSeqLength))
+    return withContext(std::move(E), TokenizerPath);
+  return std::make_unique<TextModel>(std::move(*I));
 }

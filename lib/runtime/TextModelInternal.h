@@ -3,7 +3,8 @@
 // kiln/TextModel.h loads artifacts. `kiln embed model.onnx --tokenizer
 // tokenizer.json` has a graph instead (imported by the tool, which links
 // the ONNX frontend; the runtime does not): this makes a CPU TextModel of
-// it, on the reference executor. For tools and tests, not services.
+// it, on the reference executor. For tools and tests (kiln embed, and
+// kiln serve on an .onnx fixture), not production services.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_TEXTMODELINTERNAL_H
@@ -32,6 +33,14 @@ llvm::Expected<std::unique_ptr<TextModel>>
 createTextModel(std::unique_ptr<Graph> G, const std::vector<IoRole> &Roles,
                 const std::string &TokenizerJson, int64_t SentenceMaxSeqLength,
                 const TextModelOptions &Options);
+
+/// The same with the tokenizer in a file: a BERT vocab.txt when the name
+/// ends in `.txt` (as tokenizer::Tokenizer::load reads it), else a
+/// tokenizer.json.
+llvm::Expected<std::unique_ptr<TextModel>> createTextModelFromFile(
+    std::unique_ptr<Graph> G, const std::vector<IoRole> &Roles,
+    const std::string &TokenizerPath, int64_t SentenceMaxSeqLength,
+    const TextModelOptions &Options);
 
 } // namespace kiln
 

@@ -4,9 +4,8 @@
 // embeddings: tokenize a text, embed a batch of tokenized inputs on one
 // device, and say the model's name, width, input limit and devices. The
 // server (lib/serve) depends on nothing else of the model, so the backend
-// can be swapped without touching it: ReferenceBackend (tokenizer.json plus
-// the CPU reference executor) is the one used today; the text API
-// (include/kiln/TextModel.h) is meant to take its place.
+// can be swapped without touching it. kiln serve's is TextModelBackend, an
+// adapter over the text API (include/kiln/TextModel.h).
 //
 // Thread safety: tokenize() and the accessors may be called from many
 // threads at once; embed() is called by one thread per device (the device's

@@ -8,17 +8,31 @@
 //                  [--served-model-name NAME] [--tokenization-workers N]
 //
 // Serves embeddings over HTTP (TEI's and OpenAI's APIs, docs/serve.md).
-// MODEL is an .onnx file, kiln's text form or a .kiln artifact; the
-// tokenizer is --tokenizer or tokenizer.json beside the model. This is the
-// only place that picks the Backend: lib/serve knows only the interface.
+// MODEL is a .kiln artifact carrying its tokenizer, served through
+// kiln::TextModel on the GPUs of --devices (default: the GPU when there is
+// one) or on the reference executor (--device cpu); or, for tests, an .onnx
+// file or kiln's text form with --tokenizer (a tokenizer.json or vocab.txt;
+// default: tokenizer.json beside it), on the reference executor. This is
+// the only place that picks the Backend: lib/serve knows only the interface.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Serve.h"
 
-#include "serve/ReferenceBackend.h"
-#include "serve/Server.h"
+#include "Kiln.h"
 
+#include "codegen/IndexBounds.h"
+#include "codegen/InputRoleAnalysis.h"
+#include "common/ModelLoader.h"
+#include "kiln/Engine.h"
+#include "kiln/TextModel.h"
+#include "passes/PassManager.h"
+#include "runtime/TextModelInternal.h"
+#include "serve/Server.h"
+#include "serve/TextModelBackend.h"
+
+#include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Path.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -36,10 +50,41 @@ static bool parseCount(const char *Text, unsigned long long Max,
   return !llvm::StringRef(Text).getAsInteger(10, Out) && Out <= Max;
 }
 
+/// A CPU TextModel of an uncompiled model: its length limit is the position
+/// tables' (what kiln compile records in an artifact) and the tokenizer's.
+static llvm::Expected<std::unique_ptr<TextModel>>
+loadUncompiled(const std::string &Path, std::string TokenizerPath) {
+  if (TokenizerPath.empty()) {
+    llvm::SmallString<256> Beside = llvm::sys::path::parent_path(Path);
+    llvm::sys::path::append(Beside, "tokenizer.json");
+    TokenizerPath = std::string(Beside);
+  }
+  auto G = loadModel(Path);
+  if (!G)
+    return G.takeError();
+  std::vector<IoRole> Roles = inferInputRoles(**G);
+  // The position tables bound the length once the O2 passes have fused the
+  // embeddings (as kiln compile finds it); the model runs as imported.
+  int64_t MaxSeq = 0;
+  if (auto Opt = loadModel(Path)) {
+    if (llvm::Error E = runPassPipeline(**Opt, *namedPipeline("O2"), {}))
+      llvm::consumeError(std::move(E));
+    else if (std::optional<SequenceLimit> L =
+                 sequenceLimit(**Opt, inferInputRoles(**Opt)))
+      MaxSeq = L->MaxSeq;
+  } else {
+    llvm::consumeError(Opt.takeError());
+  }
+  TextModelOptions TO;
+  TO.Where = kiln::Device::CPU;
+  return createTextModelFromFile(std::move(*G), Roles, TokenizerPath, MaxSeq,
+                                 TO);
+}
+
 int runServeCommand(int Argc, char **Argv) {
   serve::ServerOptions O;
-  serve::ReferenceBackendOptions BO;
-  std::string Device = "cpu";
+  std::string ModelPath, TokenizerPath, Device;
+  std::vector<int> Ordinals;
   for (int I = 1; I < Argc; ++I) {
     std::string A = Argv[I];
     if (A == "--help" || A == "-h") {
@@ -55,10 +100,9 @@ int runServeCommand(int Argc, char **Argv) {
       return 0;
     }
     if (A.rfind("--", 0) != 0) {
-      if (!BO.ModelPath.empty())
-        return fail("one MODEL only (got '" + BO.ModelPath + "' and '" + A +
-                    "')");
-      BO.ModelPath = A;
+      if (!ModelPath.empty())
+        return fail("one MODEL only (got '" + ModelPath + "' and '" + A + "')");
+      ModelPath = A;
       continue;
     }
     if (I + 1 >= Argc)
@@ -69,14 +113,24 @@ int runServeCommand(int Argc, char **Argv) {
       return parseCount(V, Max, N) && N >= Min;
     };
     if (A == "--tokenizer") {
-      BO.TokenizerPath = V;
+      TokenizerPath = V;
     } else if (A == "--device") {
       Device = V;
       if (Device != "cpu" && Device != "gpu")
         return fail("--device is cpu or gpu");
     } else if (A == "--devices") {
-      // The reference backend runs one logical device per entry.
-      BO.Devices = size_t(llvm::StringRef(V).count(',')) + 1;
+      // GPU ordinals; on the CPU, one logical device per entry.
+      llvm::SmallVector<llvm::StringRef> Parts;
+      llvm::StringRef(V).split(Parts, ',', -1, false);
+      Ordinals.clear();
+      for (llvm::StringRef P : Parts) {
+        int D;
+        if (P.trim().getAsInteger(10, D) || D < 0)
+          return fail("--devices takes GPU ordinals: 0,1");
+        Ordinals.push_back(D);
+      }
+      if (Ordinals.empty())
+        return fail("--devices takes GPU ordinals: 0,1");
     } else if (A == "--host") {
       O.Host = V;
     } else if (A == "--port") {
@@ -118,16 +172,41 @@ int runServeCommand(int Argc, char **Argv) {
       return fail("unknown option " + A + " (see kiln serve --help)");
     }
   }
-  if (BO.ModelPath.empty())
+  if (ModelPath.empty())
     return fail("kiln serve needs a MODEL (see kiln serve --help)");
-  if (Device == "gpu")
-    return fail("kiln serve --device gpu needs the text API's GPU backend, "
-                "which is not built yet; use --device cpu");
-  // Where the text API lands, this is the one call to replace: any
-  // serve::Backend will do.
-  auto Backend = serve::createReferenceBackend(BO);
+  bool Compiled = isArtifactPath(ModelPath);
+  std::string Why;
+  if (Device == "gpu" && !Compiled)
+    return fail("--device gpu needs a compiled .kiln artifact");
+  if (Device == "gpu" && !gpuAvailable(&Why))
+    return fail("--device gpu: " + Why);
+  if (Compiled && !TokenizerPath.empty())
+    return fail("--tokenizer: " + ModelPath +
+                " carries its tokenizer (kiln compile --tokenizer)");
+  bool Gpu = Compiled && Device != "cpu" && gpuAvailable();
+  if (Ordinals.empty())
+    Ordinals = {0};
+
+  serve::TextModelBackendOptions BO;
+  BO.Name = llvm::sys::path::stem(ModelPath).str();
+  for (size_t I = 0; I < Ordinals.size(); ++I)
+    BO.DeviceNames.push_back(Gpu ? "cuda:" + std::to_string(Ordinals[I])
+                                 : "cpu:" + std::to_string(I));
+  llvm::Expected<std::unique_ptr<TextModel>> M = nullptr;
+  if (Compiled) {
+    TextModelOptions TO;
+    TO.Where = Gpu ? kiln::Device::GPU : kiln::Device::CPU;
+    if (Gpu)
+      TO.Devices = Ordinals;
+    M = TextModel::load(ModelPath, TO);
+  } else {
+    M = loadUncompiled(ModelPath, TokenizerPath);
+  }
+  if (!M)
+    return fail(llvm::toString(M.takeError()));
+  auto Backend = serve::createTextModelBackend(std::move(*M), BO);
   if (!Backend)
-    return fail(llvm::toString(Backend.takeError()));
+    return fail(ModelPath + ": " + llvm::toString(Backend.takeError()));
   return serve::runServer(**Backend, O);
 }
 
