@@ -1,4 +1,5 @@
 #include "ir/ShapeInference.h"
+#include "ir/DimProducts.h"
 #include "ir/ops/OpUtils.h"
 
 namespace kiln {
@@ -43,8 +44,10 @@ llvm::Expected<TensorType> mergeTypes(const TensorType &Inferred,
   return Out;
 }
 
-llvm::Expected<std::vector<TensorType>> inferNodeTypes(const Node &N,
-                                                       ShapeValueMap &Map) {
+/// inferNodeTypes, keeping product symbols in the types (for
+/// inferGraphTypes, which erases them once every node is inferred).
+static llvm::Expected<std::vector<TensorType>>
+inferNodeTypesWithProducts(const Node &N, ShapeValueMap &Map) {
   const OpDef *Def = N.def();
   if (!Def)
     return makeError(N.describe() + ": unknown op");
@@ -67,12 +70,21 @@ llvm::Expected<std::vector<TensorType>> inferNodeTypes(const Node &N,
   return Types;
 }
 
+llvm::Expected<std::vector<TensorType>> inferNodeTypes(const Node &N,
+                                                       ShapeValueMap &Map) {
+  auto Types = inferNodeTypesWithProducts(N, Map);
+  if (Types)
+    for (TensorType &T : *Types)
+      T = eraseProductSymbols(std::move(T));
+  return Types;
+}
+
 llvm::Error inferGraphTypes(Graph &G, ShapeValueMap *ShapeValues) {
   ShapeValueMap Local;
   ShapeValueMap &Map = ShapeValues ? *ShapeValues : Local;
   collectConstantShapeValues(G, Map);
   for (const auto &N : G.nodes()) {
-    auto Types = inferNodeTypes(*N, Map);
+    auto Types = inferNodeTypesWithProducts(*N, Map);
     if (!Types)
       return Types.takeError();
     for (unsigned I = 0; I < N->numResults(); ++I) {
@@ -84,6 +96,11 @@ llvm::Error inferGraphTypes(Graph &G, ShapeValueMap *ShapeValues) {
       R->setType(std::move(*Merged));
     }
   }
+  // Product symbols served the inference of later nodes; no type keeps one.
+  for (const auto &N : G.nodes())
+    for (Value *R : N->results())
+      if (llvm::any_of(R->type().Dims, isProductSymbol))
+        R->setType(eraseProductSymbols(R->type()));
   return llvm::Error::success();
 }
 

@@ -277,7 +277,13 @@ TEST(OpsMathInfer, ShapeValuesFollowIntegerArithmetic) {
             "[batch, seq, 384]");
   EXPECT_EQ(dimsStr(*B.shapeValue(B.node("Div", {Shape, Heads}))),
             "[batch, seq, 32]");
-  EXPECT_EQ(dimsStr(*B.shapeValue(B.node("Mul", {Shape, Two}))), "[?, ?, 768]");
+  // Products of symbols are product symbols (DimProducts.h), and exact
+  // quotients divide them out again.
+  Node *Doubled = B.node("Mul", {Shape, Two});
+  EXPECT_EQ(dimsStr(*B.shapeValue(Doubled)), "[\"2*batch\", \"2*seq\", 768]");
+  EXPECT_EQ(dimsStr(*B.shapeValue(B.node("Div", {Doubled->result(0), Two}))),
+            "[batch, seq, 384]");
+  EXPECT_EQ(dimsStr(*B.shapeValue(B.node("Div", {Shape, Two}))), "[?, ?, 192]");
   EXPECT_EQ(dimsStr(*B.shapeValue(B.node("Sub", {Shape, Shape}))), "[0, 0, 0]");
   EXPECT_EQ(dimsStr(*B.shapeValue(B.node("Max", {Shape, Zero}))),
             "[batch, seq, 384]");

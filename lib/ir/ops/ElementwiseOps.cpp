@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/DimProducts.h"
 #include "ir/ops/MathKernels.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -132,7 +133,7 @@ Dim mulDims(const Dim &A, const Dim &B) {
     return A;
   if (isValue(A, 1))
     return B;
-  return Dim::unknown();
+  return mulDimProducts(A, B); // batch * 4 = 4*batch (DimProducts.h)
 }
 
 Dim divDims(const Dim &A, const Dim &B) {
@@ -140,7 +141,7 @@ Dim divDims(const Dim &A, const Dim &B) {
     return B.value() == 0 ? Dim::unknown() : Dim(A.value() / B.value());
   if (isValue(B, 1))
     return A;
-  return Dim::unknown();
+  return divDimProducts(A, B); // 4*batch / 4 = batch, exact only
 }
 
 // Dims are never negative, so 0 is the identity of Max and absorbs Min.

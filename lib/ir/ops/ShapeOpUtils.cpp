@@ -1,5 +1,7 @@
 #include "ir/ops/ShapeOpUtils.h"
 
+#include "ir/DimProducts.h"
+
 #include "llvm/ADT/STLExtras.h"
 
 namespace kiln {
@@ -177,7 +179,7 @@ Dim addDims(const Dim &A, const Dim &B) {
 Dim productOfDims(llvm::ArrayRef<Dim> Dims) {
   Dim P(1);
   for (const Dim &D : Dims)
-    P = mulDims(P, D);
+    P = mulDimProducts(P, D);
   return P;
 }
 

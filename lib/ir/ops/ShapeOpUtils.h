@@ -66,6 +66,8 @@ std::optional<int64_t> checkedMul(int64_t A, int64_t B);
 /// anything else (or an overflow) is unknown.
 Dim mulDims(const Dim &A, const Dim &B);
 Dim addDims(const Dim &A, const Dim &B);
+/// The product of Dims, as a product symbol (DimProducts.h) where it has
+/// symbols; unknown when any is unknown or on overflow.
 Dim productOfDims(llvm::ArrayRef<Dim> Dims);
 
 /// Axes in [-Rank, Rank) normalized; fails on out-of-range or repeated axes.

@@ -19,6 +19,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ir/DimProducts.h"
 #include "ir/ops/ShapeOpUtils.h"
 
 #include "llvm/ADT/STLExtras.h"
@@ -79,48 +80,15 @@ llvm::Error evalSize(EvalContext &Ctx) {
 // Reshape, Flatten
 //===----------------------------------------------------------------------===//
 
-/// The dim that gives `Known` plus it as many elements as `In`: matching
-/// symbols cancel and the static parts divide. Unknown unless what remains
-/// is one symbol or one integer.
+/// The dim that gives `Known` plus it as many elements as `In`: the product
+/// of `In` divided by that of `Known`, symbolically (DimProducts.h). Unknown
+/// unless the division is exact.
 ///   [batch, seq, 384] / [batch, seq, 12] = 32
 ///   [batch, seq, 12, 32] / [batch, seq] = 384
+///   [batch, 4, seq, 8] / [seq, 8] = 4*batch
+///   [4*batch, seq, 8] / [4, seq, 8] = batch
 Dim solveMissingDim(llvm::ArrayRef<Dim> In, llvm::ArrayRef<Dim> Known) {
-  llvm::SmallVector<std::string, 4> Symbols;
-  int64_t InStatic = 1;
-  for (const Dim &D : In) {
-    if (D.isUnknown())
-      return Dim::unknown();
-    if (!D.isStatic()) {
-      Symbols.push_back(D.symbol());
-      continue;
-    }
-    std::optional<int64_t> P = checkedMul(InStatic, D.value());
-    if (!P)
-      return Dim::unknown();
-    InStatic = *P;
-  }
-  int64_t KnownStatic = 1;
-  for (const Dim &D : Known) {
-    if (D.isStatic()) {
-      std::optional<int64_t> P = checkedMul(KnownStatic, D.value());
-      if (!P)
-        return Dim::unknown();
-      KnownStatic = *P;
-      continue;
-    }
-    auto It = llvm::find(Symbols, D.symbol());
-    if (D.isUnknown() || It == Symbols.end())
-      return Dim::unknown();
-    Symbols.erase(It);
-  }
-  if (KnownStatic == 0 || InStatic % KnownStatic != 0)
-    return Dim::unknown();
-  int64_t Quotient = InStatic / KnownStatic;
-  if (Symbols.empty())
-    return Dim(Quotient);
-  if (Symbols.size() == 1 && Quotient == 1)
-    return Dim::symbol(Symbols[0]);
-  return Dim::unknown();
+  return divDimProducts(productOfDims(In), productOfDims(Known));
 }
 
 llvm::Error inferReshape(InferContext &Ctx) {
