@@ -93,8 +93,8 @@ public:
     else if (DeviceName == "gpu")
       Options.Where = Device::GPU;
     else
-      throw KilnError("device must be \"cpu\" or \"gpu\", not \"" +
-                      DeviceName + "\"");
+      throw KilnError("device must be \"cpu\" or \"gpu\", not \"" + DeviceName +
+                      "\"");
     Options.Devices = std::move(Devices);
     Options.MaxBatch = MaxBatch;
     nb::gil_scoped_release Release;
@@ -149,8 +149,8 @@ public:
   /// Inputs in the order of model().Inputs, each (bytes, dims, dtype
   /// name); returns the outputs the same way.
   std::vector<std::tuple<nb::bytes, std::vector<int64_t>, std::string>>
-  run(const std::vector<std::tuple<nb::bytes, std::vector<int64_t>,
-                                   std::string>> &Inputs) const {
+  run(const std::vector<
+      std::tuple<nb::bytes, std::vector<int64_t>, std::string>> &Inputs) const {
     const ModelInfo &MI = M->model();
     if (Inputs.size() != MI.Inputs.size())
       throw KilnError("the model takes " + std::to_string(MI.Inputs.size()) +
