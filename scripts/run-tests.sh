@@ -92,6 +92,22 @@ grep -E '^(FAIL|soak:|serve tests)' "$LOGS/serve.log" || true
 p=$(num '[0-9]+ passed' "$LOGS/serve.log"); f=$(num '[0-9]+ failed' "$LOGS/serve.log")
 record serve "${p:-0}" "${f:-0}" 0 $st
 
+echo "== Python package (pip install . into .venv, then pytest tests/python)"
+# build-python (pyproject.toml's build-dir) keeps the build between runs;
+# ccache, when present, makes a fresh one quick.
+launcher=(); command -v ccache >/dev/null && launcher=(-Ccmake.define.CMAKE_CXX_COMPILER_LAUNCHER=ccache -Ccmake.define.CMAKE_C_COMPILER_LAUNCHER=ccache)
+start=$SECONDS
+if CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-$(nproc)} $PY -m pip install --disable-pip-version-check -q "${launcher[@]}" . >"$LOGS/python-build.log" 2>&1; then
+  echo "pip install .: $((SECONDS - start)) s"
+  $PY -m pytest -q -p no:cacheprovider tests/python >"$LOGS/python.log" 2>&1; st=$?
+  grep -E '^(FAILED|ERROR)|[0-9]+ (passed|failed)' "$LOGS/python.log" || true
+  p=$(num '[0-9]+ passed' "$LOGS/python.log"); f=$(num '[0-9]+ failed' "$LOGS/python.log")
+  e=$(num '[0-9]+ errors?' "$LOGS/python.log"); s=$(num '[0-9]+ skipped' "$LOGS/python.log")
+  record python "${p:-0}" "$(( ${f:-0} + ${e:-0} ))" "${s:-0}" $st
+else
+  tail -n 30 "$LOGS/python-build.log"; record python 0 1 0 1
+fi
+
 echo "== GPU tests (kernels compiled with NVRTC here; run only where a GPU is)"
 "$BIN/kiln-gpu-tests" --gtest_brief=1 >"$LOGS/gpu.log" 2>&1; st=$?
 grep -E '^\[  FAILED' "$LOGS/gpu.log" || true
