@@ -290,14 +290,27 @@ void Service::routes(httplib::Server &Svr) {
 
 } // namespace
 
-int runServer(Backend &B, const ServerOptions &Options) {
-  // Every thread made from here on inherits the mask, so only the waiter
-  // below sees these signals.
+namespace {
+sigset_t stopSignals() {
   sigset_t Signals;
   sigemptyset(&Signals);
   sigaddset(&Signals, SIGTERM);
   sigaddset(&Signals, SIGINT);
+  return Signals;
+}
+} // namespace
+
+void blockStopSignals() {
+  sigset_t Signals = stopSignals();
   pthread_sigmask(SIG_BLOCK, &Signals, nullptr);
+}
+
+int runServer(Backend &B, const ServerOptions &Options) {
+  // Every thread made from here on inherits the mask, so only the waiter
+  // below sees these signals (kiln serve blocks them before it loads the
+  // model, whose threads must not see them either).
+  blockStopSignals();
+  sigset_t Signals = stopSignals();
   std::signal(SIGPIPE, SIG_IGN);
 
   httplib::Server Svr;

@@ -39,6 +39,13 @@ struct ServerOptions {
 /// signal, 1 when the address cannot be bound).
 int runServer(Backend &B, const ServerOptions &Options);
 
+/// Blocks SIGTERM and SIGINT in the calling thread, so that every thread
+/// made after it (the CUDA runtime's, the backend's, the server's) leaves
+/// them to runServer's waiter. Call it before the backend is made: a signal
+/// that reaches a thread that does not block it ends the process instead of
+/// draining it.
+void blockStopSignals();
+
 } // namespace kiln::serve
 
 #endif

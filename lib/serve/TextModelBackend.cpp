@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <limits>
+#include <map>
 
 namespace kiln::serve {
 namespace {
@@ -136,6 +137,12 @@ createTextModelBackend(std::unique_ptr<TextModel> Model,
     return llvm::createStringError(
         std::to_string(Names.size()) + " device names for " +
         std::to_string(Model->deviceCount()) + " GPUs");
+  // One card listed twice (--devices 0,0) is two workers: their names,
+  // which label /metrics and /info, must still tell them apart.
+  std::map<std::string, int> Seen;
+  for (std::string &N : Names)
+    if (int K = Seen[N]++)
+      N += "#" + std::to_string(K);
   for (std::string &N : Names) {
     B->Devs.push_back(std::make_unique<TextModelBackend::Dev>());
     B->Devs.back()->Name = std::move(N);

@@ -82,6 +82,9 @@ loadUncompiled(const std::string &Path, std::string TokenizerPath) {
 }
 
 int runServeCommand(int Argc, char **Argv) {
+  // Before any thread exists (the CUDA runtime starts its own while the
+  // model loads): SIGTERM then drains the server rather than ending it.
+  serve::blockStopSignals();
   serve::ServerOptions O;
   std::string ModelPath, TokenizerPath, Device;
   std::vector<int> Ordinals;
