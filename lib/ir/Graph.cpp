@@ -120,6 +120,13 @@ std::vector<int64_t> Node::getInts(llvm::StringRef N,
   return A && A->kind() == AttrKind::Ints ? A->getInts() : Default;
 }
 
+std::optional<int64_t> Node::device() const {
+  const Attribute *A = attr(DeviceAttr);
+  if (!A || A->kind() != AttrKind::Int)
+    return std::nullopt;
+  return A->getInt();
+}
+
 void Node::setAttr(llvm::StringRef N, Attribute A) {
   Attrs.insert_or_assign(N.str(), std::move(A));
 }
@@ -286,6 +293,7 @@ bool Graph::sortTopologically() {
 
 std::unique_ptr<Graph> Graph::clone() const {
   auto G = std::make_unique<Graph>(Name);
+  G->Attrs = Attrs;
   llvm::DenseMap<const Value *, Value *> Map;
   Map[nullptr] = nullptr;
   for (Value *V : Inputs)

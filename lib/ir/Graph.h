@@ -6,6 +6,11 @@
 // value has a unique name; nodes may carry a name of their own (the ONNX
 // node name), used in messages.
 //
+// A partitioned graph (the partition pass) puts each node on a device: the
+// node's `device` attribute, allowed on every op. The graph itself may carry
+// attributes too (printed after its inputs), such as the shape a partition
+// was planned for.
+//
 // Mutation goes through Graph and Node so that use lists stay exact:
 // replaceAllUsesWith, setOperand, createNode (before a given node or at the
 // end) and eraseNode.
@@ -86,6 +91,10 @@ private:
   std::vector<Use> Uses;
 };
 
+/// The attribute that puts a node on a device (a pipeline stage), allowed on
+/// every op; see Verifier.h for what it implies.
+inline constexpr llvm::StringLiteral DeviceAttr = "device";
+
 class Node {
 public:
   llvm::StringRef opName() const { return Op; }
@@ -120,6 +129,8 @@ public:
                                std::vector<int64_t> Default = {}) const;
   void setAttr(llvm::StringRef N, Attribute A);
   void removeAttr(llvm::StringRef N);
+  /// The device this node runs on, when the graph is partitioned.
+  std::optional<int64_t> device() const;
 
   Graph *graph() const { return Owner; }
 
@@ -145,6 +156,11 @@ public:
 
   const std::string &name() const { return Name; }
   void setName(std::string N) { Name = std::move(N); }
+
+  /// Attributes of the whole graph (e.g. the shape a partition was planned
+  /// for); ops' attribute specs do not apply to them.
+  const AttrMap &attrs() const { return Attrs; }
+  AttrMap &attrs() { return Attrs; }
 
   /// Graph inputs; the name must be unique in the graph.
   Value *addInput(llvm::StringRef Name, TensorType Type);
@@ -195,6 +211,7 @@ private:
   Value *newValue(llvm::StringRef Name, TensorType Type, ValueKind Kind);
 
   std::string Name;
+  AttrMap Attrs;
   std::vector<std::unique_ptr<Value>> OwnedValues; // inputs and constants
   std::vector<Value *> Inputs;
   std::vector<Value *> Constants;

@@ -159,8 +159,16 @@ bool Parser::parseGraph() {
       G->addInput(NameTok.Text, std::move(T));
     } while (consumeIf(Token::Comma));
   }
-  if (!expect(Token::RParen, "')' after the graph inputs") ||
-      !expect(Token::LBrace, "'{' before the graph body"))
+  if (!expect(Token::RParen, "')' after the graph inputs"))
+    return false;
+  if (Tok.isKeyword("attributes")) {
+    advance();
+    if (!Tok.is(Token::LBrace))
+      return expect(Token::LBrace, "'{' after 'attributes'");
+    if (!parseAttributes(G->attrs()))
+      return false;
+  }
+  if (!expect(Token::LBrace, "'{' before the graph body"))
     return false;
   bool SawReturn = false;
   while (!SawReturn)

@@ -148,6 +148,21 @@ void printAttribute(llvm::raw_ostream &OS, const Attribute &A) {
   }
 }
 
+/// `{name = value, ...}`.
+void printAttributes(llvm::raw_ostream &OS, const AttrMap &Attrs) {
+  OS << '{';
+  bool First = true;
+  for (const auto &[Name, A] : Attrs) {
+    if (!First)
+      OS << ", ";
+    First = false;
+    printIdentifier(OS, Name);
+    OS << " = ";
+    printAttribute(OS, A);
+  }
+  OS << '}';
+}
+
 void printValueRef(llvm::raw_ostream &OS, const Value *V) {
   if (!V) {
     OS << "none";
@@ -174,17 +189,8 @@ void printNode(llvm::raw_ostream &OS, const Node &N) {
   }
   OS << ')';
   if (!N.attrs().empty()) {
-    OS << " {";
-    bool First = true;
-    for (const auto &[Name, A] : N.attrs()) {
-      if (!First)
-        OS << ", ";
-      First = false;
-      printIdentifier(OS, Name);
-      OS << " = ";
-      printAttribute(OS, A);
-    }
-    OS << '}';
+    OS << ' ';
+    printAttributes(OS, N.attrs());
   }
   if (N.numResults()) {
     OS << " : ";
@@ -221,7 +227,12 @@ void printGraph(const Graph &G, llvm::raw_ostream &OS,
     OS << ": ";
     printTypeTo(OS, V->type());
   }
-  OS << ") {\n";
+  OS << ')';
+  if (!G.attrs().empty()) {
+    OS << " attributes ";
+    printAttributes(OS, G.attrs());
+  }
+  OS << " {\n";
   for (const Value *V : G.constants()) {
     OS << "  ";
     printValueRef(OS, V);

@@ -50,6 +50,11 @@ llvm::Error verifyAttributes(const Node &N, const OpDef &Def) {
     if (Spec.Required && !N.hasAttr(Spec.Name))
       return nodeError(N, "missing required attribute '" + Spec.Name + "'");
   for (const auto &[Name, A] : N.attrs()) {
+    if (Name == DeviceAttr) {
+      if (A.kind() != AttrKind::Int || A.getInt() < 0)
+        return nodeError(N, "attribute 'device' must be an int >= 0");
+      continue;
+    }
     const AttrSpec *Spec = Def.findAttr(Name);
     if (!Spec) {
       std::string Known;
@@ -111,6 +116,45 @@ llvm::Error verifyNode(const Graph &G, const Node &N,
   return verifyResultTypes(N, ShapeValues);
 }
 
+/// In a partitioned graph (a node has a device), every node has one, and
+/// what a node on device D reads is made on D, or is a graph input or a
+/// constant (which every device holds); a value crossing devices goes
+/// through a PeerCopy, whose operand is on its `from` device and which runs
+/// on its `to` device.
+llvm::Error verifyDevices(const Graph &G) {
+  bool Partitioned = llvm::any_of(
+      G.nodes(), [](const auto &N) { return N->device().has_value(); });
+  if (!Partitioned)
+    return llvm::Error::success();
+  for (const auto &N : G.nodes()) {
+    std::optional<int64_t> D = N->device();
+    if (!D)
+      return nodeError(*N, "has no device, but the graph is partitioned");
+    bool IsCopy = N->opName() == "PeerCopy";
+    if (IsCopy && N->getInt("to", -1) != *D)
+      return nodeError(*N, "runs on device " + llvm::Twine(*D) +
+                               ", but copies to device " +
+                               llvm::Twine(N->getInt("to", -1)));
+    int64_t Expected = IsCopy ? N->getInt("from", -1) : *D;
+    for (unsigned I = 0; I < N->numOperands(); ++I) {
+      const Value *V = N->operand(I);
+      const Node *Producer = V ? V->definingNode() : nullptr;
+      if (!Producer || Producer->device() == Expected)
+        continue;
+      std::string Where = "operand #" + std::to_string(I) + " %" + V->name() +
+                          " is on device " +
+                          std::to_string(*Producer->device());
+      if (IsCopy)
+        return nodeError(*N, "copies from device " + llvm::Twine(Expected) +
+                                 ", but its " + Where);
+      return nodeError(*N, "runs on device " + llvm::Twine(Expected) +
+                               ", but its " + Where +
+                               " (values cross devices through PeerCopy)");
+    }
+  }
+  return llvm::Error::success();
+}
+
 } // namespace
 
 llvm::Error verifyGraph(const Graph &G) {
@@ -135,7 +179,7 @@ llvm::Error verifyGraph(const Graph &G) {
       return makeError("graph output #" + llvm::Twine(I) + " %" + V->name() +
                        " is not defined in the graph");
   }
-  return llvm::Error::success();
+  return verifyDevices(G);
 }
 
 } // namespace kiln

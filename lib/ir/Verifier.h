@@ -3,7 +3,10 @@
 // verifyGraph checks what every stage may assume of a graph: operands are
 // defined before their use, every node matches its op's definition (operand
 // and result counts, attributes, the op's own checks), graph outputs exist,
-// and each result's recorded type agrees with what inference derives.
+// and each result's recorded type agrees with what inference derives. In a
+// partitioned graph every node has a device and reads only values made on
+// its device (or graph inputs and constants): values crossing devices go
+// through PeerCopy.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_IR_VERIFIER_H

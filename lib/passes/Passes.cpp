@@ -71,6 +71,13 @@ llvm::ArrayRef<PassInfo> allPasses() {
        "Merge the q, k and v projections of an Attention into one FusedGemm",
        {},
        runMergeQKV},
+      {"partition",
+       "Cut the graph into pipeline stages balanced by cost, one device each, "
+       "with a PeerCopy at every cut (partition{stages=2,batch=256,seq=128})",
+       {{"stages", "number of stages, one device each (default 2)"},
+        {"batch", "batch size the costs are evaluated at (default 256)"},
+        {"seq", "sequence length the costs are evaluated at (default 128)"}},
+       runPartition},
       {"precision",
        "Store f32 tensors in f16 or bf16 (math stays fp32)",
        {{"type", "f16 (default) or bf16"}},

@@ -31,6 +31,7 @@ KILN_PASS(runFusePoolNormalize);
 KILN_PASS(runFuseSkipLayerNorm);
 KILN_PASS(runInferShapes);
 KILN_PASS(runMergeQKV);
+KILN_PASS(runPartition);
 KILN_PASS(runPrecision);
 KILN_PASS(runPruneMagnitude);
 KILN_PASS(runPruneStructured);

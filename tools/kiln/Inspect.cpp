@@ -1,12 +1,15 @@
 //===- Inspect.cpp - kiln inspect: what a model or artifact holds ---------===//
 //
 // A model's inputs, outputs, op histogram and parameter count, and for an
-// artifact its precision, arch, kernels and buckets; as text or JSON.
+// artifact its precision, arch, kernels and buckets; for a partitioned
+// graph its stages (nodes, FLOPs and bytes per device at the planned
+// shape); as text or JSON.
 //
 //===----------------------------------------------------------------------===//
 #include "Kiln.h"
 
 #include "ir/Error.h"
+#include "passes/Partition.h"
 #include "tokenizer/Tokenizer.h"
 
 #include "llvm/Support/Format.h"
@@ -28,8 +31,16 @@ static cl::opt<std::string> InspectModel(cl::Positional, cl::Required,
 static cl::opt<bool> Json("json", cl::desc("Print JSON"),
                           cl::sub(inspectSubcommand()));
 
+struct StageSummary {
+  int64_t Device = 0;
+  int64_t Nodes = 0;
+  NodeCost Cost;
+};
+
 struct Summary {
   std::map<std::string, int64_t> Ops;
+  /// One per device of a partitioned graph, costed at its planned shape.
+  std::vector<StageSummary> Stages;
   /// Elements of floating-point constants, elided ones included.
   int64_t Parameters = 0;
   int64_t FloatConstants = 0;
@@ -37,8 +48,19 @@ struct Summary {
 
 static Summary summarize(const Graph &G) {
   Summary S;
-  for (const auto &N : G.nodes())
+  PlanShape Shape = plannedShape(G);
+  std::map<int64_t, StageSummary> Stages;
+  for (const auto &N : G.nodes()) {
     ++S.Ops[N->opName().str()];
+    if (std::optional<int64_t> D = N->device()) {
+      StageSummary &Stage = Stages[*D];
+      Stage.Device = *D;
+      ++Stage.Nodes;
+      Stage.Cost += nodeCost(*N, Shape);
+    }
+  }
+  for (const auto &[Device, Stage] : Stages)
+    S.Stages.push_back(Stage);
   for (const Value *C : G.constants()) {
     if (!isFloat(C->dtype()))
       continue;
@@ -77,6 +99,18 @@ static void printJson(const Graph &G, const Summary &S, const Artifact *A) {
                           {"outputs", std::move(Outputs)},
                           {"ops", std::move(Ops)},
                           {"parameters", S.Parameters}};
+  if (!S.Stages.empty()) {
+    llvm::json::Array Stages;
+    for (const StageSummary &St : S.Stages)
+      Stages.push_back(llvm::json::Object{{"device", St.Device},
+                                          {"nodes", St.Nodes},
+                                          {"flops", St.Cost.Flops},
+                                          {"bytes", St.Cost.Bytes}});
+    PlanShape Shape = plannedShape(G);
+    Root["stages"] = std::move(Stages);
+    Root["planned_shape"] =
+        llvm::json::Object{{"batch", Shape.Batch}, {"seq", Shape.Seq}};
+  }
   if (A)
     Root["artifact"] = artifactJson(*A);
   llvm::outs() << llvm::formatv("{0:2}", llvm::json::Value(std::move(Root)))
@@ -102,6 +136,16 @@ static void printText(const Graph &G, const Summary &S) {
     OS << "  " << llvm::left_justify(Op, 24) << Count << "\n";
   OS << "parameters: " << S.Parameters << " in " << S.FloatConstants
      << " floating-point constants\n";
+  if (!S.Stages.empty()) {
+    PlanShape Shape = plannedShape(G);
+    OS << "stages: " << S.Stages.size() << " (costed at batch " << Shape.Batch
+       << ", seq " << Shape.Seq << ")\n";
+    for (const StageSummary &St : S.Stages)
+      OS << "  device " << St.Device << ": " << St.Nodes << " nodes, "
+         << llvm::format("%.4g", St.Cost.Flops) << " FLOPs, "
+         << llvm::format("%.4g", St.Cost.Bytes) << " bytes, "
+         << llvm::format("%.3f", St.Cost.seconds() * 1e3) << " ms\n";
+  }
 }
 
 /// The stored tokenizer in brief: its model's type, vocabulary size,

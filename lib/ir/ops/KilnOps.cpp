@@ -597,6 +597,37 @@ OpDef fusedElementwiseDef() {
   return D;
 }
 
+/// A value sent from one device to another at a pipeline cut (the partition
+/// pass inserts them). On one machine, as in the reference executor, it is
+/// the identity.
+OpDef peerCopyDef() {
+  OpDef D;
+  D.Name = "PeerCopy";
+  D.Summary = "Copies a value from device `from` to device `to`";
+  D.MinInputs = D.MaxInputs = 1;
+  D.Attrs = {{"from", AttrKind::Int, true}, {"to", AttrKind::Int, true}};
+  D.Verify = [](const Node &N) -> llvm::Error {
+    int64_t From = N.getInt("from", -1), To = N.getInt("to", -1);
+    if (From < 0 || To < 0)
+      return makeError(N.describe() + ": devices must be >= 0");
+    if (From == To)
+      return makeError(N.describe() + ": copies from device " +
+                       llvm::Twine(From) + " to itself");
+    return llvm::Error::success();
+  };
+  D.Infer = [](InferContext &Ctx) -> llvm::Error {
+    Ctx.setOutputType(0, Ctx.inputType(0));
+    if (const std::vector<Dim> *V = Ctx.inputShapeValue(0))
+      Ctx.setOutputShapeValue(0, *V);
+    return llvm::Error::success();
+  };
+  D.Eval = [](EvalContext &Ctx) -> llvm::Error {
+    Ctx.setOutput(0, *Ctx.input(0));
+    return llvm::Error::success();
+  };
+  return D;
+}
+
 } // namespace
 
 void registerKilnOps(OpRegistry &R) {
@@ -607,6 +638,7 @@ void registerKilnOps(OpRegistry &R) {
   R.add(fusedGemmDef());
   R.add(attentionDef());
   R.add(poolNormalizeDef());
+  R.add(peerCopyDef());
 }
 
 } // namespace kiln
