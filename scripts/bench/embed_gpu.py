@@ -3,14 +3,15 @@
 its throughput next to the engine's (issue 13).
 
     embed_gpu.py --kiln KILN --onnx MODEL.onnx --tokenizer tokenizer.json
-                 [--count 10000] [--check 256] [--work DIR]
+                 [--count 10000] [--check 256] [--work DIR] [--capi PROGRAM]
 
 Compiles MODEL.onnx to an fp16 artifact that carries the tokenizer (batch
 buckets 1,8,32,128,256; seq buckets 16,32,64,128), then:
 - numerics: the first --check sentences through `kiln embed --device gpu`,
   and the same sentences' ids (from the `tokenizers` package, truncated as
   kiln does) through onnxruntime on the CPU in fp32; per-row cosine
-  similarity, which must be >= 0.9999;
+  similarity, which must be >= 0.9999; with --capi, the same for the C API
+  (tests/text/embed.c built against libkiln.so, on the same device);
 - throughput: --count sentences of 8 to 128 tokens (random vocabulary words,
   fixed seed) through `kiln embed --device gpu` in one process, wall clock
   less the same process on one sentence (load, CUDA-graph capture);
@@ -62,6 +63,8 @@ def main():
     ap.add_argument("--check", type=int, default=256)
     ap.add_argument("--work", default="/tmp/kiln-embed-gpu")
     ap.add_argument("--device", default="gpu", help="cpu: try the script without a GPU (no bench)")
+    ap.add_argument("--capi", help="tests/text/embed.c built against libkiln.so: its "
+                    "embeddings of the same texts are checked too")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     artifact = os.path.join(args.work, "text-fp16.kiln")
@@ -107,17 +110,28 @@ def main():
     result = {"min_cosine": min_cos, "max_abs": max_abs, "checked": len(check),
               "sentences": args.count, "tokens": tokens, "embed_seconds": many,
               "startup_seconds": one, "embed_sentences_per_s": rate, "bench": records}
-    with open(os.path.join(args.work, "embed-gpu.json"), "w") as f:
-        json.dump(result, f, indent=1)
     ok = min_cos >= 0.9999
+    if args.capi:
+        env = dict(os.environ, KILN_EMBED_DEVICE=args.device)
+        r = subprocess.run([args.capi, artifact] + check, capture_output=True, env=env)
+        if r.returncode != 0:
+            sys.exit("the C API program failed: " + r.stderr.decode(errors="replace"))
+        capi = np.array([json.loads(l) for l in r.stdout.decode().splitlines()], np.float32)
+        c_cos = (capi * want).sum(1) / (np.linalg.norm(capi, axis=1) * np.linalg.norm(want, axis=1))
+        result["capi_min_cosine"] = float(c_cos.min())
+        ok &= result["capi_min_cosine"] >= 0.9999
+        print(f"C API (kiln_embed, {args.device}): {len(check)} texts, min cosine "
+              f"{c_cos.min():.7f}: {'PASS' if c_cos.min() >= 0.9999 else 'FAIL'}")
     print(f"numerics: {len(check)} texts, min cosine {min_cos:.7f}, max abs {max_abs:.2e}: "
-          f"{'PASS' if ok else 'FAIL'}")
+          f"{'PASS' if min_cos >= 0.9999 else 'FAIL'}")
     print(f"kiln embed --device {args.device}: {args.count} sentences ({tokens} tokens) in {many:.2f} s, "
           f"{one:.2f} s of it start-up (one sentence): {rate:,.0f} sentences/s")
     for r in records:
         if r.get("impl", "kiln") == "kiln" and r.get("batch") == 256:
             print(f"engine (kiln bench) 256x{r.get('seq')}: {r.get('gpu_ms_median')} ms GPU, "
                   f"{r.get('seq_per_s'):,.0f} seq/s")
+    with open(os.path.join(args.work, "embed-gpu.json"), "w") as f:
+        json.dump(result, f, indent=1)
     sys.exit(0 if ok else 1)
 
 

@@ -1,11 +1,13 @@
 /* Built against an installed kiln with pkg-config (check_text.py): embeds
- * argv[2..] with the artifact argv[1] on the CPU through the C API and
+ * argv[2..] with the artifact argv[1] through the C API (on the CPU, or
+ * the GPU with KILN_EMBED_DEVICE=gpu) and
  * prints one JSON array per text; then runs the tensor-level call on
  * [CLS] [SEP] and checks that a bad path is an error. */
 #include <kiln/kiln.h>
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int main(int argc, char **argv) {
   if (argc < 3) {
@@ -14,7 +16,11 @@ int main(int argc, char **argv) {
   }
   kiln_model *model;
   char *error;
-  if (kiln_model_load(argv[1], KILN_DEVICE_CPU, &model, &error)) {
+  /* KILN_EMBED_DEVICE=gpu runs it on the GPU (scripts/bench/embed_gpu.py). */
+  const char *device = getenv("KILN_EMBED_DEVICE");
+  kiln_device where = device && strcmp(device, "gpu") == 0 ? KILN_DEVICE_GPU
+                                                           : KILN_DEVICE_CPU;
+  if (kiln_model_load(argv[1], where, &model, &error)) {
     fprintf(stderr, "error: %s\n", error);
     kiln_string_free(error);
     return 1;
