@@ -12,18 +12,14 @@
 #include "codegen/Compiler.h"
 #include "codegen/KernelLibrary.h"
 #include "codegen/Nvrtc.h"
+#include "codegen/TextFiles.h"
 #include "common/ModelLoader.h"
 #include "ir/Error.h"
 #include "ir/Parser.h"
 #include "kiln/TextModel.h"
 #include "passes/Precision.h"
 #include "runtime/Artifact.h"
-#include "runtime/TextModelInternal.h"
-#include "tokenizer/Tokenizer.h"
 
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
 #include <nanobind/nanobind.h>
@@ -182,46 +178,6 @@ private:
   std::unique_ptr<TextModel> M;
 };
 
-/// What a model that takes text brings beside it, as `kiln compile` does:
-/// the tokenizer at `TokenizerPath` ("" : a tokenizer.json beside the
-/// model; "none": none), and sentence_bert_config.json's max_seq_length.
-llvm::Error addTextFiles(Artifact &A, llvm::StringRef ModelPath,
-                         std::string TokenizerPath) {
-  llvm::SmallString<256> Dir(ModelPath);
-  llvm::sys::path::remove_filename(Dir);
-  auto Beside = [&](llvm::StringRef Name) {
-    llvm::SmallString<256> P(Dir);
-    llvm::sys::path::append(P, Name);
-    return std::string(P);
-  };
-  if (TokenizerPath.empty() && llvm::sys::fs::exists(Beside("tokenizer.json")))
-    TokenizerPath = Beside("tokenizer.json");
-  if (!TokenizerPath.empty() && TokenizerPath != "none") {
-    auto Buf = llvm::MemoryBuffer::getFile(TokenizerPath);
-    if (!Buf)
-      return makeError("tokenizer " + TokenizerPath + ": " +
-                       Buf.getError().message());
-    auto Tok =
-        tokenizer::Tokenizer::fromJson((*Buf)->getBuffer(), TokenizerPath);
-    if (!Tok)
-      return Tok.takeError();
-    A.Tokenizer = (*Buf)->getBuffer().str();
-  }
-  std::string Config = Beside("sentence_bert_config.json");
-  if (!llvm::sys::fs::exists(Config))
-    return llvm::Error::success();
-  auto Buf = llvm::MemoryBuffer::getFile(Config);
-  if (!Buf)
-    return makeError(Config + ": " + Buf.getError().message());
-  auto J = llvm::json::parse((*Buf)->getBuffer());
-  if (!J)
-    return withContext(J.takeError(), Config);
-  if (const llvm::json::Object *O = J->getAsObject())
-    if (std::optional<int64_t> N = O->getInteger("max_seq_length"); N && *N > 0)
-      A.Meta.SentenceMaxSeqLength = *N;
-  return llvm::Error::success();
-}
-
 void compileModel(const std::string &Model, const std::string &Output,
                   std::vector<int64_t> Batches, std::vector<int64_t> Seqs,
                   const std::string &Precision, const std::string &Tokenizer,
@@ -254,9 +210,7 @@ void compileModel(const std::string &Model, const std::string &Output,
   auto A = compileGraph(std::move(G), Options);
   if (!A)
     check(withContext(A.takeError(), Model));
-  auto Optimized = take(parseGraph(A->IrText, "<artifact IR>"));
-  A->Meta.Pooling = findOutputPooling(*Optimized);
-  check(addTextFiles(*A, Model, Tokenizer));
+  check(addTextMetadata(*A, Model, Tokenizer));
   check(writeArtifact(*A, Output));
 }
 

@@ -9,6 +9,7 @@
 
 #include "codegen/Compiler.h"
 #include "codegen/Nvrtc.h"
+#include "codegen/TextFiles.h"
 #include "common/ModelLoader.h"
 #include "common/Npy.h"
 #include "common/RandomInputs.h"
@@ -16,13 +17,7 @@
 #include "ir/Parser.h"
 #include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
-#include "runtime/TextModelInternal.h"
-#include "tokenizer/Tokenizer.h"
 
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
-
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
@@ -197,45 +192,6 @@ static llvm::Error reportPruning(const Graph &Unpruned, const Artifact &A) {
   return llvm::Error::success();
 }
 
-/// What a model that takes text brings beside it: the tokenizer of
-/// --tokenizer, else a tokenizer.json in the model's folder (checked by
-/// loading it), and sentence_bert_config.json's max_seq_length.
-static llvm::Error addTextFiles(Artifact &A, llvm::StringRef ModelPath) {
-  llvm::SmallString<256> Dir(ModelPath);
-  llvm::sys::path::remove_filename(Dir);
-  auto Beside = [&](llvm::StringRef Name) {
-    llvm::SmallString<256> P(Dir);
-    llvm::sys::path::append(P, Name);
-    return std::string(P);
-  };
-  std::string Path = TokenizerPath;
-  if (Path.empty() && ModelPath != "-" &&
-      llvm::sys::fs::exists(Beside("tokenizer.json")))
-    Path = Beside("tokenizer.json");
-  if (!Path.empty() && Path != "none") {
-    auto Buf = llvm::MemoryBuffer::getFile(Path);
-    if (!Buf)
-      return makeError("--tokenizer " + Path + ": " + Buf.getError().message());
-    auto Tok = tokenizer::Tokenizer::fromJson((*Buf)->getBuffer(), Path);
-    if (!Tok)
-      return Tok.takeError();
-    A.Tokenizer = (*Buf)->getBuffer().str();
-  }
-  std::string Config = Beside("sentence_bert_config.json");
-  if (ModelPath == "-" || !llvm::sys::fs::exists(Config))
-    return llvm::Error::success();
-  auto Buf = llvm::MemoryBuffer::getFile(Config);
-  if (!Buf)
-    return makeError(Config + ": " + Buf.getError().message());
-  auto J = llvm::json::parse((*Buf)->getBuffer());
-  if (!J)
-    return withContext(J.takeError(), Config);
-  if (const llvm::json::Object *O = J->getAsObject())
-    if (std::optional<int64_t> N = O->getInteger("max_seq_length"); N && *N > 0)
-      A.Meta.SentenceMaxSeqLength = *N;
-  return llvm::Error::success();
-}
-
 llvm::Error kiln::compileCommand(int argc, char **argv) {
   CompileOptions Options;
   auto Batches = parseSizes(BatchList, "batch");
@@ -279,11 +235,7 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
   auto A = compileGraph(std::move(*G), Options, &Stats);
   if (!A)
     return withContext(A.takeError(), CompileModel);
-  auto Optimized = parseGraph(A->IrText, "<artifact IR>");
-  if (!Optimized)
-    return Optimized.takeError();
-  A->Meta.Pooling = findOutputPooling(**Optimized);
-  if (llvm::Error E = addTextFiles(*A, CompileModel))
+  if (llvm::Error E = addTextMetadata(*A, CompileModel, TokenizerPath))
     return E;
   if (Unpruned)
     if (llvm::Error E = reportPruning(*Unpruned, *A))
