@@ -27,7 +27,9 @@ if ((${#targets[@]} == 0)); then
   exit 1
 fi
 
-cmake -S "$root" -B "$build" -G Ninja -DKILN_FUZZ=ON \
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+cmake -S "$root" -B "$build" -G Ninja -DKILN_FUZZ=ON "${launcher[@]}" \
   -DCMAKE_C_COMPILER=clang-19 -DCMAKE_CXX_COMPILER=clang++-19 >/dev/null
 cmake --build "$build" -j"$jobs" --target "${targets[@]}"
 
