@@ -258,7 +258,8 @@ MatchResult match(const Pattern &P, Value *Root) {
   return std::move(Mt.Result);
 }
 
-void eraseDeadNodes(Graph &G, llvm::ArrayRef<Node *> Nodes) {
+void eraseDeadNodes(Graph &G, llvm::ArrayRef<Node *> Nodes,
+                    llvm::function_ref<void(Node *)> BeforeErase) {
   llvm::DenseSet<Node *> Pending(Nodes.begin(), Nodes.end());
   bool Progress = true;
   while (Progress) {
@@ -272,6 +273,7 @@ void eraseDeadNodes(Graph &G, llvm::ArrayRef<Node *> Nodes) {
       if (!Dead)
         continue;
       Pending.erase(N);
+      BeforeErase(N);
       G.eraseNode(N);
       Progress = true;
     }

@@ -25,6 +25,7 @@
 
 #include "ir/Graph.h"
 
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/ADT/StringMap.h"
 
 #include <functional>
@@ -85,8 +86,11 @@ struct MatchResult {
 
 MatchResult match(const Pattern &P, Value *Root);
 
-/// Erases `Nodes` (and what only they used) once nothing uses their results.
-void eraseDeadNodes(Graph &G, llvm::ArrayRef<Node *> Nodes);
+/// Erases those of `Nodes` that nothing uses, as erasing others frees them;
+/// `BeforeErase` sees each one first (the rewriter records it).
+void eraseDeadNodes(
+    Graph &G, llvm::ArrayRef<Node *> Nodes,
+    llvm::function_ref<void(Node *)> BeforeErase = [](Node *) {});
 
 } // namespace kiln::pat
 

@@ -1,5 +1,7 @@
 #include "passes/RewriteDriver.h"
 
+#include "passes/Pattern.h"
+
 #include "llvm/ADT/STLExtras.h"
 
 #include <algorithm>
@@ -57,26 +59,11 @@ void Rewriter::replaceRoot(Node *Root, Node *Fused,
 }
 
 void Rewriter::eraseDeadNodes(llvm::ArrayRef<Node *> Nodes) {
-  llvm::DenseSet<Node *> Pending(Nodes.begin(), Nodes.end());
-  bool Progress = true;
-  while (Progress) {
-    Progress = false;
-    for (Node *N : G.nodeList()) {
-      if (!Pending.count(N))
-        continue;
-      bool Dead = llvm::all_of(N->results(), [&](Value *R) {
-        return !R->hasUses() && !G.isOutput(R);
-      });
-      if (!Dead)
-        continue;
-      Pending.erase(N);
-      Erased.insert(N);
-      G.eraseNode(N);
-      ++NumErased;
-      ++Changes;
-      Progress = true;
-    }
-  }
+  pat::eraseDeadNodes(G, Nodes, [&](Node *N) {
+    Erased.insert(N);
+    ++NumErased;
+    ++Changes;
+  });
 }
 
 void Rewriter::eraseValue(Value *V) {
