@@ -56,6 +56,14 @@ StringRef kiln::ioRoleName(IoRole R) {
   return "";
 }
 
+StringRef kiln::partitionModeName(PartitionPlan::Mode M) {
+  switch (M) {
+  case PartitionPlan::Mode::Replicate: return "replicate";
+  case PartitionPlan::Mode::Pipeline: return "pipeline";
+  }
+  return "";
+}
+
 namespace {
 
 uint64_t checksum(StringRef Bytes) { return llvm::xxh3_64bits(Bytes); }

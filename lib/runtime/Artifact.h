@@ -124,6 +124,46 @@ struct ArtifactMetadata {
   int64_t SentenceMaxSeqLength = 0;
 };
 
+struct Artifact;
+
+/// How `kiln compile --devices N --partition ...` spread a model over N
+/// devices (docs/multi-gpu.md). An artifact without one runs on one device;
+/// with one, the artifact itself stays the whole model for one device
+/// (what `--devices 0` and failover run), and a pipeline adds its stages.
+struct PartitionPlan {
+  enum class Mode : uint8_t {
+    /// The whole model on every device; requests spread over them.
+    Replicate,
+    /// Stage s on device s; values crossing a cut are copied between them.
+    Pipeline,
+  };
+  Mode Kind = Mode::Replicate;
+  uint32_t Devices = 1;
+  /// Pipeline: the shape the cuts were planned at (partition{batch,seq}).
+  int64_t PlannedBatch = 0, PlannedSeq = 0;
+
+  /// Where a stage input (or a whole-model output) comes from.
+  struct Source {
+    /// -1: the whole model's graph input `Index`; otherwise stage `Stage`'s
+    /// graph output `Index` (an earlier stage for a stage input).
+    int32_t Stage = -1;
+    uint32_t Index = 0;
+  };
+  struct StageInfo {
+    uint32_t Nodes = 0;
+    /// At the planned shape, as the partition pass costed them.
+    double Flops = 0, Bytes = 0;
+    /// One per graph input of the stage's artifact, in order.
+    std::vector<Source> Inputs;
+  };
+  /// Pipeline: one per stage; Artifact::Stages holds their artifacts.
+  std::vector<StageInfo> Stages;
+  /// Pipeline: one per whole-model graph output.
+  std::vector<Source> Outputs;
+};
+
+llvm::StringRef partitionModeName(PartitionPlan::Mode M); // "replicate"...
+
 struct Artifact {
   ArtifactMetadata Meta;
   /// The optimized IR before per-bucket specialization, printed with
@@ -136,6 +176,13 @@ struct Artifact {
   /// The tokenizer.json of a model that takes text (the optional tokenizer
   /// section); empty when there is none.
   std::string Tokenizer;
+  /// Set by `kiln compile --devices N` (N > 1); see PartitionPlan.
+  std::optional<PartitionPlan> Partition;
+  /// A pipeline's stages (Partition->Stages.size() of them), each a
+  /// complete artifact: its part of the IR, only the weights it uses, its
+  /// kernels, and a plan for every bucket of the whole model. Stages have
+  /// no Partition and no Stages of their own.
+  std::vector<Artifact> Stages;
 };
 
 /// Validates `A` and writes it to `Path` atomically: the bytes go to a
