@@ -1,5 +1,6 @@
 //===- CublasLt.cpp - GemmSteps on cuBLASLt -------------------------------===//
 #include "runtime/CublasLt.h"
+#include "runtime/DeviceError.h"
 
 #include "ir/Error.h"
 
@@ -10,14 +11,59 @@
 
 namespace kiln {
 
+char DeviceError::ID = 0;
+
+DeviceError::Severity classifyCudaError(int Code) {
+  switch (cudaError_t(Code)) {
+  // CUDA's documentation: "the process must be terminated and relaunched".
+  case cudaErrorIllegalAddress:
+  case cudaErrorLaunchFailure:
+  case cudaErrorAssert:
+  case cudaErrorECCUncorrectable:
+  case cudaErrorHardwareStackError:
+  case cudaErrorIllegalInstruction:
+  case cudaErrorMisalignedAddress:
+  case cudaErrorInvalidAddressSpace:
+  case cudaErrorInvalidPc:
+  case cudaErrorLaunchTimeout:
+  case cudaErrorDevicesUnavailable:
+  case cudaErrorNoDevice:
+  case cudaErrorDeviceUninitialized:
+  case cudaErrorContextIsDestroyed:
+  case cudaErrorNvlinkUncorrectable:
+  case cudaErrorUnknown: return DeviceError::Severity::Lost;
+  default: return DeviceError::Severity::Recoverable;
+  }
+}
+
+llvm::Error withDevice(llvm::Error E, int Device) {
+  return llvm::handleErrors(std::move(E),
+                            [&](std::unique_ptr<DeviceError> D) -> llvm::Error {
+                              if (D->device() < 0)
+                                D->setDevice(Device);
+                              return llvm::Error(std::move(D));
+                            });
+}
+
 llvm::Error cudaFailure(cudaError_t E, const llvm::Twine &What) {
-  return makeError(What + ": CUDA error " + cudaGetErrorName(E) + ": " +
-                   cudaGetErrorString(E));
+  return llvm::make_error<DeviceError>((What + ": CUDA error " +
+                                        cudaGetErrorName(E) + ": " +
+                                        cudaGetErrorString(E))
+                                           .str(),
+                                       classifyCudaError(int(E)), int(E));
 }
 
 llvm::Error cublasFailure(cublasStatus_t S, const llvm::Twine &What) {
-  return makeError(What + ": cuBLASLt error " + cublasLtGetStatusName(S) +
-                   ": " + cublasLtGetStatusString(S));
+  // cuBLASLt reports a kernel that failed to run as EXECUTION_FAILED; the
+  // CUDA error behind it, when sticky, shows on the next CUDA call.
+  DeviceError::Severity Sev = S == CUBLAS_STATUS_EXECUTION_FAILED
+                                  ? DeviceError::Severity::Lost
+                                  : DeviceError::Severity::Recoverable;
+  return llvm::make_error<DeviceError>((What + ": cuBLASLt error " +
+                                        cublasLtGetStatusName(S) + ": " +
+                                        cublasLtGetStatusString(S))
+                                           .str(),
+                                       Sev, int(S));
 }
 
 namespace {

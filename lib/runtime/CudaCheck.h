@@ -2,11 +2,14 @@
 //
 // Every CUDA runtime and cuBLASLt call of the runtime goes through
 // KILN_CUDA or KILN_CUBLAS: a failure returns an llvm::Error from the
-// enclosing function, naming what was being done and the library's status.
+// enclosing function, naming what was being done and the library's status;
+// it is a DeviceError (DeviceError.h), classified for failover.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_RUNTIME_CUDACHECK_H
 #define KILN_RUNTIME_CUDACHECK_H
+
+#include "runtime/DeviceError.h"
 
 #include "llvm/ADT/Twine.h"
 #include "llvm/Support/Error.h"
