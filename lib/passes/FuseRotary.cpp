@@ -15,7 +15,8 @@
 // The exporters rotate q and k after moving the heads before the sequence,
 // x = Transpose(y, [0, 2, 1, 3]). Rotary works along the last axis only, so
 // it commutes with any Transpose that keeps the last axis in place (cos and
-// sin take the inverse permutation), and the pass rotates y instead:
+// sin take the inverse permutation: a view when it only moves their dims of
+// size 1, as for [1, 1, S, D]), and the pass rotates y instead:
 //
 //   Rotary(Transpose(y, p), cos, sin) = Transpose(Rotary(y, cos', sin'), p)
 //
@@ -118,6 +119,31 @@ Node *movableTranspose(const Match &M) {
   return T;
 }
 
+bool isUnit(const Dim &D) { return D.isStatic() && D.value() == 1; }
+
+/// The positions of the dims of size 1.
+std::vector<int64_t> unitDims(const Shape &Dims) {
+  std::vector<int64_t> Out;
+  for (size_t I = 0; I < Dims.size(); ++I)
+    if (isUnit(Dims[I]))
+      Out.push_back(int64_t(I));
+  return Out;
+}
+
+/// Whether permuting `Dims` by `Perm` moves only dims of size 1 (the
+/// others keep their order), so that the result is a view.
+bool movesOnlyUnitDims(const Shape &Dims, llvm::ArrayRef<int64_t> Perm) {
+  int64_t Last = -1;
+  for (int64_t P : Perm) {
+    if (isUnit(Dims[P]))
+      continue;
+    if (P < Last)
+      return false;
+    Last = P;
+  }
+  return true;
+}
+
 class RotaryPattern : public rewrite::OpRewritePattern<RotaryMatch> {
 public:
   RotaryPattern() : OpRewritePattern({"Concat"}), Formula(rotaryFormula()) {}
@@ -162,15 +188,40 @@ public:
     std::vector<int64_t> Inverse(Perm.size());
     for (size_t I = 0; I < Perm.size(); ++I)
       Inverse[Perm[I]] = int64_t(I);
-    auto Permuted = [&](Value *V) {
+    auto Permuted = [&](Value *V) -> Value * {
       Shape Dims;
       for (int64_t P : Inverse)
         Dims.push_back(V->type().Dims[P]);
-      Node *T =
-          R.createNode("Transpose", {V}, {TensorType(V->dtype(), Dims)},
-                       {{"perm", Attribute(Inverse)}}, "",
+      if (!movesOnlyUnitDims(V->type().Dims, Inverse)) {
+        Node *T =
+            R.createNode("Transpose", {V}, {TensorType(V->dtype(), Dims)},
+                         {{"perm", Attribute(Inverse)}}, "",
+                         {R.graph().uniqueName(V->name() + ".rotary")}, Root);
+        return T->result();
+      }
+      // The table's other dims keep their order: a view, its unit dims
+      // squeezed and unsqueezed where the permutation puts them.
+      std::vector<int64_t> From = unitDims(V->type().Dims), To = unitDims(Dims);
+      if (From.empty())
+        return V;
+      Shape Squeezed;
+      for (const Dim &D : V->type().Dims)
+        if (!isUnit(D))
+          Squeezed.push_back(D);
+      Value *FromAxes = R.addConstant(
+          V->name() + ".unit_axes",
+          Tensor::fromInts(DType::I64, {int64_t(From.size())}, From));
+      Value *ToAxes =
+          R.addConstant(V->name() + ".rotary_axes",
+                        Tensor::fromInts(DType::I64, {int64_t(To.size())}, To));
+      Node *Squeeze = R.createNode(
+          "Squeeze", {V, FromAxes}, {TensorType(V->dtype(), Squeezed)}, {}, "",
+          {R.graph().uniqueName(V->name() + ".squeezed")}, Root);
+      Node *Unsqueeze =
+          R.createNode("Unsqueeze", {Squeeze->result(), ToAxes},
+                       {TensorType(V->dtype(), Dims)}, {}, "",
                        {R.graph().uniqueName(V->name() + ".rotary")}, Root);
-      return T->result();
+      return Unsqueeze->result();
     };
     Value *Y = M.Transpose->operand(0);
     Node *Rotary = R.createNode(
