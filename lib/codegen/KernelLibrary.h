@@ -123,6 +123,7 @@ private:
 
 void registerFusedKernels(KernelRegistry &R);
 void registerGenericKernels(KernelRegistry &R);
+void registerRowKernels(KernelRegistry &R);
 
 /// The source of a file in kernels/templates/, or empty when there is none.
 llvm::StringRef templateSource(llvm::StringRef FileName);
