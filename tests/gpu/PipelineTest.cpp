@@ -18,9 +18,10 @@
 #include "gtest/gtest.h"
 
 #include <chrono>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <random>
+#include <thread>
 
 namespace kiln {
 namespace {
@@ -196,6 +197,61 @@ TEST(Pipeline, BadRequestsAreRefused) {
   In = request(2, 8, Rng);
   R = (*X)->run(In);
   EXPECT_TRUE(bool(R)) << llvm::toString(R.takeError());
+}
+
+// Executors are the lanes of one placement: each has its own contexts,
+// streams and buffers, so threads run them at once.
+TEST(Pipeline, ExecutorsRunOnManyThreads) {
+  const Artifact &A = pipelineArtifact();
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  auto Whole = createEngine(A);
+  ASSERT_TRUE(bool(Whole)) << llvm::toString(Whole.takeError());
+  std::vector<int> Logical = {0, 0};
+  PipelineRunOptions O;
+  O.MicroBatch = 2;
+  auto P = createPipelinePlacement(A, Logical, onCardZero(), O);
+  ASSERT_TRUE(bool(P)) << llvm::toString(P.takeError());
+  constexpr int Threads = 4, Requests = 20;
+  std::vector<double> Worst(Threads, 0);
+  std::vector<std::string> Errors(Threads);
+  std::vector<std::thread> Pool;
+  for (int T = 0; T < Threads; ++T)
+    Pool.emplace_back([&, T] {
+      auto X = (*P)->createExecutor();
+      if (!X) {
+        Errors[T] = llvm::toString(X.takeError());
+        return;
+      }
+      auto Ctx = (*Whole)->createContext();
+      if (!Ctx) {
+        Errors[T] = llvm::toString(Ctx.takeError());
+        return;
+      }
+      std::mt19937_64 Rng(100 + T);
+      for (int R = 0; R < Requests; ++R) {
+        std::vector<HostTensor> In = request(1 + (R + T) % 6, 16, Rng);
+        auto Got = (*X)->run(In);
+        if (!Got) {
+          Errors[T] = llvm::toString(Got.takeError());
+          return;
+        }
+        auto Want = (*Ctx)->run(In);
+        if (!Want) {
+          Errors[T] = llvm::toString(Want.takeError());
+          return;
+        }
+        for (size_t I = 0; I < Got->size(); ++I)
+          Worst[T] = std::max(Worst[T], maxAbsDiff((*Got)[I], (*Want)[I]));
+      }
+    });
+  for (std::thread &T : Pool)
+    T.join();
+  for (int T = 0; T < Threads; ++T) {
+    EXPECT_EQ(Errors[T], "") << "thread " << T;
+    EXPECT_LE(Worst[T], 1e-5) << "thread " << T;
+  }
 }
 
 // What crossing the cut costs per request on one card (both logical
