@@ -85,8 +85,7 @@ public:
   int64_t LastSize = 0, LastCount = 0;
 
 private:
-  llvm::Error enqueue(int64_t Micro, int64_t SeqBucket, int64_t Count,
-                      const std::vector<size_t> &StageBucket);
+  llvm::Error enqueue(int64_t Count, const std::vector<size_t> &StageBucket);
   llvm::Error grow(Landing &L, uint64_t Need);
   llvm::Error growHost(uint8_t *&Buf, uint64_t &Cap, uint64_t Need);
   cudaStream_t stream(size_t T) const {
@@ -203,11 +202,8 @@ llvm::Error PipelineExecutor::waitAll() {
   return First;
 }
 
-llvm::Error PipelineExecutor::enqueue(int64_t Micro, int64_t SeqBucket,
-                                      int64_t Count,
+llvm::Error PipelineExecutor::enqueue(int64_t Count,
                                       const std::vector<size_t> &StageBucket) {
-  (void)Micro;
-  (void)SeqBucket;
   size_t N = Ctx.size();
   for (int64_t J = 0; J < Count; ++J)
     for (size_t T = 0; T < N; ++T) {
@@ -417,7 +413,7 @@ PipelineExecutor::run(std::span<const HostTensor> Inputs) {
               dtypeSize(Meta.Inputs[I].Type), /*ToBucket=*/true);
   }
 
-  llvm::Error Enqueued = enqueue(Micro, *SeqBucket, Count, StageBucket);
+  llvm::Error Enqueued = enqueue(Count, StageBucket);
   // Whatever was issued finishes before the buffers are touched again.
   llvm::Error Waited = waitAll();
   if (Enqueued) {

@@ -13,6 +13,7 @@
 #include "codegen/Compiler.h"
 #include "codegen/StageSplit.h"
 #include "common/ModelLoader.h"
+#include "runtime/Artifact.h"
 #include "runtime/EngineInternal.h"
 
 #include "gtest/gtest.h"
@@ -299,6 +300,71 @@ TEST(Pipeline, CopyOverheadPerRequest) {
                 (long long)Count, (long long)Size, Copy / N * 1e6,
                 Pipe / N * 1e6, One / N * 1e6);
     EXPECT_GT(Copy, 0);
+  }
+}
+
+// The same on a pipeline artifact of a real model, when
+// KILN_PIPELINE_ARTIFACT names one (e.g. all-MiniLM-L6-v2 compiled with
+// --devices 2 --partition pipeline): its largest bucket, the cost model's
+// micro-batch and every smaller bucket, against its whole model.
+TEST(Pipeline, CopyOverheadOfAnArtifact) {
+  const char *Path = std::getenv("KILN_PIPELINE_ARTIFACT");
+  if (!Path)
+    GTEST_SKIP() << "set KILN_PIPELINE_ARTIFACT to a pipeline artifact";
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "not run: " << Why;
+  auto A = readArtifact(Path);
+  ASSERT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  auto Whole = createEngine(*A);
+  ASSERT_TRUE(bool(Whole)) << llvm::toString(Whole.takeError());
+  auto WholeCtx = (*Whole)->createContext();
+  ASSERT_TRUE(bool(WholeCtx));
+  int64_t Batch = A->Meta.BatchBuckets.back();
+  int64_t Seq = A->Meta.SeqBuckets.empty() ? 0 : A->Meta.SeqBuckets.back();
+  std::mt19937_64 Rng(9);
+  std::vector<HostTensor> In = request(Batch, Seq, Rng);
+  std::vector<int64_t> Micros = {0};
+  for (int64_t B : A->Meta.BatchBuckets)
+    Micros.push_back(B);
+  for (int64_t Micro : Micros) {
+    PipelineRunOptions O;
+    O.MicroBatch = Micro;
+    std::vector<int> Logical(A->Stages.size(), 0);
+    auto P = createPipelinePlacement(*A, Logical, onCardZero(), O);
+    ASSERT_TRUE(bool(P)) << llvm::toString(P.takeError());
+    auto X = (*P)->createExecutor();
+    ASSERT_TRUE(bool(X));
+    double Diff = 0;
+    for (int I = 0; I < 3; ++I) {
+      auto Got = (*X)->run(In);
+      auto Want = (*WholeCtx)->run(In);
+      ASSERT_TRUE(Got && Want);
+      for (size_t O = 0; O < Got->size(); ++O)
+        if ((*Got)[O].Type == ElementType::F32)
+          Diff = std::max(Diff, maxAbsDiff((*Got)[O], (*Want)[O]));
+    }
+    constexpr int N = 20;
+    double Copy = 0, Pipe = 0, One = 0;
+    for (int I = 0; I < N; ++I) {
+      auto T0 = std::chrono::steady_clock::now();
+      ASSERT_TRUE(bool((*X)->run(In)));
+      auto T1 = std::chrono::steady_clock::now();
+      ASSERT_TRUE(bool((*WholeCtx)->run(In)));
+      auto T2 = std::chrono::steady_clock::now();
+      Copy += (*X)->lastCopySeconds();
+      Pipe += std::chrono::duration<double>(T1 - T0).count();
+      One += std::chrono::duration<double>(T2 - T1).count();
+    }
+    auto [Size, Count] = lastMicroBatches(**X);
+    std::printf("%s, batch %lld seq %lld, %zu stages, %lld micro-batches of "
+                "%lld%s: copies %.1f us per request; request %.3f ms (whole "
+                "model %.3f ms); max abs diff %.2e\n",
+                A->Meta.ModelName.c_str(), (long long)Batch, (long long)Seq,
+                A->Stages.size(), (long long)Count, (long long)Size,
+                Micro ? "" : " (cost model)", Copy / N * 1e6, Pipe / N * 1e3,
+                One / N * 1e3, Diff);
+    EXPECT_LE(Diff, 1e-2);
   }
 }
 
