@@ -35,6 +35,9 @@ struct StageSummary {
   int64_t Device = 0;
   int64_t Nodes = 0;
   NodeCost Cost;
+  /// A pipeline artifact's stage: the weights its device holds; -1 for a
+  /// partitioned graph.
+  int64_t WeightBytes = -1;
 };
 
 struct Summary {
@@ -92,7 +95,10 @@ static void addPartition(Summary &S, const Artifact &A) {
   std::map<std::pair<int32_t, uint32_t>, size_t> LastReader;
   for (size_t St = 0; St < P.Stages.size(); ++St) {
     const PartitionPlan::StageInfo &I = P.Stages[St];
-    S.Stages.push_back({int64_t(St), int64_t(I.Nodes), {I.Flops, I.Bytes}});
+    S.Stages.push_back({int64_t(St),
+                        int64_t(I.Nodes),
+                        {I.Flops, I.Bytes},
+                        int64_t(A.Stages[St].Weights.size())});
     for (const PartitionPlan::Source &Src : I.Inputs)
       if (Src.Stage >= 0) {
         size_t &Last = LastReader[{Src.Stage, Src.Index}];
@@ -140,11 +146,15 @@ static void printJson(const Graph &G, const Summary &S, const Artifact *A) {
   }
   if (!S.Stages.empty()) {
     llvm::json::Array Stages;
-    for (const StageSummary &St : S.Stages)
-      Stages.push_back(llvm::json::Object{{"device", St.Device},
-                                          {"nodes", St.Nodes},
-                                          {"flops", St.Cost.Flops},
-                                          {"bytes", St.Cost.Bytes}});
+    for (const StageSummary &St : S.Stages) {
+      llvm::json::Object O{{"device", St.Device},
+                           {"nodes", St.Nodes},
+                           {"flops", St.Cost.Flops},
+                           {"bytes", St.Cost.Bytes}};
+      if (St.WeightBytes >= 0)
+        O["weight_bytes"] = St.WeightBytes;
+      Stages.push_back(std::move(O));
+    }
     PlanShape Shape = S.Shape;
     Root["stages"] = std::move(Stages);
     Root["planned_shape"] =
@@ -185,7 +195,12 @@ static void printText(const Graph &G, const Summary &S) {
       OS << "  device " << St.Device << ": " << St.Nodes << " nodes, "
          << llvm::format("%.4g", St.Cost.Flops) << " FLOPs, "
          << llvm::format("%.4g", St.Cost.Bytes) << " bytes, "
-         << llvm::format("%.3f", St.Cost.seconds() * 1e3) << " ms\n";
+         << llvm::format("%.3f", St.Cost.seconds() * 1e3) << " ms"
+         << (St.WeightBytes >= 0 ? llvm::formatv(", weights {0:f1} MiB",
+                                                 St.WeightBytes / 1048576.0)
+                                       .str()
+                                 : std::string())
+         << "\n";
   }
 }
 
