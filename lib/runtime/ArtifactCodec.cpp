@@ -199,7 +199,7 @@ void encode(Encoder &E, const BufferRef &R) {
   E.u64(R.Bytes);
 }
 void decode(Decoder &D, BufferRef &R) {
-  R.In = D.enumU8(BufferRef::Space::Arena, "buffer space");
+  R.In = D.enumU8(BufferRef::Space::Fault, "buffer space");
   R.Offset = D.u64();
   R.Bytes = D.u64();
 }
@@ -356,7 +356,8 @@ llvm::json::Value indexChecksToJson(const std::vector<IndexCheck> &Checks) {
         {"table", C.Table},
         {"form", C.Kind == IndexCheck::Form::Embed ? "embed" : "gather"},
         {"table_size", C.TableSize},
-        {"wrap_negative", C.WrapNegative}});
+        {"wrap_negative", C.WrapNegative},
+        {"reported_on_device", C.ReportedOnDevice}});
   return A;
 }
 
@@ -404,7 +405,7 @@ Expected<std::vector<IndexCheck>> jsonIndexChecks(const llvm::json::Object &O) {
     const llvm::json::Object *C = V.getAsObject();
     std::optional<StringRef> Input, Node, Table, Form;
     std::optional<int64_t> Size;
-    std::optional<bool> Wrap;
+    std::optional<bool> Wrap, Reported = false;
     if (C) {
       Input = C->getString("input");
       Node = C->getString("node");
@@ -413,17 +414,20 @@ Expected<std::vector<IndexCheck>> jsonIndexChecks(const llvm::json::Object &O) {
       if (const llvm::json::Value *S = C->get("table_size"))
         Size = jsonInteger(*S);
       Wrap = C->getBoolean("wrap_negative");
+      if (C->get("reported_on_device")) // absent in older artifacts
+        Reported = C->getBoolean("reported_on_device");
     }
     if (!Input || !Node || !Table || !Form || !Size || *Size < 0 || !Wrap ||
-        (*Form != "gather" && *Form != "embed"))
+        !Reported || (*Form != "gather" && *Form != "embed"))
       return metadataError("an entry of 'index_checks' lacks a string "
                            "'input', 'node' or 'table', a 'form' of gather "
                            "or embed, a size 'table_size' or a boolean "
-                           "'wrap_negative'");
+                           "'wrap_negative', or has a 'reported_on_device' "
+                           "that is no boolean");
     Out.push_back(
         {Input->str(), Node->str(), Table->str(),
          *Form == "embed" ? IndexCheck::Form::Embed : IndexCheck::Form::Gather,
-         *Size, *Wrap});
+         *Size, *Wrap, *Reported});
   }
   return Out;
 }

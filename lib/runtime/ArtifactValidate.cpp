@@ -74,7 +74,9 @@ std::string stepName(const Step &S, size_t Index) {
 }
 
 std::string refStr(const BufferRef &R) {
-  return std::string(R.In == BufferRef::Space::Weights ? "weights" : "arena") +
+  return std::string(R.In == BufferRef::Space::Weights ? "weights"
+                     : R.In == BufferRef::Space::Arena ? "arena"
+                                                       : "fault record") +
          "[" + std::to_string(R.Offset) + ", +" + std::to_string(R.Bytes) + "]";
 }
 
@@ -94,6 +96,11 @@ struct Spaces {
       if (__builtin_add_overflow(R.Offset, R.Bytes, &End) || End > ArenaBytes)
         return makeError(What + " " + refStr(R) + " ends past the arena (" +
                          Twine(ArenaBytes) + " bytes)");
+      return Error::success();
+    case BufferRef::Space::Fault:
+      if (R.Offset != 0 || R.Bytes != IndexFaultBytes)
+        return makeError(What + " " + refStr(R) + " is not the whole " +
+                         Twine(IndexFaultBytes) + "-byte fault record");
       return Error::success();
     }
     return makeError(What + " is in an invalid buffer space");

@@ -71,6 +71,13 @@ struct ExecutionContext::Impl {
   void *Arena = nullptr;
   void *Workspace = nullptr;
   uint8_t *Staging = nullptr; // pinned host memory for inputs and outputs
+  /// The IndexFault record the gathers report to (Plan.h), cleared before
+  /// a run that reads it, and its pinned copy on the host.
+  void *Fault = nullptr;
+  uint8_t *FaultHost = nullptr;
+  /// Set by run(): an input on the device is checked by the kernels'
+  /// reports, which runChunk reads after the run.
+  bool ReadFaults = false;
   cudaEvent_t Start = nullptr, Stop = nullptr;
   /// [bucket][step]: null for steps that are no GEMM.
   std::vector<std::vector<std::unique_ptr<PreparedGemm>>> Gemms;
@@ -86,6 +93,8 @@ struct ExecutionContext::Impl {
   void *address(const BufferRef &B) const {
     if (B.In == BufferRef::Space::Weights)
       return E->weightAt(B.Offset);
+    if (B.In == BufferRef::Space::Fault)
+      return Fault;
     return static_cast<uint8_t *>(Arena) + B.Offset;
   }
 

@@ -429,6 +429,11 @@ TEST(Artifact, ValidatePlanRejectsWhatTheRuntimeCannotTrust) {
       {[&](ExecutablePlan &P) { Kernel(P).Args[0].Buffer.Bytes = 8000; },
        "bucket (batch 8): step 1 (kernel '/Add'): argument 0 arena[1024, "
        "+8000] ends past the arena (8192 bytes)"},
+      {[&](ExecutablePlan &P) {
+         Kernel(P).Args[0].Buffer = {BufferRef::Space::Fault, 0, 8};
+       },
+       "bucket (batch 8): step 1 (kernel '/Add'): argument 0 fault "
+       "record[0, +8] is not the whole 16-byte fault record"},
       {[&](ExecutablePlan &P) { Kernel(P).Args[1].Int = int64_t(1) << 31; },
        "bucket (batch 8): step 1 (kernel '/Add'): argument 1 (i32) holds "
        "2147483648"},
@@ -563,9 +568,12 @@ TEST(Artifact, RoundTripOfIndexChecksAndMaxSequenceLength) {
         {"ids", DType::I64, {B.Batch, 4}, arena(7168, B.Batch * 32)});
   A.Meta.MaxSequenceLength = 64;
   A.Meta.IndexChecks = {{"ids", "'Gather' node \"g\"", "axis 0",
-                         IndexCheck::Form::Gather, 1000, true},
+                         IndexCheck::Form::Gather, 1000, true, false},
                         {"ids", "'EmbedLayerNorm' node \"e\"", "word",
-                         IndexCheck::Form::Embed, 30522, true}};
+                         IndexCheck::Form::Embed, 30522, true, true}};
+  // A kernel argument may name the fault record.
+  std::get<KernelStep>(A.Plan.Buckets[1].Steps[1]).Args[0].Buffer = {
+      BufferRef::Space::Fault, 0, IndexFaultBytes};
   ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
   llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");
   ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
@@ -579,7 +587,10 @@ TEST(Artifact, RoundTripOfIndexChecksAndMaxSequenceLength) {
     EXPECT_EQ(G.Kind, W.Kind);
     EXPECT_EQ(G.TableSize, W.TableSize);
     EXPECT_EQ(G.WrapNegative, W.WrapNegative);
+    EXPECT_EQ(G.ReportedOnDevice, W.ReportedOnDevice);
   }
+  EXPECT_EQ(std::get<KernelStep>(B->Plan.Buckets[1].Steps[1]).Args[0].Buffer.In,
+            BufferRef::Space::Fault);
   // An artifact without them (every older one) reads as unknown / none.
   llvm::Expected<Artifact> C =
       parseArtifact(serializeArtifact(makeArtifact()), "m.kiln");
