@@ -17,6 +17,7 @@
 #include "ir/Error.h"
 #include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
+#include "runtime/StageReference.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
@@ -248,7 +249,7 @@ llvm::Error kiln::runCommand() {
                      RunModel + " -o MODEL.kiln' first");
   std::optional<Artifact> A;
   llvm::Expected<std::unique_ptr<Graph>> G =
-      loadModelOrArtifact(RunModel, Where == "gpu" ? &A : nullptr);
+      loadModelOrArtifact(RunModel, IsArtifact ? &A : nullptr);
   if (!G)
     return G.takeError();
   llvm::Expected<std::map<std::string, Tensor>> Inputs = readGivenInputs(**G);
@@ -263,7 +264,11 @@ llvm::Error kiln::runCommand() {
   std::vector<Tensor> Ordered; // the inputs in graph order, for the GPU
   for (const Value *In : (*G)->inputs())
     Ordered.push_back(Inputs->at(In->name()));
-  if (Where == "cpu") {
+  if (Where == "cpu" && A && A->Partition &&
+      A->Partition->Kind == PartitionPlan::Mode::Pipeline) {
+    // A pipeline runs stage by stage, as the devices would run it.
+    Outputs = runStagesReference(*A, Ordered);
+  } else if (Where == "cpu") {
     Outputs = runReference(**G, *Inputs);
   } else if (!A->Meta.DataDependent.empty()) {
     DataDependentOptions DO;
