@@ -19,6 +19,7 @@
 #include "llvm/Support/Error.h"
 
 #include <atomic>
+#include <memory>
 #include <vector>
 
 namespace kiln {
@@ -50,6 +51,10 @@ private:
   std::vector<FaultInjection> Faults;
   std::atomic<uint64_t> Count{0};
 };
+
+/// Makes every launch of `E` (and of the engines it compiles on demand)
+/// ask `F` first (Engine.cpp).
+void setFaultInjector(Engine &E, std::shared_ptr<FaultInjector> F);
 
 } // namespace kiln
 
