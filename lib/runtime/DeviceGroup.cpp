@@ -466,6 +466,11 @@ llvm::Error runOnGroup(DeviceGroup &G, std::span<const TensorView> Inputs,
   return llvm::Error::success();
 }
 
+PartitionMode enginePartitionMode(const Engine &E) {
+  Engine::Impl &I = Engine::Impl::of(E);
+  return I.Group ? I.Group->mode() : PartitionMode::Replicate;
+}
+
 DeviceGroup::RunInfo lastRunInfo(const ExecutionContext &Ctx) {
   return ExecutionContext::Impl::of(Ctx).LastGroupRun;
 }

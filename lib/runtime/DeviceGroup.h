@@ -106,6 +106,9 @@ llvm::Error runOnGroup(DeviceGroup &G, std::span<const TensorView> Inputs,
                        std::span<const TensorView> Outputs,
                        DeviceGroup::RunInfo *Info);
 
+/// The mode a multi-device engine runs in (Replicate for one device).
+PartitionMode enginePartitionMode(const Engine &E);
+
 /// What the last request of `Ctx` (a context of a multi-device engine)
 /// did: where it ran, its attempts, its copy time.
 DeviceGroup::RunInfo lastRunInfo(const ExecutionContext &Ctx);

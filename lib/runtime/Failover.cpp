@@ -167,10 +167,14 @@ llvm::Error Failover::run(Attempt A, RunInfo *Info) {
       long Lane = freeLane(R);
       if (Lane < 0)
         continue;
+      // Ties go to the route that has run least, so requests one after
+      // another still take turns.
       auto Load = [&](const Route &X) {
-        unsigned L = 0;
-        for (int D : X.R.Devices)
-          L += Devs[D].InFlight;
+        std::pair<unsigned, uint64_t> L{0, 0};
+        for (int D : X.R.Devices) {
+          L.first += Devs[D].InFlight;
+          L.second += Devs[D].Runs;
+        }
         return L;
       };
       if (Best < 0 || R.R.Tier < Routes[Best].R.Tier ||

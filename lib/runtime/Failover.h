@@ -15,7 +15,7 @@
 //   lane    one executor of a route: one request at a time.
 //
 // run() takes a free lane of the best usable route (lowest tier, then the
-// least in-flight work on its devices), waiting while every usable lane is
+// least in-flight work on its devices, then the fewest runs), waiting while every usable lane is
 // busy; a DeviceError marks its device and the request is tried again
 // elsewhere; any other error is the request's own and comes back as is. A
 // request waiting for a lane re-chooses when a device goes down, so queued

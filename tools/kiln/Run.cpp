@@ -6,6 +6,7 @@
 // made up (--random-inputs); outputs are printed or written to an .npz.
 //
 //===----------------------------------------------------------------------===//
+#include "BenchDevices.h"
 #include "Kiln.h"
 
 #include "codegen/Compiler.h"
@@ -64,6 +65,11 @@ static cl::opt<bool>
                        "shape when the artifact has no bucket for it "
                        "(NVRTC, kernel cache in $KILN_CACHE_DIR)"),
               cl::sub(runSubcommand()));
+static cl::opt<std::string> RunDevices(
+    "devices", cl::init(""),
+    cl::desc("Run an artifact on a multi-device engine over these CUDA "
+             "devices (docs/multi-gpu.md)"),
+    cl::value_desc("0,1"), cl::sub(runSubcommand()));
 static cl::opt<bool> RandomInputs(
     "random-inputs",
     cl::desc("Generate the inputs not given with --input: floats uniform in "
@@ -246,6 +252,10 @@ llvm::Error kiln::runCommand() {
     return makeError("--device gpu runs compiled artifacts: compile with "
                      "'kiln compile " +
                      RunModel + " -o MODEL.kiln' first");
+  if (!RunDevices.empty() && Where != "gpu")
+    return makeError("--devices runs a compiled artifact on the GPU, not "
+                     "on the " +
+                     Where);
   std::optional<Artifact> A;
   llvm::Expected<std::unique_ptr<Graph>> G =
       loadModelOrArtifact(RunModel, Where == "gpu" ? &A : nullptr);
@@ -266,6 +276,10 @@ llvm::Error kiln::runCommand() {
   if (Where == "cpu") {
     Outputs = runReference(**G, *Inputs);
   } else if (!A->Meta.DataDependent.empty()) {
+    if (!RunDevices.empty())
+      return makeError("--devices: '" + A->Meta.ModelName +
+                       "' has shapes that depend on the data; it runs on "
+                       "one device");
     DataDependentOptions DO;
     DO.Target.Arch = A->Meta.Arch;
     DO.CacheDir = defaultCacheDir();
@@ -275,6 +289,12 @@ llvm::Error kiln::runCommand() {
     Outputs = (*R)->run(Ordered);
   } else {
     EngineOptions EO;
+    if (!RunDevices.empty()) {
+      auto Devs = parseDeviceList(RunDevices, "devices");
+      if (!Devs)
+        return Devs.takeError();
+      EO.Devices = *Devs;
+    }
     if (JitShapes)
       EO.JitCompiler = makeJitCompiler(defaultCacheDir());
     auto E = createEngine(std::move(*A), EO);
@@ -284,6 +304,11 @@ llvm::Error kiln::runCommand() {
     if (!Ctx)
       return Ctx.takeError();
     Outputs = runTensors(**Ctx, Ordered);
+    if (!RunDevices.empty())
+      for (const DeviceState &D : (*E)->devices())
+        llvm::errs() << "device " << D.Logical << " (gpu " << D.Physical
+                     << "): " << deviceHealthName(D.Health) << ", " << D.Runs
+                     << " runs\n";
   }
   if (!Outputs)
     return Outputs.takeError();
