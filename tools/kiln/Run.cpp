@@ -256,6 +256,13 @@ llvm::Error kiln::runCommand() {
     return makeError("--devices runs a compiled artifact on the GPU, not "
                      "on the " +
                      Where);
+  std::vector<int> Devs;
+  if (!RunDevices.empty()) {
+    auto Parsed = parseDeviceList(RunDevices, "devices");
+    if (!Parsed)
+      return Parsed.takeError();
+    Devs = *Parsed;
+  }
   std::optional<Artifact> A;
   llvm::Expected<std::unique_ptr<Graph>> G =
       loadModelOrArtifact(RunModel, Where == "gpu" ? &A : nullptr);
@@ -289,12 +296,7 @@ llvm::Error kiln::runCommand() {
     Outputs = (*R)->run(Ordered);
   } else {
     EngineOptions EO;
-    if (!RunDevices.empty()) {
-      auto Devs = parseDeviceList(RunDevices, "devices");
-      if (!Devs)
-        return Devs.takeError();
-      EO.Devices = *Devs;
-    }
+    EO.Devices = Devs;
     if (JitShapes)
       EO.JitCompiler = makeJitCompiler(defaultCacheDir());
     auto E = createEngine(std::move(*A), EO);
