@@ -14,6 +14,7 @@
 #include "kiln/Engine.h"
 #include "runtime/CublasLt.h"
 #include "runtime/CudaCheck.h"
+#include "runtime/DeviceGroup.h"
 #include "runtime/EngineInternal.h"
 
 #include <map>
@@ -43,6 +44,12 @@ struct Engine::Impl {
   /// Engines compiled on demand for shapes without a bucket.
   std::mutex JitMutex;
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Engine>> Jit;
+  /// Asked before every launch (a logical device of a multi-device engine
+  /// under fault injection); null otherwise.
+  std::shared_ptr<FaultInjector> Fault;
+  /// A multi-device engine runs everything through its group; the fields
+  /// above are then unused, but for A, Options and Info.
+  std::unique_ptr<DeviceGroup> Group;
 
   /// The engine for exactly (Batch, Seq), compiled on first use; null when
   /// the cap is reached.
@@ -85,6 +92,8 @@ struct ExecutionContext::Impl {
   /// This context's contexts on the engines compiled on demand.
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<ExecutionContext>>
       JitContexts;
+  /// A multi-device engine's last request (lastRunInfo, DeviceGroup.h).
+  DeviceGroup::RunInfo LastGroupRun;
 
   ~Impl();
 
@@ -99,6 +108,9 @@ struct ExecutionContext::Impl {
   }
 
   llvm::Error init();
+  /// An error for `What` on a multi-device engine (timing, profiles,
+  /// autotuning and staging are single-device tools).
+  llvm::Error singleDeviceOnly(const char *What) const;
   /// Describes `S` to cuBLASLt with this context's bias pointer
   /// (prepareGemm).
   llvm::Expected<std::unique_ptr<PreparedGemm>>

@@ -20,6 +20,14 @@ namespace kiln {
 
 //===-- ExecutionContext --------------------------------------------------===//
 
+llvm::Error ExecutionContext::Impl::singleDeviceOnly(const char *What) const {
+  if (!E->Group)
+    return llvm::Error::success();
+  return makeError(llvm::Twine(What) +
+                   " needs a single-device engine; this one runs over " +
+                   llvm::Twine(E->Options.Devices.size()) + " devices");
+}
+
 ExecutionContext::Impl::~Impl() {
   cudaSetDevice(E->Options.Device);
   if (Stream)
@@ -148,6 +156,9 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
 }
 
 llvm::Error ExecutionContext::Impl::runBucket(size_t Bucket) {
+  if (E->Fault)
+    if (llvm::Error Err = E->Fault->onLaunch())
+      return Err;
   if (!E->Options.UseCudaGraphs)
     return launchSteps(Bucket);
   if (!Graphs[Bucket]) {
@@ -322,7 +333,7 @@ ExecutionContext::~ExecutionContext() = default;
 llvm::Expected<std::unique_ptr<ExecutionContext>> Engine::createContext() {
   auto I = std::make_unique<ExecutionContext::Impl>();
   I->E = P.get();
-  if (llvm::Error E = I->init())
+  if (llvm::Error E = P->Group ? llvm::Error::success() : I->init())
     return std::move(E);
   return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(I)));
 }
@@ -339,6 +350,8 @@ ExecutionContext::outputShapes(
 
 llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
                                   std::span<const TensorView> Outputs) {
+  if (P->E->Group)
+    return runOnGroup(*P->E->Group, Inputs, Outputs, &P->LastGroupRun);
   const ArtifactMetadata &Meta = P->E->A.Meta;
   const auto &Buckets = P->E->A.Plan.Buckets;
   std::vector<std::vector<int64_t>> InDims;
@@ -435,6 +448,8 @@ hostOutputShapes(const ExecutionContext &Ctx, const ArtifactMetadata &Meta,
 
 llvm::Expected<std::vector<HostTensor>>
 ExecutionContext::run(std::span<const HostTensor> Inputs) {
+  if (P->E->Group)
+    return P->E->Group->run(Inputs, &P->LastGroupRun);
   const ArtifactMetadata &Meta = P->E->A.Meta;
   std::vector<TensorView> In;
   std::vector<std::vector<int64_t>> InDims;
@@ -487,6 +502,8 @@ llvm::Expected<std::vector<Tensor>> runTensors(ExecutionContext &Ctx,
 
 llvm::Error ExecutionContext::stage(size_t Bucket,
                                     std::span<const HostTensor> Inputs) {
+  if (llvm::Error E = P->singleDeviceOnly("staging a bucket"))
+    return E;
   const auto &Buckets = P->E->A.Plan.Buckets;
   if (Bucket >= Buckets.size())
     return makeError("no bucket " + llvm::Twine(Bucket));

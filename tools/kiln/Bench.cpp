@@ -5,6 +5,7 @@
 // shapes, and prints one table of both.
 //
 //===----------------------------------------------------------------------===//
+#include "BenchDevices.h"
 #include "Kiln.h"
 
 #include "common/ModelFlops.h"
@@ -148,6 +149,8 @@ static void printBenchTable(const std::vector<BenchRecord> &Records) {
 }
 
 llvm::Error kiln::benchCommand() {
+  if (benchDevicesRequested())
+    return benchDevicesCommand(BenchModel, BenchShapes, BenchJson);
   auto A = readArtifact(BenchModel);
   if (!A)
     return A.takeError();

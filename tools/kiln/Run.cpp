@@ -6,6 +6,7 @@
 // made up (--random-inputs); outputs are printed or written to an .npz.
 //
 //===----------------------------------------------------------------------===//
+#include "BenchDevices.h"
 #include "Kiln.h"
 
 #include "codegen/Compiler.h"
@@ -65,6 +66,11 @@ static cl::opt<bool>
                        "shape when the artifact has no bucket for it "
                        "(NVRTC, kernel cache in $KILN_CACHE_DIR)"),
               cl::sub(runSubcommand()));
+static cl::opt<std::string> RunDevices(
+    "devices", cl::init(""),
+    cl::desc("Run an artifact on a multi-device engine over these CUDA "
+             "devices (docs/multi-gpu.md)"),
+    cl::value_desc("0,1"), cl::sub(runSubcommand()));
 static cl::opt<bool> RandomInputs(
     "random-inputs",
     cl::desc("Generate the inputs not given with --input: floats uniform in "
@@ -247,6 +253,17 @@ llvm::Error kiln::runCommand() {
     return makeError("--device gpu runs compiled artifacts: compile with "
                      "'kiln compile " +
                      RunModel + " -o MODEL.kiln' first");
+  if (!RunDevices.empty() && Where != "gpu")
+    return makeError("--devices runs a compiled artifact on the GPU, not "
+                     "on the " +
+                     Where);
+  std::vector<int> Devs;
+  if (!RunDevices.empty()) {
+    auto Parsed = parseDeviceList(RunDevices, "devices");
+    if (!Parsed)
+      return Parsed.takeError();
+    Devs = *Parsed;
+  }
   std::optional<Artifact> A;
   llvm::Expected<std::unique_ptr<Graph>> G =
       loadModelOrArtifact(RunModel, IsArtifact ? &A : nullptr);
@@ -271,6 +288,10 @@ llvm::Error kiln::runCommand() {
   } else if (Where == "cpu") {
     Outputs = runReference(**G, *Inputs);
   } else if (!A->Meta.DataDependent.empty()) {
+    if (!RunDevices.empty())
+      return makeError("--devices: '" + A->Meta.ModelName +
+                       "' has shapes that depend on the data; it runs on "
+                       "one device");
     DataDependentOptions DO;
     DO.Target.Arch = A->Meta.Arch;
     DO.CacheDir = defaultCacheDir();
@@ -280,6 +301,7 @@ llvm::Error kiln::runCommand() {
     Outputs = (*R)->run(Ordered);
   } else {
     EngineOptions EO;
+    EO.Devices = Devs;
     if (JitShapes)
       EO.JitCompiler = makeJitCompiler(defaultCacheDir());
     auto E = createEngine(std::move(*A), EO);
@@ -289,6 +311,11 @@ llvm::Error kiln::runCommand() {
     if (!Ctx)
       return Ctx.takeError();
     Outputs = runTensors(**Ctx, Ordered);
+    if (!RunDevices.empty())
+      for (const DeviceState &D : (*E)->devices())
+        llvm::errs() << "device " << D.Logical << " (gpu " << D.Physical
+                     << "): " << deviceHealthName(D.Health) << ", " << D.Runs
+                     << " runs\n";
   }
   if (!Outputs)
     return Outputs.takeError();
