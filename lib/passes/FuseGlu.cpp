@@ -1,7 +1,8 @@
 //===- FuseGlu.cpp - gated linear units into Glu --------------------------===//
 //
 // Rewrites the gated linear unit of GeGLU and SwiGLU feed-forward layers
-// (ModernBERT, NomicBERT, T5 v1.1's encoder) into one Glu:
+// whose up projection packs both halves (ModernBERT, Jina-BERT v2) into
+// one Glu:
 //
 //   a, b = x[..., :n], x[..., n:]        (two Slices, or a Split in two)
 //   act(a) * b                            -> Glu(x) {activation}

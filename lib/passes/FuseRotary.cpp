@@ -1,7 +1,8 @@
 //===- FuseRotary.cpp - rotary position embeddings into Rotary ------------===//
 //
-// Rewrites the rotary embedding that RoFormer-style encoders (ModernBERT,
-// NomicBERT, GTE-v1.5) apply to their queries and keys into one Rotary:
+// Rewrites the rotary embedding that encoders written with transformers'
+// rotate_half (ModernBERT, and the half-split, non-interleaved rotary of
+// RoFormer's descendants) apply to their queries and keys into one Rotary:
 //
 //   rotate_half(x) = Concat(-x[..., n:], x[..., :n], axis = -1)
 //   x * cos + rotate_half(x) * sin        -> Rotary(x, cos, sin)

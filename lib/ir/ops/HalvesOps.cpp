@@ -1,7 +1,7 @@
 //===- HalvesOps.cpp - ops pairing the two halves of the last axis --------===//
 //
-// Two fused ops of the modern encoders (ModernBERT, NomicBERT, RoFormer's
-// descendants), each reading the last axis of x as two halves of n = D/2:
+// Two fused ops of the modern encoders (ModernBERT first), each reading the
+// last axis of x as two halves of n = D/2:
 //
 //   Rotary(x, cos, sin)           x * cos + rotate_half(x) * sin,
 //                                 rotate_half(x) = concat(-x[..., n:], x[..., :n])
