@@ -151,6 +151,8 @@ DeviceGroup::makeEngine(const Artifact &Of, int Logical) {
   if (!E)
     return withDevice(E.takeError(), Logical);
   setFaultInjector(**E, Injectors[Logical]);
+  std::lock_guard<std::mutex> Lock(MadeMutex);
+  Made.push_back(E->get());
   return E;
 }
 
@@ -423,6 +425,19 @@ DeviceGroup::run(std::span<const HostTensor> Inputs, RunInfo *Info) {
   if (Err)
     return std::move(Err);
   return joinOutputs(A.Meta, std::move(Outs));
+}
+
+EngineMemory DeviceGroup::memory() const {
+  std::lock_guard<std::mutex> Lock(MadeMutex);
+  EngineMemory M;
+  for (const Engine *E : Made) {
+    EngineMemory One = E->memory();
+    M.WeightBytes += One.WeightBytes;
+    M.JitWeightBytes += One.JitWeightBytes;
+    M.ArenaBytes = std::max(M.ArenaBytes, One.ArenaBytes);
+    M.WorkspaceBytes = std::max(M.WorkspaceBytes, One.WorkspaceBytes);
+  }
+  return M;
 }
 
 std::vector<DeviceState> DeviceGroup::devices() const {

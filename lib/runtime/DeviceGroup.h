@@ -54,6 +54,9 @@ public:
   run(std::span<const HostTensor> Inputs, RunInfo *Info = nullptr);
 
   std::vector<DeviceState> devices() const;
+  /// Weights summed over the engines made so far; arena and workspace of
+  /// the largest (per context, as for one device).
+  EngineMemory memory() const;
   PartitionMode mode() const { return Mode; }
   /// The smallest batch each part of a split request gets.
   int64_t splitRows() const { return SplitRows; }
@@ -93,6 +96,9 @@ private:
   std::vector<HostTensor> ProbeInputs;
   int64_t SplitRows = 0;
   std::unique_ptr<Failover> F;
+  /// Every engine the factory made (owned by their placements).
+  mutable std::mutex MadeMutex;
+  std::vector<const Engine *> Made;
 
   std::mutex StopMutex;
   std::condition_variable StopCv;

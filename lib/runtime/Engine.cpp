@@ -226,6 +226,8 @@ unsigned Engine::jitShapes() const {
 }
 
 EngineMemory Engine::memory() const {
+  if (P->Group)
+    return P->Group->memory();
   EngineMemory M{P->OwnWeightBytes, P->MaxArena, GemmWorkspaceBytes, 0};
   std::lock_guard<std::mutex> Lock(P->JitMutex);
   for (const auto &[Shape, E] : P->Jit)

@@ -124,6 +124,9 @@ TEST(MultiDevice, ReplicateOnOneCardIsBitIdenticalToOneDevice) {
     EXPECT_GT(D.Runs, 0u) << "device " << D.Logical << " never ran";
   }
   EXPECT_EQ(Devs[0].Links, "1: same device");
+  // Each logical device holds a replica of the weights.
+  EXPECT_EQ((*Two)->memory().WeightBytes, 2 * (*One)->memory().WeightBytes);
+  EXPECT_EQ((*Two)->memory().ArenaBytes, (*One)->memory().ArenaBytes);
   ASSERT_EQ((*One)->devices().size(), 1u);
   // Single-device tools refuse a multi-device context, saying why.
   auto T = (*C2)->timeBucket(0, 1);
