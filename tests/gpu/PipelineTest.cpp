@@ -14,10 +14,12 @@
 #include "codegen/StageSplit.h"
 #include "common/ModelLoader.h"
 #include "runtime/Artifact.h"
+#include "runtime/DeviceGroup.h"
 #include "runtime/EngineInternal.h"
 
 #include "gtest/gtest.h"
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -253,6 +255,127 @@ TEST(Pipeline, ExecutorsRunOnManyThreads) {
     EXPECT_EQ(Errors[T], "") << "thread " << T;
     EXPECT_LE(Worst[T], 1e-5) << "thread " << T;
   }
+}
+
+// The multi-device engine (EngineOptions::Devices = {0, 0}) runs a
+// pipeline artifact through this placement and answers as one device does.
+TEST(PipelineEngine, AnswersAsOneDevice) {
+  const Artifact &A = pipelineArtifact();
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  auto One = createEngine(A);
+  ASSERT_TRUE(bool(One)) << llvm::toString(One.takeError());
+  EngineOptions O;
+  O.Devices = {0, 0};
+  auto Two = createEngine(A, O);
+  ASSERT_TRUE(bool(Two)) << llvm::toString(Two.takeError());
+  EXPECT_EQ(enginePartitionMode(**Two), PartitionMode::Pipeline);
+  auto C1 = (*One)->createContext();
+  auto C2 = (*Two)->createContext();
+  ASSERT_TRUE(C1 && C2);
+  std::mt19937_64 Rng(21);
+  for (int64_t Batch : {1, 3, 4, 6, 9}) {
+    std::vector<HostTensor> In = request(Batch, 16, Rng);
+    auto Want = (*C1)->run(In);
+    auto Got = (*C2)->run(In);
+    ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+    ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+    for (size_t I = 0; I < Got->size(); ++I)
+      EXPECT_LE(maxAbsDiff((*Got)[I], (*Want)[I]), 1e-5) << "batch " << Batch;
+    EXPECT_EQ(lastRunInfo(**C2).Attempts, 1u);
+  }
+  for (const DeviceState &D : (*Two)->devices())
+    EXPECT_EQ(D.Health, DeviceHealth::Up);
+}
+
+// 8 threads of requests while the second stage's device is lost at its
+// 100th launch: the pipeline falls back to whole-model runs on device 0,
+// and no request is lost, answered twice or answered wrongly.
+TEST(PipelineEngine, LoadWithALostStageDeviceLosesNoRequest) {
+  const Artifact &A = pipelineArtifact();
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  int PerThread = 200;
+  if (const char *N = std::getenv("KILN_MULTIDEVICE_REQUESTS"))
+    PerThread = std::max(1, std::atoi(N));
+  constexpr int Threads = 8;
+  auto One = createEngine(A);
+  ASSERT_TRUE(bool(One)) << llvm::toString(One.takeError());
+  auto C1 = (*One)->createContext();
+  ASSERT_TRUE(bool(C1));
+  std::mt19937_64 Rng(13);
+  std::vector<std::vector<HostTensor>> Pool, Want;
+  for (int I = 0; I < 16; ++I) {
+    Pool.push_back(request(1 + I % 6, 16, Rng));
+    auto W = (*C1)->run(Pool.back());
+    ASSERT_TRUE(bool(W)) << llvm::toString(W.takeError());
+    Want.push_back(std::move(*W));
+  }
+  EngineOptions O;
+  O.Devices = {0, 0};
+  uint64_t At = std::min<uint64_t>(100, uint64_t(PerThread) * Threads / 4);
+  O.Faults = {{1, At, false, 1}};
+  auto E = createEngine(A, O);
+  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+  int Total = Threads * PerThread;
+  std::vector<std::atomic<int>> Answers(Total);
+  std::atomic<int> Wrong{0}, Errors{0}, Retried{0};
+  std::vector<std::string> FirstError(Threads);
+  std::vector<std::thread> Workers;
+  for (int T = 0; T < Threads; ++T)
+    Workers.emplace_back([&, T] {
+      auto Ctx = (*E)->createContext();
+      if (!Ctx) {
+        Errors += PerThread;
+        FirstError[T] = llvm::toString(Ctx.takeError());
+        return;
+      }
+      for (int I = 0; I < PerThread; ++I) {
+        int Id = T * PerThread + I;
+        size_t Which = size_t(Id * 7 + T) % Pool.size();
+        auto Out = (*Ctx)->run(Pool[Which]);
+        if (!Out) {
+          ++Errors;
+          std::string Msg = llvm::toString(Out.takeError());
+          if (FirstError[T].empty())
+            FirstError[T] = Msg;
+          continue;
+        }
+        ++Answers[Id];
+        double D = 0;
+        for (size_t O = 0; O < Out->size(); ++O)
+          D = std::max(D, maxAbsDiff((*Out)[O], Want[Which][O]));
+        Wrong += D > 1e-5;
+        Retried += lastRunInfo(**Ctx).Attempts > 1;
+      }
+    });
+  for (std::thread &T : Workers)
+    T.join();
+  std::string Errs;
+  for (const std::string &S : FirstError)
+    Errs += S.empty() ? "" : S + "; ";
+  EXPECT_EQ(Errors, 0) << Errs;
+  EXPECT_EQ(Wrong, 0);
+  int Lost = 0, Twice = 0;
+  for (auto &N : Answers) {
+    Lost += N == 0;
+    Twice += N > 1;
+  }
+  EXPECT_EQ(Lost, 0);
+  EXPECT_EQ(Twice, 0);
+  EXPECT_GE(Retried, 1);
+  auto Devs = (*E)->devices();
+  ASSERT_EQ(Devs.size(), 2u);
+  EXPECT_EQ(Devs[1].Health, DeviceHealth::Lost);
+  EXPECT_EQ(Devs[0].Health, DeviceHealth::Up);
+  std::printf("pipeline engine: %d requests on 8 threads, device 1 lost at "
+              "launch %llu: %d retried, 0 lost; device 0 ran %llu, device 1 "
+              "%llu\n",
+              Total, (unsigned long long)At, Retried.load(),
+              (unsigned long long)Devs[0].Runs,
+              (unsigned long long)Devs[1].Runs);
 }
 
 // What crossing the cut costs per request on one card (both logical
