@@ -38,10 +38,16 @@ bool Job::wait(std::chrono::milliseconds Timeout) {
 Batcher::Batcher(Backend &Back, Metrics &Met, BatcherOptions O)
     : B(Back), M(Met), Options(O), Buckets(Back.seqBuckets()),
       MaxCount(Back.maxBatchSize()) {
-  size_t N = B.devices().size();
-  for (size_t I = 0; I < N; ++I)
-    Devices.push_back(std::make_unique<Device>());
-  for (size_t I = 0; I < N; ++I)
+  BackendDevices = B.devices().size();
+  size_t PerDevice = std::max<size_t>(1, Options.WorkersPerDevice);
+  // Interleaved (device 0, 1, ..., 0, 1, ...): the former's scan for a free
+  // worker then spreads batches over the devices before doubling up.
+  for (size_t K = 0; K < PerDevice; ++K)
+    for (size_t D = 0; D < BackendDevices; ++D) {
+      Devices.push_back(std::make_unique<Device>());
+      Devices.back()->Backend = D;
+    }
+  for (size_t I = 0; I < Devices.size(); ++I)
     Devices[I]->Worker = std::thread([this, I] { workLoop(I); });
   Former = std::thread([this] { formLoop(); });
 }
@@ -143,11 +149,21 @@ void Batcher::formLoop() {
       failAll(Pending, {ErrorKind::Unhealthy, "no device is up"});
       continue;
     }
-    // A device that is up with an empty slot; an idle one first.
+    // A worker of a device that is up with an empty slot; an idle one
+    // first, and among idle ones a device with nothing running.
+    std::vector<size_t> Running(BackendDevices, 0);
+    for (const auto &D : Devices)
+      Running[D->Backend] += D->Busy || D->Next;
     std::optional<size_t> Free;
+    auto Better = [&](size_t D) {
+      const Device &A = *Devices[D], &Cur = *Devices[*Free];
+      if (A.Busy != Cur.Busy)
+        return !A.Busy;
+      return Running[A.Backend] < Running[Cur.Backend];
+    };
     for (size_t D = 0; D < Devices.size(); ++D)
-      if (States[D].Up && !Devices[D]->Next &&
-          (!Free || (Devices[*Free]->Busy && !Devices[D]->Busy)))
+      if (States[Devices[D]->Backend].Up && !Devices[D]->Next &&
+          (!Free || Better(D)))
         Free = D;
     if (Pending.empty() || !Free) {
       bool Idle =
@@ -203,8 +219,9 @@ void Batcher::formLoop() {
   CV.notify_all();
 }
 
-void Batcher::workLoop(size_t Dev) {
-  Device &D = *Devices[Dev];
+void Batcher::workLoop(size_t Worker) {
+  Device &D = *Devices[Worker];
+  size_t Dev = D.Backend;
   std::unique_lock<std::mutex> L(Mu);
   while (true) {
     CV.wait(L, [&] { return D.Next || FormerDone; });
@@ -253,7 +270,7 @@ void Batcher::workLoop(size_t Dev) {
       for (size_t O = 0; O < States.size(); ++O)
         OtherUp |= O != Dev && States[O].Up;
       for (Item &I : Work.Items) {
-        if (OtherUp && ++I.Attempts < Devices.size())
+        if (OtherUp && ++I.Attempts < BackendDevices)
           Retry.push_back(std::move(I));
         else
           I.J->fail({ErrorKind::Backend, F->Message});
