@@ -62,7 +62,7 @@ void Batcher::submit(const std::shared_ptr<Job> &J) {
           {J, I, paddedLength(J->Inputs[I].Ids.size(), Buckets), 0});
   }
   M.QueueSize += int64_t(J->Inputs.size());
-  CV.notify_all();
+  FormerCV.notify_one();
 }
 
 void Batcher::stop() {
@@ -70,7 +70,7 @@ void Batcher::stop() {
     std::lock_guard<std::mutex> L(Mu);
     Stopping = true;
   }
-  CV.notify_all();
+  FormerCV.notify_one();
   if (Former.joinable())
     Former.join();
   for (auto &D : Devices)
@@ -171,7 +171,7 @@ void Batcher::formLoop() {
                       [](const auto &D) { return !D->Next && !D->Busy; });
       if (Stopping && Pending.empty() && Idle)
         break;
-      CV.wait(L);
+      FormerCV.wait(L);
       continue;
     }
     std::vector<size_t> Lengths;
@@ -191,7 +191,7 @@ void Batcher::formLoop() {
       Clock::time_point Deadline =
           Pending.front().J->Queued + Options.MaxBatchDelay;
       if (Room && Clock::now() < Deadline) {
-        CV.wait_until(L, Deadline);
+        FormerCV.wait_until(L, Deadline);
         continue;
       }
     }
@@ -213,10 +213,11 @@ void Batcher::formLoop() {
     Pending.swap(Rest);
     M.QueueSize -= int64_t(Next.Items.size());
     Devices[*Free]->Next = std::move(Next);
-    CV.notify_all();
+    Devices[*Free]->Wake.notify_one();
   }
   FormerDone = true;
-  CV.notify_all();
+  for (auto &D : Devices)
+    D->Wake.notify_one();
 }
 
 void Batcher::workLoop(size_t Worker) {
@@ -224,13 +225,13 @@ void Batcher::workLoop(size_t Worker) {
   size_t Dev = D.Backend;
   std::unique_lock<std::mutex> L(Mu);
   while (true) {
-    CV.wait(L, [&] { return D.Next || FormerDone; });
+    D.Wake.wait(L, [&] { return D.Next || FormerDone; });
     if (!D.Next)
       break;
     Batch Work = std::move(*D.Next);
     D.Next.reset();
     D.Busy = true;
-    CV.notify_all(); // the former may prepare this device's next batch
+    FormerCV.notify_one(); // it may prepare this worker's next batch
     L.unlock();
 
     std::erase_if(Work.Items, [](const Item &I) {
@@ -281,7 +282,7 @@ void Batcher::workLoop(size_t Worker) {
       Pending.push_front(std::move(*It));
     M.QueueSize += int64_t(Retry.size());
     D.Busy = false;
-    CV.notify_all();
+    FormerCV.notify_one();
   }
 }
 

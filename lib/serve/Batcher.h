@@ -104,6 +104,9 @@ private:
     std::optional<Batch> Next;
     bool Busy = false;
     std::thread Worker;
+    /// Signalled when Next is set (or the former is done): one wake-up
+    /// per batch, for the one worker that takes it.
+    std::condition_variable Wake;
   };
 
   void formLoop();
@@ -116,7 +119,8 @@ private:
   std::vector<size_t> Buckets;
   size_t MaxCount;
   std::mutex Mu;
-  std::condition_variable CV;
+  /// The former waits on this: new inputs, a worker free, stopping.
+  std::condition_variable FormerCV;
   std::deque<Item> Pending;
   /// Workers, WorkersPerDevice for each backend device.
   std::vector<std::unique_ptr<Device>> Devices;

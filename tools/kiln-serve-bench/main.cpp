@@ -194,6 +194,7 @@ void runLoad(const std::string &Host, int Port, size_t N, const LoadOptions &O,
   auto Worker = [&](size_t C) {
     httplib::Client Cl(Host, Port);
     Cl.set_keep_alive(true);
+    Cl.set_tcp_nodelay(true);
     Cl.set_read_timeout(60, 0);
     size_t K = C * 7919;
     while (!Stop) {
