@@ -74,8 +74,12 @@ print(f"engine alone on sentences of 8-128 tokens (full 256 batches): {1e3 / per
 PY
 
 echo "== kiln serve: host cost per request (fake mode: tokenize-only backend)"
-"$W/bin/kiln-serve-bench" fake "$TOK" --connections 1,64 --requests 20000 --warmup 0.5 | tee "$OUT/serve-fake.txt"
-"$W/bin/kiln-serve-bench" fake "$TOK" --connections 64 --batch 32 --requests 2000 --warmup 0.5 | tee -a "$OUT/serve-fake.txt"
+# BASE_BENCH: kiln-serve-bench built on the baseline's lib/serve (optional).
+for b in ${BASE_BENCH:+"$BASE_BENCH"} "$W/bin/kiln-serve-bench"; do
+  echo "-- $b"
+  "$b" fake "$TOK" --connections 1,64 --requests 20000 --warmup 0.5
+  "$b" fake "$TOK" --connections 64 --batch 32 --requests 2000 --warmup 0.5
+done 2>&1 | grep -v '^kiln serve:' | tee "$OUT/serve-fake.txt"
 
 serve_load() { # NAME KILN
   local name=$1 kiln=$2 log=$OUT/serve-$1.log url=""
@@ -88,8 +92,8 @@ serve_load() { # NAME KILN
   done
   [[ -n $url ]] || { echo "$name: server did not start"; tail -3 "$log"; kill $pid; return; }
   echo "-- $name"
-  "$W/bin/kiln-serve-bench" load "$url" --server-pid $pid --connections 1,64 --duration 5 --warmup 1
-  "$W/bin/kiln-serve-bench" load "$url" --server-pid $pid --connections 64 --batch 32 --duration 5 --warmup 1
+  "$W/bin/kiln-serve-bench" load "$url" --server-pid $pid --connections 1,64 --duration ${DUR:-5} --warmup 0.5
+  "$W/bin/kiln-serve-bench" load "$url" --server-pid $pid --connections 64 --batch 32 --duration ${DUR:-5} --warmup 0.5
   kill -TERM $pid
   wait $pid
   echo "$name: exit status after SIGTERM: $?"
