@@ -51,7 +51,10 @@ def _need():
     missing = [v for v in ENV if not os.environ.get(v)]
     if missing:
         raise Skip("set " + ", ".join(missing) + " (scripts/gpu-python.sh does)")
-    r = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
+    try:
+        r = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True)
+    except OSError as e:
+        raise Skip(f"no GPU (nvidia-smi: {e})")
     if r.returncode != 0 or "GPU" not in r.stdout:
         raise Skip("no GPU (nvidia-smi -L)")
     return {v: os.environ[v] for v in ENV}
