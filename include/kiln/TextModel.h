@@ -64,6 +64,10 @@ struct TextModelOptions {
   std::vector<int> Devices;
   /// Texts per batch; 0: the largest batch bucket (GPU) or 32 (CPU).
   size_t MaxBatch = 0;
+  /// Threads that tokenize an embed() call's texts, the caller's included
+  /// (a pool that lives as long as the model); 0: min(hardware threads, 8),
+  /// 1: the calling thread alone.
+  size_t TokenizerThreads = 0;
 };
 
 /// Which end of a too-long text truncation removes tokens from.
@@ -122,6 +126,12 @@ public:
   embed(std::span<const std::string> Texts,
         const EmbedOptions &Options = {}) const;
 
+  /// Tokenizes texts on the model's tokenizer threads, as tokenize() does
+  /// each: Out[i] holds Texts[i]'s tokens.
+  llvm::Error tokenizeBatch(std::span<const std::string> Texts,
+                            std::vector<TokenizedText> &Out,
+                            const EmbedOptions &Options = {}) const;
+
   /// Tokenizes one text with the special tokens. With Options.Truncate it
   /// is cut to maxLength() from Options.Side; without, it is returned whole
   /// (embedTokens() refuses it when longer than maxLength()).
@@ -139,6 +149,9 @@ public:
   size_t deviceCount() const;
   /// Inputs per batch at most (TextModelOptions::MaxBatch as resolved).
   size_t maxBatch() const;
+  /// Threads that tokenize a batch (TextModelOptions::TokenizerThreads as
+  /// resolved).
+  size_t tokenizerThreads() const;
   /// Token ids are below this (the tokenizer's vocabulary); 0 without one.
   size_t vocabSize() const;
 

@@ -11,6 +11,7 @@
 #include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
 #include "runtime/TextModelInternal.h"
+#include "tokenizer/EncoderPool.h"
 #include "tokenizer/Tokenizer.h"
 
 #include "llvm/Support/JSON.h"
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <mutex>
 #include <numeric>
 #include <optional>
@@ -55,6 +57,8 @@ struct TextModel::Impl {
   uint32_t PadId = 0;
   std::unique_ptr<Graph> G; // CPU
   std::vector<std::unique_ptr<GpuSlot>> Gpus;
+  /// Tokenizes embed()'s texts (parallelFor may be called concurrently).
+  std::unique_ptr<tokenizer::EncoderPool> Pool;
 
   using MakeTokenizer = llvm::function_ref<Expected<tokenizer::Tokenizer>()>;
   /// `Make` is null when the model carries no tokenizer.
@@ -218,19 +222,39 @@ Error TextModel::Impl::embedRows(
   std::vector<Tensor> Inputs;
   for (const IoSpec &S : Meta.Inputs)
     Inputs.emplace_back(S.Type, std::vector<int64_t>{N, Seq});
-  for (int64_t R = 0; R < N; ++R) {
-    const TokenView &V = Rows[R];
-    for (int64_t S = 0; S < Seq; ++S) {
-      bool Real = S < int64_t(V.Ids.size());
-      int64_t At = R * Seq + S;
-      Inputs[IdsInput].setInt(At, Real ? V.Ids[S] : PadId);
-      if (MaskInput >= 0)
-        Inputs[MaskInput].setInt(At, Real ? 1 : 0);
-      if (TypesInput >= 0)
-        Inputs[TypesInput].setInt(
-            At, Real && size_t(S) < V.TypeIds.size() ? V.TypeIds[S] : 0);
-    }
-  }
+  // Element by element through a typed pointer for the usual i64 and i32
+  // inputs (the tensors start zeroed: padding needs no write but PadId's);
+  // setInt's per-element dtype switch only for other types.
+  auto Fill = [&](int Input, auto Value) {
+    if (Input < 0)
+      return;
+    Tensor &T = Inputs[Input];
+    auto Write = [&](auto *D) {
+      for (int64_t R = 0; R < N; ++R)
+        for (int64_t S = 0; S < Seq; ++S)
+          D[R * Seq + S] = static_cast<std::remove_reference_t<decltype(*D)>>(
+              Value(Rows[R], S));
+    };
+    if (T.dtype() == DType::I64)
+      Write(T.mutableData<int64_t>());
+    else if (T.dtype() == DType::I32)
+      Write(T.mutableData<int32_t>());
+    else
+      for (int64_t R = 0; R < N; ++R)
+        for (int64_t S = 0; S < Seq; ++S)
+          T.setInt(R * Seq + S, Value(Rows[R], S));
+  };
+  Fill(IdsInput, [&](const TokenView &V, int64_t S) -> int64_t {
+    return S < int64_t(V.Ids.size()) ? V.Ids[S] : PadId;
+  });
+  Fill(MaskInput, [](const TokenView &V, int64_t S) -> int64_t {
+    return S < int64_t(V.Ids.size()) ? 1 : 0;
+  });
+  Fill(TypesInput, [](const TokenView &V, int64_t S) -> int64_t {
+    return S < int64_t(V.Ids.size()) && size_t(S) < V.TypeIds.size()
+               ? V.TypeIds[S]
+               : 0;
+  });
   auto Result = runBatch(Inputs, Gpu);
   if (!Result)
     return Result.takeError();
@@ -241,8 +265,12 @@ Error TextModel::Impl::embedRows(
                      std::to_string(Dimension) + "]");
   for (int64_t R = 0; R < N; ++R) {
     float *Row = RowOut(size_t(R));
-    for (size_t C = 0; C < Dimension; ++C)
-      Row[C] = float(Y.getDouble(R * int64_t(Dimension) + int64_t(C)));
+    if (Y.dtype() == DType::F32)
+      std::memcpy(Row, Y.data<float>() + R * int64_t(Dimension),
+                  Dimension * sizeof(float));
+    else
+      for (size_t C = 0; C < Dimension; ++C)
+        Row[C] = float(Y.getDouble(R * int64_t(Dimension) + int64_t(C)));
   }
   return Error::success();
 }
@@ -260,6 +288,7 @@ size_t TextModel::deviceCount() const {
   return P->Where == Device::CPU ? 1 : P->Gpus.size();
 }
 size_t TextModel::maxBatch() const { return P->MaxBatch; }
+size_t TextModel::tokenizerThreads() const { return P->Pool->threads(); }
 size_t TextModel::vocabSize() const { return P->Tok ? P->Tok->vocabSize() : 0; }
 
 Expected<TokenizedText> TextModel::tokenize(std::string_view Text,
@@ -271,6 +300,20 @@ Expected<TokenizedText> TextModel::tokenize(std::string_view Text,
           llvm::StringRef(Text.data(), Text.size()), E))
     return std::move(Err);
   return TokenizedText{std::move(E.Ids), std::move(E.TypeIds)};
+}
+
+Error TextModel::tokenizeBatch(std::span<const std::string> Texts,
+                               std::vector<TokenizedText> &Out,
+                               const EmbedOptions &Options) const {
+  if (!P->TextProblem.empty())
+    return makeError("cannot tokenize text: " + P->TextProblem);
+  std::vector<tokenizer::Encoding> Enc;
+  if (Error E = encodeBatch(P->tokenizerFor(Options), *P->Pool, Texts, Enc))
+    return E;
+  Out.resize(Texts.size());
+  for (size_t T = 0; T < Texts.size(); ++T)
+    Out[T] = {std::move(Enc[T].Ids), std::move(Enc[T].TypeIds)};
+  return Error::success();
 }
 
 Expected<std::vector<float>>
@@ -306,10 +349,10 @@ TextModel::embed(std::span<const std::string> Texts,
   if (!I.TextProblem.empty())
     return makeError("cannot embed text: " + I.TextProblem);
   size_t N = Texts.size();
-  std::vector<tokenizer::Encoding> Enc(N);
+  std::vector<tokenizer::Encoding> Enc;
+  if (Error E = encodeBatch(I.tokenizerFor(Options), *I.Pool, Texts, Enc))
+    return std::move(E);
   for (size_t T = 0; T < N; ++T) {
-    if (Error E = I.tokenizerFor(Options).encode(Texts[T], Enc[T]))
-      return withContext(std::move(E), "text " + std::to_string(T));
     if (I.MaxLength && Enc[T].Ids.size() > I.MaxLength)
       return makeError("text " + std::to_string(T) + " has " +
                        std::to_string(Enc[T].Ids.size()) +
@@ -409,6 +452,7 @@ TextModel::load(const std::string &Path, const TextModelOptions &Options) {
   }
   if (Options.MaxBatch)
     I->MaxBatch = Options.MaxBatch;
+  I->Pool = std::make_unique<tokenizer::EncoderPool>(Options.TokenizerThreads);
   if (Error E = I->configureJson(A->Tokenizer, A->Meta.SentenceMaxSeqLength))
     return withContext(std::move(E), Path);
   return std::make_unique<TextModel>(std::move(I));
@@ -446,6 +490,7 @@ cpuImpl(std::unique_ptr<Graph> G, const std::vector<IoRole> &Roles,
   I->Model = modelInfo(I->Meta, ExecutablePlan{});
   if (Options.MaxBatch)
     I->MaxBatch = Options.MaxBatch;
+  I->Pool = std::make_unique<tokenizer::EncoderPool>(Options.TokenizerThreads);
   I->G = std::move(G);
   return I;
 }

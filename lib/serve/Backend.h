@@ -8,8 +8,9 @@
 // adapter over the text API (include/kiln/TextModel.h).
 //
 // Thread safety: tokenize() and the accessors may be called from many
-// threads at once; embed() is called by one thread per device (the device's
-// worker), possibly concurrently for different devices.
+// threads at once; embed() is called by the device's workers (by default
+// two per device, ServerOptions::WorkersPerDevice), concurrently for one
+// device and for different devices.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_SERVE_BACKEND_H

@@ -38,10 +38,16 @@ bool Job::wait(std::chrono::milliseconds Timeout) {
 Batcher::Batcher(Backend &Back, Metrics &Met, BatcherOptions O)
     : B(Back), M(Met), Options(O), Buckets(Back.seqBuckets()),
       MaxCount(Back.maxBatchSize()) {
-  size_t N = B.devices().size();
-  for (size_t I = 0; I < N; ++I)
-    Devices.push_back(std::make_unique<Device>());
-  for (size_t I = 0; I < N; ++I)
+  BackendDevices = B.devices().size();
+  size_t PerDevice = std::max<size_t>(1, Options.WorkersPerDevice);
+  // Interleaved (device 0, 1, ..., 0, 1, ...): the former's scan for a free
+  // worker then spreads batches over the devices before doubling up.
+  for (size_t K = 0; K < PerDevice; ++K)
+    for (size_t D = 0; D < BackendDevices; ++D) {
+      Devices.push_back(std::make_unique<Device>());
+      Devices.back()->Backend = D;
+    }
+  for (size_t I = 0; I < Devices.size(); ++I)
     Devices[I]->Worker = std::thread([this, I] { workLoop(I); });
   Former = std::thread([this] { formLoop(); });
 }
@@ -56,7 +62,7 @@ void Batcher::submit(const std::shared_ptr<Job> &J) {
           {J, I, paddedLength(J->Inputs[I].Ids.size(), Buckets), 0});
   }
   M.QueueSize += int64_t(J->Inputs.size());
-  CV.notify_all();
+  FormerCV.notify_one();
 }
 
 void Batcher::stop() {
@@ -64,7 +70,7 @@ void Batcher::stop() {
     std::lock_guard<std::mutex> L(Mu);
     Stopping = true;
   }
-  CV.notify_all();
+  FormerCV.notify_one();
   if (Former.joinable())
     Former.join();
   for (auto &D : Devices)
@@ -143,11 +149,21 @@ void Batcher::formLoop() {
       failAll(Pending, {ErrorKind::Unhealthy, "no device is up"});
       continue;
     }
-    // A device that is up with an empty slot; an idle one first.
+    // A worker of a device that is up with an empty slot; an idle one
+    // first, and among idle ones a device with nothing running.
+    std::vector<size_t> Running(BackendDevices, 0);
+    for (const auto &D : Devices)
+      Running[D->Backend] += D->Busy || D->Next;
     std::optional<size_t> Free;
+    auto Better = [&](size_t D) {
+      const Device &A = *Devices[D], &Cur = *Devices[*Free];
+      if (A.Busy != Cur.Busy)
+        return !A.Busy;
+      return Running[A.Backend] < Running[Cur.Backend];
+    };
     for (size_t D = 0; D < Devices.size(); ++D)
-      if (States[D].Up && !Devices[D]->Next &&
-          (!Free || (Devices[*Free]->Busy && !Devices[D]->Busy)))
+      if (States[Devices[D]->Backend].Up && !Devices[D]->Next &&
+          (!Free || Better(D)))
         Free = D;
     if (Pending.empty() || !Free) {
       bool Idle =
@@ -155,7 +171,7 @@ void Batcher::formLoop() {
                       [](const auto &D) { return !D->Next && !D->Busy; });
       if (Stopping && Pending.empty() && Idle)
         break;
-      CV.wait(L);
+      FormerCV.wait(L);
       continue;
     }
     std::vector<size_t> Lengths;
@@ -175,7 +191,7 @@ void Batcher::formLoop() {
       Clock::time_point Deadline =
           Pending.front().J->Queued + Options.MaxBatchDelay;
       if (Room && Clock::now() < Deadline) {
-        CV.wait_until(L, Deadline);
+        FormerCV.wait_until(L, Deadline);
         continue;
       }
     }
@@ -197,23 +213,25 @@ void Batcher::formLoop() {
     Pending.swap(Rest);
     M.QueueSize -= int64_t(Next.Items.size());
     Devices[*Free]->Next = std::move(Next);
-    CV.notify_all();
+    Devices[*Free]->Wake.notify_one();
   }
   FormerDone = true;
-  CV.notify_all();
+  for (auto &D : Devices)
+    D->Wake.notify_one();
 }
 
-void Batcher::workLoop(size_t Dev) {
-  Device &D = *Devices[Dev];
+void Batcher::workLoop(size_t Worker) {
+  Device &D = *Devices[Worker];
+  size_t Dev = D.Backend;
   std::unique_lock<std::mutex> L(Mu);
   while (true) {
-    CV.wait(L, [&] { return D.Next || FormerDone; });
+    D.Wake.wait(L, [&] { return D.Next || FormerDone; });
     if (!D.Next)
       break;
     Batch Work = std::move(*D.Next);
     D.Next.reset();
     D.Busy = true;
-    CV.notify_all(); // the former may prepare this device's next batch
+    FormerCV.notify_one(); // it may prepare this worker's next batch
     L.unlock();
 
     std::erase_if(Work.Items, [](const Item &I) {
@@ -253,7 +271,7 @@ void Batcher::workLoop(size_t Dev) {
       for (size_t O = 0; O < States.size(); ++O)
         OtherUp |= O != Dev && States[O].Up;
       for (Item &I : Work.Items) {
-        if (OtherUp && ++I.Attempts < Devices.size())
+        if (OtherUp && ++I.Attempts < BackendDevices)
           Retry.push_back(std::move(I));
         else
           I.J->fail({ErrorKind::Backend, F->Message});
@@ -264,7 +282,7 @@ void Batcher::workLoop(size_t Dev) {
       Pending.push_front(std::move(*It));
     M.QueueSize += int64_t(Retry.size());
     D.Busy = false;
-    CV.notify_all();
+    FormerCV.notify_one();
   }
 }
 

@@ -5,7 +5,9 @@
 // to the backend's sequence buckets) into batches under a token budget,
 // oldest input first so none starves, and hands each batch to the worker of
 // a device that is up and free; it prepares the next batch while the
-// workers run theirs. One worker thread per device runs Backend::embed. A
+// workers run theirs. Each device has WorkersPerDevice worker threads (2 by
+// default) running Backend::embed, so that one batch's host work (building
+// the inputs, reading the outputs back) overlaps another's device time. A
 // batch whose device failed goes back to the queue for another device; when
 // none is left its requests fail. Inputs of cancelled requests (the client
 // went away) are dropped before they reach a batch.
@@ -62,6 +64,8 @@ private:
 struct BatcherOptions {
   size_t MaxBatchTokens = 16384;
   std::chrono::microseconds MaxBatchDelay{0};
+  /// Batches one device runs at once (at least 1).
+  size_t WorkersPerDevice = 2;
 };
 
 class Batcher {
@@ -93,10 +97,16 @@ private:
   struct Batch {
     std::vector<Item> Items;
   };
+  /// One worker of a device: the backend's device index, the batch
+  /// handed to it and whether it is running one.
   struct Device {
+    size_t Backend = 0;
     std::optional<Batch> Next;
     bool Busy = false;
     std::thread Worker;
+    /// Signalled when Next is set (or the former is done): one wake-up
+    /// per batch, for the one worker that takes it.
+    std::condition_variable Wake;
   };
 
   void formLoop();
@@ -109,9 +119,12 @@ private:
   std::vector<size_t> Buckets;
   size_t MaxCount;
   std::mutex Mu;
-  std::condition_variable CV;
+  /// The former waits on this: new inputs, a worker free, stopping.
+  std::condition_variable FormerCV;
   std::deque<Item> Pending;
+  /// Workers, WorkersPerDevice for each backend device.
   std::vector<std::unique_ptr<Device>> Devices;
+  size_t BackendDevices = 0;
   std::thread Former;
   bool Stopping = false;
   bool FormerDone = false;

@@ -2,11 +2,12 @@
 //
 // JSON is parsed with nlohmann-json without exceptions (parse(..., false)
 // and type checks before every access), so a hostile body can only produce
-// an ApiError. Floats are written with std::to_chars, the shortest text that
+// an ApiError. Floats are written by JsonWriter: the shortest text that
 // reads back to the same float.
 //
 //===----------------------------------------------------------------------===//
 #include "serve/Protocol.h"
+#include "serve/JsonWriter.h"
 
 #include <nlohmann/json.hpp>
 
@@ -245,28 +246,23 @@ void finishEmbedding(std::vector<float> &V, std::optional<size_t> Dimensions,
       X = float(X / Norm);
 }
 
-static void appendFloat(std::string &Out, float F) {
-  if (!std::isfinite(F)) { // JSON has no NaN or infinity
-    Out += "null";
-    return;
-  }
-  char Buf[32];
-  auto R = std::to_chars(Buf, Buf + sizeof(Buf), F);
-  Out.append(Buf, R.ptr);
+static void appendVector(std::string &Out, const std::vector<float> &V) {
+  appendFloatArray(Out, V.data(), V.size());
 }
 
-static void appendVector(std::string &Out, const std::vector<float> &V) {
-  Out.push_back('[');
-  for (size_t I = 0; I < V.size(); ++I) {
-    if (I)
-      Out.push_back(',');
-    appendFloat(Out, V[I]);
-  }
-  Out.push_back(']');
+/// Bytes the floats of \p Vectors take at most, with \p PerRow more each.
+static size_t answerBound(const std::vector<std::vector<float>> &Vectors,
+                          size_t PerRow) {
+  size_t N = 64;
+  for (const auto &V : Vectors)
+    N += floatArrayBound(V.size()) + PerRow;
+  return N;
 }
 
 std::string teiEmbeddings(const std::vector<std::vector<float>> &Vectors) {
-  std::string Out = "[";
+  std::string Out;
+  Out.reserve(answerBound(Vectors, 1));
+  Out.push_back('[');
   for (size_t I = 0; I < Vectors.size(); ++I) {
     if (I)
       Out.push_back(',');
@@ -279,7 +275,9 @@ std::string teiEmbeddings(const std::vector<std::vector<float>> &Vectors) {
 std::string openAIEmbeddings(const std::vector<std::vector<float>> &Vectors,
                              const std::string &Model, size_t PromptTokens,
                              bool Base64) {
-  std::string Out = "{\"object\":\"list\",\"data\":[";
+  std::string Out;
+  Out.reserve(answerBound(Vectors, 64) + Model.size() * 6);
+  Out += "{\"object\":\"list\",\"data\":[";
   for (size_t I = 0; I < Vectors.size(); ++I) {
     if (I)
       Out.push_back(',');

@@ -86,11 +86,12 @@ public:
   Service(Backend &Back, const ServerOptions &Opts)
       : B(Back), O(Opts), Bt(Back, M,
                              {Opts.MaxBatchTokens,
-                              std::chrono::microseconds(Opts.MaxBatchDelayUs)}),
+                              std::chrono::microseconds(Opts.MaxBatchDelayUs),
+                              Opts.WorkersPerDevice}),
         Pool(Opts.TokenizationWorkers
                  ? Opts.TokenizationWorkers
-                 : std::clamp<size_t>(std::thread::hardware_concurrency(), 1,
-                                      4)),
+                 : std::clamp<size_t>(std::thread::hardware_concurrency() / 2,
+                                      2, 16)),
         Model(Opts.ServedModelName.empty() ? Back.modelName()
                                            : Opts.ServedModelName) {
     Limits = {O.MaxClientBatchSize, B.dimension(), B.vocabSize()};

@@ -30,8 +30,12 @@ struct ServerOptions {
   bool AutoTruncate = true;
   /// Empty: the backend's model name.
   std::string ServedModelName;
-  /// Threads that tokenize; 0 picks min(4, cores).
+  /// Threads that tokenize; 0 picks half the cores, 2 to 16 (tokenizing
+  /// is most of the host's work per request).
   size_t TokenizationWorkers = 0;
+  /// Batches each device runs at once: 2 overlaps one batch's host work
+  /// with the other's device time.
+  size_t WorkersPerDevice = 2;
 };
 
 /// Serves until SIGTERM or SIGINT; prints `listening on http://HOST:PORT`

@@ -161,16 +161,22 @@ void splitAddedTokens(llvm::StringRef S, const AddedTokenSet &Set, F &&Emit) {
     Emit(S.substr(StartOffset), int64_t(-1));
 }
 
+/// The canonical combining class; none below U+0300 has one (the first
+/// combining marks), so ASCII and Latin-1 text skip utf8proc's lookup.
+int combiningClassOf(char32_t Cp) {
+  return Cp < 0x300 ? 0 : unicode::combiningClass(Cp);
+}
+
 /// Sorts each run of nonzero combining classes (NFD's canonical ordering).
 void canonicalOrder(std::vector<char32_t> &Cps) {
   size_t N = Cps.size();
   for (size_t I = 0; I < N;) {
-    if (unicode::combiningClass(Cps[I]) == 0) {
+    if (combiningClassOf(Cps[I]) == 0) {
       ++I;
       continue;
     }
     size_t J = I;
-    while (J < N && unicode::combiningClass(Cps[J]) != 0)
+    while (J < N && combiningClassOf(Cps[J]) != 0)
       ++J;
     // Runs are a few marks long: a stable insertion sort, no allocation.
     for (size_t K = I + 1; K < J; ++K) {
@@ -225,6 +231,20 @@ void Tokenizer::Impl::normalize(llvm::StringRef Text, std::string &Out) const {
     size_t Len = unicode::decode(U + I, Text.size() - I, Cp);
     assert(Len && "normalize() needs valid UTF-8");
     I += Len;
+    // ASCII inside a text that is not all ASCII: the all-ASCII path's rules
+    // (what utf8proc's categories give for these code points).
+    if (Cp < 0x80) {
+      if (N.CleanText) {
+        if (Cp == '\t' || Cp == '\n' || Cp == '\r') {
+          Cps.push_back(' ');
+          continue;
+        }
+        if (Cp < 0x20 || Cp == 0x7F)
+          continue;
+      }
+      Cps.push_back(Cp);
+      continue;
+    }
     if (N.CleanText) {
       if (Cp == 0 || Cp == 0xFFFD ||
           (Cp != '\t' && Cp != '\n' && Cp != '\r' && unicode::isOther(Cp)))
@@ -254,12 +274,14 @@ void Tokenizer::Impl::normalize(llvm::StringRef Text, std::string &Out) const {
     }
     canonicalOrder(D);
     Cps.clear();
-    for (char32_t Cp : D)
-      if (!unicode::isMarkNonspacing(Cp))
+    for (char32_t Cp : D) // no nonspacing mark below U+0300
+      if (Cp < 0x300 || !unicode::isMarkNonspacing(Cp))
         Cps.push_back(Cp);
   }
   for (char32_t Cp : Cps) {
-    if (N.Lowercase) {
+    if (Cp < 0x80) {
+      Out.push_back(char(N.Lowercase && Cp >= 'A' && Cp <= 'Z' ? Cp + 32 : Cp));
+    } else if (N.Lowercase) {
       char32_t Lower[3];
       size_t K = unicode::toLowercase(Cp, Lower);
       for (size_t J = 0; J < K; ++J)
@@ -307,9 +329,11 @@ void wordPiece(const Tokenizer::Impl &T, const char *W, size_t Len,
 }
 
 /// The BertPreTokenizer (split on whitespace, isolate each punctuation
-/// character) feeding WordPiece.
+/// character) feeding WordPiece. Stops after the word that brings Ids to
+/// \p Limit: a word's pieces depend on that word alone, so the ids before
+/// it are those of the whole text.
 void preTokenizeAndModel(const Tokenizer::Impl &T, llvm::StringRef S,
-                         std::vector<uint32_t> &Ids) {
+                         std::vector<uint32_t> &Ids, size_t Limit) {
   if (!T.BertPreTokenizer) {
     if (!S.empty()) {
       size_t Chars = 0;
@@ -345,6 +369,8 @@ void preTokenizeAndModel(const Tokenizer::Impl &T, llvm::StringRef S,
       Flush(I);
       if (IsPunct)
         wordPiece(T, P + I, Len, 1, Ids);
+      if (Ids.size() >= Limit)
+        return;
       I += Len;
       WordStart = I;
       continue;
@@ -358,25 +384,55 @@ void preTokenizeAndModel(const Tokenizer::Impl &T, llvm::StringRef S,
 } // namespace
 
 llvm::Error Tokenizer::Impl::tokenize(llvm::StringRef Text,
-                                      std::vector<uint32_t> &Ids) const {
+                                      std::vector<uint32_t> &Ids,
+                                      size_t Limit) const {
   size_t Bad = unicode::findInvalidUtf8(Text.data(), Text.size());
   if (Bad != std::string::npos)
     return makeError("input is not valid UTF-8 (byte " + llvm::Twine(Bad) +
                      " of " + llvm::Twine(Text.size()) + ")");
-  std::string Normalized; // each raw piece's own buffer (it may nest)
+  // The normalized text of one raw piece at a time; reused across calls
+  // on this thread, so a text costs no allocation once it has grown.
+  std::string &Normalized = TheScratch.Normalized;
   splitAddedTokens(Text, RawAdded, [&](llvm::StringRef Piece, int64_t Id) {
+    // Past the limit: what follows only adds ids that truncation drops.
+    // Each piece before is normalized whole, so context-dependent rules
+    // (NFD ordering, lowercasing) saw all of it.
+    if (Ids.size() >= Limit)
+      return;
     if (Id >= 0) {
       Ids.push_back(uint32_t(Id));
+      return;
+    }
+    // With a limit, a long piece is normalized and modelled a chunk at a
+    // time, each ending just after an ASCII space, until the limit: the
+    // normalizer works code point by code point (NFD's reordering never
+    // crosses a space, whose combining class is 0) and a space ends a word,
+    // so the chunks' ids are the piece's. Not when added tokens are matched
+    // in the normalized text (one could span two chunks).
+    constexpr size_t Chunk = 512;
+    if (Limit != SIZE_MAX && NormalizedAdded.Tokens.empty() &&
+        Piece.size() > Chunk) {
+      for (size_t B = 0; B < Piece.size() && Ids.size() < Limit;) {
+        size_t E =
+            B + Chunk >= Piece.size() ? Piece.npos : Piece.find(' ', B + Chunk);
+        E = E == Piece.npos ? Piece.size() : E + 1;
+        Normalized.clear();
+        normalize(Piece.slice(B, E), Normalized);
+        preTokenizeAndModel(*this, Normalized, Ids, Limit);
+        B = E;
+      }
       return;
     }
     Normalized.clear();
     normalize(Piece, Normalized);
     splitAddedTokens(Normalized, NormalizedAdded,
                      [&](llvm::StringRef Sub, int64_t SubId) {
+                       if (Ids.size() >= Limit)
+                         return;
                        if (SubId >= 0)
                          Ids.push_back(uint32_t(SubId));
                        else
-                         preTokenizeAndModel(*this, Sub, Ids);
+                         preTokenizeAndModel(*this, Sub, Ids, Limit);
                      });
   });
   return llvm::Error::success();
@@ -474,7 +530,16 @@ static void postProcess(const Tokenizer::Impl &T,
 llvm::Error Tokenizer::encode(llvm::StringRef Text, Encoding &Out) const {
   std::vector<uint32_t> &A = TheScratch.IdsA;
   A.clear();
-  if (llvm::Error E = P->tokenize(Text, A))
+  // Cut from the right, the ids past max_length are dropped: tokenizing
+  // may stop there (a text of 10,000 words costs what its first words do).
+  size_t Added = P->HasPostProcessor ? P->AddedSingle : 0;
+  size_t Limit = SIZE_MAX;
+  // (Longest-first only, and a limit above 0: the other strategies fail on
+  // some lengths, which they must see whole.)
+  if (P->Trunc.MaxLength > Added && P->Trunc.Side == Direction::Right &&
+      P->Trunc.Strategy == TruncationStrategy::LongestFirst)
+    Limit = P->Trunc.MaxLength - Added;
+  if (llvm::Error E = P->tokenize(Text, A, Limit))
     return E;
   if (llvm::Error E = truncateIds(
           P->Trunc, P->HasPostProcessor ? P->AddedSingle : 0, A, nullptr))
@@ -495,9 +560,9 @@ llvm::Expected<Encoding> Tokenizer::encodePair(llvm::StringRef TextA,
   std::vector<uint32_t> &A = TheScratch.IdsA, &B = TheScratch.IdsB;
   A.clear();
   B.clear();
-  if (llvm::Error E = P->tokenize(TextA, A))
+  if (llvm::Error E = P->tokenize(TextA, A, SIZE_MAX))
     return std::move(E);
-  if (llvm::Error E = P->tokenize(TextB, B))
+  if (llvm::Error E = P->tokenize(TextB, B, SIZE_MAX))
     return std::move(E);
   if (llvm::Error E =
           truncateIds(P->Trunc, P->HasPostProcessor ? P->AddedPair : 0, A, &B))

@@ -129,8 +129,11 @@ struct Tokenizer::Impl {
   Truncation Trunc;
   Padding Pad;
 
-  /// Appends the model ids of \p Text (no special tokens, no truncation).
-  llvm::Error tokenize(llvm::StringRef Text, std::vector<uint32_t> &Ids) const;
+  /// Appends the model ids of \p Text (no special tokens, no truncation),
+  /// or only the first ones: it may stop once Ids holds \p Limit or more
+  /// (the ids up to there are the whole text's).
+  llvm::Error tokenize(llvm::StringRef Text, std::vector<uint32_t> &Ids,
+                       size_t Limit) const;
   /// Applies the normalizer to \p Text, appending to \p Out (\p Text must be
   /// valid UTF-8).
   void normalize(llvm::StringRef Text, std::string &Out) const;

@@ -11,10 +11,23 @@ the reference executor (device="cpu": exact, no GPU needed) or its kernels
 on one or more GPUs. A Model is safe to use from many threads at once, and
 the GIL is released while it runs. Every error is a kiln.Error (a
 RuntimeError) carrying kiln's message.
+
+A package built against an installed libkiln (python/CMakeLists.txt: the
+runtime only, no compiler) compiles by running the `kiln` command
+($KILN_BINARY, else `kiln` on PATH) with the same options.
 """
+import os
+import shutil
+import subprocess
+
 import numpy as np
 
-from ._kiln import Error, _Model, _compile
+from ._kiln import Error, _Model
+
+try:
+    from ._kiln import _compile
+except ImportError:  # built against a prebuilt libkiln: no compiler inside
+    _compile = None
 
 __all__ = ["Error", "Model", "compile"]
 
@@ -110,6 +123,39 @@ def compile(model, output, batch=(1, 8, 32, 128, 256), seq=(32, 128, 512),
     """
     if tokenizer is False:
         tokenizer = "none"
+    if _compile is None:
+        _compile_with_cli(str(model), str(output), batch, seq, precision,
+                          str(tokenizer or ""), arch, str(cache_dir or ""),
+                          int(jobs), bool(ptx), prune)
+        return
     _compile(str(model), str(output), [int(b) for b in batch],
              [int(s) for s in seq], precision, str(tokenizer or ""), arch,
              str(cache_dir or ""), int(jobs), bool(ptx), prune)
+
+
+def _compile_with_cli(model, output, batch, seq, precision, tokenizer, arch,
+                      cache_dir, jobs, ptx, prune):
+    """kiln.compile through the kiln command, for a runtime-only build."""
+    exe = os.environ.get("KILN_BINARY") or shutil.which("kiln")
+    if not exe or not os.path.exists(exe):
+        raise Error("kiln: this package was built against a prebuilt libkiln, "
+                    "which has no compiler; kiln.compile runs the kiln command: "
+                    "set KILN_BINARY or put kiln on PATH")
+    cmd = [exe, "compile", model, "-o", output,
+           "--batch", ",".join(str(int(b)) for b in batch),
+           "--seq", ",".join(str(int(s)) for s in seq),
+           "--precision", precision, "--arch", arch]
+    if tokenizer:
+        cmd += ["--tokenizer", tokenizer]
+    if cache_dir:
+        cmd += ["--cache-dir", cache_dir]
+    if jobs:
+        cmd += ["--jobs", str(jobs)]
+    if not ptx:
+        cmd.append("--no-ptx")
+    if prune:
+        cmd += ["--prune", prune]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise Error(r.stderr.strip().removeprefix("error: ") or
+                    f"kiln compile failed with status {r.returncode}")

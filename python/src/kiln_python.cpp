@@ -8,7 +8,17 @@
 // (a RuntimeError) with kiln's message, and the GIL is released while a
 // model loads, runs or compiles, so Python threads run it concurrently.
 //
+//
+// Built two ways: by the whole build (pip install ., KILN_PYTHON), with
+// _compile; or by python/CMakeLists.txt against an installed libkiln (the
+// runtime only, no compiler: KILN_PYTHON_RUNTIME_ONLY), without it, where
+// kiln.compile runs the kiln command instead. _Model uses the public API
+// (kiln/TextModel.h) alone, so it is the same in both.
+//
 //===----------------------------------------------------------------------===//
+#include "kiln/TextModel.h"
+
+#ifndef KILN_PYTHON_RUNTIME_ONLY
 #include "codegen/Compiler.h"
 #include "codegen/KernelLibrary.h"
 #include "codegen/Nvrtc.h"
@@ -16,11 +26,11 @@
 #include "common/ModelLoader.h"
 #include "ir/Error.h"
 #include "ir/Parser.h"
-#include "kiln/TextModel.h"
 #include "passes/Precision.h"
 #include "runtime/Artifact.h"
 
 #include "llvm/Support/Path.h"
+#endif
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
@@ -53,10 +63,12 @@ template <typename T> T take(llvm::Expected<T> V) {
   return std::move(*V);
 }
 
+#ifndef KILN_PYTHON_RUNTIME_ONLY
 void check(llvm::Error E) {
   if (E)
     throw KilnError(llvm::toString(std::move(E)));
 }
+#endif
 
 nb::list ioList(const std::vector<ModelIo> &Ios) {
   nb::list L;
@@ -178,6 +190,7 @@ private:
   std::unique_ptr<TextModel> M;
 };
 
+#ifndef KILN_PYTHON_RUNTIME_ONLY
 void compileModel(const std::string &Model, const std::string &Output,
                   std::vector<int64_t> Batches, std::vector<int64_t> Seqs,
                   const std::string &Precision, const std::string &Tokenizer,
@@ -213,6 +226,7 @@ void compileModel(const std::string &Model, const std::string &Output,
   check(addTextMetadata(*A, Model, Tokenizer));
   check(writeArtifact(*A, Output));
 }
+#endif
 
 } // namespace
 
@@ -230,8 +244,10 @@ NB_MODULE(_kiln, m) {
       .def("embed", &PyModel::embed, nb::arg("texts"), nb::arg("truncate"))
       .def("run", &PyModel::run, nb::arg("inputs"));
 
+#ifndef KILN_PYTHON_RUNTIME_ONLY
   m.def("_compile", &compileModel, nb::arg("model"), nb::arg("output"),
         nb::arg("batch"), nb::arg("seq"), nb::arg("precision"),
         nb::arg("tokenizer"), nb::arg("arch"), nb::arg("cache_dir"),
         nb::arg("jobs"), nb::arg("ptx"), nb::arg("prune"));
+#endif
 }

@@ -48,10 +48,54 @@ static void encodeAll(const Tokenizer &T, llvm::StringRef Text) {
     llvm::consumeError(Pair.takeError());
 }
 
+/// A vocab.txt tokenizer (no normalized added tokens), cut from the right
+/// at \p MaxLength: the case where encode stops early and normalizes long
+/// text a chunk at a time.
+static Tokenizer rightCut(size_t MaxLength) {
+  Tokenizer T = llvm::cantFail(Tokenizer::fromVocab(
+      "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\na\n##a\nb\n##b\n\xc3\xa9\n"
+      "\xe6\x97\xa5\n##\xe6\x97\xa5\n.\n,\n",
+      {}));
+  Truncation Cut = T.truncation();
+  Cut.MaxLength = MaxLength;
+  llvm::cantFail(T.setTruncation(Cut));
+  return T;
+}
+
+/// The early stop's oracle: cut at N, the ids are the uncut ids' first N - 1
+/// then [SEP] (the uncut text's [CLS] + model ids, cut to N - 1).
+static void checkEarlyStop(llvm::StringRef Text) {
+  static Tokenizer Full = rightCut(0), Cut = rightCut(8);
+  auto F = Full.encode(Text);
+  auto C = Cut.encode(Text);
+  if (!F || !C) {
+    if (bool(F) != bool(C))
+      std::abort(); // invalid UTF-8 is invalid whatever the truncation
+    llvm::consumeError(F.takeError());
+    llvm::consumeError(C.takeError());
+    return;
+  }
+  std::vector<uint32_t> Want(F->Ids.begin(), F->Ids.end() - 1); // no [SEP]
+  if (Want.size() > 7)
+    Want.resize(7);
+  Want.push_back(F->Ids.back());
+  if (C->Ids != Want)
+    std::abort();
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *Data, size_t Size) {
   static Tokenizer Fixed = llvm::cantFail(Tokenizer::fromJson(TokenizerJson));
   llvm::StringRef Text(reinterpret_cast<const char *>(Data), Size);
   encodeAll(Fixed, Text);
+  checkEarlyStop(Text);
+  // Long inputs cross the 512-byte chunks of normalization: the input
+  // repeated, joined by spaces, cut at 8 and 200 tokens.
+  if (Size && Size < 256) {
+    std::string Long;
+    while (Long.size() < 1500)
+      Long += Text.str() + (Long.size() % 3 ? " " : "");
+    checkEarlyStop(Long);
+  }
   if (Text.starts_with("{")) {
     auto Loaded = Tokenizer::fromJson(Text, "fuzz.json");
     if (!Loaded) {

@@ -128,6 +128,27 @@ def main():
             c.compare("kiln embed model.onnx --tokenizer vs onnxruntime", parse_rows(r.stdout), want)
         else:
             c.check("kiln embed model.onnx --tokenizer", False, r.stderr.strip())
+        # The same model with the tokenizer as a bare vocab.txt (ids in line
+        # order; lowercasing and accent stripping, as BERT's uncased vocab).
+        vocab = json.load(open(tokenizer_json, encoding="utf-8"))["model"]["vocab"]
+        vocab_txt = os.path.join(work, "vocab.txt")
+        with open(vocab_txt, "w", encoding="utf-8") as f:
+            for token, _ in sorted(vocab.items(), key=lambda kv: kv[1]):
+                f.write(token + "\n")
+        # A vocab.txt has no max_length: the long last text is cut at
+        # sentence_bert_config.json's 256, not at tokenizer.json's 128.
+        r = run([kiln, "embed", model, "--tokenizer", vocab_txt], input=lines)
+        if r.returncode == 0:
+            c.compare("kiln embed model.onnx --tokenizer vocab.txt vs onnxruntime (texts under 128 tokens)",
+                      parse_rows(r.stdout)[:-1], want[:-1])
+        else:
+            c.check("kiln embed model.onnx --tokenizer vocab.txt", False, r.stderr.strip())
+        many = "".join(json.dumps(SENTENCES[i % len(SENTENCES)] + f" {i}") + "\n" for i in range(40))
+        outs = [run([kiln, "embed", "--device", "cpu", "--tokenizer-threads", str(t), artifact], input=many)
+                for t in (1, 4)]
+        c.check("kiln embed: 4 tokenizer threads give the 1-thread output byte for byte",
+                all(o.returncode == 0 for o in outs) and outs[0].stdout == outs[1].stdout
+                and outs[0].stdout.count("\n") == 40, outs[1].stderr.strip()[-200:])
         r = run([kiln, "embed", "--device", "cpu", "--no-truncate", artifact, SENTENCES[-1]])
         c.check("--no-truncate refuses a text longer than the model's 128 tokens",
                 r.returncode != 0 and "more than the model's 128" in r.stderr, r.stderr.strip()[-200:])

@@ -70,6 +70,7 @@ def main():
     tj = args.tokenizer or default_tokenizer_json()
     vocab = os.path.join(os.path.dirname(tj), "vocab.txt")
     corpus = make_corpus.generate(13)
+    corpus += make_corpus.long_texts(14, corpus)
     passed = failed = 0
     with tempfile.TemporaryDirectory() as tmp:
         corpus_path = os.path.join(tmp, "corpus.jsonl")
@@ -96,6 +97,7 @@ def main():
             d["normalizer"]["lowercase"] = False
 
         configs = [("tokenizer.json, max_length 128", tj, [], None),
+                   ("tokenizer.json, max_length 128, 4 threads", tj, ["--threads", "4"], None),
                    ("tokenizer.json, no truncation", tj, ["--max-length", "0"], None),
                    ("truncation left, max_length 32", variant("left", left32), [], None),
                    ("lowercase without strip_accents", variant("keep", keep_accents),

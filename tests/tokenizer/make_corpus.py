@@ -155,6 +155,21 @@ def generate(seed):
     return out
 
 
+def long_texts(seed, base, count=800):
+    """Long texts (a few hundred to several thousand bytes) made of strings of
+    `base` joined by spaces or nothing, some with combining marks right after
+    a space: the tokenizer stops early when it truncates from the right and
+    normalizes long texts a chunk at a time, cut after an ASCII space, and
+    these put every script, mark and control character near those cuts."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        parts = [rng.choice(base) for _ in range(rng.randint(5, 60))]
+        sep = rng.choice([" ", " ", "", "  \u0301", " \u0308\u0323"])
+        out.append(sep.join(parts))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")

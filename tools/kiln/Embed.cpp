@@ -1,29 +1,29 @@
 //===- Embed.cpp - the `kiln embed` subcommand ----------------------------===//
 //
 // kiln embed MODEL [--device cpu|gpu] [--devices 0,1] [--tokenizer FILE]
-//                  [--no-truncate] [--batch N] [TEXT ...]
+//                  [--tokenizer-threads N] [--no-truncate] [--batch N]
+//                  [TEXT ...]
 //
 // Embeds the texts given as arguments, or else JSON Lines of strings from
 // standard input, and writes one JSON array of floats per line, in order.
 // MODEL is an artifact with a tokenizer (kiln compile --tokenizer), run on
 // the GPU when there is one and else on the reference executor; or an
-// .onnx / .kir model with --tokenizer (default: tokenizer.json beside it),
-// run on the reference executor. All of it goes through kiln::TextModel.
+// .onnx / .kir model with --tokenizer (a tokenizer.json or a vocab.txt;
+// default: tokenizer.json beside it), run on the reference executor. All of
+// it goes through kiln::TextModel; texts are tokenized on
+// --tokenizer-threads threads (default min(cores, 8)).
 //
 //===----------------------------------------------------------------------===//
 #include "Embed.h"
 #include "Kiln.h"
 
-#include "codegen/InputRoleAnalysis.h"
-#include "common/ModelLoader.h"
+#include "common/TextModelLoader.h"
 #include "ir/Error.h"
 #include "kiln/Engine.h"
-#include "runtime/TextModelInternal.h"
+#include "serve/JsonWriter.h"
 
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/JSON.h"
-#include "llvm/Support/MemoryBuffer.h"
-#include "llvm/Support/Path.h"
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
 
 #include <nlohmann/json.hpp>
 
@@ -41,64 +41,15 @@ static int fail(const std::string &Message) {
 
 static const char *Usage =
     "usage: kiln embed MODEL [--device cpu|gpu] [--devices 0,1] "
-    "[--tokenizer tokenizer.json] [--no-truncate] [--batch N] [TEXT ...]\n"
+    "[--tokenizer tokenizer.json|vocab.txt] [--tokenizer-threads N] "
+    "[--no-truncate] [--batch N] [TEXT ...]\n"
     "Embeds the TEXT arguments, or JSON Lines of strings on stdin; writes "
     "one JSON array of floats per line, in order.";
 
-/// A file's contents, or an empty string and `Error` set.
-static std::string readFile(const std::string &Path, std::string &Error) {
-  auto Buf = llvm::MemoryBuffer::getFile(Path);
-  if (!Buf) {
-    Error = Path + ": " + Buf.getError().message();
-    return {};
-  }
-  return (*Buf)->getBuffer().str();
-}
-
-/// A CPU TextModel of an uncompiled model and its tokenizer.
-static llvm::Expected<std::unique_ptr<TextModel>>
-loadUncompiled(const std::string &Path, std::string TokenizerPath,
-               const TextModelOptions &Options) {
-  llvm::SmallString<256> Dir(Path);
-  llvm::sys::path::remove_filename(Dir);
-  auto Beside = [&](llvm::StringRef Name) {
-    llvm::SmallString<256> P(Dir);
-    llvm::sys::path::append(P, Name);
-    return std::string(P);
-  };
-  if (TokenizerPath.empty())
-    TokenizerPath = Beside("tokenizer.json");
-  std::string Error;
-  std::string Json = readFile(TokenizerPath, Error);
-  if (!Error.empty())
-    return makeError("--tokenizer " + Error);
-  int64_t SentenceMax = 0;
-  if (std::string Config = Beside("sentence_bert_config.json");
-      llvm::sys::fs::exists(Config)) {
-    auto J = llvm::json::parse(readFile(Config, Error));
-    if (!J)
-      return withContext(J.takeError(), Config);
-    if (const llvm::json::Object *O = J->getAsObject())
-      SentenceMax = O->getInteger("max_seq_length").value_or(0);
-  }
-  auto G = loadModel(Path);
-  if (!G)
-    return G.takeError();
-  std::vector<IoRole> Roles = inferInputRoles(**G);
-  return createTextModel(std::move(*G), Roles, Json, SentenceMax, Options);
-}
-
 static void appendFloats(std::string &Out, const float *V, size_t N) {
-  char Buf[32];
-  Out.push_back('[');
-  for (size_t I = 0; I < N; ++I) {
-    if (I)
-      Out.push_back(',');
-    // Nine significant digits: a float reads back exactly.
-    int Len = std::snprintf(Buf, sizeof(Buf), "%.9g", V[I]);
-    Out.append(Buf, Len);
-  }
-  Out += "]\n";
+  // The shortest text that reads back to the same float.
+  serve::appendFloatArray(Out, V, N);
+  Out.push_back('\n');
 }
 
 int runEmbedCommand(int Argc, char **Argv) {
@@ -136,8 +87,14 @@ int runEmbedCommand(int Argc, char **Argv) {
     } else if (A == "--tokenizer") {
       const char *V = Value();
       if (!V)
-        return fail("--tokenizer takes a tokenizer.json");
+        return fail("--tokenizer takes a tokenizer.json or a vocab.txt");
       TokenizerPath = V;
+    } else if (A == "--tokenizer-threads") {
+      const char *V = Value();
+      unsigned long long N = 0;
+      if (!V || llvm::StringRef(V).getAsInteger(10, N) || !N || N > 256)
+        return fail("--tokenizer-threads takes a number from 1 to 256");
+      Options.TokenizerThreads = size_t(N);
     } else if (A == "--no-truncate") {
       Embed.Truncate = false;
     } else if (A == "--batch") {
@@ -175,7 +132,7 @@ int runEmbedCommand(int Argc, char **Argv) {
   Options.Devices = Devices;
 
   auto M = Compiled ? TextModel::load(Model, Options)
-                    : loadUncompiled(Model, TokenizerPath, Options);
+                    : loadUncompiledTextModel(Model, TokenizerPath, Options);
   if (!M)
     return fail(llvm::toString(M.takeError()));
   if (!(*M)->hasTokenizer())

@@ -6,6 +6,7 @@
 //                  [--max-client-batch-size 32] [--max-batch-delay-us 0]
 //                  [--payload-limit 2000000] [--auto-truncate true|false]
 //                  [--served-model-name NAME] [--tokenization-workers N]
+//                  [--workers-per-device 2]
 //
 // Serves embeddings over HTTP (TEI's and OpenAI's APIs, docs/serve.md).
 // MODEL is a .kiln artifact carrying its tokenizer, served through
@@ -20,13 +21,9 @@
 
 #include "Kiln.h"
 
-#include "codegen/IndexBounds.h"
-#include "codegen/InputRoleAnalysis.h"
-#include "common/ModelLoader.h"
+#include "common/TextModelLoader.h"
 #include "kiln/Engine.h"
 #include "kiln/TextModel.h"
-#include "passes/PassManager.h"
-#include "runtime/TextModelInternal.h"
 #include "serve/Server.h"
 #include "serve/TextModelBackend.h"
 
@@ -50,37 +47,6 @@ static bool parseCount(const char *Text, unsigned long long Max,
   return !llvm::StringRef(Text).getAsInteger(10, Out) && Out <= Max;
 }
 
-/// A CPU TextModel of an uncompiled model: its length limit is the position
-/// tables' (what kiln compile records in an artifact) and the tokenizer's.
-static llvm::Expected<std::unique_ptr<TextModel>>
-loadUncompiled(const std::string &Path, std::string TokenizerPath) {
-  if (TokenizerPath.empty()) {
-    llvm::SmallString<256> Beside = llvm::sys::path::parent_path(Path);
-    llvm::sys::path::append(Beside, "tokenizer.json");
-    TokenizerPath = std::string(Beside);
-  }
-  auto G = loadModel(Path);
-  if (!G)
-    return G.takeError();
-  std::vector<IoRole> Roles = inferInputRoles(**G);
-  // The position tables bound the length once the O2 passes have fused the
-  // embeddings (as kiln compile finds it); the model runs as imported.
-  int64_t MaxSeq = 0;
-  if (auto Opt = loadModel(Path)) {
-    if (llvm::Error E = runPassPipeline(**Opt, *namedPipeline("O2"), {}))
-      llvm::consumeError(std::move(E));
-    else if (std::optional<SequenceLimit> L =
-                 sequenceLimit(**Opt, inferInputRoles(**Opt)))
-      MaxSeq = L->MaxSeq;
-  } else {
-    llvm::consumeError(Opt.takeError());
-  }
-  TextModelOptions TO;
-  TO.Where = kiln::Device::CPU;
-  return createTextModelFromFile(std::move(*G), Roles, TokenizerPath, MaxSeq,
-                                 TO);
-}
-
 int runServeCommand(int Argc, char **Argv) {
   // Before any thread exists (the CUDA runtime starts its own while the
   // model loads): SIGTERM then drains the server rather than ending it.
@@ -97,7 +63,8 @@ int runServeCommand(int Argc, char **Argv) {
           "[--max-concurrent-requests 512]\n  [--max-batch-tokens 16384] "
           "[--max-client-batch-size 32] [--max-batch-delay-us 0]\n"
           "  [--payload-limit 2000000] [--auto-truncate true|false] "
-          "[--served-model-name NAME]\n  [--tokenization-workers N]\n"
+          "[--served-model-name NAME]\n  [--tokenization-workers N] "
+          "[--workers-per-device 2]\n"
           "Serves embeddings over HTTP with TEI's and OpenAI's APIs "
           "(docs/serve.md).\n");
       return 0;
@@ -171,6 +138,10 @@ int runServeCommand(int Argc, char **Argv) {
       if (!Count(1, 64))
         return fail(A + " takes 1..64");
       O.TokenizationWorkers = N;
+    } else if (A == "--workers-per-device") {
+      if (!Count(1, 16))
+        return fail(A + " takes 1..16");
+      O.WorkersPerDevice = N;
     } else {
       return fail("unknown option " + A + " (see kiln serve --help)");
     }
@@ -199,11 +170,16 @@ int runServeCommand(int Argc, char **Argv) {
   if (Compiled) {
     TextModelOptions TO;
     TO.Where = Gpu ? kiln::Device::GPU : kiln::Device::CPU;
+    // The server tokenizes on its own workers, text by text.
+    TO.TokenizerThreads = 1;
     if (Gpu)
       TO.Devices = Ordinals;
     M = TextModel::load(ModelPath, TO);
   } else {
-    M = loadUncompiled(ModelPath, TokenizerPath);
+    TextModelOptions TO;
+    TO.Where = kiln::Device::CPU;
+    TO.TokenizerThreads = 1;
+    M = loadUncompiledTextModel(ModelPath, TokenizerPath, TO);
   }
   if (!M)
     return fail(llvm::toString(M.takeError()));
