@@ -38,6 +38,13 @@ struct TargetInfo {
   std::string Arch = "sm_90a";
   /// Streaming multiprocessors, which size grids meant to fill the GPU.
   int64_t SmCount = 132;
+  /// A FusedGemm with the erf GELU runs as one kernel with the bias and
+  /// GELU in its epilogue (gemm_gelu.cuh, sm_80 and newer) when its rows
+  /// (tokens) are at most this many, else as cuBLASLt and a separate GELU
+  /// pass (`kiln compile --gelu-gemm`; docs/benchmarks.md has the
+  /// measurements behind the default). 0: never.
+  int64_t FusedGeluGemmMaxRows = DefaultFusedGeluGemmMaxRows;
+  static constexpr int64_t DefaultFusedGeluGemmMaxRows = 16384;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200
