@@ -56,8 +56,9 @@ static cl::opt<std::string> GeluGemm(
     "gelu-gemm", cl::init("auto"),
     cl::desc("The FFN's GEMM + erf GELU: 'fused' (one kernel with the bias "
              "and GELU in its epilogue wherever it applies), 'separate' "
-             "(cuBLASLt, then a GELU pass) or 'auto' (fused up to the token "
-             "count where it is measured faster)"),
+             "(cuBLASLt, then a GELU pass) or 'auto' (the default: fused up "
+             "to the token count where it was measured faster, which on an "
+             "H100 is none)"),
     cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     CacheDir("cache-dir", cl::init(""),
