@@ -55,8 +55,39 @@ bool gpuAvailable(std::string *Why = nullptr);
 using BucketCompiler = std::function<llvm::Expected<Artifact>(
     const Artifact &Base, int64_t Batch, int64_t Seq)>;
 
+/// Makes logical device `Device` of a multi-device engine fail as if the
+/// GPU had, from its `AfterLaunches`-th launch (bucket run) on, without
+/// harming the GPU: what KILN_FAULT_INJECT=device:D:after:K[:recoverable[:N]]
+/// sets (docs/multi-gpu.md). Lost: every launch from then on fails;
+/// recoverable: `Launches` of them fail, then the device works again.
+struct FaultInjection {
+  int Device = 0;
+  uint64_t AfterLaunches = 1;
+  bool Recoverable = false;
+  uint64_t Launches = 1;
+};
+
+/// How a multi-device engine uses its devices.
+enum class PartitionMode {
+  FromArtifact, // the artifact's partition plan; replicate when it has none
+  Replicate,    // the whole model on every device
+  Pipeline,     // the artifact's stages, one per device
+};
+
 struct EngineOptions {
   int Device = 0;
+  /// Non-empty: a multi-device engine over these logical devices, each the
+  /// CUDA ordinal of its physical device ({0, 0}: two logical devices on
+  /// one card, each with its own engine, streams and arenas). Its contexts
+  /// run requests through the device group (docs/multi-gpu.md): the least
+  /// loaded device takes a request, and a device that fails is taken out
+  /// while its requests run again elsewhere. `Device` is then unused.
+  std::vector<int> Devices;
+  PartitionMode Partition = PartitionMode::FromArtifact;
+  /// Concurrent requests per logical device (contexts it holds).
+  unsigned ContextsPerDevice = 2;
+  /// Faults to inject; with none, KILN_FAULT_INJECT is read.
+  std::vector<FaultInjection> Faults;
   /// Replay one CUDA graph per bucket (captured on first use); off launches
   /// every step each time.
   bool UseCudaGraphs = true;
@@ -79,6 +110,31 @@ struct EngineMemory {
   uint64_t JitWeightBytes = 0;
 };
 
+enum class DeviceHealth {
+  Up,   // takes requests
+  Down, // failed recoverably; probed again with backoff
+  Lost, // unusable for the rest of the process
+};
+
+/// A logical device of an engine, as the embedding program's health check
+/// sees it.
+struct DeviceState {
+  int Logical = 0, Physical = 0;
+  DeviceHealth Health = DeviceHealth::Up;
+  std::string LastError; // what took it down; empty while it never failed
+  uint64_t Runs = 0;     // attempts that succeeded on it
+  uint64_t Failures = 0; // attempts and probes that failed on it
+  uint64_t Probes = 0;
+  unsigned InFlight = 0;
+  /// Seconds with at least one request running on it.
+  double BusySeconds = 0;
+  /// How it reaches each other physical device the engine uses: "peer",
+  /// "host-staged" or "same device", e.g. "1: peer".
+  std::string Links;
+};
+
+const char *deviceHealthName(DeviceHealth H); // "up", "down", "lost"
+
 class ExecutionContext;
 
 class Engine {
@@ -94,6 +150,8 @@ public:
   EngineMemory memory() const;
   /// How many shapes were compiled on demand (EngineOptions::JitCompiler).
   unsigned jitShapes() const;
+  /// Each logical device's health: one entry for a single-device engine.
+  std::vector<DeviceState> devices() const;
   llvm::Expected<std::unique_ptr<ExecutionContext>> createContext();
 
   struct Impl;

@@ -117,4 +117,25 @@ __device__ __forceinline__ void store_floats(T *P, const float *In) {
   }
 }
 
+/// Where a kernel reports the first table index it found out of range, for
+/// the runtime to read after the run (docs/runtime.md, "Bad inputs"): the
+/// number of the artifact's IndexCheck it broke and the value as given.
+/// Check -1 means the index comes from no graph input the runtime checks,
+/// and nothing is reported. The runtime keeps Set at 0 between runs.
+struct IndexFault {
+  int Set;
+  int Check;
+  long long Value;
+};
+
+__device__ __forceinline__ void report_index_fault(IndexFault *Fault, int Check,
+                                                   long long Value) {
+  if (Check < 0)
+    return;
+  if (atomicCAS(&Fault->Set, 0, 1) == 0) {
+    Fault->Check = Check;
+    Fault->Value = Value;
+  }
+}
+
 } // namespace kiln

@@ -10,9 +10,12 @@
 // layernorm.cuh): W is the hidden size, T the tables' storage, P that of
 // scale and bias, Id/PosId/TypeId the integer types of the id tensors.
 //
-// Ids out of range: the reference rejects them; a kernel cannot, so it
-// wraps negative ids once (as the reference does for -rows..-1) and clamps
-// the rest into the table, which never reads outside it.
+// Ids out of range: the reference rejects them; a kernel cannot stop, so
+// it wraps negative ids once (as the reference does for -rows..-1), reports
+// the rest to `Fault` (common.cuh: WordCheck, PosCheck and TypeCheck are the
+// IndexCheck numbers of the three id inputs, -1 for none), and clamps them
+// into the table, which never reads outside it. The runtime turns the
+// report into the reference executor's error.
 #pragma once
 
 #include "common.cuh"
@@ -20,10 +23,13 @@
 
 namespace kiln {
 
-__device__ __forceinline__ int64_t table_row(int64_t Index, int64_t Rows) {
-  if (Index < 0)
-    Index += Rows;
-  return Index < 0 ? 0 : Index >= Rows ? Rows - 1 : Index;
+__device__ __forceinline__ int64_t table_row(int64_t Index, int64_t Rows,
+                                             IndexFault *Fault, int Check) {
+  int64_t Row = Index < 0 ? Index + Rows : Index;
+  if (Row >= 0 && Row < Rows)
+    return Row;
+  report_index_fault(Fault, Check, Index);
+  return Row < 0 ? 0 : Rows - 1;
 }
 
 template <int W, typename T, typename P, typename Id, typename PosId,
@@ -38,7 +44,8 @@ __global__ void __launch_bounds__(RowShape<W, T>::BlockThreads)
                     int64_t Rows, int64_t Seq, int64_t WordRows,
                     int64_t PosRows, int64_t TypeRows, int64_t PosIdStrideB,
                     int64_t PosIdStrideS, int64_t TypeIdStrideB,
-                    int64_t TypeIdStrideS, float Epsilon) {
+                    int64_t TypeIdStrideS, float Epsilon, IndexFault *Fault,
+                    int WordCheck, int PosCheck, int TypeCheck) {
   static_assert(!HasTypeIds || HasType, "token type ids need a type table");
   using S = RowShape<W, T>;
   __shared__ float Scratch[32];
@@ -47,17 +54,18 @@ __global__ void __launch_bounds__(RowShape<W, T>::BlockThreads)
   if (Row >= Rows)
     return;
   int64_t B = Row / Seq, Tok = Row % Seq;
-  const T *WordRow = Word + table_row(int64_t(Ids[Row]), WordRows) * W;
+  const T *WordRow =
+      Word + table_row(int64_t(Ids[Row]), WordRows, Fault, WordCheck) * W;
   int64_t PosIndex = Tok;
   if constexpr (HasPosIds)
     PosIndex = int64_t(PosIds[B * PosIdStrideB + Tok * PosIdStrideS]);
-  const T *PosRow = Pos + table_row(PosIndex, PosRows) * W;
+  const T *PosRow = Pos + table_row(PosIndex, PosRows, Fault, PosCheck) * W;
   const T *TypeRow = nullptr;
   if constexpr (HasType) {
     int64_t TypeIndex = 0;
     if constexpr (HasTypeIds)
       TypeIndex = int64_t(TypeIds[B * TypeIdStrideB + Tok * TypeIdStrideS]);
-    TypeRow = Type + table_row(TypeIndex, TypeRows) * W;
+    TypeRow = Type + table_row(TypeIndex, TypeRows, Fault, TypeCheck) * W;
   }
   float V[S::Values];
 #pragma unroll

@@ -3,9 +3,10 @@
 //
 // T is the element's storage of its size (uint8_t ... uint64_t), Idx the
 // index dtype. Negative indices count from the back, as in ONNX. The
-// reference rejects an index out of range; a kernel cannot, so it writes
-// zero (gathers) or skips the update (scatter) instead of touching memory
-// outside the tensor. One thread per output element, except NonZero (one
+// reference rejects an index out of range; a kernel cannot stop, so it
+// writes zero (gathers) or skips the update (scatter) instead of touching
+// memory outside the tensor, and Gather reports the index to `Fault`
+// (common.cuh) when it comes from a graph input the runtime checks. One thread per output element, except NonZero (one
 // block, below).
 #pragma once
 
@@ -28,12 +29,14 @@ template <typename T, typename Idx, long long Outer, long long Size,
           long long Picks, long long Inner>
 __global__ void __launch_bounds__(CopyThreads)
     gather(const T *__restrict__ Data, const Idx *__restrict__ Indices,
-           T *__restrict__ Out) {
+           T *__restrict__ Out, IndexFault *Fault, int Check) {
   long long I = global_thread();
   if (I >= Outer * Picks * Inner)
     return;
   long long K = I % Inner, J = (I / Inner) % Picks, O = I / (Inner * Picks);
   long long P = checked_index(Indices[J], Size);
+  if (P < 0 && K == 0 && O == 0)
+    report_index_fault(Fault, Check, (long long)Indices[J]);
   Out[I] = P < 0 ? T(0) : Data[(O * Size + P) * Inner + K];
 }
 

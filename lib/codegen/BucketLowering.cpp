@@ -88,9 +88,10 @@ struct Location {
 class BucketLowering {
 public:
   BucketLowering(const Graph &G, size_t BucketIndex, const TargetInfo &Target,
-                 WeightTable &Weights, KernelTable &Kernels)
+                 WeightTable &Weights, KernelTable &Kernels,
+                 llvm::MutableArrayRef<IndexCheck> Checks)
       : G(G), BucketIndex(BucketIndex), Target(Target), Weights(Weights),
-        Kernels(Kernels) {}
+        Kernels(Kernels), Checks(Checks) {}
 
   llvm::Expected<BucketPlan> run();
 
@@ -130,6 +131,7 @@ private:
   const TargetInfo &Target;
   WeightTable &Weights;
   KernelTable &Kernels;
+  llvm::MutableArrayRef<IndexCheck> Checks;
   llvm::DenseMap<const Value *, Location> Locs;
   std::vector<LiveBuffer> Slots;
   ArenaLayout Layout;
@@ -181,6 +183,24 @@ llvm::Error BucketLowering::emitKernel(const NodeWork &W, const KernelLaunch &L,
       Arg.K = KernelArg::Kind::F32;
       Arg.Float = A.Float;
       break;
+    case LaunchArg::Kind::IndexFault:
+      Arg.K = KernelArg::Kind::Buffer;
+      Arg.Buffer = {BufferRef::Space::Fault, 0, IndexFaultBytes};
+      break;
+    case LaunchArg::Kind::IndexCheck: {
+      // The checks were found on the graph before specialization, whose
+      // nodes the bucket's graph keeps by name.
+      Arg.K = KernelArg::Kind::I32;
+      Arg.Int = -1;
+      std::string Node = W.N->describe();
+      for (size_t I = 0; I < Checks.size(); ++I)
+        if (Checks[I].Node == Node && Checks[I].Table == A.Table) {
+          Arg.Int = int64_t(I);
+          Checks[I].ReportedOnDevice = true;
+          break;
+        }
+      break;
+    }
     }
     K.Args.push_back(Arg);
   }
@@ -348,11 +368,11 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
 
 } // namespace
 
-llvm::Expected<BucketPlan> lowerBucket(const Graph &G, size_t BucketIndex,
-                                       const TargetInfo &Target,
-                                       WeightTable &Weights,
-                                       KernelTable &Kernels) {
-  return BucketLowering(G, BucketIndex, Target, Weights, Kernels).run();
+llvm::Expected<BucketPlan>
+lowerBucket(const Graph &G, size_t BucketIndex, const TargetInfo &Target,
+            WeightTable &Weights, KernelTable &Kernels,
+            llvm::MutableArrayRef<IndexCheck> Checks) {
+  return BucketLowering(G, BucketIndex, Target, Weights, Kernels, Checks).run();
 }
 
 } // namespace kiln

@@ -59,11 +59,13 @@ private:
 
 /// The plan of bucket number `BucketIndex` (its Batch and Seq left for the
 /// caller to fill), adding its constants to `Weights` and its kernels to
-/// `Kernels`.
-llvm::Expected<BucketPlan> lowerBucket(const Graph &G, size_t BucketIndex,
-                                       const TargetInfo &Target,
-                                       WeightTable &Weights,
-                                       KernelTable &Kernels);
+/// `Kernels`. Kernels that gather from a table report indices out of range
+/// by the number of their entry in `Checks` (the artifact's IndexChecks),
+/// and mark that entry ReportedOnDevice.
+llvm::Expected<BucketPlan>
+lowerBucket(const Graph &G, size_t BucketIndex, const TargetInfo &Target,
+            WeightTable &Weights, KernelTable &Kernels,
+            llvm::MutableArrayRef<IndexCheck> Checks);
 
 } // namespace kiln
 

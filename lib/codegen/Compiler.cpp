@@ -219,7 +219,7 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
           return llvm::Error::success();
         }
         auto Plan = lowerBucket(*Bucket, A.Plan.Buckets.size(), Options.Target,
-                                Weights, Kernels);
+                                Weights, Kernels, A.Meta.IndexChecks);
         if (!Plan)
           return makeError(Where + ": " + llvm::toString(Plan.takeError()));
         Plan->Batch = B;

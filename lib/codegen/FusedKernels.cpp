@@ -393,7 +393,11 @@ llvm::Expected<NodeLowering> lowerEmbedLayerNorm(const Node &N,
             LaunchArg::i64((*PosStrides)[1]),
             LaunchArg::i64((*TypeStrides)[0]),
             LaunchArg::i64((*TypeStrides)[1]),
-            LaunchArg::f32(N.getFloat("epsilon", 1e-5f))};
+            LaunchArg::f32(N.getFloat("epsilon", 1e-5f)),
+            LaunchArg::indexFault(),
+            LaunchArg::indexCheck("word"),
+            LaunchArg::indexCheck("position"),
+            LaunchArg::indexCheck("token type")};
   Out.Launches.push_back(std::move(L));
   return Out;
 }

@@ -34,7 +34,9 @@ llvm::Expected<NodeLowering> lowerGather(const Node &N, const TargetInfo &) {
       instance("gather", {storageType(N.operand(0)->dtype()), *Idx, lit(Outer),
                           lit(Size), lit(Picks), lit(Inner)}),
       Count,
-      {LaunchArg::operand(0), LaunchArg::operand(1), LaunchArg::result(0)}));
+      {LaunchArg::operand(0), LaunchArg::operand(1), LaunchArg::result(0),
+       LaunchArg::indexFault(),
+       LaunchArg::indexCheck("axis " + std::to_string(*Axis))}));
 }
 
 llvm::Expected<NodeLowering> lowerGatherElements(const Node &N,

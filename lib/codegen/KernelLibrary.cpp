@@ -9,6 +9,7 @@ const KernelRegistry &KernelRegistry::get() {
     registerGenericKernels(R);
     // Fused ops register last: a family never overrides another's op.
     registerFusedKernels(R);
+    registerRowKernels(R);
     return R;
   }();
   return Registry;

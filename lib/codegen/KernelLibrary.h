@@ -55,18 +55,35 @@ TargetInfo targetFor(llvm::StringRef Arch);
 
 /// One kernel parameter, in the kernel's parameter order.
 struct LaunchArg {
-  enum class Kind { Operand, Result, Scratch, I32, I64, F32 };
+  enum class Kind {
+    Operand,
+    Result,
+    Scratch,
+    I32,
+    I64,
+    F32,
+    /// The context's IndexFault record (common.cuh), a pointer.
+    IndexFault,
+    /// An int: the number of the artifact's IndexCheck for this node's
+    /// table `Table` (IndexBounds.h), or -1 when no graph input indexes it.
+    IndexCheck,
+  };
   Kind K = Kind::I32;
   unsigned Index = 0; // Operand, Result, Scratch
   int64_t Int = 0;
   float Float = 0;
+  std::string Table; // IndexCheck: "word", "axis 0" ... as IndexCheck::Table
 
-  static LaunchArg operand(unsigned I) { return {Kind::Operand, I, 0, 0}; }
-  static LaunchArg result(unsigned I) { return {Kind::Result, I, 0, 0}; }
-  static LaunchArg scratch(unsigned I) { return {Kind::Scratch, I, 0, 0}; }
-  static LaunchArg i32(int64_t V) { return {Kind::I32, 0, V, 0}; }
-  static LaunchArg i64(int64_t V) { return {Kind::I64, 0, V, 0}; }
-  static LaunchArg f32(float V) { return {Kind::F32, 0, 0, V}; }
+  static LaunchArg operand(unsigned I) { return {Kind::Operand, I, 0, 0, {}}; }
+  static LaunchArg result(unsigned I) { return {Kind::Result, I, 0, 0, {}}; }
+  static LaunchArg scratch(unsigned I) { return {Kind::Scratch, I, 0, 0, {}}; }
+  static LaunchArg i32(int64_t V) { return {Kind::I32, 0, V, 0, {}}; }
+  static LaunchArg i64(int64_t V) { return {Kind::I64, 0, V, 0, {}}; }
+  static LaunchArg f32(float V) { return {Kind::F32, 0, 0, V, {}}; }
+  static LaunchArg indexFault() { return {Kind::IndexFault, 0, 0, 0, {}}; }
+  static LaunchArg indexCheck(std::string Table) {
+    return {Kind::IndexCheck, 0, 0, 0, std::move(Table)};
+  }
 };
 
 struct KernelLaunch {
@@ -114,6 +131,7 @@ private:
 
 void registerFusedKernels(KernelRegistry &R);
 void registerGenericKernels(KernelRegistry &R);
+void registerRowKernels(KernelRegistry &R);
 
 /// The source of a file in kernels/templates/, or empty when there is none.
 llvm::StringRef templateSource(llvm::StringRef FileName);

@@ -1,4 +1,5 @@
 #include "ir/OpRegistry.h"
+#include "ir/ops/HalvesOps.h"
 
 #include <algorithm>
 #include <cassert>
@@ -48,6 +49,7 @@ OpRegistry::OpRegistry() {
   registerTensorOps(*this);
   registerNNOps(*this);
   registerKilnOps(*this);
+  registerHalvesOps(*this);
 }
 
 void OpRegistry::add(OpDef Def) {

@@ -7,7 +7,8 @@
 //   %ids: i64[N, L]  ->  %ids: i64[batch, seq]    (N and L renamed everywhere)
 //
 // A first dim that is static leaves `batch` unnamed; a second dim that is
-// static or the same symbol as the first leaves `seq` unnamed.
+// static or the same symbol as the first leaves `seq` unnamed, unless an
+// input already has a dim of that name.
 //
 //===----------------------------------------------------------------------===//
 #include "passes/Passes.h"
@@ -31,6 +32,14 @@ BatchSeqSymbols canonicalizeSymbols(Graph &G, PassContext *Ctx) {
     Renames[T.Dims[1].symbol()] = "seq";
     Found.HasSeq = true;
   }
+  // A graph already named so (a pipeline's stage, whose first input may be
+  // a mask of [batch, 1, 1, seq]) keeps its names.
+  for (const Value *V : G.inputs())
+    for (const Dim &D : V->type().Dims)
+      if (D.isSymbol()) {
+        Found.HasBatch |= D.symbol() == "batch";
+        Found.HasSeq |= D.symbol() == "seq";
+      }
   auto Rename = [&](Value *V) {
     TensorType NT = V->type();
     bool Changed = false;

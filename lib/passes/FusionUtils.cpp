@@ -5,6 +5,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/STLExtras.h"
 
+#include <algorithm>
 #include <deque>
 
 namespace kiln::fusion {
@@ -144,6 +145,81 @@ RootMatch matchFirst(llvm::ArrayRef<Reached> Roots, const pat::Pattern &P,
   else if (Roots.empty())
     Out.Why = "no candidate root below it";
   return Out;
+}
+
+namespace {
+
+/// The integers of a constant operand, or nullopt.
+std::optional<std::vector<int64_t>> constantInts(const Value *V) {
+  const Tensor *T = V ? V->constantData() : nullptr;
+  if (!T || !isInteger(T->dtype()))
+    return std::nullopt;
+  std::vector<int64_t> Out;
+  for (int64_t I = 0; I < T->numElements(); ++I)
+    Out.push_back(T->getInt(I));
+  return Out;
+}
+
+} // namespace
+
+llvm::Expected<LastAxisRange> lastAxisRange(Value *V) {
+  Node *N = V->definingNode();
+  if (!N || (N->opName() != "Slice" && N->opName() != "Split"))
+    return makeError("%" + V->name() + " is no Slice or Split");
+  Value *X = N->operand(0);
+  int64_t Rank = X->rank();
+  if (Rank < 1 || !X->type().Dims.back().isStatic())
+    return makeError("%" + X->name() + " " + X->type().str() +
+                     " has no static last dim");
+  int64_t Width = X->type().Dims.back().value();
+  if (N->opName() == "Split") {
+    std::optional<int64_t> Axis = normalizeAxis(N->getInt("axis", 0), Rank);
+    if (!Axis || *Axis != Rank - 1)
+      return makeError("the Split of %" + X->name() +
+                       " is not along its last axis");
+    std::vector<int64_t> Sizes;
+    if (N->operand(1)) {
+      std::optional<std::vector<int64_t>> Given = constantInts(N->operand(1));
+      if (!Given)
+        return makeError("the Split of %" + X->name() +
+                         " has no constant sizes");
+      Sizes = *Given;
+    } else {
+      int64_t Parts = N->numResults();
+      Sizes.assign(Parts, (Width + Parts - 1) / Parts);
+      Sizes.back() = Width - (Parts - 1) * Sizes.front();
+    }
+    if (Sizes.size() != N->numResults())
+      return makeError("the Split of %" + X->name() +
+                       " does not size each result");
+    int64_t Begin = 0;
+    for (unsigned I = 0; I < V->resultIndex(); ++I)
+      Begin += Sizes[I];
+    return LastAxisRange{X, Begin, Begin + Sizes[V->resultIndex()]};
+  }
+  std::optional<std::vector<int64_t>> Starts = constantInts(N->operand(1)),
+                                      Ends = constantInts(N->operand(2));
+  std::optional<std::vector<int64_t>> Axes =
+      N->operand(3) ? constantInts(N->operand(3)) : std::vector<int64_t>{0};
+  std::optional<std::vector<int64_t>> Steps =
+      N->operand(4) ? constantInts(N->operand(4)) : std::vector<int64_t>{1};
+  if (!Starts || !Ends || !Axes || !Steps || Starts->size() != 1 ||
+      Ends->size() != 1 || Axes->size() != 1 || Steps->size() != 1)
+    return makeError("the Slice of %" + X->name() +
+                     " is not one constant range");
+  std::optional<int64_t> Axis = normalizeAxis(Axes->front(), Rank);
+  if (!Axis || *Axis != Rank - 1)
+    return makeError("the Slice of %" + X->name() +
+                     " is not along its last axis");
+  if (Steps->front() != 1)
+    return makeError("the Slice of %" + X->name() + " has a step of " +
+                     std::to_string(Steps->front()));
+  auto Clamp = [&](int64_t I) {
+    if (I < 0)
+      I += Width;
+    return std::clamp<int64_t>(I, 0, Width);
+  };
+  return LastAxisRange{X, Clamp(Starts->front()), Clamp(Ends->front())};
 }
 
 } // namespace kiln::fusion

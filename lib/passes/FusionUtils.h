@@ -55,6 +55,16 @@ bool refinesTo(const TensorType &Declared, const TensorType &Known);
 /// that keep their dims) then has x's shape, whatever dims `T` leaves open.
 bool constantsFit(const pat::Match &M, const TensorType &T);
 
+/// The elements of a tensor's last axis that a value holds: `V` is
+/// x[..., Begin:End], a unit-step Slice of x along its last axis only, or a
+/// result of a Split of x along its last axis. x's last dim is static.
+struct LastAxisRange {
+  Value *X = nullptr;
+  int64_t Begin = 0, End = 0;
+};
+/// The range `V` takes of its source's last axis, or why it is none.
+llvm::Expected<LastAxisRange> lastAxisRange(Value *V);
+
 struct Reached {
   Node *N;
   unsigned Distance;

@@ -50,6 +50,11 @@ llvm::ArrayRef<PassInfo> allPasses() {
        "FusedGemm",
        {},
        runFuseGemmEpilogue},
+      {"fuse-glu",
+       "Fuse gated linear units act(x[..., :n]) * x[..., n:] (GeGLU, SwiGLU) "
+       "into Glu",
+       {},
+       runFuseGlu},
       {"fuse-layernorm",
        "Fuse decomposed layer norm and ONNX LayerNormalization into LayerNorm",
        {},
@@ -58,6 +63,11 @@ llvm::ArrayRef<PassInfo> allPasses() {
        "Fuse masked mean or CLS pooling + L2 normalize into PoolNormalize",
        {},
        runFusePoolNormalize},
+      {"fuse-rotary",
+       "Fuse rotary position embeddings x * cos + rotate_half(x) * sin into "
+       "Rotary",
+       {},
+       runFuseRotary},
       {"fuse-skip-layernorm",
        "Fuse a residual add (and a projection bias) + LayerNorm into "
        "SkipLayerNorm",
@@ -122,7 +132,9 @@ std::optional<PassPipeline> namedPipeline(llvm::StringRef Name) {
   // -O2 first turns masks written as index arithmetic into broadcasts of
   // the input mask (before fuse-attention, so that the Attention takes the
   // small mask), then fuses, in dependency order: LayerNorm and GELU first (the
-  // later patterns are written over them), GEMM epilogues before the
+  // later patterns are written over them), then the gated units over GELU
+  // and the rotary embedding (before fuse-attention, which then finds q and
+  // k with their heads in place), GEMM epilogues before the
   // residual LayerNorm and attention (which look for FusedGemm), QKV
   // merging once attention is one op, elementwise chains last. Types are
   // inferred again once the embedding is one op: its result names the
@@ -139,6 +151,8 @@ std::optional<PassPipeline> namedPipeline(llvm::StringRef Name) {
                                        "simplify-indexing",
                                        "fuse-layernorm",
                                        "fuse-gelu",
+                                       "fuse-glu",
+                                       "fuse-rotary",
                                        "fuse-gemm-epilogue",
                                        "fuse-skip-layernorm",
                                        "fuse-embed-layernorm",

@@ -110,10 +110,10 @@ Expected<Artifact> decodeArtifact(StringRef Bytes) {
   uint32_t Count = readU32(Bytes.data() + SectionCountAt);
   uint64_t TableOffset = readU64(Bytes.data() + TableOffsetAt);
   uint64_t TableSize = uint64_t(Count) * TableEntrySize;
-  if (Count != NumSections && Count != NumSections + 1)
+  if (Count < NumSections || Count > MaxSections)
     return makeError(Twine(Count) + " sections, version 1 has " +
-                     Twine(NumSections) + " (" + Twine(NumSections + 1) +
-                     " with a tokenizer)");
+                     Twine(NumSections) + " to " + Twine(MaxSections) +
+                     " (with a tokenizer, a partition)");
   if (TableOffset < HeaderSize || TableOffset % SectionAlign ||
       TableOffset > Size || TableSize > Size - TableOffset)
     return makeError("section table at " + Twine(TableOffset) +
@@ -146,11 +146,11 @@ Expected<Artifact> decodeArtifact(StringRef Bytes) {
     if (!Sections.try_emplace(S.Id, Bytes.substr(S.Offset, S.Size)).second)
       return makeError("section '" + Name + "' appears twice");
   }
-  // Distinct known ids, so with seven of them one is the tokenizer's; with
-  // six it must be absent.
-  if (Count == NumSections && Sections.count(TokenizerSection))
-    return makeError("section 'tokenizer' takes the place of a required "
-                     "section");
+  // Distinct known ids: every required one must be there, beside the
+  // optional ones.
+  for (uint32_t Id = MetadataSection; Id <= WeightsSection; ++Id)
+    if (!Sections.count(Id))
+      return makeError("section '" + sectionName(Id) + "' is missing");
   // Sections and the table must not overlap one another.
   std::vector<std::pair<uint64_t, uint64_t>> Ranges{
       {TableOffset, TableOffset + TableSize}};
@@ -185,6 +185,11 @@ Expected<Artifact> decodeArtifact(StringRef Bytes) {
     return std::move(E);
   if (Error E = decodeKernels(Sections[KernelsSection], A.Plan.Modules))
     return std::move(E);
+  if (auto It = Sections.find(PartitionSection); It != Sections.end()) {
+    A.Partition.emplace();
+    if (Error E = decodePartition(It->second, *A.Partition, A.Stages))
+      return std::move(E);
+  }
   if (Error E = validateArtifact(A))
     return std::move(E);
   return A;
@@ -197,6 +202,8 @@ std::string kiln::serializeArtifact(const Artifact &A) {
   std::string WeightIndex = encodeWeightIndex(A.WeightEntries);
   std::string Plan = encodePlan(A.Plan);
   std::string Kernels = encodeKernels(A.Plan.Modules);
+  std::string Partition =
+      A.Partition ? encodePartition(*A.Partition, A.Stages) : std::string();
   // An artifact without a tokenizer has no tokenizer section, so it reads
   // with a kiln that predates the section.
   std::vector<std::pair<uint32_t, StringRef>> Sections = {
@@ -207,6 +214,8 @@ std::string kiln::serializeArtifact(const Artifact &A) {
       {KernelsSection, Kernels}};
   if (!A.Tokenizer.empty())
     Sections.push_back({TokenizerSection, A.Tokenizer});
+  if (A.Partition)
+    Sections.push_back({PartitionSection, Partition});
   Sections.push_back({WeightsSection, A.Weights});
   const uint32_t Count = Sections.size();
 

@@ -86,6 +86,10 @@ struct IndexCheck {
   int64_t TableSize = 0; // the table's size along the gathered axis
   /// Indices in [-TableSize, 0) count from the back (ONNX, once).
   bool WrapNegative = true;
+  /// Every kernel that gathers by it reports an index out of range to the
+  /// context's IndexFault record (Plan.h), so an input on the device needs
+  /// no copy to the host to be checked.
+  bool ReportedOnDevice = false;
 };
 
 /// What a model's output already does to the encoder's states, as `kiln

@@ -32,6 +32,7 @@ StringRef kiln::artifact::sectionName(uint32_t Id) {
   case KernelsSection: return "kernels";
   case WeightsSection: return "weights";
   case TokenizerSection: return "tokenizer";
+  case PartitionSection: return "partition";
   }
   return "?";
 }
@@ -63,6 +64,11 @@ public:
     uint32_t Bits;
     std::memcpy(&Bits, &V, 4);
     u32(Bits);
+  }
+  void f64(double V) {
+    uint64_t Bits;
+    std::memcpy(&Bits, &V, 8);
+    u64(Bits);
   }
   void str(StringRef S) {
     u64(S.size());
@@ -101,6 +107,12 @@ public:
     uint32_t Bits = u32();
     float V;
     std::memcpy(&V, &Bits, 4);
+    return V;
+  }
+  double f64() {
+    uint64_t Bits = u64();
+    double V;
+    std::memcpy(&V, &Bits, 8);
     return V;
   }
   bool boolean(const char *What) {
@@ -187,7 +199,7 @@ void encode(Encoder &E, const BufferRef &R) {
   E.u64(R.Bytes);
 }
 void decode(Decoder &D, BufferRef &R) {
-  R.In = D.enumU8(BufferRef::Space::Arena, "buffer space");
+  R.In = D.enumU8(BufferRef::Space::Fault, "buffer space");
   R.Offset = D.u64();
   R.Bytes = D.u64();
 }
@@ -344,7 +356,8 @@ llvm::json::Value indexChecksToJson(const std::vector<IndexCheck> &Checks) {
         {"table", C.Table},
         {"form", C.Kind == IndexCheck::Form::Embed ? "embed" : "gather"},
         {"table_size", C.TableSize},
-        {"wrap_negative", C.WrapNegative}});
+        {"wrap_negative", C.WrapNegative},
+        {"reported_on_device", C.ReportedOnDevice}});
   return A;
 }
 
@@ -392,7 +405,7 @@ Expected<std::vector<IndexCheck>> jsonIndexChecks(const llvm::json::Object &O) {
     const llvm::json::Object *C = V.getAsObject();
     std::optional<StringRef> Input, Node, Table, Form;
     std::optional<int64_t> Size;
-    std::optional<bool> Wrap;
+    std::optional<bool> Wrap, Reported = false;
     if (C) {
       Input = C->getString("input");
       Node = C->getString("node");
@@ -401,17 +414,20 @@ Expected<std::vector<IndexCheck>> jsonIndexChecks(const llvm::json::Object &O) {
       if (const llvm::json::Value *S = C->get("table_size"))
         Size = jsonInteger(*S);
       Wrap = C->getBoolean("wrap_negative");
+      if (C->get("reported_on_device")) // absent in older artifacts
+        Reported = C->getBoolean("reported_on_device");
     }
     if (!Input || !Node || !Table || !Form || !Size || *Size < 0 || !Wrap ||
-        (*Form != "gather" && *Form != "embed"))
+        !Reported || (*Form != "gather" && *Form != "embed"))
       return metadataError("an entry of 'index_checks' lacks a string "
                            "'input', 'node' or 'table', a 'form' of gather "
                            "or embed, a size 'table_size' or a boolean "
-                           "'wrap_negative'");
+                           "'wrap_negative', or has a 'reported_on_device' "
+                           "that is no boolean");
     Out.push_back(
         {Input->str(), Node->str(), Table->str(),
          *Form == "embed" ? IndexCheck::Form::Embed : IndexCheck::Form::Gather,
-         *Size, *Wrap});
+         *Size, *Wrap, *Reported});
   }
   return Out;
 }
@@ -692,4 +708,83 @@ Error kiln::artifact::decodeMetadata(StringRef Bytes, ArtifactMetadata &M) {
     if (Error E = Assign(M.IndexChecks, jsonIndexChecks(*O)))
       return E;
   return decodeTextMetadata(*O, M);
+}
+
+//===----------------------------------------------------------------------===//
+// The partition: the plan, then each stage as a whole nested artifact
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+void encode(Encoder &E, const std::vector<PartitionPlan::Source> &Sources) {
+  E.u64(Sources.size());
+  for (const PartitionPlan::Source &S : Sources) {
+    E.u32(uint32_t(S.Stage));
+    E.u32(S.Index);
+  }
+}
+
+void decode(Decoder &D, std::vector<PartitionPlan::Source> &Sources) {
+  Sources.resize(D.count(8, "sources"));
+  for (PartitionPlan::Source &S : Sources) {
+    S.Stage = int32_t(D.u32());
+    S.Index = D.u32();
+  }
+}
+
+} // namespace
+
+std::string
+kiln::artifact::encodePartition(const PartitionPlan &P,
+                                const std::vector<Artifact> &Stages) {
+  Encoder E;
+  E.u8(uint8_t(P.Kind));
+  E.u32(P.Devices);
+  E.i64(P.PlannedBatch);
+  E.i64(P.PlannedSeq);
+  E.u64(P.Stages.size());
+  for (const PartitionPlan::StageInfo &S : P.Stages) {
+    E.u32(S.Nodes);
+    E.f64(S.Flops);
+    E.f64(S.Bytes);
+    encode(E, S.Inputs);
+  }
+  encode(E, P.Outputs);
+  E.u64(Stages.size());
+  for (const Artifact &S : Stages)
+    E.str(serializeArtifact(S));
+  return std::move(E.Out);
+}
+
+Error kiln::artifact::decodePartition(StringRef Bytes, PartitionPlan &P,
+                                      std::vector<Artifact> &Stages) {
+  Decoder D(Bytes);
+  P.Kind = D.enumU8(PartitionPlan::Mode::Pipeline, "partition mode");
+  P.Devices = D.u32();
+  P.PlannedBatch = D.i64();
+  P.PlannedSeq = D.i64();
+  P.Stages.resize(D.count(28, "stages"));
+  for (PartitionPlan::StageInfo &S : P.Stages) {
+    S.Nodes = D.u32();
+    S.Flops = D.f64();
+    S.Bytes = D.f64();
+    decode(D, S.Inputs);
+  }
+  decode(D, P.Outputs);
+  std::vector<std::string> Nested(D.count(8, "stage artifacts"));
+  for (std::string &S : Nested)
+    S = D.str();
+  if (Error E = D.finish(sectionName(PartitionSection)))
+    return E;
+  // The nested artifacts are decoded and validated only once the plan
+  // around them decoded cleanly.
+  Stages.clear();
+  for (size_t I = 0; I < Nested.size(); ++I) {
+    Expected<Artifact> S =
+        parseArtifact(Nested[I], "stage " + std::to_string(I));
+    if (!S)
+      return makeError("section 'partition': " + llvm::toString(S.takeError()));
+    Stages.push_back(std::move(*S));
+  }
+  return Error::success();
 }

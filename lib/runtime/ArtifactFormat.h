@@ -52,9 +52,14 @@ enum SectionId : uint32_t {
   WeightsSection,
   /// Optional: the tokenizer.json of a model that takes text.
   TokenizerSection,
+  /// Optional: how `kiln compile --devices N` spread the model over N
+  /// devices, with a pipeline's stage artifacts nested in it.
+  PartitionSection,
 };
-/// The sections every artifact has; the tokenizer section may follow.
+/// The sections every artifact has; the optional ones (tokenizer,
+/// partition) may follow.
 inline constexpr uint32_t NumSections = 6;
+inline constexpr uint32_t MaxSections = 8;
 
 /// The section's name in errors and docs/artifact.md; "?" for an unknown id.
 llvm::StringRef sectionName(uint32_t Id);
@@ -96,6 +101,13 @@ llvm::Error decodeKernels(llvm::StringRef Bytes,
 std::string encodeWeightIndex(const std::vector<WeightEntry> &Entries);
 llvm::Error decodeWeightIndex(llvm::StringRef Bytes,
                               std::vector<WeightEntry> &Entries);
+
+/// The partition plan and the stage artifacts, each serialized whole
+/// (serializeArtifact) and validated on decoding (parseArtifact).
+std::string encodePartition(const PartitionPlan &P,
+                            const std::vector<Artifact> &Stages);
+llvm::Error decodePartition(llvm::StringRef Bytes, PartitionPlan &P,
+                            std::vector<Artifact> &Stages);
 
 //===----------------------------------------------------------------------===//
 // Helpers of validation (ArtifactValidate.cpp)

@@ -22,6 +22,7 @@
 using namespace kiln;
 using namespace kiln::artifact;
 using llvm::Error;
+using llvm::Expected;
 using llvm::StringRef;
 using llvm::Twine;
 
@@ -73,7 +74,9 @@ std::string stepName(const Step &S, size_t Index) {
 }
 
 std::string refStr(const BufferRef &R) {
-  return std::string(R.In == BufferRef::Space::Weights ? "weights" : "arena") +
+  return std::string(R.In == BufferRef::Space::Weights ? "weights"
+                     : R.In == BufferRef::Space::Arena ? "arena"
+                                                       : "fault record") +
          "[" + std::to_string(R.Offset) + ", +" + std::to_string(R.Bytes) + "]";
 }
 
@@ -93,6 +96,11 @@ struct Spaces {
       if (__builtin_add_overflow(R.Offset, R.Bytes, &End) || End > ArenaBytes)
         return makeError(What + " " + refStr(R) + " ends past the arena (" +
                          Twine(ArenaBytes) + " bytes)");
+      return Error::success();
+    case BufferRef::Space::Fault:
+      if (R.Offset != 0 || R.Bytes != IndexFaultBytes)
+        return makeError(What + " " + refStr(R) + " is not the whole " +
+                         Twine(IndexFaultBytes) + "-byte fault record");
       return Error::success();
     }
     return makeError(What + " is in an invalid buffer space");
@@ -509,6 +517,96 @@ Error kiln::validatePlan(const ExecutablePlan &P) {
   return Error::success();
 }
 
+/// A partition, from the outside in: its mode and counts, then each source
+/// (in range, earlier stages only, the same dtype at both ends), then what
+/// the nested stages must agree on with the whole model.
+static Error checkPartition(const Artifact &A) {
+  if (!A.Partition) {
+    if (!A.Stages.empty())
+      return makeError("stage artifacts without a partition");
+    return Error::success();
+  }
+  const PartitionPlan &P = *A.Partition;
+  auto Fail = [](const Twine &Why) { return makeError("partition: " + Why); };
+  if (P.Devices < 2)
+    return Fail(Twine(P.Devices) + " devices; a partition spans at least 2");
+  if (P.Kind == PartitionPlan::Mode::Replicate) {
+    if (!P.Stages.empty() || !P.Outputs.empty() || !A.Stages.empty())
+      return Fail("replicate has no stages");
+    return Error::success();
+  }
+  if (P.Stages.size() != P.Devices)
+    return Fail(Twine(P.Stages.size()) + " stages for " + Twine(P.Devices) +
+                " devices; a pipeline has one stage per device");
+  if (A.Stages.size() != P.Stages.size())
+    return Fail(Twine(A.Stages.size()) + " stage artifacts for " +
+                Twine(P.Stages.size()) + " stages");
+  if (P.PlannedBatch < 1 || P.PlannedSeq < 1)
+    return Fail("the planned shape is not positive");
+  if (P.Outputs.size() != A.Meta.Outputs.size())
+    return Fail(Twine(P.Outputs.size()) + " output sources for " +
+                Twine(A.Meta.Outputs.size()) + " model outputs");
+  // The dtype of a source, or an error naming why it is out of range.
+  auto SourceType = [&](const PartitionPlan::Source &S, size_t Before,
+                        const Twine &What) -> Expected<DType> {
+    if (S.Stage == -1) {
+      if (S.Index >= A.Meta.Inputs.size())
+        return Fail(What + " reads model input " + Twine(S.Index) + " of " +
+                    Twine(A.Meta.Inputs.size()));
+      return A.Meta.Inputs[S.Index].Type;
+    }
+    if (S.Stage < 0 || size_t(S.Stage) >= Before)
+      return Fail(What + " reads stage " + Twine(S.Stage) +
+                  ", not an earlier stage");
+    const auto &Outs = A.Stages[S.Stage].Meta.Outputs;
+    if (S.Index >= Outs.size())
+      return Fail(What + " reads output " + Twine(S.Index) + " of stage " +
+                  Twine(S.Stage) + ", which has " + Twine(Outs.size()));
+    return Outs[S.Index].Type;
+  };
+  for (size_t S = 0; S < P.Stages.size(); ++S) {
+    const Artifact &St = A.Stages[S];
+    std::string Name = "stage " + std::to_string(S);
+    if (St.Partition || !St.Stages.empty())
+      return Fail(Name + " is itself partitioned");
+    const auto &Ins = P.Stages[S].Inputs;
+    if (Ins.size() != St.Meta.Inputs.size())
+      return Fail(Name + " has " + Twine(St.Meta.Inputs.size()) +
+                  " inputs but " + Twine(Ins.size()) + " sources");
+    for (size_t I = 0; I < Ins.size(); ++I) {
+      Expected<DType> T =
+          SourceType(Ins[I], S, Name + " input " + std::to_string(I));
+      if (!T)
+        return T.takeError();
+      if (*T != St.Meta.Inputs[I].Type)
+        return Fail(Name + " input '" + St.Meta.Inputs[I].Name + "' is " +
+                    dtypeName(St.Meta.Inputs[I].Type) + " but its source is " +
+                    dtypeName(*T));
+    }
+    if (St.Meta.Arch != A.Meta.Arch || St.Meta.Precision != A.Meta.Precision)
+      return Fail(Name + " is compiled for " + St.Meta.Arch + " " +
+                  St.Meta.Precision + ", the model for " + A.Meta.Arch + " " +
+                  A.Meta.Precision);
+    if (St.Meta.BatchBuckets != A.Meta.BatchBuckets ||
+        (!St.Meta.SeqBuckets.empty() &&
+         St.Meta.SeqBuckets != A.Meta.SeqBuckets))
+      return Fail(Name + " has other buckets than the model");
+  }
+  for (size_t O = 0; O < P.Outputs.size(); ++O) {
+    Expected<DType> T = SourceType(P.Outputs[O], P.Stages.size(),
+                                   "model output " + std::to_string(O));
+    if (!T)
+      return T.takeError();
+    if (P.Outputs[O].Stage == -1)
+      return Fail("model output " + Twine(O) + " is a model input");
+    if (*T != A.Meta.Outputs[O].Type)
+      return Fail("model output '" + A.Meta.Outputs[O].Name + "' is " +
+                  dtypeName(A.Meta.Outputs[O].Type) + " but its source is " +
+                  dtypeName(*T));
+  }
+  return Error::success();
+}
+
 Error kiln::validateArtifact(const Artifact &A) {
   if (A.Meta.DataDependent.empty()) {
     if (Error E = validatePlan(A.Plan))
@@ -524,5 +622,7 @@ Error kiln::validateArtifact(const Artifact &A) {
                     [&](const IoSpec &O) { return O.Name == P->Output; }))
     return makeError("the pooling's output '" + P->Output +
                      "' is no output of the model");
-  return checkWeightEntries(A);
+  if (Error E = checkWeightEntries(A))
+    return E;
+  return checkPartition(A);
 }

@@ -20,6 +20,8 @@ namespace kiln {
 
 llvm::Expected<std::vector<ExecutionContext::StepTime>>
 ExecutionContext::profileBucket(size_t Bucket, unsigned Iterations) {
+  if (llvm::Error E = P->singleDeviceOnly("profiling a bucket"))
+    return std::move(E);
   const auto &Buckets = P->E->A.Plan.Buckets;
   if (Bucket >= Buckets.size())
     return makeError("no bucket " + llvm::Twine(Bucket));
@@ -71,6 +73,8 @@ ExecutionContext::profileBucket(size_t Bucket, unsigned Iterations) {
 llvm::Expected<ExecutablePlan>
 autotunedPlan(ExecutionContext &Ctx, unsigned Candidates, unsigned Iterations) {
   ExecutionContext::Impl *P = &ExecutionContext::Impl::of(Ctx);
+  if (llvm::Error E = P->singleDeviceOnly("autotuning"))
+    return std::move(E);
   ExecutablePlan Plan = P->E->A.Plan;
   // Equal GEMMs (same shapes, layouts, types and epilogue) tune once.
   std::map<std::string, std::vector<uint8_t>> Tuned;
@@ -135,6 +139,8 @@ llvm::Error ExecutionContext::autotuneGemms(unsigned Candidates,
 
 llvm::Expected<std::vector<float>>
 ExecutionContext::timeBucket(size_t Bucket, unsigned Iterations) {
+  if (llvm::Error E = P->singleDeviceOnly("timing a bucket"))
+    return std::move(E);
   if (Bucket >= P->E->A.Plan.Buckets.size())
     return makeError("no bucket " + llvm::Twine(Bucket));
   std::vector<float> Ms;

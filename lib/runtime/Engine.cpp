@@ -148,6 +148,7 @@ llvm::Expected<Engine *> Engine::Impl::jitEngine(int64_t Batch, int64_t Seq) {
     I->SharedBytes = Mine.size();
   }
   I->A = std::move(*Compiled);
+  I->Fault = Fault;
   if (llvm::Error E = I->init())
     return std::move(E);
   // Only this engine compiles on demand, from its own artifact: the new
@@ -186,9 +187,28 @@ Engine::Impl::create(Artifact A, const EngineOptions &Options) {
   auto I = std::make_unique<Impl>();
   I->A = std::move(A);
   I->Options = Options;
-  if (llvm::Error E = I->init())
+  if (!Options.Devices.empty()) {
+    I->Info = modelInfo(I->A.Meta, I->A.Plan);
+    auto G = DeviceGroup::create(I->A, I->Options);
+    if (!G)
+      return G.takeError();
+    I->Group = std::move(*G);
+  } else if (llvm::Error E = I->init()) {
     return std::move(E);
+  }
   return std::unique_ptr<Engine>(new Engine(std::move(I)));
+}
+
+std::vector<DeviceState> Engine::devices() const {
+  if (P->Group)
+    return P->Group->devices();
+  DeviceState S;
+  S.Physical = P->Options.Device;
+  return {S};
+}
+
+void setFaultInjector(Engine &E, std::shared_ptr<FaultInjector> F) {
+  Engine::Impl::of(E).Fault = std::move(F);
 }
 
 const ModelInfo &Engine::model() const { return P->Info; }
@@ -206,6 +226,8 @@ unsigned Engine::jitShapes() const {
 }
 
 EngineMemory Engine::memory() const {
+  if (P->Group)
+    return P->Group->memory();
   EngineMemory M{P->OwnWeightBytes, P->MaxArena, GemmWorkspaceBytes, 0};
   std::lock_guard<std::mutex> Lock(P->JitMutex);
   for (const auto &[Shape, E] : P->Jit)

@@ -14,6 +14,7 @@
 #include "kiln/Engine.h"
 #include "runtime/CublasLt.h"
 #include "runtime/CudaCheck.h"
+#include "runtime/DeviceGroup.h"
 #include "runtime/EngineInternal.h"
 
 #include <map>
@@ -43,6 +44,12 @@ struct Engine::Impl {
   /// Engines compiled on demand for shapes without a bucket.
   std::mutex JitMutex;
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<Engine>> Jit;
+  /// Asked before every launch (a logical device of a multi-device engine
+  /// under fault injection); null otherwise.
+  std::shared_ptr<FaultInjector> Fault;
+  /// A multi-device engine runs everything through its group; the fields
+  /// above are then unused, but for A, Options and Info.
+  std::unique_ptr<DeviceGroup> Group;
 
   /// The engine for exactly (Batch, Seq), compiled on first use; null when
   /// the cap is reached.
@@ -71,6 +78,13 @@ struct ExecutionContext::Impl {
   void *Arena = nullptr;
   void *Workspace = nullptr;
   uint8_t *Staging = nullptr; // pinned host memory for inputs and outputs
+  /// The IndexFault record the gathers report to (Plan.h), cleared before
+  /// a run that reads it, and its pinned copy on the host.
+  void *Fault = nullptr;
+  uint8_t *FaultHost = nullptr;
+  /// Set by run(): an input on the device is checked by the kernels'
+  /// reports, which runChunk reads after the run.
+  bool ReadFaults = false;
   cudaEvent_t Start = nullptr, Stop = nullptr;
   /// [bucket][step]: null for steps that are no GEMM.
   std::vector<std::vector<std::unique_ptr<PreparedGemm>>> Gemms;
@@ -78,6 +92,8 @@ struct ExecutionContext::Impl {
   /// This context's contexts on the engines compiled on demand.
   std::map<std::pair<int64_t, int64_t>, std::unique_ptr<ExecutionContext>>
       JitContexts;
+  /// A multi-device engine's last request (lastRunInfo, DeviceGroup.h).
+  DeviceGroup::RunInfo LastGroupRun;
 
   ~Impl();
 
@@ -86,10 +102,15 @@ struct ExecutionContext::Impl {
   void *address(const BufferRef &B) const {
     if (B.In == BufferRef::Space::Weights)
       return E->weightAt(B.Offset);
+    if (B.In == BufferRef::Space::Fault)
+      return Fault;
     return static_cast<uint8_t *>(Arena) + B.Offset;
   }
 
   llvm::Error init();
+  /// An error for `What` on a multi-device engine (timing, profiles,
+  /// autotuning and staging are single-device tools).
+  llvm::Error singleDeviceOnly(const char *What) const;
   /// Describes `S` to cuBLASLt with this context's bias pointer
   /// (prepareGemm).
   llvm::Expected<std::unique_ptr<PreparedGemm>>

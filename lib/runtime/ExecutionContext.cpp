@@ -20,6 +20,14 @@ namespace kiln {
 
 //===-- ExecutionContext --------------------------------------------------===//
 
+llvm::Error ExecutionContext::Impl::singleDeviceOnly(const char *What) const {
+  if (!E->Group)
+    return llvm::Error::success();
+  return makeError(llvm::Twine(What) +
+                   " needs a single-device engine; this one runs over " +
+                   llvm::Twine(E->Options.Devices.size()) + " devices");
+}
+
 ExecutionContext::Impl::~Impl() {
   cudaSetDevice(E->Options.Device);
   if (Stream)
@@ -34,6 +42,10 @@ ExecutionContext::Impl::~Impl() {
     cudaEventDestroy(Stop);
   if (Staging)
     cudaFreeHost(Staging);
+  if (FaultHost)
+    cudaFreeHost(FaultHost);
+  if (Fault)
+    cudaFree(Fault);
   if (Workspace)
     cudaFree(Workspace);
   if (Arena)
@@ -54,6 +66,13 @@ llvm::Error ExecutionContext::Impl::init() {
   KILN_CUDA(cudaMallocHost(reinterpret_cast<void **>(&Staging),
                            std::max<uint64_t>(E->MaxStaging, 1)),
             "allocating pinned staging memory");
+  KILN_CUDA(cudaMalloc(&Fault, IndexFaultBytes),
+            "allocating the index fault record");
+  KILN_CUDA(cudaMemset(Fault, 0, IndexFaultBytes),
+            "clearing the index fault record");
+  KILN_CUDA(
+      cudaMallocHost(reinterpret_cast<void **>(&FaultHost), IndexFaultBytes),
+      "allocating pinned memory for the index fault record");
   KILN_CUDA(cudaEventCreate(&Start), "creating an event");
   KILN_CUDA(cudaEventCreate(&Stop), "creating an event");
   const auto &Buckets = E->A.Plan.Buckets;
@@ -137,6 +156,9 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
 }
 
 llvm::Error ExecutionContext::Impl::runBucket(size_t Bucket) {
+  if (E->Fault)
+    if (llvm::Error Err = E->Fault->onLaunch())
+      return Err;
   if (!E->Options.UseCudaGraphs)
     return launchSteps(Bucket);
   if (!Graphs[Bucket]) {
@@ -160,6 +182,24 @@ llvm::Error ExecutionContext::Impl::runBucket(size_t Bucket) {
   KILN_CUDA(cudaGraphLaunch(Graphs[Bucket], Stream),
             "replaying bucket " + llvm::Twine(Bucket));
   return llvm::Error::success();
+}
+
+/// The error a kernel reported to the fault record `Host` (a copy on the
+/// host), in the reference executor's words; success when it holds none.
+static llvm::Error faultError(const ArtifactMetadata &Meta,
+                              const uint8_t *Host) {
+  int32_t Set, Check;
+  int64_t Value;
+  std::memcpy(&Set, Host, 4);
+  std::memcpy(&Check, Host + 4, 4);
+  std::memcpy(&Value, Host + 8, 8);
+  if (!Set)
+    return llvm::Error::success();
+  if (Check < 0 || size_t(Check) >= Meta.IndexChecks.size())
+    return makeError("a kernel reported index " + llvm::Twine(Value) +
+                     " out of range for index check " + llvm::Twine(Check) +
+                     ", which the artifact does not have");
+  return makeError(indexErrorMessage(Meta.IndexChecks[Check], Value));
 }
 
 llvm::Error ExecutionContext::Impl::runChunk(
@@ -191,6 +231,9 @@ llvm::Error ExecutionContext::Impl::runChunk(
                               cudaMemcpyHostToDevice, Stream),
               "copying input '" + Bind.Name + "'");
   }
+  if (ReadFaults)
+    KILN_CUDA(cudaMemsetAsync(Fault, 0, IndexFaultBytes, Stream),
+              "clearing the index fault record");
   if (llvm::Error Err = runBucket(Bucket))
     return Err;
   std::vector<std::pair<size_t, uint8_t *>> HostOutputs;
@@ -215,9 +258,16 @@ llvm::Error ExecutionContext::Impl::runChunk(
               "copying output '" + Bind.Name + "'");
     HostOutputs.push_back({I, Stage});
   }
+  if (ReadFaults)
+    KILN_CUDA(cudaMemcpyAsync(FaultHost, Fault, IndexFaultBytes,
+                              cudaMemcpyDeviceToHost, Stream),
+              "reading the index fault record");
   KILN_CUDA(cudaStreamSynchronize(Stream),
             "running bucket batch=" + llvm::Twine(B.Batch) +
                 " seq=" + llvm::Twine(B.Seq));
+  if (ReadFaults)
+    if (llvm::Error Err = faultError(Meta, FaultHost))
+      return Err;
   for (auto [I, Stage] : HostOutputs) {
     const IoBinding &Bind = B.Outputs[I];
     int BatchDim = ioRoles(Meta.Outputs[I]).batchDim();
@@ -229,13 +279,17 @@ llvm::Error ExecutionContext::Impl::runChunk(
 }
 
 /// The request's values that index tables, checked against their tables
-/// (InputChecks.h). Device views are read back first: a few bytes per
-/// token, before the run.
-static llvm::Error checkIndices(const ArtifactMetadata &Meta,
-                                cudaStream_t Stream,
-                                std::span<const TensorView> Inputs) {
+/// (InputChecks.h). Host inputs are checked here, before the run. Device
+/// views are checked by the kernels that gather with them, which report to
+/// the context's fault record (read by runChunk: returns true when it must
+/// be); an artifact whose kernels do not report them all (made before they
+/// did) has its device views read back and checked here.
+static llvm::Expected<bool> checkIndices(const ArtifactMetadata &Meta,
+                                         cudaStream_t Stream,
+                                         std::span<const TensorView> Inputs) {
   if (Meta.IndexChecks.empty())
-    return llvm::Error::success();
+    return false;
+  bool ReadFaults = false;
   std::vector<IndexInput> Views(Inputs.size());
   std::vector<std::vector<uint8_t>> Copies(Inputs.size());
   for (size_t I = 0; I < Inputs.size(); ++I) {
@@ -244,12 +298,19 @@ static llvm::Error checkIndices(const ArtifactMetadata &Meta,
     for (int64_t D : In.Dims)
       Count *= D;
     DType T = toDType(In.Type);
-    bool Indexes = llvm::any_of(Meta.IndexChecks, [&](const IndexCheck &C) {
-      return C.Input == Meta.Inputs[I].Name;
-    });
+    bool Indexes = false, Reported = true;
+    for (const IndexCheck &C : Meta.IndexChecks)
+      if (C.Input == Meta.Inputs[I].Name) {
+        Indexes = true;
+        Reported &= C.ReportedOnDevice;
+      }
     if (!Indexes || !isInteger(T) || Count == 0)
       continue;
     const void *Data = In.Data;
+    if (In.OnDevice && Reported) {
+      ReadFaults = true;
+      continue;
+    }
     if (In.OnDevice) {
       Copies[I].resize(size_t(Count) * dtypeSize(T));
       KILN_CUDA(cudaMemcpyAsync(Copies[I].data(), In.Data, Copies[I].size(),
@@ -261,7 +322,9 @@ static llvm::Error checkIndices(const ArtifactMetadata &Meta,
     }
     Views[I] = {Data, T, Count};
   }
-  return checkIndexInputs(Meta, Views);
+  if (llvm::Error E = checkIndexInputs(Meta, Views))
+    return std::move(E);
+  return ReadFaults;
 }
 
 ExecutionContext::ExecutionContext(std::unique_ptr<Impl> I) : P(std::move(I)) {}
@@ -270,7 +333,7 @@ ExecutionContext::~ExecutionContext() = default;
 llvm::Expected<std::unique_ptr<ExecutionContext>> Engine::createContext() {
   auto I = std::make_unique<ExecutionContext::Impl>();
   I->E = P.get();
-  if (llvm::Error E = I->init())
+  if (llvm::Error E = P->Group ? llvm::Error::success() : I->init())
     return std::move(E);
   return std::unique_ptr<ExecutionContext>(new ExecutionContext(std::move(I)));
 }
@@ -287,6 +350,8 @@ ExecutionContext::outputShapes(
 
 llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
                                   std::span<const TensorView> Outputs) {
+  if (P->E->Group)
+    return runOnGroup(*P->E->Group, Inputs, Outputs, &P->LastGroupRun);
   const ArtifactMetadata &Meta = P->E->A.Meta;
   const auto &Buckets = P->E->A.Plan.Buckets;
   std::vector<std::vector<int64_t>> InDims;
@@ -317,8 +382,10 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
   // What the reference executor would refuse, refused before any work.
   if (llvm::Error E = checkSequenceLength(Meta, Seq))
     return E;
-  if (llvm::Error E = checkIndices(Meta, P->Stream, Inputs))
-    return E;
+  auto ReadFaults = checkIndices(Meta, P->Stream, Inputs);
+  if (!ReadFaults)
+    return ReadFaults.takeError();
+  P->ReadFaults = *ReadFaults;
 
   // A shape without a bucket of its own runs on a plan compiled for it,
   // when the engine can compile one.
@@ -381,6 +448,8 @@ hostOutputShapes(const ExecutionContext &Ctx, const ArtifactMetadata &Meta,
 
 llvm::Expected<std::vector<HostTensor>>
 ExecutionContext::run(std::span<const HostTensor> Inputs) {
+  if (P->E->Group)
+    return P->E->Group->run(Inputs, &P->LastGroupRun);
   const ArtifactMetadata &Meta = P->E->A.Meta;
   std::vector<TensorView> In;
   std::vector<std::vector<int64_t>> InDims;
@@ -433,6 +502,8 @@ llvm::Expected<std::vector<Tensor>> runTensors(ExecutionContext &Ctx,
 
 llvm::Error ExecutionContext::stage(size_t Bucket,
                                     std::span<const HostTensor> Inputs) {
+  if (llvm::Error E = P->singleDeviceOnly("staging a bucket"))
+    return E;
   const auto &Buckets = P->E->A.Plan.Buckets;
   if (Bucket >= Buckets.size())
     return makeError("no bucket " + llvm::Twine(Bucket));

@@ -55,8 +55,9 @@ public:
 /// its physical device and wires what the group adds to every launch there
 /// (fault injection, docs/multi-gpu.md). Placements make their engines only
 /// through it.
-using DeviceEngineFactory = std::function<llvm::Expected<std::unique_ptr<Engine>>(
-    const Artifact &A, int Logical)>;
+using DeviceEngineFactory =
+    std::function<llvm::Expected<std::unique_ptr<Engine>>(const Artifact &A,
+                                                          int Logical)>;
 
 /// The whole model of `A` (its own plan, never its stages) on `Logical`.
 llvm::Expected<std::unique_ptr<Placement>>

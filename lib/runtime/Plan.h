@@ -25,9 +25,14 @@
 
 namespace kiln {
 
+/// The bytes of a kernel's IndexFault record (kernels/templates/common.cuh).
+inline constexpr uint64_t IndexFaultBytes = 16;
+
 /// A byte range of device memory.
 struct BufferRef {
-  enum class Space : uint8_t { Weights, Arena };
+  /// Fault: the context's IndexFault record (Offset 0, IndexFaultBytes),
+  /// where gathers report a table index out of range.
+  enum class Space : uint8_t { Weights, Arena, Fault };
   Space In = Space::Arena;
   uint64_t Offset = 0;
   uint64_t Bytes = 0;

@@ -3,7 +3,8 @@
 GeGLU need kernels of their own? (issue 12: only if they cost more than 10%
 of its GPU time as generic kernels).
 
-    modernbert_profile.py --kiln KILN [--layers 6] [--work DIR]
+    modernbert_profile.py --kiln KILN [--layers 6] [--work DIR] [--onnx PATH]
+                          [--phase all|compile|bench]
 
 Builds a ModernBERT-base-sized encoder (transformers' ModernBertConfig:
 hidden 768, 12 heads, intermediate 1152, local attention window 128, a
@@ -13,8 +14,13 @@ with the TorchScript exporter (opset 17), compiles it to fp16 with buckets
 grouped by what it is: GEMMs, attention, the normalizations, the generated
 elementwise kernels (rotary's multiply-adds, GeGLU's gelu-times, the window
 mask), the data movement (rotate_half's slices and concatenations, GeGLU's
-split) and the rest. Prints the shares per shape. Needs torch and
-transformers (the GPU machine has them).
+split), the fused rotary and GeGLU kernels (rotary.cuh, glu.cuh) and the
+rest. Prints the shares per shape. Needs torch and transformers (the GPU
+machine has them) unless --onnx names an export that exists, which is then
+reused: two builds compared in one job compile the same model. --phase
+compile stops after compiling, --phase bench times what an earlier compile
+phase left in --work (so that two builds compile side by side and time one
+after the other).
 """
 import argparse
 import os
@@ -22,11 +28,11 @@ import re
 import subprocess
 import sys
 
-import torch
-import transformers
-
 
 def export(path, layers):
+    import torch  # only the export needs them
+    import transformers
+
     config = transformers.ModernBertConfig(
         vocab_size=50368, hidden_size=768, num_hidden_layers=layers, num_attention_heads=12,
         intermediate_size=1152, local_attention=128, global_attn_every_n_layers=3,
@@ -44,6 +50,10 @@ def export(path, layers):
 
 
 def family(what):
+    if what.startswith("rotary"):
+        return "rotary (fused, rotary.cuh)"
+    if what.startswith("glu"):
+        return "GeGLU (fused, glu.cuh)"
     if what.startswith("gemm"):
         return "GEMMs (cuBLASLt)"
     if what.startswith("elementwise_"):
@@ -62,13 +72,19 @@ def main():
     ap.add_argument("--kiln", required=True)
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--work", default="/tmp/kiln-modernbert")
+    ap.add_argument("--onnx", help="the export to use; written first when it does not exist")
+    ap.add_argument("--phase", choices=["all", "compile", "bench"], default="all")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
-    onnx_path = os.path.join(args.work, "modernbert.onnx")
+    onnx_path = args.onnx or os.path.join(args.work, "modernbert.onnx")
     artifact = os.path.join(args.work, "modernbert-fp16.kiln")
-    export(onnx_path, args.layers)
-    subprocess.run([args.kiln, "compile", onnx_path, "-o", artifact, "--precision", "fp16",
-                    "--batch", "32", "--seq", "128,512"], check=True)
+    if args.phase != "bench":
+        if not (args.onnx and os.path.exists(onnx_path)):
+            export(onnx_path, args.layers)
+        subprocess.run([args.kiln, "compile", onnx_path, "-o", artifact, "--precision", "fp16",
+                        "--batch", "32", "--seq", "128,512"], check=True)
+        if args.phase == "compile":
+            return
     out = subprocess.run([args.kiln, "bench", artifact, "--shapes", "32x128,32x512", "--profile"],
                          check=True, capture_output=True, text=True).stdout
     print(out)

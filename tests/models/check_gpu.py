@@ -61,6 +61,8 @@ def compile_all(args):
     out.mkdir(parents=True, exist_ok=True)
     jobs = []
     for name, path in fixtures():
+        if args.only and args.only not in name:
+            continue
         for prec, flag in PRECISIONS.items():
             jobs.append((name, path, prec, flag, ["--batch", "2", "--seq", "16,32"]))
     if args.real_minilm:
@@ -222,6 +224,7 @@ def main():
     c.add_argument("--kiln", required=True)
     c.add_argument("--out", required=True)
     c.add_argument("--real-minilm")
+    c.add_argument("--only", help="compile only the fixtures whose name contains this")
     r = sub.add_parser("run")
     r.add_argument("--kiln", required=True)
     r.add_argument("--dir", required=True)

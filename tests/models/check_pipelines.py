@@ -32,6 +32,14 @@ TOLERANCE = 1e-5
 # pipeline cut (PeerCopy is the identity on the reference executor) keeps
 # meaning on every fixture.
 PIPELINES = ["-O1", "-O2", "-O2 -p partition{stages=2}", "-O2 -p partition{stages=3}"]
+# Multi-device artifacts of a few fixtures (kiln compile --devices N): a
+# pipeline artifact runs on the CPU stage by stage (its stage artifacts, the
+# values handed on as its partition says), a replicate one as the whole
+# model; both must match the unoptimized model. Small buckets keep the
+# compiles short; the CPU run does not use them.
+ARTIFACT_FIXTURES = ["minilm_l2_opset17", "bert_opset17", "distilbert_opset17"]
+ARTIFACT_MODES = ["--devices 2 --partition pipeline", "--devices 3 --partition pipeline",
+                  "--devices 2 --partition replicate"]
 
 
 def random_inputs(fixture, rng, batch=2, seq=7):
@@ -57,6 +65,15 @@ def optimize(kiln_opt, model, pipeline, out):
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         raise RuntimeError(f"kiln-opt {pipeline} failed: {lines[-1] if lines else proc.returncode}")
+
+
+def compile_artifact(kiln, model, mode, out):
+    cmd = [str(kiln), "compile", str(model), *mode.split(), "--batch", "2", "--seq", "16",
+           "--no-ptx", "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        raise RuntimeError(f"kiln compile {mode} failed: {lines[-1] if lines else proc.returncode}")
 
 
 def main():
@@ -104,6 +121,20 @@ def main():
                 tag = outcome(ok, xfail)
                 counts[tag] += 1
                 print(f"{tag} {m['name']} {pipeline}: {line}{note}", flush=True)
+            if args.fast or m["name"] not in ARTIFACT_FIXTURES:
+                continue
+            for mode in ARTIFACT_MODES:
+                try:
+                    artifact = work / f"{mode.replace(' ', '_')}.kiln"
+                    compile_artifact(args.kiln, model, mode, artifact)
+                    err = max(max_error(run_kiln(args.kiln, artifact, inputs, work), ref)
+                              for inputs, ref in zip(input_sets, refs))
+                    ok, line = err <= TOLERANCE, f"max abs diff {err:.2e}"
+                except Exception as e:
+                    ok, line = False, f"error: {e}"
+                tag = outcome(ok, xfail)
+                counts[tag] += 1
+                print(f"{tag} {m['name']} artifact {mode}: {line}{note}", flush=True)
     failed = counts["FAIL"] + counts["XPASS"]
     print(f"pipeline tests: {counts['PASS']} passed, {failed} failed, {counts['XFAIL']} xfail")
     return 1 if failed else 0

@@ -1,43 +1,20 @@
 //===- ModelFlops.cpp - the arithmetic a model does -----------------------===//
+//
+// The FLOPs are the partition pass's cost model's (passes/Partition.h), so
+// that `kiln bench` and the stages of `kiln inspect` count alike.
+//
+//===----------------------------------------------------------------------===//
 #include "common/ModelFlops.h"
 
-#include "runtime/InputRoles.h"
+#include "passes/Partition.h"
 
 namespace kiln {
 
 double modelFlops(const Graph &G, int64_t Batch, int64_t Seq) {
-  auto Size = [&](const Dim &D) -> double {
-    if (D.isStatic())
-      return double(D.value());
-    switch (dimRole(D)) {
-    case DimRole::Batch: return double(Batch);
-    case DimRole::Seq: return double(Seq);
-    case DimRole::Other: return 0;
-    }
-    return 0;
-  };
-  auto Numel = [&](const TensorType &T) {
-    double N = 1;
-    for (const Dim &D : T.Dims)
-      N *= Size(D);
-    return N;
-  };
+  PlanShape Shape{Batch, Seq};
   double Flops = 0;
-  for (const auto &N : G.nodes()) {
-    llvm::StringRef Op = N->opName();
-    if (Op == "FusedGemm" || Op == "MatMul" || Op == "Gemm") {
-      const TensorType &A = N->operand(0)->type();
-      double K = A.rank() ? Size(A.Dims.back()) : 0;
-      Flops += 2 * Numel(N->result()->type()) * K;
-    } else if (Op == "Attention") {
-      // q k^T and p v: 4 * B * S * S * (H * D).
-      const TensorType &Q = N->operand(0)->type();
-      if (Q.rank() != 3)
-        continue;
-      double Hidden = Size(Q.Dims[2]) / (N->operand(1) ? 1 : 3);
-      Flops += 4 * Size(Q.Dims[0]) * Size(Q.Dims[1]) * Size(Q.Dims[1]) * Hidden;
-    }
-  }
+  for (const auto &N : G.nodes())
+    Flops += nodeCost(*N, Shape).Flops;
   return Flops;
 }
 

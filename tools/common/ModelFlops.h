@@ -2,7 +2,8 @@
 //
 // The FLOPs of one run of a model at a (batch, seq), for the TFLOP/s that
 // `kiln bench` reports: the multiply-adds of the matrix products and of
-// attention, each counted as 2 FLOPs.
+// attention, each counted as 2 FLOPs: the partition pass's nodeCost
+// (passes/Partition.h), the one formula both use.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_TOOLS_MODELFLOPS_H
@@ -14,8 +15,8 @@
 
 namespace kiln {
 
-/// FLOPs of `G` with its batch and seq dims (runtime/InputRoles.h) at
-/// `Batch` and `Seq`; dims of other unknown sizes count as 0.
+/// FLOPs of `G` with its `batch` and `seq` dims at `Batch` and `Seq`;
+/// dims of other unknown sizes count as 1, as in the partition pass.
 double modelFlops(const Graph &G, int64_t Batch, int64_t Seq);
 
 } // namespace kiln

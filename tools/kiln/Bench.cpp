@@ -5,6 +5,7 @@
 // shapes, and prints one table of both.
 //
 //===----------------------------------------------------------------------===//
+#include "BenchDevices.h"
 #include "Kiln.h"
 
 #include "common/ModelFlops.h"
@@ -175,6 +176,12 @@ static void printBenchTable(const std::vector<BenchRecord> &Records) {
 }
 
 llvm::Error kiln::benchCommand() {
+  if (benchDevicesRequested()) {
+    if (!BenchLengths.empty())
+      return makeError("--lengths times one engine; it does not combine with "
+                       "the device-group options");
+    return benchDevicesCommand(BenchModel, BenchShapes, BenchJson);
+  }
   // Mixed lengths: checked, drawn and written before the model is read.
   std::vector<int64_t> Lengths;
   LengthRange Range;

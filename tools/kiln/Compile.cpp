@@ -9,6 +9,7 @@
 
 #include "codegen/Compiler.h"
 #include "codegen/Nvrtc.h"
+#include "codegen/StageSplit.h"
 #include "codegen/TextFiles.h"
 #include "common/ModelLoader.h"
 #include "common/Npy.h"
@@ -106,6 +107,60 @@ static cl::opt<std::string> PruneReportInputs(
              "2, other dims 16)"),
     cl::value_desc("inputs.npz"), cl::sub(compileSubcommand()));
 
+static cl::opt<unsigned> Devices(
+    "devices", cl::init(1),
+    cl::desc("Devices the model is spread over (docs/multi-gpu.md); with "
+             "more than one, the artifact records a partition"),
+    cl::sub(compileSubcommand()));
+static cl::opt<std::string> PartitionFlag(
+    "partition", cl::init("auto"),
+    cl::desc("With --devices N > 1: replicate (the whole model on every "
+             "device), pipeline (one stage per device) or auto (replicate "
+             "when the model fits --device-memory, else pipeline)"),
+    cl::sub(compileSubcommand()));
+static cl::opt<uint64_t> DeviceMemory(
+    "device-memory", cl::init(80ull << 30),
+    cl::desc("Each device's memory budget in bytes, for --partition auto "
+             "(default 80 GiB)"),
+    cl::value_desc("bytes"), cl::sub(compileSubcommand()));
+
+/// What --devices and --partition ask for: nothing with one device,
+/// otherwise replicate or pipeline (auto decided by the model's size: its
+/// weights and largest arena against --device-memory).
+static llvm::Error addPartition(Artifact &A, const CompileOptions &Options) {
+  if (Devices == 0)
+    return makeError("--devices must be at least 1");
+  llvm::StringRef Mode = PartitionFlag;
+  if (Mode != "auto" && Mode != "replicate" && Mode != "pipeline")
+    return makeError("--partition: unknown mode '" + Mode +
+                     "' (expected pipeline, replicate or auto)");
+  if (Devices == 1) {
+    if (PartitionFlag.getNumOccurrences() && Mode != "auto")
+      return makeError("--partition " + Mode + " needs --devices 2 or more");
+    return llvm::Error::success();
+  }
+  if (Mode == "auto") {
+    uint64_t MaxArena = 0;
+    for (const BucketPlan &B : A.Plan.Buckets)
+      MaxArena = std::max(MaxArena, B.ArenaBytes);
+    uint64_t Need = A.Weights.size() + MaxArena;
+    Mode = Need <= DeviceMemory ? "replicate" : "pipeline";
+    llvm::errs() << "partition: " << Mode << " (the whole model needs "
+                 << llvm::format("%.1f", Need / 1048576.0)
+                 << " MiB of weights and arena; each device has "
+                 << llvm::format("%.1f", DeviceMemory / 1048576.0) << ")\n";
+  }
+  if (Mode == "replicate") {
+    PartitionPlan P;
+    P.Kind = PartitionPlan::Mode::Replicate;
+    P.Devices = Devices;
+    A.Partition = std::move(P);
+    return llvm::Error::success();
+  }
+  return withContext(addPipelineStages(A, Devices, Options),
+                     "--partition pipeline");
+}
+
 /// The plan with every GEMM's fastest cuBLASLt algorithm on this GPU.
 static llvm::Expected<ExecutablePlan> autotunePlan(const Artifact &A) {
   auto E = createEngine(A);
@@ -201,6 +256,12 @@ static llvm::Error reportPruning(const Graph &Unpruned, const Artifact &A) {
 }
 
 llvm::Error kiln::compileCommand(int argc, char **argv) {
+  if (Devices == 0)
+    return makeError("--devices must be at least 1");
+  if (PartitionFlag != "auto" && PartitionFlag != "replicate" &&
+      PartitionFlag != "pipeline")
+    return makeError("--partition: unknown mode '" + PartitionFlag +
+                     "' (expected pipeline, replicate or auto)");
   CompileOptions Options;
   auto Batches = parseSizes(BatchList, "batch");
   if (!Batches)
@@ -266,6 +327,8 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
       return withContext(Tuned.takeError(), "--autotune");
     A->Plan = std::move(*Tuned);
   }
+  if (llvm::Error E = addPartition(*A, Options))
+    return E;
   if (llvm::Error E = writeArtifact(*A, CompileOut))
     return E;
   if (!A->Meta.DataDependent.empty()) {
@@ -289,5 +352,12 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
                << llvm::format("%.1f", MaxArena / 1048576.0) << " MiB; "
                << llvm::format("%.2f", Stats.Seconds) << " s (NVRTC "
                << llvm::format("%.2f", Stats.NvrtcSeconds) << " s)\n";
+  if (A->Partition)
+    llvm::errs() << "partition: " << partitionModeName(A->Partition->Kind)
+                 << " over " << A->Partition->Devices << " devices"
+                 << (A->Stages.empty()
+                         ? std::string()
+                         : ", " + std::to_string(A->Stages.size()) + " stages")
+                 << "\n";
   return llvm::Error::success();
 }

@@ -35,12 +35,19 @@ struct StageSummary {
   int64_t Device = 0;
   int64_t Nodes = 0;
   NodeCost Cost;
+  /// A pipeline artifact's stage: the weights its device holds; -1 for a
+  /// partitioned graph.
+  int64_t WeightBytes = -1;
 };
 
 struct Summary {
   std::map<std::string, int64_t> Ops;
   /// One per device of a partitioned graph, costed at its planned shape.
   std::vector<StageSummary> Stages;
+  PlanShape Shape;
+  /// A partitioned artifact's mode and device count.
+  std::string Partition;
+  int64_t Devices = 1;
   /// Elements of floating-point constants, elided ones included.
   int64_t Parameters = 0;
   int64_t FloatConstants = 0;
@@ -49,6 +56,7 @@ struct Summary {
 static Summary summarize(const Graph &G) {
   Summary S;
   PlanShape Shape = plannedShape(G);
+  S.Shape = Shape;
   std::map<int64_t, StageSummary> Stages;
   for (const auto &N : G.nodes()) {
     ++S.Ops[N->opName().str()];
@@ -69,6 +77,39 @@ static Summary summarize(const Graph &G) {
                                       : C->type().staticNumElements();
   }
   return S;
+}
+
+/// A partitioned artifact's stages as the compiler costed them, and its
+/// PeerCopies: a value made on stage s and read up to stage t is copied
+/// t - s times, once across each cut.
+static void addPartition(Summary &S, const Artifact &A) {
+  if (!A.Partition)
+    return;
+  const PartitionPlan &P = *A.Partition;
+  S.Partition = partitionModeName(P.Kind).str();
+  S.Devices = P.Devices;
+  if (P.Kind != PartitionPlan::Mode::Pipeline)
+    return;
+  S.Stages.clear();
+  S.Shape = {P.PlannedBatch, P.PlannedSeq};
+  std::map<std::pair<int32_t, uint32_t>, size_t> LastReader;
+  for (size_t St = 0; St < P.Stages.size(); ++St) {
+    const PartitionPlan::StageInfo &I = P.Stages[St];
+    S.Stages.push_back({int64_t(St),
+                        int64_t(I.Nodes),
+                        {I.Flops, I.Bytes},
+                        int64_t(A.Stages[St].Weights.size())});
+    for (const PartitionPlan::Source &Src : I.Inputs)
+      if (Src.Stage >= 0) {
+        size_t &Last = LastReader[{Src.Stage, Src.Index}];
+        Last = std::max(Last, St);
+      }
+  }
+  int64_t Copies = 0;
+  for (const auto &[Src, Last] : LastReader)
+    Copies += int64_t(Last) - Src.first;
+  if (Copies)
+    S.Ops["PeerCopy"] += Copies;
 }
 
 static llvm::json::Value valueToJson(const Value &V) {
@@ -99,14 +140,22 @@ static void printJson(const Graph &G, const Summary &S, const Artifact *A) {
                           {"outputs", std::move(Outputs)},
                           {"ops", std::move(Ops)},
                           {"parameters", S.Parameters}};
+  if (!S.Partition.empty()) {
+    Root["devices"] = S.Devices;
+    Root["partition"] = S.Partition;
+  }
   if (!S.Stages.empty()) {
     llvm::json::Array Stages;
-    for (const StageSummary &St : S.Stages)
-      Stages.push_back(llvm::json::Object{{"device", St.Device},
-                                          {"nodes", St.Nodes},
-                                          {"flops", St.Cost.Flops},
-                                          {"bytes", St.Cost.Bytes}});
-    PlanShape Shape = plannedShape(G);
+    for (const StageSummary &St : S.Stages) {
+      llvm::json::Object O{{"device", St.Device},
+                           {"nodes", St.Nodes},
+                           {"flops", St.Cost.Flops},
+                           {"bytes", St.Cost.Bytes}};
+      if (St.WeightBytes >= 0)
+        O["weight_bytes"] = St.WeightBytes;
+      Stages.push_back(std::move(O));
+    }
+    PlanShape Shape = S.Shape;
     Root["stages"] = std::move(Stages);
     Root["planned_shape"] =
         llvm::json::Object{{"batch", Shape.Batch}, {"seq", Shape.Seq}};
@@ -136,15 +185,22 @@ static void printText(const Graph &G, const Summary &S) {
     OS << "  " << llvm::left_justify(Op, 24) << Count << "\n";
   OS << "parameters: " << S.Parameters << " in " << S.FloatConstants
      << " floating-point constants\n";
+  if (!S.Partition.empty())
+    OS << "partition: " << S.Partition << " over " << S.Devices << " devices\n";
   if (!S.Stages.empty()) {
-    PlanShape Shape = plannedShape(G);
+    PlanShape Shape = S.Shape;
     OS << "stages: " << S.Stages.size() << " (costed at batch " << Shape.Batch
        << ", seq " << Shape.Seq << ")\n";
     for (const StageSummary &St : S.Stages)
       OS << "  device " << St.Device << ": " << St.Nodes << " nodes, "
          << llvm::format("%.4g", St.Cost.Flops) << " FLOPs, "
          << llvm::format("%.4g", St.Cost.Bytes) << " bytes, "
-         << llvm::format("%.3f", St.Cost.seconds() * 1e3) << " ms\n";
+         << llvm::format("%.3f", St.Cost.seconds() * 1e3) << " ms"
+         << (St.WeightBytes >= 0 ? llvm::formatv(", weights {0:f1} MiB",
+                                                 St.WeightBytes / 1048576.0)
+                                       .str()
+                                 : std::string())
+         << "\n";
   }
 }
 
@@ -247,6 +303,8 @@ llvm::Error kiln::inspectCommand() {
   if (!G)
     return G.takeError();
   Summary S = summarize(**G);
+  if (A)
+    addPartition(S, *A);
   if (Json)
     printJson(**G, S, A ? &*A : nullptr);
   else {

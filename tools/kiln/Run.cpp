@@ -6,6 +6,7 @@
 // made up (--random-inputs); outputs are printed or written to an .npz.
 //
 //===----------------------------------------------------------------------===//
+#include "BenchDevices.h"
 #include "Kiln.h"
 
 #include "codegen/Compiler.h"
@@ -17,6 +18,7 @@
 #include "ir/Error.h"
 #include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
+#include "runtime/StageReference.h"
 
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
@@ -64,6 +66,11 @@ static cl::opt<bool>
                        "shape when the artifact has no bucket for it "
                        "(NVRTC, kernel cache in $KILN_CACHE_DIR)"),
               cl::sub(runSubcommand()));
+static cl::opt<std::string> RunDevices(
+    "devices", cl::init(""),
+    cl::desc("Run an artifact on a multi-device engine over these CUDA "
+             "devices (docs/multi-gpu.md)"),
+    cl::value_desc("0,1"), cl::sub(runSubcommand()));
 static cl::opt<bool> RandomInputs(
     "random-inputs",
     cl::desc("Generate the inputs not given with --input: floats uniform in "
@@ -246,9 +253,20 @@ llvm::Error kiln::runCommand() {
     return makeError("--device gpu runs compiled artifacts: compile with "
                      "'kiln compile " +
                      RunModel + " -o MODEL.kiln' first");
+  if (!RunDevices.empty() && Where != "gpu")
+    return makeError("--devices runs a compiled artifact on the GPU, not "
+                     "on the " +
+                     Where);
+  std::vector<int> Devs;
+  if (!RunDevices.empty()) {
+    auto Parsed = parseDeviceList(RunDevices, "devices");
+    if (!Parsed)
+      return Parsed.takeError();
+    Devs = *Parsed;
+  }
   std::optional<Artifact> A;
   llvm::Expected<std::unique_ptr<Graph>> G =
-      loadModelOrArtifact(RunModel, Where == "gpu" ? &A : nullptr);
+      loadModelOrArtifact(RunModel, IsArtifact ? &A : nullptr);
   if (!G)
     return G.takeError();
   llvm::Expected<std::map<std::string, Tensor>> Inputs = readGivenInputs(**G);
@@ -263,9 +281,17 @@ llvm::Error kiln::runCommand() {
   std::vector<Tensor> Ordered; // the inputs in graph order, for the GPU
   for (const Value *In : (*G)->inputs())
     Ordered.push_back(Inputs->at(In->name()));
-  if (Where == "cpu") {
+  if (Where == "cpu" && A && A->Partition &&
+      A->Partition->Kind == PartitionPlan::Mode::Pipeline) {
+    // A pipeline runs stage by stage, as the devices would run it.
+    Outputs = runStagesReference(*A, Ordered);
+  } else if (Where == "cpu") {
     Outputs = runReference(**G, *Inputs);
   } else if (!A->Meta.DataDependent.empty()) {
+    if (!RunDevices.empty())
+      return makeError("--devices: '" + A->Meta.ModelName +
+                       "' has shapes that depend on the data; it runs on "
+                       "one device");
     DataDependentOptions DO;
     DO.Target.Arch = A->Meta.Arch;
     DO.CacheDir = defaultCacheDir();
@@ -275,6 +301,7 @@ llvm::Error kiln::runCommand() {
     Outputs = (*R)->run(Ordered);
   } else {
     EngineOptions EO;
+    EO.Devices = Devs;
     if (JitShapes)
       EO.JitCompiler = makeJitCompiler(defaultCacheDir());
     auto E = createEngine(std::move(*A), EO);
@@ -284,6 +311,11 @@ llvm::Error kiln::runCommand() {
     if (!Ctx)
       return Ctx.takeError();
     Outputs = runTensors(**Ctx, Ordered);
+    if (!RunDevices.empty())
+      for (const DeviceState &D : (*E)->devices())
+        llvm::errs() << "device " << D.Logical << " (gpu " << D.Physical
+                     << "): " << deviceHealthName(D.Health) << ", " << D.Runs
+                     << " runs\n";
   }
   if (!Outputs)
     return Outputs.takeError();
