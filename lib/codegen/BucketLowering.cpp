@@ -322,6 +322,11 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
     case NodeKind::Skip:
     case NodeKind::View: break;
     case NodeKind::Gemm: {
+      if (auto Fused = fusedGeluGemm(W.Gemm, Target)) {
+        if (llvm::Error E = emitKernel(W, *Fused, Plan))
+          return std::move(E);
+        break;
+      }
       GemmStep S = W.Gemm.Step;
       S.A = ref(W.N->operand(0));
       S.B = ref(W.N->operand(1));

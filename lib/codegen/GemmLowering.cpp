@@ -5,6 +5,7 @@
 #include "ir/Error.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace kiln {
 
@@ -157,6 +158,45 @@ llvm::Expected<std::optional<GemmShape>> cublasGemm(const Node &N) {
     return Shape.takeError();
   llvm::consumeError(Shape.takeError());
   return std::nullopt;
+}
+
+std::optional<KernelLaunch> fusedGeluGemm(const GemmShape &G,
+                                          const TargetInfo &Target) {
+  // 128x128 tiles of 8 warps (each 64x32), K in steps of 64 through 3
+  // stages of shared memory (32 through 4 when K is no multiple of 64):
+  // the fastest of 17 configurations timed on an H100 at 32768x1536x384
+  // and 4096x1536x384 (docs/benchmarks.md).
+  constexpr int64_t BM = 128, BN = 128;
+  const GemmStep &S = G.Step;
+  unsigned Sm = 0;
+  llvm::StringRef Arch = Target.Arch;
+  if (!G.GeluAfter || !G.HasBias || S.M > Target.FusedGeluGemmMaxRows ||
+      !Arch.consume_front("sm_") ||
+      Arch.take_while([](char C) { return C >= '0' && C <= '9'; })
+          .getAsInteger(10, Sm) ||
+      Sm < 80)
+    return std::nullopt;
+  if (S.AType != DType::F16 || S.BType != DType::F16 ||
+      S.DType_ != DType::F16 || S.Batch != 1 || S.TransA || S.Alpha != 1.0f ||
+      S.N % BN != 0 || S.K % 32 != 0 || S.M <= 0 || S.M > INT32_MAX ||
+      S.N > INT32_MAX || S.K > INT32_MAX)
+    return std::nullopt;
+  int64_t BK = S.K % 64 == 0 ? 64 : 32, Stages = BK == 64 ? 3 : 4;
+  KernelLaunch L;
+  L.Module = "gemm_gelu.cuh";
+  L.NameExpr = "kiln::gemm_bias_gelu_f16<128, 128, " + std::to_string(BK) +
+               ", 2, 4, " + std::to_string(Stages) + ", " +
+               (S.TransB ? "true" : "false") + ">";
+  L.Grid[0] = uint32_t(S.N / BN);
+  L.Grid[1] = uint32_t((S.M + BM - 1) / BM);
+  L.Block[0] = 256;
+  // The pipeline's buffers; the epilogue's padded output tile reuses them.
+  L.SharedBytes =
+      uint32_t(std::max(Stages * (BM * BK + BK * BN) * 2, BM * (BN + 8) * 2));
+  L.Args = {LaunchArg::operand(0), LaunchArg::operand(1), LaunchArg::operand(2),
+            LaunchArg::result(0),  LaunchArg::i32(S.M),   LaunchArg::i32(S.N),
+            LaunchArg::i32(S.K)};
+  return L;
 }
 
 KernelLaunch geluAfterGemm(DType T, int64_t Elements,

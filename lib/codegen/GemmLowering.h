@@ -40,6 +40,15 @@ llvm::Expected<GemmShape> gemmShape(const Node &N);
 /// For Gemm and FusedGemm gemmShape's refusal is the error.
 llvm::Expected<std::optional<GemmShape>> cublasGemm(const Node &N);
 
+/// The GEMM with the bias and the erf GELU in its epilogue
+/// (gemm_gelu.cuh) for a FusedGemm {activation = "gelu"} with a bias, when
+/// its template covers the shape (f16 operands and result, one matrix:
+/// Batch 1, alpha 1, A not transposed; N a multiple of 128, K of 32; an
+/// sm_80 or newer target) and M is at most Target.FusedGeluGemmMaxRows. nullopt otherwise: cuBLASLt with a Bias
+/// epilogue and the separate GELU pass run instead.
+std::optional<KernelLaunch> fusedGeluGemm(const GemmShape &G,
+                                          const TargetInfo &Target);
+
 /// The elementwise erf GELU applied in place after a GEMM.
 /// Its grid strides over the elements with a few waves of `Target`'s SMs.
 KernelLaunch geluAfterGemm(DType T, int64_t Elements, const TargetInfo &Target);

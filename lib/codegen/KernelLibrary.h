@@ -38,6 +38,14 @@ struct TargetInfo {
   std::string Arch = "sm_90a";
   /// Streaming multiprocessors, which size grids meant to fill the GPU.
   int64_t SmCount = 132;
+  /// A FusedGemm with the erf GELU runs as one kernel with the bias and
+  /// GELU in its epilogue (gemm_gelu.cuh, sm_80 and newer) when its rows
+  /// (tokens) are at most this many, else as cuBLASLt and a separate GELU
+  /// pass (`kiln compile --gelu-gemm`). 0 by default: on an H100 the fused
+  /// kernel (mma.sync) was slower than cuBLASLt plus the pass at every
+  /// MiniLM shape measured, 1x128 to 256x128 (docs/benchmarks.md, run 8).
+  int64_t FusedGeluGemmMaxRows = DefaultFusedGeluGemmMaxRows;
+  static constexpr int64_t DefaultFusedGeluGemmMaxRows = 0;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200

@@ -16,6 +16,13 @@ first call at the shape (Dynamo + Inductor, after torch._dynamo.reset(), so
 every shape compiles from scratch; Inductor's on-disk cache may still be warm
 from an earlier run).
 
+Mixed lengths (`--lengths-file F`, the file `kiln bench --lengths-out` or
+scripts/bench/lengths.py writes, or `--batch N --lengths MIN:MAX
+--lengths-seed S`, drawn the same way): one batch whose row i holds
+lengths[i] real tokens, padded to the longest row as transformers'
+padding=True does, with the attention mask zero past each row's length.
+Its records carry "lengths": "MIN:MAX seed S", seq is the padded length.
+
 With --device cpu (for testing the script) there are no events: gpu_ms_median
 is the wall-clock median and peak_mem_mb is null.
 
@@ -39,7 +46,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import minilm  # noqa: E402  (needs the path above)
+import lengths as mixed  # noqa: E402  (needs the path above)
+import minilm  # noqa: E402
 
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
 IMPLS = ("eager", "compile")
@@ -113,6 +121,20 @@ def device_inputs(batch, seq, seed, padded, device):
     return sets
 
 
+def length_inputs(row_lengths, seed, device):
+    """INPUT_SETS input sets of len(row_lengths) rows padded to the longest:
+    ids past a row's length are [PAD], its mask zero there."""
+    batch, seq = len(row_lengths), max(row_lengths)
+    sets = []
+    for i in range(INPUT_SETS):
+        feeds = minilm.make_inputs(batch, seq, seed + i, False)
+        for row, n in enumerate(row_lengths):
+            feeds["attention_mask"][row, n:] = 0
+            feeds["input_ids"][row, n:] = minilm.PAD_ID
+        sets.append(tuple(torch.from_numpy(feeds[k]).to(device) for k in minilm.INPUT_NAMES))
+    return sets
+
+
 def reset_memory(device):
     gc.collect()
     if device.type == "cuda":
@@ -121,13 +143,19 @@ def reset_memory(device):
         torch.cuda.reset_peak_memory_stats()
 
 
-def measure(impl, model, batch, seq, args, device, reference):
+def measure(impl, model, batch, seq, args, device, reference, row_lengths=None):
     """One record. reference: the eager output on input set 0, to check that
-    the compiled model computes the same function (max_abs_vs_eager)."""
+    the compiled model computes the same function (max_abs_vs_eager).
+    row_lengths: a mixed-length batch (batch and seq follow from it)."""
     record = {"impl": impl, "batch": batch, "seq": seq, "precision": args.precision,
               "device": args.device_name, "padded": args.padded, "iters": args.iters,
               "compile_s": None}
-    inputs = device_inputs(batch, seq, args.seed, args.padded, device)
+    if row_lengths is not None:
+        inputs = length_inputs(row_lengths, args.seed, device)
+        record["lengths"] = args.lengths_tag
+        record["real_tokens"] = int(sum(row_lengths))
+    else:
+        inputs = device_inputs(batch, seq, args.seed, args.padded, device)
     timer = Timer(device)
     reset_memory(device)
     fn = model
@@ -212,12 +240,40 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="model and input seed")
     parser.add_argument("--padded", action="store_true",
                         help="random lengths per row instead of all-ones masks")
+    parser.add_argument("--lengths-file",
+                        help="time one mixed-length batch with these lengths (JSON)")
+    parser.add_argument("--batch", type=int, help="with --lengths: rows to draw")
+    parser.add_argument("--lengths", help="MIN:MAX: draw --batch lengths as kiln bench does")
+    parser.add_argument("--lengths-seed", type=int, default=0, help="the draw's seed")
     parser.add_argument("--impls", default=",".join(IMPLS),
                         help=f"comma-separated subset of {','.join(IMPLS)}")
     args = parser.parse_args(argv)
     impls = args.impls.split(",")
     if not impls or any(i not in IMPLS for i in impls):
         parser.error(f"--impls takes a comma-separated subset of {','.join(IMPLS)}")
+    row_lengths = None
+    if args.lengths_file and args.lengths:
+        parser.error("--lengths-file and --lengths are alternatives")
+    if args.lengths_file:
+        try:
+            rec = mixed.load(args.lengths_file)
+        except (OSError, ValueError) as err:
+            parser.error(str(err))
+        row_lengths = rec["lengths"]
+        args.lengths_tag = f"{rec.get('min')}:{rec.get('max')} seed {rec.get('seed')}"
+    elif args.lengths:
+        if not args.batch or args.batch < 1:
+            parser.error("--lengths needs --batch N")
+        try:
+            lo, hi = mixed.parse_range(args.lengths)
+        except ValueError as err:
+            parser.error(str(err))
+        row_lengths = mixed.random_lengths(args.batch, lo, hi, args.lengths_seed)
+        args.lengths_tag = f"{lo}:{hi} seed {args.lengths_seed}"
+    if row_lengths is not None:
+        if max(row_lengths) > minilm.CONFIG["max_position_embeddings"]:
+            parser.error("a length exceeds the model's positions")
+        args.shapes = [(len(row_lengths), max(row_lengths))]
     if args.iters < 1 or args.warmup < 0:
         parser.error("need --iters >= 1 and --warmup >= 0")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -238,7 +294,8 @@ def main(argv=None):
         for impl in impls:
             print(f"peers: {impl} {batch}x{seq}", flush=True)
             try:
-                record, out = measure(impl, model, batch, seq, args, device, reference)
+                record, out = measure(impl, model, batch, seq, args, device, reference,
+                                      row_lengths)
                 if impl == "eager":
                     reference = out
             except Exception as err:  # one failed config must not stop the rest

@@ -18,39 +18,6 @@
 namespace kiln {
 namespace {
 
-/// A constant of `Dims` with values uniform in [-0.5, 0.5), in the text form.
-std::string randomConst(const std::string &Name, const std::string &DType,
-                        std::vector<int64_t> Dims, uint64_t Seed) {
-  int64_t N = 1;
-  std::string Shape;
-  for (int64_t D : Dims) {
-    N *= D;
-    Shape += (Shape.empty() ? "" : ", ") + std::to_string(D);
-  }
-  // Hex data is little-endian bytes; build f32 (or f16) values.
-  std::mt19937 Rng{unsigned(Seed)};
-  std::uniform_real_distribution<float> U(-0.5f, 0.5f);
-  std::string Hex;
-  const char *Digits = "0123456789ABCDEF";
-  for (int64_t I = 0; I < N; ++I) {
-    float F = U(Rng);
-    uint8_t Bytes[4];
-    size_t Size = 4;
-    if (DType == "f16") {
-      uint16_t H = floatToHalf(F);
-      std::memcpy(Bytes, &H, 2);
-      Size = 2;
-    } else {
-      std::memcpy(Bytes, &F, 4);
-    }
-    for (size_t B = 0; B < Size; ++B) {
-      Hex += Digits[Bytes[B] >> 4];
-      Hex += Digits[Bytes[B] & 15];
-    }
-  }
-  return "  %" + Name + " = const " + DType + "[" + Shape + "] 0x" + Hex + "\n";
-}
-
 TEST(GpuGemm, FusedGemmBiasF32) {
   std::string Ir = "graph @g(%x: f32[2, 5, 24]) {\n" +
                    randomConst("w", "f32", {24, 40}, 1) +

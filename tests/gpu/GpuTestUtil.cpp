@@ -2,6 +2,7 @@
 #include "GpuTestUtil.h"
 
 #include "codegen/Compiler.h"
+#include "ir/DType.h"
 #include "ir/Parser.h"
 #include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
@@ -9,6 +10,7 @@
 #include "gtest/gtest.h"
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 namespace kiln {
@@ -34,6 +36,7 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   CompileOptions Options;
   Options.Pipeline = Check.Pipeline;
   Options.Precision = Check.Precision;
+  Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
   Options.Jobs = 2;
   Options.EmitPtx = false;
   auto A = compileGraph(std::move(G), Options);
@@ -88,6 +91,38 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
 }
 
 } // namespace
+
+std::string randomConst(const std::string &Name, const std::string &DType,
+                        std::vector<int64_t> Dims, uint64_t Seed) {
+  int64_t N = 1;
+  std::string Shape;
+  for (int64_t D : Dims) {
+    N *= D;
+    Shape += (Shape.empty() ? "" : ", ") + std::to_string(D);
+  }
+  // Hex data is little-endian bytes; build f32 (or f16) values.
+  std::mt19937 Rng{unsigned(Seed)};
+  std::uniform_real_distribution<float> U(-0.5f, 0.5f);
+  std::string Hex;
+  const char *Digits = "0123456789ABCDEF";
+  for (int64_t I = 0; I < N; ++I) {
+    float F = U(Rng);
+    uint8_t Bytes[4];
+    size_t Size = 4;
+    if (DType == "f16") {
+      uint16_t H = floatToHalf(F);
+      std::memcpy(Bytes, &H, 2);
+      Size = 2;
+    } else {
+      std::memcpy(Bytes, &F, 4);
+    }
+    for (size_t B = 0; B < Size; ++B) {
+      Hex += Digits[Bytes[B] >> 4];
+      Hex += Digits[Bytes[B] & 15];
+    }
+  }
+  return "  %" + Name + " = const " + DType + "[" + Shape + "] 0x" + Hex + "\n";
+}
 
 void expectGpuMatchesReference(llvm::StringRef IrText, const GpuCheck &Check) {
   auto G = parseGraph(IrText, "<test>");

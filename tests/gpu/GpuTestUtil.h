@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kiln {
 
@@ -30,7 +31,14 @@ struct GpuCheck {
   /// written).
   PassPipeline Pipeline;
   kiln::Precision Precision = kiln::Precision::F32;
+  /// TargetInfo::FusedGeluGemmMaxRows: 0 keeps cuBLASLt and the GELU pass.
+  int64_t FusedGeluGemmMaxRows = INT64_MAX;
 };
+
+/// A constant of `Dims` with values uniform in [-0.5, 0.5), in the text
+/// form; `DType` is "f32" or "f16".
+std::string randomConst(const std::string &Name, const std::string &DType,
+                        std::vector<int64_t> Dims, uint64_t Seed);
 
 /// Parses `IrText` (all dims static), compiles it for sm_90a, then, when a
 /// CUDA device is present, runs it on the GPU and on the reference executor

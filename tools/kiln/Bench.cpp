@@ -10,6 +10,7 @@
 
 #include "common/ModelFlops.h"
 #include "common/RandomInputs.h"
+#include "common/RandomLengths.h"
 #include "ir/Error.h"
 #include "runtime/EngineInternal.h"
 
@@ -59,11 +60,31 @@ static cl::opt<std::string> BenchPeers(
              "the same form"),
     cl::value_desc("command"), cl::sub(benchSubcommand()));
 
+static cl::opt<unsigned>
+    BenchBatch("batch", cl::init(0),
+               cl::desc("With --lengths: the rows of the batch to time"),
+               cl::sub(benchSubcommand()));
+static cl::opt<std::string> BenchLengths(
+    "lengths", cl::init(""),
+    cl::desc("Time one batch of --batch rows whose real lengths are drawn "
+             "uniformly from MIN..MAX (padded to the smallest seq bucket "
+             "that holds the longest, as a caller sends them)"),
+    cl::value_desc("MIN:MAX"), cl::sub(benchSubcommand()));
+static cl::opt<uint64_t> BenchSeed("seed", cl::init(0),
+                                   cl::desc("With --lengths: the draw's seed"),
+                                   cl::sub(benchSubcommand()));
+static cl::opt<std::string> BenchLengthsOut(
+    "lengths-out", cl::init(""),
+    cl::desc("With --lengths: write the drawn lengths as JSON (the file "
+             "scripts/bench/peers.py --lengths-file reads)"),
+    cl::value_desc("file.json"), cl::sub(benchSubcommand()));
+
 struct BenchRecord {
   std::string Impl;
   int64_t Batch = 0, Seq = 0;
   double GpuMs = 0, HostP50 = 0, HostP95 = 0, SeqPerS = 0, Tflops = 0,
          PeakMb = 0, CompileS = 0;
+  std::string Lengths; // "MIN:MAX seed S" for a mixed-length batch
 };
 
 static double percentile(std::vector<double> V, double P) {
@@ -75,16 +96,19 @@ static double percentile(std::vector<double> V, double P) {
 }
 
 static llvm::json::Value recordJson(const BenchRecord &R) {
-  return llvm::json::Object{{"impl", R.Impl},
-                            {"batch", R.Batch},
-                            {"seq", R.Seq},
-                            {"gpu_ms_median", R.GpuMs},
-                            {"host_ms_p50", R.HostP50},
-                            {"host_ms_p95", R.HostP95},
-                            {"seq_per_s", R.SeqPerS},
-                            {"tflops", R.Tflops},
-                            {"peak_mem_mb", R.PeakMb},
-                            {"compile_s", R.CompileS}};
+  llvm::json::Object O{{"impl", R.Impl},
+                       {"batch", R.Batch},
+                       {"seq", R.Seq},
+                       {"gpu_ms_median", R.GpuMs},
+                       {"host_ms_p50", R.HostP50},
+                       {"host_ms_p95", R.HostP95},
+                       {"seq_per_s", R.SeqPerS},
+                       {"tflops", R.Tflops},
+                       {"peak_mem_mb", R.PeakMb},
+                       {"compile_s", R.CompileS}};
+  if (!R.Lengths.empty())
+    O["lengths"] = R.Lengths;
+  return O;
 }
 
 static llvm::Expected<std::vector<BenchRecord>>
@@ -119,6 +143,8 @@ readPeerRecords(llvm::StringRef Path) {
     R.Tflops = O->getNumber("tflops").value_or(0);
     R.PeakMb = O->getNumber("peak_mem_mb").value_or(0);
     R.CompileS = O->getNumber("compile_s").value_or(0);
+    if (auto L = O->getString("lengths"))
+      R.Lengths = L->str();
     Out.push_back(R);
   }
   return Out;
@@ -132,7 +158,8 @@ static void printBenchTable(const std::vector<BenchRecord> &Records) {
   for (const BenchRecord &R : Records) {
     double KilnMs = 0;
     for (const BenchRecord &K : Records)
-      if (K.Impl == "kiln" && K.Batch == R.Batch && K.Seq == R.Seq)
+      if (K.Impl == "kiln" && K.Batch == R.Batch &&
+          (K.Lengths.empty() ? K.Seq == R.Seq : K.Lengths == R.Lengths))
         KilnMs = K.GpuMs;
     OS << "| " << R.Batch << "x" << R.Seq << " | " << R.Impl << " | "
        << llvm::format("%.3f", R.GpuMs) << " | "
@@ -149,8 +176,42 @@ static void printBenchTable(const std::vector<BenchRecord> &Records) {
 }
 
 llvm::Error kiln::benchCommand() {
-  if (benchDevicesRequested())
+  if (benchDevicesRequested()) {
+    if (!BenchLengths.empty())
+      return makeError("--lengths times one engine; it does not combine with "
+                       "the device-group options");
     return benchDevicesCommand(BenchModel, BenchShapes, BenchJson);
+  }
+  // Mixed lengths: checked, drawn and written before the model is read.
+  std::vector<int64_t> Lengths;
+  LengthRange Range;
+  std::string LengthsTag;
+  if (!BenchLengths.empty()) {
+    if (!BenchShapes.empty())
+      return makeError("--lengths times one batch of --batch rows; it does "
+                       "not combine with --shapes");
+    if (BenchBatch == 0)
+      return makeError("--lengths needs --batch N (the rows to draw)");
+    auto R = parseLengthRange(BenchLengths);
+    if (!R)
+      return R.takeError();
+    Range = *R;
+    Lengths = randomLengths(BenchBatch, Range, BenchSeed);
+    LengthsTag = std::string(BenchLengths) + " seed " +
+                 std::to_string(uint64_t(BenchSeed));
+    if (!BenchLengthsOut.empty()) {
+      std::error_code EC;
+      llvm::raw_fd_ostream OS(BenchLengthsOut, EC);
+      if (EC)
+        return makeError("writing " + BenchLengthsOut + ": " + EC.message());
+      OS << lengthsJson(Lengths, Range, BenchSeed);
+    }
+  } else if (BenchBatch != 0 || !BenchLengthsOut.empty() ||
+             BenchSeed.getNumOccurrences()) {
+    return makeError("--batch, --seed and --lengths-out go with --lengths "
+                     "MIN:MAX (for fixed shapes use --shapes)");
+  }
+
   auto A = readArtifact(BenchModel);
   if (!A)
     return A.takeError();
@@ -158,7 +219,21 @@ llvm::Error kiln::benchCommand() {
   if (!G)
     return G.takeError();
   std::vector<std::pair<int64_t, int64_t>> Shapes;
-  if (BenchShapes.empty()) {
+  if (!Lengths.empty()) {
+    // The smallest seq bucket of this batch that holds the longest row.
+    int64_t Longest = *std::max_element(Lengths.begin(), Lengths.end());
+    int64_t Seq = 0;
+    for (const BucketPlan &B : A->Plan.Buckets)
+      if (B.Batch == int64_t(BenchBatch) && B.Seq >= Longest &&
+          (Seq == 0 || B.Seq < Seq))
+        Seq = B.Seq;
+    if (Seq == 0)
+      return makeError("no bucket of " + BenchModel + " has batch " +
+                       llvm::Twine(unsigned(BenchBatch)) +
+                       " and seq >= " + llvm::Twine(Longest) +
+                       " (compile with --batch and --seq including them)");
+    Shapes.push_back({int64_t(BenchBatch), Seq});
+  } else if (BenchShapes.empty()) {
     for (const BucketPlan &B : A->Plan.Buckets)
       Shapes.push_back({B.Batch, B.Seq});
   } else {
@@ -201,9 +276,15 @@ llvm::Error kiln::benchCommand() {
     // A bucket binds the model's inputs in their order.
     const std::vector<IoSpec> &Specs = engineMetadata(**E).Inputs;
     std::vector<HostTensor> Inputs;
-    for (size_t I = 0; I < Buckets[Bucket].Inputs.size(); ++I)
-      Inputs.push_back(toHostTensor(
-          benchmarkInput(Buckets[Bucket].Inputs[I], Specs[I].Role, Rng)));
+    for (size_t I = 0; I < Buckets[Bucket].Inputs.size(); ++I) {
+      Tensor T = benchmarkInput(Buckets[Bucket].Inputs[I], Specs[I].Role, Rng);
+      if (!Lengths.empty())
+        if (llvm::Error Err = padToLengths(T, Lengths))
+          return withContext(std::move(Err),
+                             "--lengths: input '" +
+                                 Buckets[Bucket].Inputs[I].Name + "'");
+      Inputs.push_back(toHostTensor(T));
+    }
     if (llvm::Error Err = (*Ctx)->stage(Bucket, Inputs))
       return Err;
     if (auto W = (*Ctx)->timeBucket(Bucket, BenchWarmup); !W)
@@ -261,6 +342,18 @@ llvm::Error kiln::benchCommand() {
     R.PeakMb = double(Mem.WeightBytes + Buckets[Bucket].ArenaBytes +
                       Mem.WorkspaceBytes) /
                1048576.0;
+    R.Lengths = LengthsTag;
+    if (!Lengths.empty()) {
+      int64_t Real = 0;
+      for (int64_t L : Lengths)
+        Real += L;
+      llvm::outs() << "lengths " << LengthsTag << ": " << Batch << " rows, "
+                   << Real << " real tokens of " << Batch * Seq << " padded to "
+                   << Batch << "x" << Seq << " ("
+                   << llvm::format("%.1f",
+                                   100.0 * double(Real) / double(Batch * Seq))
+                   << "%)\n";
+    }
     Records.push_back(R);
   }
 
@@ -273,7 +366,21 @@ llvm::Error kiln::benchCommand() {
     if (std::error_code EC =
             llvm::sys::fs::createTemporaryFile("kiln-peers", "json", Tmp))
       return makeError("creating a temporary file: " + EC.message());
-    std::string Cmd = BenchPeers + " --shapes " + ShapeList + " --precision " +
+    llvm::SmallString<128> LengthsFile;
+    std::string What = " --shapes " + ShapeList;
+    if (!Lengths.empty()) {
+      // The peers run the same rows: the lengths go to them as a file.
+      if (std::error_code EC = llvm::sys::fs::createTemporaryFile(
+              "kiln-lengths", "json", LengthsFile))
+        return makeError("creating a temporary file: " + EC.message());
+      std::error_code EC;
+      llvm::raw_fd_ostream OS(LengthsFile, EC);
+      if (EC)
+        return makeError("writing " + LengthsFile + ": " + EC.message());
+      OS << lengthsJson(Lengths, Range, BenchSeed);
+      What = " --lengths-file " + LengthsFile.str().str();
+    }
+    std::string Cmd = BenchPeers + What + " --precision " +
                       (Precision == "f16" ? "fp16" : Precision) + " --json " +
                       Tmp.str().str();
     llvm::errs() << "running peers: " << Cmd << "\n";
@@ -282,11 +389,15 @@ llvm::Error kiln::benchCommand() {
                                        std::nullopt, {}, 0, 0, &ErrMsg);
     if (Rc != 0) {
       llvm::sys::fs::remove(Tmp);
+      if (!LengthsFile.empty())
+        llvm::sys::fs::remove(LengthsFile);
       return makeError("the peers' command failed (exit " + llvm::Twine(Rc) +
                        (ErrMsg.empty() ? "" : ": " + ErrMsg) + "): " + Cmd);
     }
     auto Peers = readPeerRecords(Tmp);
     llvm::sys::fs::remove(Tmp);
+    if (!LengthsFile.empty())
+      llvm::sys::fs::remove(LengthsFile);
     if (!Peers)
       return Peers.takeError();
     Records.insert(Records.end(), Peers->begin(), Peers->end());

@@ -53,6 +53,14 @@ static cl::opt<std::string>
 static cl::opt<std::string> Arch("arch", cl::init("sm_90a"),
                                  cl::desc("Target GPU architecture"),
                                  cl::sub(compileSubcommand()));
+static cl::opt<std::string> GeluGemm(
+    "gelu-gemm", cl::init("auto"),
+    cl::desc("The FFN's GEMM + erf GELU: 'fused' (one kernel with the bias "
+             "and GELU in its epilogue wherever it applies), 'separate' "
+             "(cuBLASLt, then a GELU pass) or 'auto' (the default: fused up "
+             "to the token count where it was measured faster, which on an "
+             "H100 is none)"),
+    cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     CacheDir("cache-dir", cl::init(""),
              cl::desc("Kernel cache (default $KILN_CACHE_DIR, else "
@@ -268,6 +276,14 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return Storage.takeError();
   Options.Precision = *Storage;
   Options.Target = targetFor(Arch);
+  if (GeluGemm == "fused")
+    Options.Target.FusedGeluGemmMaxRows = INT64_MAX;
+  else if (GeluGemm == "separate")
+    Options.Target.FusedGeluGemmMaxRows = 0;
+  else if (GeluGemm != "auto")
+    return makeError("--gelu-gemm: expected 'auto', 'fused' or 'separate', "
+                     "got '" +
+                     GeluGemm.getValue() + "'");
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);
