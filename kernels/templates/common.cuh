@@ -130,7 +130,9 @@ struct IndexFault {
 
 __device__ __forceinline__ void report_index_fault(IndexFault *Fault, int Check,
                                                    long long Value) {
-  if (Check < 0)
+  // Once one is recorded, the rest only read: a request whose every index
+  // is bad must not queue an atomic per thread on one address.
+  if (Check < 0 || *reinterpret_cast<volatile int *>(&Fault->Set))
     return;
   if (atomicCAS(&Fault->Set, 0, 1) == 0) {
     Fault->Check = Check;

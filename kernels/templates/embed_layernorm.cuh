@@ -23,12 +23,16 @@
 
 namespace kiln {
 
+/// The table row of `Index`, clamped into the table; an index out of range
+/// is reported by the row's first lane (`Reports`).
 __device__ __forceinline__ int64_t table_row(int64_t Index, int64_t Rows,
-                                             IndexFault *Fault, int Check) {
+                                             IndexFault *Fault, int Check,
+                                             bool Reports) {
   int64_t Row = Index < 0 ? Index + Rows : Index;
   if (Row >= 0 && Row < Rows)
     return Row;
-  report_index_fault(Fault, Check, Index);
+  if (Reports)
+    report_index_fault(Fault, Check, Index);
   return Row < 0 ? 0 : Rows - 1;
 }
 
@@ -55,17 +59,20 @@ __global__ void __launch_bounds__(RowShape<W, T>::BlockThreads)
     return;
   int64_t B = Row / Seq, Tok = Row % Seq;
   const T *WordRow =
-      Word + table_row(int64_t(Ids[Row]), WordRows, Fault, WordCheck) * W;
+      Word +
+      table_row(int64_t(Ids[Row]), WordRows, Fault, WordCheck, Lane == 0) * W;
   int64_t PosIndex = Tok;
   if constexpr (HasPosIds)
     PosIndex = int64_t(PosIds[B * PosIdStrideB + Tok * PosIdStrideS]);
-  const T *PosRow = Pos + table_row(PosIndex, PosRows, Fault, PosCheck) * W;
+  const T *PosRow =
+      Pos + table_row(PosIndex, PosRows, Fault, PosCheck, Lane == 0) * W;
   const T *TypeRow = nullptr;
   if constexpr (HasType) {
     int64_t TypeIndex = 0;
     if constexpr (HasTypeIds)
       TypeIndex = int64_t(TypeIds[B * TypeIdStrideB + Tok * TypeIdStrideS]);
-    TypeRow = Type + table_row(TypeIndex, TypeRows, Fault, TypeCheck) * W;
+    TypeRow =
+        Type + table_row(TypeIndex, TypeRows, Fault, TypeCheck, Lane == 0) * W;
   }
   float V[S::Values];
 #pragma unroll

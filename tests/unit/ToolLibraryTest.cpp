@@ -145,6 +145,28 @@ TEST(RandomInputs, Benchmark) {
   }
 }
 
+// With the artifact's index checks, integers wrap into every table the
+// input indexes (a small model's vocabulary), and only there.
+TEST(RandomInputs, BenchmarkIdsFitTheTables) {
+  std::mt19937_64 Rng(0);
+  IoBinding Ids{"input_ids", DType::I64, {4, 64}, {}};
+  IoBinding Other{"other_ids", DType::I32, {4, 64}, {}};
+  std::vector<IndexCheck> Checks = {
+      {"input_ids", "'Gather' node \"g\"", "axis 0", IndexCheck::Form::Gather,
+       512, true, true},
+      {"input_ids", "'EmbedLayerNorm' node \"e\"", "word",
+       IndexCheck::Form::Embed, 300, true, true}};
+  Tensor I = benchmarkInput(Ids, IoRole::None, Rng, Checks);
+  Tensor O = benchmarkInput(Other, IoRole::None, Rng, Checks);
+  bool OtherLarge = false;
+  for (int64_t E = 0; E < I.numElements(); ++E) {
+    EXPECT_GE(I.getInt(E), 0);
+    EXPECT_LT(I.getInt(E), 300);
+    OtherLarge |= O.getInt(E) >= 1000;
+  }
+  EXPECT_TRUE(OtherLarge);
+}
+
 // Comparison inputs: seeded (equal twice), batch 2, other dims 16, masks
 // with the last quarter of the second row off.
 TEST(RandomInputs, Comparison) {

@@ -50,7 +50,8 @@ llvm::Expected<Tensor> randomInput(const Value &V, IoRole Role,
   return T;
 }
 
-Tensor benchmarkInput(const IoBinding &B, IoRole Role, std::mt19937_64 &Rng) {
+Tensor benchmarkInput(const IoBinding &B, IoRole Role, std::mt19937_64 &Rng,
+                      llvm::ArrayRef<IndexCheck> Checks) {
   Tensor T(B.Type, B.Dims);
   IoRoles Roles = ioRoles(Role, {});
   std::uniform_int_distribution<int64_t> Ids(1000, 29999);
@@ -65,6 +66,11 @@ Tensor benchmarkInput(const IoBinding &B, IoRole Role, std::mt19937_64 &Rng) {
     else
       T.setInt(I, Ids(Rng));
   }
+  if (isInteger(B.Type))
+    for (const IndexCheck &C : Checks)
+      if (C.Input == B.Name && C.TableSize > 0)
+        for (int64_t I = 0; I < T.numElements(); ++I)
+          T.setInt(I, T.getInt(I) % C.TableSize);
   return T;
 }
 

@@ -36,8 +36,11 @@ llvm::Expected<Tensor> randomInput(const Value &V, IoRole Role,
 
 /// An input of a bucket for benchmarks: attention masks all ones, token
 /// types zero, other integers uniform in [1000, 30000) (token ids), floats
-/// uniform in [-1, 1).
-Tensor benchmarkInput(const IoBinding &B, IoRole Role, std::mt19937_64 &Rng);
+/// uniform in [-1, 1). Integers wrap into every table that `Checks` (the
+/// artifact's) says the input indexes, so a small model's tables hold them
+/// and the run is one the runtime would accept.
+Tensor benchmarkInput(const IoBinding &B, IoRole Role, std::mt19937_64 &Rng,
+                      llvm::ArrayRef<IndexCheck> Checks = {});
 
 /// Seeded inputs comparing two versions of a model on the reference
 /// executor (symbolic dims 2 for the first, else 16): masks all ones but

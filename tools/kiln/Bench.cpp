@@ -277,7 +277,8 @@ llvm::Error kiln::benchCommand() {
     const std::vector<IoSpec> &Specs = engineMetadata(**E).Inputs;
     std::vector<HostTensor> Inputs;
     for (size_t I = 0; I < Buckets[Bucket].Inputs.size(); ++I) {
-      Tensor T = benchmarkInput(Buckets[Bucket].Inputs[I], Specs[I].Role, Rng);
+      Tensor T = benchmarkInput(Buckets[Bucket].Inputs[I], Specs[I].Role, Rng,
+                                engineMetadata(**E).IndexChecks);
       if (!Lengths.empty())
         if (llvm::Error Err = padToLengths(T, Lengths))
           return withContext(std::move(Err),

@@ -228,16 +228,9 @@ llvm::Error kiln::benchDevicesCommand(llvm::StringRef Model,
     for (int I = 0; I < 8; ++I) {
       std::vector<HostTensor> In;
       for (size_t J = 0; J < Bucket->Inputs.size(); ++J) {
-        Tensor T =
-            benchmarkInput(Bucket->Inputs[J], A->Meta.Inputs[J].Role, Rng);
-        // Token ids fit a real vocabulary; a small model's tables may be
-        // smaller: wrap them into every table the input indexes.
-        for (const IndexCheck &C : A->Meta.IndexChecks)
-          if (C.Input == A->Meta.Inputs[J].Name && C.TableSize > 0 &&
-              isInteger(T.dtype()))
-            for (int64_t K = 0; K < T.numElements(); ++K)
-              T.setInt(K, T.getInt(K) % C.TableSize);
-        In.push_back(toHostTensor(T));
+        In.push_back(toHostTensor(benchmarkInput(Bucket->Inputs[J],
+                                                 A->Meta.Inputs[J].Role, Rng,
+                                                 A->Meta.IndexChecks)));
       }
       auto Out = (*Ctx)->run(In);
       if (!Out)
