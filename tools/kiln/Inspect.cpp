@@ -262,6 +262,22 @@ static llvm::json::Value artifactJson(const Artifact &A) {
     O["tokenizer"] = tokenizerJson(A);
   if (A.Meta.SentenceMaxSeqLength)
     O["sentence_max_seq_length"] = A.Meta.SentenceMaxSeqLength;
+  // What the runtime checks and pads by (docs/runtime.md).
+  llvm::json::Object Roles;
+  for (const IoSpec &In : A.Meta.Inputs)
+    if (In.Role != IoRole::None)
+      Roles[In.Name] = ioRoleName(In.Role);
+  O["input_roles"] = std::move(Roles);
+  llvm::json::Array Checks;
+  for (const IndexCheck &C : A.Meta.IndexChecks)
+    Checks.push_back(
+        llvm::json::Object{{"input", C.Input},
+                           {"node", C.Node},
+                           {"table", C.Table},
+                           {"table_size", C.TableSize},
+                           {"reported_on_device", C.ReportedOnDevice}});
+  O["index_checks"] = std::move(Checks);
+  O["max_sequence_length"] = A.Meta.MaxSequenceLength;
   return O;
 }
 
@@ -292,6 +308,16 @@ static void printArtifact(const Artifact &A) {
   if (A.Meta.SentenceMaxSeqLength)
     OS << "sentence_bert_config max_seq_length: " << A.Meta.SentenceMaxSeqLength
        << "\n";
+  for (const IoSpec &In : A.Meta.Inputs)
+    if (In.Role != IoRole::None)
+      OS << "input %" << In.Name << ": " << ioRoleName(In.Role) << "\n";
+  for (const IndexCheck &C : A.Meta.IndexChecks)
+    OS << "input %" << C.Input << " indexes the " << C.Table << " table of "
+       << C.Node << " (" << C.TableSize << " rows"
+       << (C.ReportedOnDevice ? ", checked on the device too" : "") << ")\n";
+  if (A.Meta.MaxSequenceLength)
+    OS << "longest sequence the position tables allow: "
+       << A.Meta.MaxSequenceLength << "\n";
   if (!A.Meta.CompileCommand.empty())
     OS << "compiled with: " << A.Meta.CompileCommand << "\n";
 }
