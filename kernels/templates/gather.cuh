@@ -64,6 +64,40 @@ __global__ void __launch_bounds__(CopyThreads)
   Out[I] = P < 0 ? T(0) : Data[At];
 }
 
+/// gather_elements with the indices broadcast to the result's shape
+/// (ExpandGatherElements): Dims lists (result size, data stride, index
+/// stride) per dim, outermost first; an index stride is 0 along a dim the
+/// indices broadcast over, so no expanded index is ever stored.
+template <typename T, typename Idx, int Axis, long long AxisSize,
+          long long... Dims>
+__global__ void __launch_bounds__(CopyThreads)
+    gather_elements_bcast(const T *__restrict__ Data,
+                          const Idx *__restrict__ Indices,
+                          T *__restrict__ Out) {
+  constexpr int Rank = sizeof...(Dims) / 3;
+  constexpr long long D[] = {Dims..., 0};
+  constexpr long long Count = product_of<Rank, 3>(D);
+  long long I = global_thread();
+  if (I >= Count)
+    return;
+  long long Rest = I, Pick = 0;
+#pragma unroll
+  for (int K = Rank - 1; K >= 0; --K) {
+    Pick += (Rest % D[3 * K]) * D[3 * K + 2];
+    Rest /= D[3 * K];
+  }
+  long long P = checked_index(Indices[Pick], AxisSize);
+  long long At = 0;
+  Rest = I;
+#pragma unroll
+  for (int K = Rank - 1; K >= 0; --K) {
+    long long C = Rest % D[3 * K];
+    Rest /= D[3 * K];
+    At += (K == Axis ? P : C) * D[3 * K + 1];
+  }
+  Out[I] = P < 0 ? T(0) : Data[At];
+}
+
 /// The offset the index tuple at Tuple selects; Dims lists (size, stride)
 /// of the indexed data dims. -1 when an index is out of range.
 template <typename Idx, long long... Dims>

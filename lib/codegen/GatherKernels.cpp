@@ -65,6 +65,40 @@ llvm::Expected<NodeLowering> lowerGatherElements(const Node &N,
       {LaunchArg::operand(0), LaunchArg::operand(1), LaunchArg::result(0)}));
 }
 
+/// GatherElements(data, Expand(indices, shape)) reading the small indices
+/// through broadcast strides instead of an expanded copy.
+llvm::Expected<NodeLowering> lowerExpandGatherElements(const Node &N,
+                                                       const TargetInfo &) {
+  auto Data = sizesOf(N, N.operand(0));
+  auto Indices = sizesOf(N, N.operand(1));
+  auto Out = sizesOf(N, N.result(0));
+  auto Idx = indexType(N, 1);
+  if (!Data || !Indices || !Out || !Idx)
+    return joinErrors(
+        joinErrors(joinErrors(Data.takeError(), Indices.takeError()),
+                   Out.takeError()),
+        Idx.takeError());
+  if (Data->size() != Out->size() || Data->empty() ||
+      Indices->size() > Out->size())
+    return makeError(N.describe() + ": data and indices differ in rank");
+  auto Axis = axisOf(N, N.getInt("axis", 0), int64_t(Data->size()));
+  if (!Axis)
+    return Axis.takeError();
+  int64_t Count = product(*Out);
+  if (Count == 0)
+    return NodeLowering();
+  std::vector<int64_t> Strides = stridesOf(*Data);
+  std::vector<int64_t> IdxStrides = broadcastStrides(*Indices, *Out);
+  std::vector<std::string> Args = {storageType(N.operand(0)->dtype()), *Idx,
+                                   std::to_string(*Axis), lit((*Data)[*Axis])};
+  for (size_t D = 0; D < Data->size(); ++D)
+    Args.insert(Args.end(),
+                {lit((*Out)[D]), lit(Strides[D]), lit(IdxStrides[D])});
+  return single(launch(
+      "gather.cuh", instance("gather_elements_bcast", Args), Count,
+      {LaunchArg::operand(0), LaunchArg::operand(1), LaunchArg::result(0)}));
+}
+
 llvm::Expected<NodeLowering> lowerGatherND(const Node &N, const TargetInfo &) {
   auto Data = sizesOf(N, N.operand(0));
   auto Indices = sizesOf(N, N.operand(1));
@@ -158,6 +192,7 @@ llvm::Expected<NodeLowering> lowerNonZero(const Node &N, const TargetInfo &) {
 void registerGatherKernels(KernelRegistry &R) {
   R.add("Gather", lowerGather);
   R.add("GatherElements", lowerGatherElements);
+  R.add("ExpandGatherElements", lowerExpandGatherElements);
   R.add("GatherND", lowerGatherND);
   R.add("ScatterND", lowerScatterND);
   R.add("NonZero", lowerNonZero);

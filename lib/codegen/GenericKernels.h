@@ -6,7 +6,8 @@
 //                                    Pad Dropout ConstantOfShape Shape Size
 //                                    Range Trilu EyeLike
 //   GatherKernels.cpp   gather.cuh   Gather GatherElements GatherND ScatterND,
-//                                    and NonZero once its count is known
+//                                    ExpandGatherElements, and NonZero once
+//                                    its count is known
 //   ReduceKernels.cpp   reduce.cuh   ReduceX ArgMax ArgMin CumSum, and the
 //                                    MatMuls cuBLASLt does not take
 //   SoftmaxKernels.cpp  softmax.cuh  Softmax LogSoftmax

@@ -41,6 +41,11 @@ llvm::ArrayRef<PassInfo> allPasses() {
        "EmbedLayerNorm",
        {},
        runFuseEmbedLayerNorm},
+      {"fuse-expand-gather",
+       "Fuse GatherElements of an Expanded index into ExpandGatherElements, "
+       "which reads the index through broadcast strides",
+       {},
+       runFuseExpandGather},
       {"fuse-gelu",
        "Fuse the erf and tanh GELU formulas into ONNX Gelu",
        {},
@@ -141,6 +146,8 @@ std::optional<PassPipeline> namedPipeline(llvm::StringRef Name) {
   // sequence dim that the exporters' position-id slice left unknown.
   // prune-structured removes zeroed heads and FFN neurons once attention and
   // its projections are fused and merged, the form it reads.
+  // fuse-expand-gather drops the expanded index copies of DeBERTa's
+  // relative-position gathers before elementwise fusion.
   static const llvm::StringRef O2[] = {"canonicalize",
                                        "infer-shapes",
                                        "fold-constants",
@@ -161,6 +168,7 @@ std::optional<PassPipeline> namedPipeline(llvm::StringRef Name) {
                                        "merge-qkv",
                                        "prune-structured",
                                        "fuse-pool-normalize",
+                                       "fuse-expand-gather",
                                        "canonicalize",
                                        "fuse-elementwise",
                                        "cse",

@@ -26,6 +26,7 @@ KILN_PASS(runFuseElementwise);
 KILN_PASS(runFuseEmbedLayerNorm);
 KILN_PASS(runFuseGelu);
 KILN_PASS(runFuseGemmEpilogue);
+KILN_PASS(runFuseExpandGather);
 KILN_PASS(runFuseGlu);
 KILN_PASS(runFuseLayerNorm);
 KILN_PASS(runFusePoolNormalize);

@@ -471,6 +471,25 @@ graph @main(%x: f32[4, 5, 3], %i: i64[4, 2, 3], %j: i32[2, 5, 3]) {
                             ints(4));
 }
 
+// fuse-expand-gather's op: DeBERTa's [1, S, S] relative-position index
+// read for every batch and head without the expanded copy; an index that
+// varies over the first dim, broadcast over the others, on a middle axis;
+// dynamo's [S, S] index of lower rank than the result.
+TEST(GenericKernels, ExpandGatherElements) {
+  expectGpuMatchesReference(R"IR(
+graph @main(%x: f32[6, 5, 8], %i: i64[1, 5, 5], %j: i32[6, 1, 1],
+            %k: i64[5, 5]) {
+  %shape = const i64[3] [6, 5, 5]
+  %a = ExpandGatherElements(%x, %i, %shape) {axis = -1} : f32[6, 5, 5]
+  %shape2 = const i64[3] [6, 3, 8]
+  %b = ExpandGatherElements(%x, %j, %shape2) {axis = 1} : f32[6, 3, 8]
+  %c = ExpandGatherElements(%x, %k, %shape) {axis = 2} : f32[6, 5, 5]
+  return %a, %b, %c
+}
+)IR",
+                            ints(5));
+}
+
 TEST(GenericKernels, GatherND) {
   expectGpuMatchesReference(R"IR(
 graph @main(%x: f32[3, 4, 5], %i: i64[2, 6, 2], %j: i64[3, 2, 1]) {

@@ -888,6 +888,55 @@ TEST(OpsShape, GatherElementsPicksAlongAxis) {
   expectTensor(Out[0], {2, 3}, {4, 8, 3, 7, 2, 3});
 }
 
+// fuse-expand-gather's op equals GatherElements of the expanded index, for
+// DeBERTa's [1, S, S] index, one that varies over the batch only, and one
+// of lower rank; an index out of range is an error naming the axis.
+TEST(OpsShape, ExpandGatherElementsIsGatherOfExpand) {
+  Builder B;
+  Value *Data = B.input("d", ty(DType::F32, "4, 3, 5"));
+  Value *Pos = B.input("p", ty(DType::I64, "1, 3, 3"));
+  Value *Batch = B.input("b", ty(DType::I32, "4, 1, 3"));
+  Value *Square = B.input("s", ty(DType::I64, "3, 3"));
+  Value *Shape = B.constant(i64s({4, 3, 3}));
+  std::vector<Value *> Outs;
+  for (Value *Idx : {Pos, Batch, Square}) {
+    Value *Fused =
+        B.op("ExpandGatherElements", {Data, Idx, Shape}, attrs({{"axis", -1}}));
+    EXPECT_EQ(typeOf(Fused), "f32[4, 3, 3]");
+    Value *Expanded = B.op("Expand", {Idx, Shape});
+    Value *Plain =
+        B.op("GatherElements", {Data, Expanded}, attrs({{"axis", -1}}));
+    Outs.insert(Outs.end(), {Fused, Plain});
+  }
+  auto Out = B.run(
+      Outs,
+      {random(DType::F32, {4, 3, 5}),
+       ints({1, 3, 3}, {0, 1, 2, 3, 4, -1, -5, 2, 1}),
+       ints({4, 1, 3}, {0, 1, 2, 3, 4, 0, -2, -3, 1, 4, 4, 4}, DType::I32),
+       ints({3, 3}, {4, 3, 2, 1, 0, -1, -2, -3, -4})});
+  ASSERT_EQ(Out.size(), 6u);
+  for (size_t I = 0; I < Out.size(); I += 2) {
+    EXPECT_EQ(Out[I].sizes(), Out[I + 1].sizes());
+    EXPECT_EQ(Out[I].toDoubles(), Out[I + 1].toDoubles()) << "pair " << I;
+  }
+
+  Builder Bad;
+  Value *D = Bad.input("d", ty(DType::F32, "2, 3"));
+  Value *I = Bad.input("i", ty(DType::I64, "1, 3"));
+  Value *G = Bad.op("ExpandGatherElements", {D, I, Bad.constant(i64s({2, 3}))},
+                    attrs({{"axis", 1}}));
+  Bad.G.setOutputs({G});
+  std::vector<Tensor> BadIn = {random(DType::F32, {2, 3}),
+                               ints({1, 3}, {0, 3, 1})};
+  auto R = runReference(Bad.G, llvm::ArrayRef<Tensor>(BadIn));
+  ASSERT_FALSE(bool(R));
+  EXPECT_NE(llvm::toString(R.takeError()).find("out of range for axis 1"),
+            std::string::npos);
+  EXPECT_NE(
+      Bad.error("ExpandGatherElements", {D, I, Bad.constant(i64s({4, 2, 3}))}),
+      "(no error)");
+}
+
 TEST(OpsShape, GatherNDWithBatchDims) {
   Builder B;
   Value *Data = B.input("d", ty(DType::F32, "2, 2, 2"));

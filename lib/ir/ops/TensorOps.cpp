@@ -156,6 +156,93 @@ llvm::Error evalGatherElements(EvalContext &Ctx) {
 }
 
 //===----------------------------------------------------------------------===//
+// ExpandGatherElements: GatherElements(data, Expand(indices, shape)) without
+// the expanded index (fuse-expand-gather). The result has the Expand's
+// shape; each element reads its index through broadcast strides.
+//===----------------------------------------------------------------------===//
+
+llvm::Error inferExpandGatherElements(InferContext &Ctx) {
+  const TensorType &Data = Ctx.inputType(0), &Indices = Ctx.inputType(1);
+  if (llvm::Error E = requireIntegerIndices(Ctx, 1))
+    return E;
+  if (llvm::Error E = requireIntegerVector(Ctx, 2, "the shape operand"))
+    return E;
+  std::optional<std::vector<Dim>> Target = knownDims(Ctx, 2);
+  if (!Target) {
+    std::optional<int64_t> Count = staticLength(Ctx, 2);
+    if (!Count)
+      return llvm::Error::success();
+    Target.emplace(*Count, Dim::unknown());
+  }
+  auto Out =
+      broadcastShapes({Indices.Dims, Shape(Target->begin(), Target->end())});
+  if (!Out)
+    return Ctx.error("cannot expand indices " + Indices.str() + ": " +
+                     llvm::toString(Out.takeError()));
+  if (int64_t(Out->size()) != Data.rank() || Data.rank() == 0)
+    return Ctx.error("data " + Data.str() +
+                     " and the expanded indices need the same rank (at "
+                     "least 1)");
+  if (!normalizeAxis(Ctx.node().getInt("axis", 0), Data.rank()))
+    return Ctx.error("axis " + llvm::Twine(Ctx.node().getInt("axis", 0)) +
+                     " is out of range for " + Data.str());
+  Ctx.setOutputType(0, TensorType(Data.Elem, std::move(*Out)));
+  return llvm::Error::success();
+}
+
+llvm::Error evalExpandGatherElements(EvalContext &Ctx) {
+  const Tensor &Data = *Ctx.input(0), &Indices = *Ctx.input(1);
+  std::vector<int64_t> IdxSizes(Indices.sizes().begin(), Indices.sizes().end());
+  auto Sizes = broadcastSizes({IdxSizes, Ctx.input(2)->toInts()});
+  if (!Sizes)
+    return Ctx.error("cannot expand indices of shape " + sizesStr(IdxSizes) +
+                     ": " + llvm::toString(Sizes.takeError()));
+  auto Axis = normalizeAxis(Ctx.node().getInt("axis", 0), Data.rank());
+  if (!Axis || Data.rank() != int64_t(Sizes->size()))
+    return Ctx.error("data of shape " + sizesStr(Data.sizes()) +
+                     " and expanded indices of shape " + sizesStr(*Sizes) +
+                     " do not fit the axis");
+  for (int64_t D = 0; D < Data.rank(); ++D)
+    if (D != *Axis && (*Sizes)[D] > Data.dim(D))
+      return Ctx.error("expanded indices of shape " + sizesStr(*Sizes) +
+                       " exceed data of shape " + sizesStr(Data.sizes()));
+  if (llvm::Error E = checkResultSizes(*Sizes))
+    return Ctx.error(llvm::toString(std::move(E)));
+  std::vector<int64_t> Picks = Indices.toInts();
+  std::vector<int64_t> IdxStrides = broadcastStrides(IdxSizes, *Sizes);
+  std::vector<int64_t> Strides = stridesOf(Data.sizes());
+  size_t ES = dtypeSize(Data.dtype());
+  Tensor Out(Data.dtype(), *Sizes);
+  uint8_t *Dst = Out.mutableBytes();
+  int64_t Flat = 0;
+  llvm::Error Bad = llvm::Error::success();
+  forEachMultiIndex(*Sizes, [&](llvm::ArrayRef<int64_t> Index) {
+    int64_t Pick = 0;
+    for (size_t D = 0; D < Index.size(); ++D)
+      Pick += Index[D] * IdxStrides[D];
+    auto P = normalizeIndex(Picks[Pick], Data.dim(*Axis),
+                            "axis " + llvm::Twine(*Axis));
+    if (!P) {
+      if (!Bad)
+        Bad = P.takeError();
+      else
+        llvm::consumeError(P.takeError());
+      ++Flat;
+      return;
+    }
+    int64_t Offset = 0;
+    for (size_t D = 0; D < Index.size(); ++D)
+      Offset += (int64_t(D) == *Axis ? *P : Index[D]) * Strides[D];
+    copyElement(Dst + Flat * ES, Data.bytes() + Offset * ES, ES);
+    ++Flat;
+  });
+  if (Bad)
+    return Ctx.error(llvm::toString(std::move(Bad)));
+  Ctx.setOutput(0, std::move(Out));
+  return llvm::Error::success();
+}
+
+//===----------------------------------------------------------------------===//
 // GatherND, ScatterND
 //===----------------------------------------------------------------------===//
 
@@ -430,6 +517,11 @@ void registerTensorOps(OpRegistry &R) {
                {{"axis", K::Int}}, inferGather, evalGather));
   R.add(makeOp("GatherElements", "picks single elements along axis by index", 2,
                2, {{"axis", K::Int}}, inferGatherElements, evalGatherElements));
+  R.add(makeOp("ExpandGatherElements",
+               "GatherElements with indices broadcast to a shape, as "
+               "GatherElements(data, Expand(indices, shape))",
+               3, 3, {{"axis", K::Int}}, inferExpandGatherElements,
+               evalExpandGatherElements));
   R.add(makeOp("GatherND", "picks slices by index tuples", 2, 2,
                {{"batch_dims", K::Int}}, inferGatherND, evalGatherND));
 
