@@ -82,9 +82,6 @@ struct ExecutionContext::Impl {
   /// a run that reads it, and its pinned copy on the host.
   void *Fault = nullptr;
   uint8_t *FaultHost = nullptr;
-  /// Set by run(): an input on the device is checked by the kernels'
-  /// reports, which runChunk reads after the run.
-  bool ReadFaults = false;
   cudaEvent_t Start = nullptr, Stop = nullptr;
   /// [bucket][step]: null for steps that are no GEMM.
   std::vector<std::vector<std::unique_ptr<PreparedGemm>>> Gemms;
@@ -129,9 +126,12 @@ struct ExecutionContext::Impl {
   llvm::Error launchSteps(size_t Bucket,
                           std::vector<cudaEvent_t> *Events = nullptr);
   llvm::Error runBucket(size_t Bucket);
+  /// Runs rows [Row0, Row0 + Rows) of a request in `Bucket`; with
+  /// `ReadFaults` (an input on the device is checked by the kernels'
+  /// reports), clears the fault record before and reads it after.
   llvm::Error runChunk(size_t Bucket, std::span<const TensorView> Inputs,
                        std::span<const TensorView> Outputs, int64_t Row0,
-                       int64_t Rows);
+                       int64_t Rows, bool ReadFaults);
 };
 
 } // namespace kiln

@@ -202,9 +202,11 @@ static llvm::Error faultError(const ArtifactMetadata &Meta,
   return makeError(indexErrorMessage(Meta.IndexChecks[Check], Value));
 }
 
-llvm::Error ExecutionContext::Impl::runChunk(
-    size_t Bucket, std::span<const TensorView> Inputs,
-    std::span<const TensorView> Outputs, int64_t Row0, int64_t Rows) {
+llvm::Error
+ExecutionContext::Impl::runChunk(size_t Bucket,
+                                 std::span<const TensorView> Inputs,
+                                 std::span<const TensorView> Outputs,
+                                 int64_t Row0, int64_t Rows, bool ReadFaults) {
   const BucketPlan &B = E->A.Plan.Buckets[Bucket];
   const ArtifactMetadata &Meta = E->A.Meta;
   uint64_t StagingOffset = 0;
@@ -385,7 +387,6 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
   auto ReadFaults = checkIndices(Meta, P->Stream, Inputs);
   if (!ReadFaults)
     return ReadFaults.takeError();
-  P->ReadFaults = *ReadFaults;
 
   // A shape without a bucket of its own runs on a plan compiled for it,
   // when the engine can compile one.
@@ -418,7 +419,8 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
     size_t Best = chooseBatchBucket(Buckets, Seq, *SeqBucket, Left);
     int64_t Rows =
         std::min<int64_t>(Left, std::max<int64_t>(Buckets[Best].Batch, 1));
-    if (llvm::Error E = P->runChunk(Best, Inputs, Outputs, Done, Rows))
+    if (llvm::Error E =
+            P->runChunk(Best, Inputs, Outputs, Done, Rows, *ReadFaults))
       return E;
     Done += Rows;
   }
