@@ -134,4 +134,20 @@ void expectGpuMatchesReference(const Graph &G, const GpuCheck &Check) {
   check(G.clone(), Check);
 }
 
+std::vector<HostTensor> bertRequest(int64_t Batch, int64_t Seq,
+                                    std::mt19937_64 &Rng) {
+  HostTensor Ids(ElementType::I64, {Batch, Seq}),
+      Mask(ElementType::I64, {Batch, Seq}),
+      Types(ElementType::I64, {Batch, Seq});
+  std::uniform_int_distribution<int64_t> Id(1, 500), Len(1, Seq);
+  for (int64_t B = 0; B < Batch; ++B) {
+    int64_t L = B == 0 ? Seq : Len(Rng);
+    for (int64_t S = 0; S < Seq; ++S) {
+      Ids.data<int64_t>()[B * Seq + S] = Id(Rng);
+      Mask.data<int64_t>()[B * Seq + S] = S < L;
+    }
+  }
+  return {Ids, Mask, Types};
+}
+
 } // namespace kiln

@@ -10,12 +10,14 @@
 #define KILN_TESTS_GPU_GPUTESTUTIL_H
 
 #include "ir/Graph.h"
+#include "kiln/Tensor.h"
 #include "passes/PassManager.h"
 #include "passes/Precision.h"
 
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,12 @@ std::string randomConst(const std::string &Name, const std::string &DType,
 void expectGpuMatchesReference(llvm::StringRef IrText,
                                const GpuCheck &Check = {});
 void expectGpuMatchesReference(const Graph &G, const GpuCheck &Check = {});
+
+/// A request of the BERT fixtures' three inputs, [Batch, Seq] each: ids in
+/// [1, 500], a mask with row 0 full and the other rows of random lengths,
+/// token types 0.
+std::vector<HostTensor> bertRequest(int64_t Batch, int64_t Seq,
+                                    std::mt19937_64 &Rng);
 
 } // namespace kiln
 

@@ -12,6 +12,8 @@
 // compute-sanitizer).
 //
 //===----------------------------------------------------------------------===//
+#include "GpuTestUtil.h"
+
 #include "codegen/Compiler.h"
 #include "common/ModelLoader.h"
 #include "runtime/DeviceGroup.h"
@@ -61,21 +63,9 @@ const Artifact &miniLm() {
       GTEST_SKIP() << "needs a GPU: " << Why;                                  \
   } while (0)
 
-/// ids, mask (row 0 full, others random lengths) and token types.
+/// A request of the fixture's shape (seq 16).
 std::vector<HostTensor> request(int64_t Batch, std::mt19937_64 &Rng) {
-  const int64_t Seq = 16;
-  HostTensor Ids(ElementType::I64, {Batch, Seq}),
-      Mask(ElementType::I64, {Batch, Seq}),
-      Types(ElementType::I64, {Batch, Seq});
-  std::uniform_int_distribution<int64_t> Id(1, 500), Len(1, Seq);
-  for (int64_t B = 0; B < Batch; ++B) {
-    int64_t L = B == 0 ? Seq : Len(Rng);
-    for (int64_t S = 0; S < Seq; ++S) {
-      Ids.data<int64_t>()[B * Seq + S] = Id(Rng);
-      Mask.data<int64_t>()[B * Seq + S] = S < L;
-    }
-  }
-  return {Ids, Mask, Types};
+  return bertRequest(Batch, 16, Rng);
 }
 
 bool sameBytes(const std::vector<HostTensor> &A,

@@ -10,6 +10,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/Pipeline.h"
+
+#include "GpuTestUtil.h"
 #include "codegen/Compiler.h"
 #include "codegen/StageSplit.h"
 #include "common/ModelLoader.h"
@@ -62,22 +64,6 @@ DeviceEngineFactory onCardZero() {
     O.Device = 0;
     return createEngine(A, O);
   };
-}
-
-std::vector<HostTensor> request(int64_t Batch, int64_t Seq,
-                                std::mt19937_64 &Rng) {
-  HostTensor Ids(ElementType::I64, {Batch, Seq}),
-      Mask(ElementType::I64, {Batch, Seq}),
-      Types(ElementType::I64, {Batch, Seq});
-  std::uniform_int_distribution<int64_t> Id(1, 500), Len(1, Seq);
-  for (int64_t B = 0; B < Batch; ++B) {
-    int64_t L = B == 0 ? Seq : Len(Rng);
-    for (int64_t S = 0; S < Seq; ++S) {
-      Ids.data<int64_t>()[B * Seq + S] = Id(Rng);
-      Mask.data<int64_t>()[B * Seq + S] = S < L;
-    }
-  }
-  return {Ids, Mask, Types};
 }
 
 double maxAbsDiff(const HostTensor &A, const HostTensor &B) {
@@ -151,7 +137,7 @@ TEST(Pipeline, MatchesTheWholeModelOnOneCard) {
     EXPECT_EQ(pipelineCopyPath(**P, 0, 1), CopyPath::SameDevice);
     auto X = (*P)->createExecutor();
     ASSERT_TRUE(bool(X)) << llvm::toString(X.takeError());
-    std::vector<HostTensor> In = request(C.Batch, C.Seq, Rng);
+    std::vector<HostTensor> In = bertRequest(C.Batch, C.Seq, Rng);
     auto Want = (*WholeCtx)->run(In);
     ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
     // Twice: the second run replays the stages' CUDA graphs.
@@ -187,17 +173,17 @@ TEST(Pipeline, BadRequestsAreRefused) {
   auto X = (*P)->createExecutor();
   ASSERT_TRUE(bool(X)) << llvm::toString(X.takeError());
   std::mt19937_64 Rng(3);
-  std::vector<HostTensor> In = request(2, 40, Rng);
+  std::vector<HostTensor> In = bertRequest(2, 40, Rng);
   auto R = (*X)->run(In);
   ASSERT_FALSE(bool(R));
   EXPECT_NE(llvm::toString(R.takeError()).find("40"), std::string::npos);
-  In = request(2, 8, Rng);
+  In = bertRequest(2, 8, Rng);
   In.pop_back();
   R = (*X)->run(In);
   ASSERT_FALSE(bool(R));
   EXPECT_EQ(llvm::toString(R.takeError()), "expected 3 inputs, got 2");
   // Still good after refusing.
-  In = request(2, 8, Rng);
+  In = bertRequest(2, 8, Rng);
   R = (*X)->run(In);
   EXPECT_TRUE(bool(R)) << llvm::toString(R.takeError());
 }
@@ -234,7 +220,7 @@ TEST(Pipeline, ExecutorsRunOnManyThreads) {
       }
       std::mt19937_64 Rng(100 + T);
       for (int R = 0; R < Requests; ++R) {
-        std::vector<HostTensor> In = request(1 + (R + T) % 6, 16, Rng);
+        std::vector<HostTensor> In = bertRequest(1 + (R + T) % 6, 16, Rng);
         auto Got = (*X)->run(In);
         if (!Got) {
           Errors[T] = llvm::toString(Got.takeError());
@@ -276,7 +262,7 @@ TEST(PipelineEngine, AnswersAsOneDevice) {
   ASSERT_TRUE(C1 && C2);
   std::mt19937_64 Rng(21);
   for (int64_t Batch : {1, 3, 4, 6, 9}) {
-    std::vector<HostTensor> In = request(Batch, 16, Rng);
+    std::vector<HostTensor> In = bertRequest(Batch, 16, Rng);
     auto Want = (*C1)->run(In);
     auto Got = (*C2)->run(In);
     ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
@@ -308,7 +294,7 @@ TEST(PipelineEngine, LoadWithALostStageDeviceLosesNoRequest) {
   std::mt19937_64 Rng(13);
   std::vector<std::vector<HostTensor>> Pool, Want;
   for (int I = 0; I < 16; ++I) {
-    Pool.push_back(request(1 + I % 6, 16, Rng));
+    Pool.push_back(bertRequest(1 + I % 6, 16, Rng));
     auto W = (*C1)->run(Pool.back());
     ASSERT_TRUE(bool(W)) << llvm::toString(W.takeError());
     Want.push_back(std::move(*W));
@@ -378,6 +364,27 @@ TEST(PipelineEngine, LoadWithALostStageDeviceLosesNoRequest) {
               (unsigned long long)Devs[1].Runs);
 }
 
+/// Seconds summed over N runs of `In`, alternating: the pipeline's copies
+/// (lastCopySeconds), its whole requests, and the whole model's.
+struct Timings {
+  double Copy = 0, Pipe = 0, One = 0;
+};
+Timings timeAgainstWhole(Executor &X, ExecutionContext &Whole,
+                         const std::vector<HostTensor> &In, int N) {
+  Timings T;
+  for (int I = 0; I < N; ++I) {
+    auto T0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(bool(X.run(In)));
+    auto T1 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(bool(Whole.run(In)));
+    auto T2 = std::chrono::steady_clock::now();
+    T.Copy += X.lastCopySeconds();
+    T.Pipe += std::chrono::duration<double>(T1 - T0).count();
+    T.One += std::chrono::duration<double>(T2 - T1).count();
+  }
+  return T;
+}
+
 // What crossing the cut costs per request on one card (both logical
 // devices on card 0, so a plain device copy), next to the request's time
 // in the pipeline and on the whole model's engine.
@@ -399,23 +406,14 @@ TEST(Pipeline, CopyOverheadPerRequest) {
     ASSERT_TRUE(bool(P)) << llvm::toString(P.takeError());
     auto X = (*P)->createExecutor();
     ASSERT_TRUE(bool(X));
-    std::vector<HostTensor> In = request(4, 32, Rng);
+    std::vector<HostTensor> In = bertRequest(4, 32, Rng);
     for (int I = 0; I < 3; ++I) { // warm: capture the graphs
       ASSERT_TRUE(bool((*X)->run(In)));
       ASSERT_TRUE(bool((*WholeCtx)->run(In)));
     }
     constexpr int N = 50;
-    double Copy = 0, Pipe = 0, One = 0;
-    for (int I = 0; I < N; ++I) {
-      auto T0 = std::chrono::steady_clock::now();
-      ASSERT_TRUE(bool((*X)->run(In)));
-      auto T1 = std::chrono::steady_clock::now();
-      ASSERT_TRUE(bool((*WholeCtx)->run(In)));
-      auto T2 = std::chrono::steady_clock::now();
-      Copy += (*X)->lastCopySeconds();
-      Pipe += std::chrono::duration<double>(T1 - T0).count();
-      One += std::chrono::duration<double>(T2 - T1).count();
-    }
+    auto [Copy, Pipe, One] = timeAgainstWhole(**X, **WholeCtx, In, N);
+    ASSERT_FALSE(HasFailure());
     auto [Size, Count] = lastMicroBatches(**X);
     std::printf("pipeline copy overhead, batch 4 seq 32, %lld micro-batches "
                 "of %lld: copies %.1f us per request; request %.1f us "
@@ -446,7 +444,7 @@ TEST(Pipeline, CopyOverheadOfAnArtifact) {
   int64_t Batch = A->Meta.BatchBuckets.back();
   int64_t Seq = A->Meta.SeqBuckets.empty() ? 0 : A->Meta.SeqBuckets.back();
   std::mt19937_64 Rng(9);
-  std::vector<HostTensor> In = request(Batch, Seq, Rng);
+  std::vector<HostTensor> In = bertRequest(Batch, Seq, Rng);
   std::vector<int64_t> Micros = {0};
   for (int64_t B : A->Meta.BatchBuckets)
     Micros.push_back(B);
@@ -468,17 +466,8 @@ TEST(Pipeline, CopyOverheadOfAnArtifact) {
           Diff = std::max(Diff, maxAbsDiff((*Got)[O], (*Want)[O]));
     }
     constexpr int N = 20;
-    double Copy = 0, Pipe = 0, One = 0;
-    for (int I = 0; I < N; ++I) {
-      auto T0 = std::chrono::steady_clock::now();
-      ASSERT_TRUE(bool((*X)->run(In)));
-      auto T1 = std::chrono::steady_clock::now();
-      ASSERT_TRUE(bool((*WholeCtx)->run(In)));
-      auto T2 = std::chrono::steady_clock::now();
-      Copy += (*X)->lastCopySeconds();
-      Pipe += std::chrono::duration<double>(T1 - T0).count();
-      One += std::chrono::duration<double>(T2 - T1).count();
-    }
+    auto [Copy, Pipe, One] = timeAgainstWhole(**X, **WholeCtx, In, N);
+    ASSERT_FALSE(HasFailure());
     auto [Size, Count] = lastMicroBatches(**X);
     std::printf("%s, batch %lld seq %lld, %zu stages, %lld micro-batches of "
                 "%lld%s: copies %.1f us per request; request %.3f ms (whole "
