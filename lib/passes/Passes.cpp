@@ -86,6 +86,12 @@ llvm::ArrayRef<PassInfo> allPasses() {
        "Merge the q, k and v projections of an Attention into one FusedGemm",
        {},
        runMergeQKV},
+      {"pack-tokens",
+       "Run a padded encoder on its real tokens only: PackTokens, then "
+       "token-wise ops on [1, tokens], Attention and PoolNormalize over the "
+       "sequences' spans",
+       {},
+       runPackTokens},
       {"partition",
        "Cut the graph into pipeline stages balanced by cost, one device each, "
        "with a PeerCopy at every cut (partition{stages=2,batch=256,seq=128})",

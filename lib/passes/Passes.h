@@ -34,6 +34,7 @@ KILN_PASS(runFuseRotary);
 KILN_PASS(runFuseSkipLayerNorm);
 KILN_PASS(runInferShapes);
 KILN_PASS(runMergeQKV);
+KILN_PASS(runPackTokens);
 KILN_PASS(runPartition);
 KILN_PASS(runPrecision);
 KILN_PASS(runPruneMagnitude);
@@ -57,6 +58,12 @@ struct BatchSeqSymbols {
 /// symbolic dims to `batch` and `seq` and says which of the two the model
 /// has. Counts renamed types in `Ctx` when given.
 BatchSeqSymbols canonicalizeSymbols(Graph &G, PassContext *Ctx = nullptr);
+
+/// What pack-tokens does (PackTokens.cpp): rewrites a padded encoder to run
+/// on its packed tokens, with the symbol `tokens` as their count. Returns
+/// false, and the reason in `Why`, when the graph cannot be proven to give
+/// the padded graph's results that way.
+llvm::Expected<bool> packTokens(Graph &G, std::string *Why = nullptr);
 
 } // namespace kiln
 

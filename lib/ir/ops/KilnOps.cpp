@@ -13,18 +13,33 @@
 //                                         t = 0 when absent
 //   FusedGemm(a, b, bias?) {activation, trans_b}
 //                                         act(a @ b + bias)
-//   Attention(q, k?, v?, mask?) {num_heads, scale}
+//   Attention(q, k?, v?, mask?, spans?) {num_heads, scale}
 //                                         softmax(q k^T * scale + mask) v per
 //                                         head (0 for a row masked with -inf
 //                                         throughout); q, k, v are [B, S, H*D]; when
 //                                         k and v are absent q is packed
-//                                         [B, S, 3*H*D] (q | k | v)
+//                                         [B, S, 3*H*D] (q | k | v). With
+//                                         spans ([N, 2] i32: first token,
+//                                         count), B is 1 and S counts packed
+//                                         tokens: sequence n's tokens attend
+//                                         to each other only; tokens in no
+//                                         span are unspecified (0 here)
 //   FusedElementwise(x0, x1, ...) {expr, dtype}
 //                                         the expression (ElementwiseExpr.h)
 //                                         over broadcast operands
-//   PoolNormalize(h, mask?) {mode, normalize, min_count, epsilon}
+//   PoolNormalize(h, mask?, spans?) {mode, normalize, min_count, epsilon}
 //                                         masked mean (or CLS) pooling, then
-//                                         x / max(|x|_2, epsilon)
+//                                         x / max(|x|_2, epsilon); with spans,
+//                                         h is [1, T, H] packed and row n
+//                                         pools span n's tokens
+//   PackTokens(mask, x1, ..., xn) {positions}
+//                                         -> (spans, x1', ..., xn', p?): the
+//                                         [B, S] values where mask != 0 packed
+//                                         row by row into [1, T] (T: the
+//                                         result's dim, `tokens` until bound;
+//                                         slots past the tokens hold 0);
+//                                         spans[b] = (first token, count) of
+//                                         row b; p: each token's column
 //
 //===----------------------------------------------------------------------===//
 #include "ir/ops/KilnOps.h"
@@ -341,6 +356,38 @@ OpDef fusedGemmDef() {
 }
 
 //===----------------------------------------------------------------------===//
+// Packed tokens: the spans that PackTokens makes and Attention and
+// PoolNormalize read
+//===----------------------------------------------------------------------===//
+
+/// Operand I is spans: [N, 2] i32 (first token, count) per sequence.
+llvm::Error checkSpans(const InferContext &Ctx, unsigned I) {
+  const TensorType &T = Ctx.inputType(I);
+  if (T.rank() != 2 || T.Elem != DType::I32 || !T.Dims[1].isStatic() ||
+      T.Dims[1].value() != 2)
+    return Ctx.error("spans must be [sequences, 2] i32, got " + T.str());
+  return llvm::Error::success();
+}
+
+/// The spans' (first, count) pairs, each checked to lie within `Tokens`.
+llvm::Expected<std::vector<std::pair<int64_t, int64_t>>>
+readSpans(const EvalContext &Ctx, const Tensor &Spans, int64_t Tokens) {
+  std::vector<std::pair<int64_t, int64_t>> Out;
+  for (int64_t N = 0; N < Spans.dim(0); ++N) {
+    int64_t First = int64_t(Spans.getDouble(2 * N));
+    int64_t Count = int64_t(Spans.getDouble(2 * N + 1));
+    if (First < 0 || Count < 0 || First + Count > Tokens)
+      return Ctx.error("span " + llvm::Twine(N) + " (" + llvm::Twine(First) +
+                       ", " + llvm::Twine(Count) + ") is not within the " +
+                       llvm::Twine(Tokens) + " tokens");
+    Out.push_back({First, Count});
+  }
+  return Out;
+}
+
+llvm::Error evalPackedAttention(EvalContext &Ctx);
+
+//===----------------------------------------------------------------------===//
 // Attention
 //===----------------------------------------------------------------------===//
 
@@ -349,7 +396,7 @@ OpDef attentionDef() {
   D.Name = "Attention";
   D.Summary = "Multi-head scaled dot-product attention with additive mask";
   D.MinInputs = 1;
-  D.MaxInputs = 4;
+  D.MaxInputs = 5;
   D.Attrs = {{"num_heads", AttrKind::Int, true},
              {"scale", AttrKind::Float, true}};
   D.Verify = [](const Node &N) -> llvm::Error {
@@ -358,12 +405,22 @@ OpDef attentionDef() {
                        ": k and v are both given or both absent (packed)");
     if (N.getInt("num_heads", 0) <= 0)
       return makeError(N.describe() + ": num_heads must be positive");
+    if (N.operand(ASpans) && N.operand(AMask))
+      return makeError(N.describe() +
+                       ": packed tokens (spans) take no additive mask");
     return llvm::Error::success();
   };
   D.Infer = [](InferContext &Ctx) -> llvm::Error {
     const TensorType &Q = Ctx.inputType(0);
     if (Q.rank() != 3)
       return Ctx.error("q must be [batch, seq, hidden], got " + Q.str());
+    if (Ctx.hasInput(ASpans)) {
+      if (llvm::Error E = checkSpans(Ctx, ASpans))
+        return E;
+      if (!Q.Dims[0].isStatic() || Q.Dims[0].value() != 1)
+        return Ctx.error("packed q must be [1, tokens, hidden], got " +
+                         Q.str());
+    }
     Shape Out = Q.Dims;
     bool Packed = !Ctx.hasInput(1);
     if (Packed) {
@@ -386,6 +443,8 @@ OpDef attentionDef() {
     return llvm::Error::success();
   };
   D.Eval = [](EvalContext &Ctx) -> llvm::Error {
+    if (Ctx.hasInput(ASpans))
+      return evalPackedAttention(Ctx);
     const Tensor &Q = *Ctx.input(0);
     bool Packed = !Ctx.hasInput(1);
     int64_t Batch = Q.dim(0), SeqQ = Q.dim(1);
@@ -460,6 +519,63 @@ OpDef attentionDef() {
   return D;
 }
 
+/// Attention over packed tokens: each span of `Spans` ([N, 2]: first token,
+/// count) attends within itself, as a batch of its own would.
+llvm::Error evalPackedAttention(EvalContext &Ctx) {
+  const Tensor &Q = *Ctx.input(0);
+  bool Packed = !Ctx.hasInput(1);
+  int64_t Tokens = Q.dim(1);
+  int64_t Hidden = Packed ? Q.dim(2) / 3 : Q.dim(2);
+  int64_t Heads = Ctx.node().getInt("num_heads", 1);
+  int64_t HeadDim = Hidden / Heads;
+  float Scale = Ctx.node().getFloat("scale", 1.0f);
+  std::vector<float> QF = loadAs<float>(Q);
+  std::vector<float> KF = Packed ? QF : loadAs<float>(*Ctx.input(1));
+  std::vector<float> VF = Packed ? QF : loadAs<float>(*Ctx.input(2));
+  int64_t QStride = Packed ? 3 * Hidden : Hidden;
+  int64_t KOff = Packed ? Hidden : 0, VOff = Packed ? 2 * Hidden : 0;
+  int64_t KStride = Packed ? 3 * Hidden : Ctx.input(1)->dim(2);
+  int64_t VStride = Packed ? 3 * Hidden : Ctx.input(2)->dim(2);
+  if (!Packed &&
+      (Ctx.input(1)->dim(1) != Tokens || Ctx.input(2)->dim(1) != Tokens))
+    return Ctx.error("packed k and v must have q's tokens");
+  auto Spans = readSpans(Ctx, *Ctx.input(ASpans), Tokens);
+  if (!Spans)
+    return Spans.takeError();
+  std::vector<float> Out(Tokens * Hidden, 0.0f);
+  std::vector<float> Scores;
+  for (auto [First, Count] : *Spans) {
+    Scores.resize(size_t(Count));
+    for (int64_t H = 0; H < Heads; ++H)
+      for (int64_t I = First; I < First + Count; ++I) {
+        const float *QRow = &QF[I * QStride + H * HeadDim];
+        float Max = -INFINITY;
+        for (int64_t J = 0; J < Count; ++J) {
+          const float *KRow = &KF[(First + J) * KStride + KOff + H * HeadDim];
+          float Dot = 0;
+          for (int64_t E = 0; E < HeadDim; ++E)
+            Dot += QRow[E] * KRow[E];
+          Scores[J] = Dot * Scale;
+          Max = std::max(Max, Scores[J]);
+        }
+        double Sum = 0;
+        for (int64_t J = 0; J < Count; ++J) {
+          Scores[J] = std::exp(Scores[J] - Max);
+          Sum += Scores[J];
+        }
+        float *ORow = &Out[I * Hidden + H * HeadDim];
+        for (int64_t J = 0; J < Count; ++J) {
+          float P = float(Scores[J] / Sum);
+          const float *VRow = &VF[(First + J) * VStride + VOff + H * HeadDim];
+          for (int64_t E = 0; E < HeadDim; ++E)
+            ORow[E] += P * VRow[E];
+        }
+      }
+  }
+  Ctx.setOutput(0, storeAs<float>(Q.dtype(), {1, Tokens, Hidden}, Out));
+  return llvm::Error::success();
+}
+
 //===----------------------------------------------------------------------===//
 // PoolNormalize
 //===----------------------------------------------------------------------===//
@@ -469,7 +585,7 @@ OpDef poolNormalizeDef() {
   D.Name = "PoolNormalize";
   D.Summary = "Masked mean or CLS pooling, then optional L2 normalization";
   D.MinInputs = 1;
-  D.MaxInputs = 2;
+  D.MaxInputs = 3;
   D.Attrs = {{"mode", AttrKind::String, true},
              {"normalize", AttrKind::Int, false},
              {"min_count", AttrKind::Float, false},
@@ -487,13 +603,38 @@ OpDef poolNormalizeDef() {
     if (Ctx.hasInput(1) && Ctx.inputType(1).rank() != 2)
       return Ctx.error("mask must be [batch, seq], got " +
                        Ctx.inputType(1).str());
+    if (Ctx.hasInput(PSpans)) {
+      if (Ctx.hasInput(PMask))
+        return Ctx.error("packed tokens (spans) take no mask");
+      if (llvm::Error E = checkSpans(Ctx, PSpans))
+        return E;
+      if (!H.Dims[0].isStatic() || H.Dims[0].value() != 1)
+        return Ctx.error("packed input must be [1, tokens, hidden], got " +
+                         H.str());
+      Ctx.setOutputType(
+          0, TensorType(H.Elem, {Ctx.inputType(PSpans).Dims[0], H.Dims[2]}));
+      return llvm::Error::success();
+    }
     Ctx.setOutputType(0, TensorType(H.Elem, {H.Dims[0], H.Dims[2]}));
     return llvm::Error::success();
   };
   D.Eval = [](EvalContext &Ctx) -> llvm::Error {
     const Tensor &H = *Ctx.input(0);
     const Tensor *Mask = Ctx.input(1);
-    int64_t Batch = H.dim(0), Seq = H.dim(1), Hidden = H.dim(2);
+    int64_t Seq = H.dim(1), Hidden = H.dim(2);
+    // Row b pools tokens [First, First + Count) of its sequence, weighted by
+    // the mask; packed tokens are one sequence whose spans are the rows.
+    std::vector<std::pair<int64_t, int64_t>> Rows;
+    if (const Tensor *Spans = Ctx.input(PSpans)) {
+      auto Read = readSpans(Ctx, *Spans, Seq);
+      if (!Read)
+        return Read.takeError();
+      Rows = std::move(*Read);
+    } else {
+      for (int64_t B = 0; B < H.dim(0); ++B)
+        Rows.push_back({B * Seq, Seq});
+    }
+    int64_t Batch = int64_t(Rows.size());
     bool Mean = Ctx.node().getString("mode", "mean") == "mean";
     float MinCount = Ctx.node().getFloat("min_count", 1e-9f);
     float Eps = Ctx.node().getFloat("epsilon", 1e-12f);
@@ -501,19 +642,20 @@ OpDef poolNormalizeDef() {
     std::vector<float> Out(Batch * Hidden, 0.0f);
     for (int64_t B = 0; B < Batch; ++B) {
       float *Row = &Out[B * Hidden];
+      auto [First, Count] = Rows[B];
       if (Mean) {
-        float Count = 0;
-        for (int64_t S = 0; S < Seq; ++S) {
-          float M = Mask ? float(Mask->getDouble(B * Seq + S)) : 1.0f;
-          Count += M;
+        float Weight = 0;
+        for (int64_t T = First; T < First + Count; ++T) {
+          float M = Mask ? float(Mask->getDouble(T)) : 1.0f;
+          Weight += M;
           for (int64_t E = 0; E < Hidden; ++E)
-            Row[E] += HF[(B * Seq + S) * Hidden + E] * M;
+            Row[E] += HF[T * Hidden + E] * M;
         }
-        Count = std::max(Count, MinCount);
+        Weight = std::max(Weight, MinCount);
         for (int64_t E = 0; E < Hidden; ++E)
-          Row[E] /= Count;
-      } else {
-        std::copy_n(&HF[B * Seq * Hidden], Hidden, Row);
+          Row[E] /= Weight;
+      } else if (Count > 0) {
+        std::copy_n(&HF[First * Hidden], Hidden, Row);
       }
       if (Ctx.node().getInt("normalize", 1)) {
         double Norm = 0;
@@ -597,6 +739,104 @@ OpDef fusedElementwiseDef() {
   return D;
 }
 
+//===----------------------------------------------------------------------===//
+// PackTokens
+//===----------------------------------------------------------------------===//
+
+/// The token count of PackTokens' packed results: their dim 1 as the graph
+/// states it (a constant once `specialize` bound it), else `tokens`.
+Dim packedTokensDim(const Node &N) {
+  for (unsigned I = 1; I < N.numResults(); ++I) {
+    const TensorType &T = N.result(I)->type();
+    if (T.rank() == 2 && !T.Dims[1].isUnknown())
+      return T.Dims[1];
+  }
+  return Dim::symbol("tokens");
+}
+
+OpDef packTokensDef() {
+  OpDef D;
+  D.Name = "PackTokens";
+  D.Summary = "Packs the tokens a [batch, seq] mask keeps, row by row";
+  D.MinInputs = 1;
+  D.MaxInputs = Variadic;
+  D.MinOutputs = 1;
+  D.MaxOutputs = Variadic;
+  D.Attrs = {{"positions", AttrKind::Int, false}};
+  D.Verify = [](const Node &N) -> llvm::Error {
+    unsigned Want = N.numOperands() + (N.getInt("positions", 0) ? 1 : 0);
+    if (N.numResults() != Want)
+      return makeError(N.describe() + ": expected " + llvm::Twine(Want) +
+                       " results (spans, one per packed value" +
+                       (N.getInt("positions", 0) ? ", positions" : "") +
+                       "), got " + llvm::Twine(N.numResults()));
+    for (unsigned I = 0; I < N.numOperands(); ++I)
+      if (!N.operand(I))
+        return makeError(N.describe() + ": operand " + llvm::Twine(I) +
+                         " is absent");
+    return llvm::Error::success();
+  };
+  D.Infer = [](InferContext &Ctx) -> llvm::Error {
+    const TensorType &Mask = Ctx.inputType(PackMask);
+    if (Mask.rank() != 2)
+      return Ctx.error("mask must be [batch, seq], got " + Mask.str());
+    for (unsigned I = PackFirstValue; I < Ctx.numInputs(); ++I) {
+      const TensorType &X = Ctx.inputType(I);
+      if (X.rank() != 2 || !X.Dims[0].sameAs(Mask.Dims[0]) ||
+          !X.Dims[1].sameAs(Mask.Dims[1]))
+        return Ctx.error("operand " + llvm::Twine(I) + " must be " +
+                         Mask.str() + "'s [batch, seq], got " + X.str());
+    }
+    Dim Tokens = packedTokensDim(Ctx.node());
+    Ctx.setOutputType(0, TensorType(DType::I32, {Mask.Dims[0], Dim(2)}));
+    for (unsigned I = PackFirstValue; I < Ctx.numInputs(); ++I)
+      Ctx.setOutputType(I, TensorType(Ctx.inputType(I).Elem, {Dim(1), Tokens}));
+    if (Ctx.node().getInt("positions", 0))
+      Ctx.setOutputType(Ctx.numInputs(),
+                        TensorType(DType::I32, {Dim(1), Tokens}));
+    return llvm::Error::success();
+  };
+  D.Eval = [](EvalContext &Ctx) -> llvm::Error {
+    const Tensor &Mask = *Ctx.input(PackMask);
+    int64_t Batch = Mask.dim(0), Seq = Mask.dim(1);
+    std::vector<int64_t> Kept; // flat [batch, seq] index of each token
+    std::vector<int64_t> Spans;
+    for (int64_t B = 0; B < Batch; ++B) {
+      Spans.push_back(int64_t(Kept.size()));
+      for (int64_t S = 0; S < Seq; ++S)
+        if (Mask.getDouble(B * Seq + S) != 0)
+          Kept.push_back(B * Seq + S);
+      Spans.push_back(int64_t(Kept.size()) - Spans.back());
+    }
+    int64_t Tokens = int64_t(Kept.size());
+    Dim Bound = packedTokensDim(Ctx.node());
+    if (Bound.isStatic()) {
+      if (Tokens > Bound.value())
+        return Ctx.error("the mask keeps " + llvm::Twine(Tokens) +
+                         " tokens; the packed values hold " +
+                         llvm::Twine(Bound.value()));
+      Tokens = Bound.value();
+    }
+    Ctx.setOutput(0, Tensor::fromInts(DType::I32, {Batch, 2}, Spans));
+    for (unsigned I = PackFirstValue; I < Ctx.numInputs(); ++I) {
+      const Tensor &X = *Ctx.input(I);
+      Tensor Out(X.dtype(), {1, Tokens});
+      for (size_t T = 0; T < Kept.size(); ++T)
+        Out.setDouble(int64_t(T), X.getDouble(Kept[T]));
+      Ctx.setOutput(I, std::move(Out));
+    }
+    if (Ctx.node().getInt("positions", 0)) {
+      std::vector<int64_t> Columns(size_t(Tokens), 0);
+      for (size_t T = 0; T < Kept.size(); ++T)
+        Columns[T] = Kept[T] % Seq;
+      Ctx.setOutput(Ctx.numInputs(),
+                    Tensor::fromInts(DType::I32, {1, Tokens}, Columns));
+    }
+    return llvm::Error::success();
+  };
+  return D;
+}
+
 /// A value sent from one device to another at a pipeline cut (the partition
 /// pass inserts them). On one machine, as in the reference executor, it is
 /// the identity.
@@ -638,6 +878,7 @@ void registerKilnOps(OpRegistry &R) {
   R.add(fusedGemmDef());
   R.add(attentionDef());
   R.add(poolNormalizeDef());
+  R.add(packTokensDef());
   R.add(peerCopyDef());
 }
 

@@ -25,11 +25,19 @@ enum EmbedOperand : unsigned {
   ENumOperands
 };
 
-/// Attention(q or packed qkv, k?, v?, additive mask?)
-enum AttentionOperand : unsigned { AQuery, AKey, AValue, AMask };
+/// Attention(q or packed qkv, k?, v?, additive mask?, spans?)
+/// With spans (packed tokens, PackTokens), q, k and v are [1, tokens, ...]
+/// and token t of sequence b attends to the tokens of b's span only.
+enum AttentionOperand : unsigned { AQuery, AKey, AValue, AMask, ASpans };
 
-/// PoolNormalize(hidden states, attention mask?)
-enum PoolNormalizeOperand : unsigned { PHidden, PMask };
+/// PoolNormalize(hidden states, attention mask?, spans?)
+/// With spans, the hidden states are [1, tokens, hidden] (packed) and
+/// sequence b pools the tokens of its span.
+enum PoolNormalizeOperand : unsigned { PHidden, PMask, PSpans };
+
+/// PackTokens(mask, x1, ..., xn) {positions} -> (spans, packed x1, ...,
+/// packed xn, positions?): the tokens whose mask is nonzero, row by row.
+enum PackTokensOperand : unsigned { PackMask, PackFirstValue };
 
 } // namespace kiln
 
