@@ -40,6 +40,7 @@
 #include "llvm/ADT/DenseSet.h"
 
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 namespace kiln {
@@ -117,9 +118,14 @@ std::optional<std::string> checkAttentionMask(Value *AddMask, Value *Mask) {
     return "its mask %" + AddMask->name() + " " + AddMask->type().str() +
            " varies along more than the keys";
   double Kept = T->getDouble(0), Padded = T->getDouble(1);
+  auto Text = [](double X) {
+    char Buf[32];
+    std::snprintf(Buf, sizeof(Buf), "%g", X == 0 ? 0.0 : X);
+    return std::string(Buf);
+  };
   if (Kept != 0 || !(Padded <= -1e4))
-    return "its mask %" + AddMask->name() + " gives " + std::to_string(Kept) +
-           " to a kept key and " + std::to_string(Padded) +
+    return "its mask %" + AddMask->name() + " gives " + Text(Kept) +
+           " to a kept key and " + Text(Padded) +
            " to a padded one, not 0 and at most -1e4";
   return std::nullopt;
 }
@@ -227,16 +233,21 @@ std::optional<std::string> planPacking(Graph &G, Plan &P) {
     if (!AddMask)
       return A->describe() + " has no padding mask: padding tokens are "
                              "attended to";
+    // The candidates are the [batch, seq] inputs; the reason given is the
+    // last one's, the mask's when the graph has only ids and a mask.
+    std::optional<std::string> Why;
     if (!P.Mask)
       for (Value *In : G.inputs())
-        if (In->rank() == 2)
-          if (!checkAttentionMask(AddMask, In)) {
+        if (In->rank() == 2) {
+          Why = checkAttentionMask(AddMask, In);
+          if (!Why) {
             P.Mask = In;
             break;
           }
+        }
     if (!P.Mask)
-      return A->describe() + "'s mask %" + AddMask->name() +
-             " is the padding mask of no [batch, seq] input";
+      return A->describe() + ": " +
+             Why.value_or("no [batch, seq] input gives its mask");
     if (auto Why = checkAttentionMask(AddMask, P.Mask))
       return A->describe() + ": " + *Why;
   }
