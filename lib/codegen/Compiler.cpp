@@ -117,6 +117,9 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   for (int64_t S : Options.Seqs)
     if (S <= 0)
       return makeError("seq bucket " + llvm::Twine(S) + " is not positive");
+  for (int64_t T : Options.Tokens)
+    if (T <= 0)
+      return makeError("token bucket " + llvm::Twine(T) + " is not positive");
 
   for (const auto &[Name, Data] : Options.BoundInputs)
     if (llvm::Error E = bindInput(*G, Name, Data))
@@ -226,6 +229,50 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
         Plan->Seq = HasSeq ? S : 0;
         A.Plan.Buckets.push_back(std::move(*Plan));
       }
+    if (Options.Tokens.empty() || !A.Meta.DataDependent.empty())
+      return llvm::Error::success();
+    // Packed-token plans, after the padded ones: the same inputs, only the
+    // tokens the mask keeps. A token bucket serves the (batch, seq) buckets
+    // that hold more tokens than it.
+    if (!HasBatch || !HasSeq)
+      return makeError("--tokens: the model has no batch and sequence dims "
+                       "to pack");
+    std::unique_ptr<Graph> Packed = G->clone();
+    std::string Why;
+    auto Changed = packTokens(*Packed, &Why);
+    if (!Changed)
+      return Changed.takeError();
+    if (!*Changed)
+      return makeError("--tokens: the model cannot run on packed tokens: " +
+                       Why);
+    A.Meta.TokenBuckets = Sorted(Options.Tokens);
+    for (int64_t B : Batches)
+      for (int64_t S : Seqs)
+        for (int64_t T : A.Meta.TokenBuckets) {
+          // A bucket at least as large as the padded batch saves nothing;
+          // one below a token a row serves no real batch.
+          if (T >= B * S || T < B)
+            continue;
+          std::unique_ptr<Graph> Bucket = Packed->clone();
+          PassOptions Bind;
+          Bind.set("batch", std::to_string(B));
+          Bind.set("seq", std::to_string(S));
+          Bind.set("tokens", std::to_string(T));
+          std::string Where = "bucket batch=" + std::to_string(B) +
+                              " seq=" + std::to_string(S) +
+                              " tokens=" + std::to_string(T);
+          if (llvm::Error E = specializeGraph(*Bucket, Bind))
+            return makeError(Where + ": " + llvm::toString(std::move(E)));
+          auto Plan =
+              lowerBucket(*Bucket, A.Plan.Buckets.size(), Options.Target,
+                          Weights, Kernels, A.Meta.IndexChecks);
+          if (!Plan)
+            return makeError(Where + ": " + llvm::toString(Plan.takeError()));
+          Plan->Batch = B;
+          Plan->Seq = S;
+          Plan->Tokens = T;
+          A.Plan.Buckets.push_back(std::move(*Plan));
+        }
     return llvm::Error::success();
   };
   if (llvm::Error E = LowerBuckets())

@@ -39,6 +39,10 @@ struct CompileOptions {
   std::vector<int64_t> Batches = {1, 8, 32, 128, 256};
   /// Seq buckets; ignored when the model has no seq symbol.
   std::vector<int64_t> Seqs = {32, 128, 512};
+  /// Token buckets (`kiln compile --tokens`): for each, a packed-token plan
+  /// (pack-tokens) per (batch, seq) bucket of more than that many tokens.
+  /// Empty: padded buckets only. A model pack-tokens refuses is an error.
+  std::vector<int64_t> Tokens;
   kiln::Precision Precision = kiln::Precision::F32;
   /// What the kernels are compiled for: `targetFor(Arch)`, or fake facts in
   /// tests.

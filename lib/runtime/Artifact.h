@@ -109,6 +109,9 @@ struct ArtifactMetadata {
   /// Strictly increasing. An empty SeqBuckets means seq is not fixed: the
   /// plan then has one bucket per batch, with Seq 0.
   std::vector<int64_t> BatchBuckets, SeqBuckets;
+  /// Strictly increasing token counts of the packed-token plans (`kiln
+  /// compile --tokens`); empty when there are none.
+  std::vector<int64_t> TokenBuckets;
   std::vector<IoSpec> Inputs, Outputs;
   std::string CompileCommand; // how it was made, for `kiln inspect`
   /// Empty for a static model. Otherwise why its shapes are known only at

@@ -546,6 +546,13 @@ std::string kiln::artifact::encodePlan(const ExecutablePlan &P) {
       }
     }
   }
+  // Each bucket's packed-token count, after the buckets so that plans
+  // written before packed tokens existed still read (as all padded).
+  if (llvm::any_of(P.Buckets, [](const BucketPlan &B) { return B.Tokens; })) {
+    E.u64(P.Buckets.size());
+    for (const BucketPlan &B : P.Buckets)
+      E.i64(B.Tokens);
+  }
   return std::move(E.Out);
 }
 
@@ -581,6 +588,13 @@ Error kiln::artifact::decodePlan(StringRef Bytes, ExecutablePlan &P) {
     }
     if (D.failed())
       break;
+  }
+  if (!D.failed() && D.remaining()) {
+    if (D.u64() != P.Buckets.size())
+      return makeError("section 'plan': the packed-token counts are not one "
+                       "per bucket");
+    for (BucketPlan &B : P.Buckets)
+      B.Tokens = D.i64();
   }
   return D.finish(sectionName(PlanSection));
 }
@@ -649,6 +663,8 @@ std::string kiln::artifact::encodeMetadata(const ArtifactMetadata &M) {
     O["data_dependent"] = M.DataDependent;
   if (M.MaxSequenceLength)
     O["max_sequence_length"] = M.MaxSequenceLength;
+  if (!M.TokenBuckets.empty())
+    O["token_buckets"] = M.TokenBuckets;
   if (!M.IndexChecks.empty())
     O["index_checks"] = indexChecksToJson(M.IndexChecks);
   if (M.Pooling)
@@ -689,6 +705,9 @@ Error kiln::artifact::decodeMetadata(StringRef Bytes, ArtifactMetadata &M) {
     return E;
   if (Error E = Assign(M.SeqBuckets, jsonInts(*O, "seq_buckets")))
     return E;
+  if (O->get("token_buckets"))
+    if (Error E = Assign(M.TokenBuckets, jsonInts(*O, "token_buckets")))
+      return E;
   if (Error E = Assign(M.Inputs, jsonIo(*O, "inputs")))
     return E;
   if (Error E = Assign(M.Outputs, jsonIo(*O, "outputs")))

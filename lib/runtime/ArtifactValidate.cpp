@@ -18,6 +18,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <tuple>
 
 using namespace kiln;
 using namespace kiln::artifact;
@@ -61,6 +62,8 @@ std::string bucketName(const BucketPlan &B) {
   std::string S = "bucket (batch " + std::to_string(B.Batch);
   if (B.Seq)
     S += ", seq " + std::to_string(B.Seq);
+  if (B.Tokens)
+    S += ", tokens " + std::to_string(B.Tokens);
   return S + ")";
 }
 
@@ -432,6 +435,8 @@ Error checkMetadata(const Artifact &A) {
     return E;
   if (Error E = checkIncreasing(M.SeqBuckets, "seq buckets"))
     return E;
+  if (Error E = checkIncreasing(M.TokenBuckets, "token buckets"))
+    return E;
   if (Error E = checkIoSpecs(M.Inputs, "input"))
     return E;
   if (Error E = checkIoSpecs(M.Outputs, "output"))
@@ -445,10 +450,28 @@ Error checkMetadata(const Artifact &A) {
     for (int64_t S : M.SeqBuckets)
       Wanted.insert({B, S});
   }
+  // Packed-token plans follow the padded ones, each a (batch, seq) of the
+  // metadata with a token count of its token buckets, at most batch * seq.
+  std::set<std::tuple<int64_t, int64_t, int64_t>> Packed;
+  bool SeenPacked = false;
   for (const BucketPlan &B : A.Plan.Buckets) {
-    if (!Wanted.erase({B.Batch, B.Seq}))
+    if (B.Tokens) {
+      SeenPacked = true;
+      bool Known = llvm::is_contained(M.BatchBuckets, B.Batch) &&
+                   llvm::is_contained(M.SeqBuckets, B.Seq) &&
+                   llvm::is_contained(M.TokenBuckets, B.Tokens);
+      if (!Known || B.Tokens < 0 || B.Tokens > B.Batch * B.Seq ||
+          !Packed.insert({B.Batch, B.Seq, B.Tokens}).second)
+        return makeError("the plan's " + bucketName(B) +
+                         " is not a packed bucket of the metadata's buckets, "
+                         "or repeated");
+    } else if (SeenPacked) {
+      return makeError("the plan's " + bucketName(B) +
+                       " follows a packed-token bucket");
+    } else if (!Wanted.erase({B.Batch, B.Seq})) {
       return makeError("the plan's " + bucketName(B) +
                        " is not in the metadata's buckets, or repeated");
+    }
     if (Error E = checkBindingsMatch(B.Inputs, M.Inputs, "input"))
       return withContext(std::move(E), bucketName(B));
     if (Error E = checkBindingsMatch(B.Outputs, M.Outputs, "output"))

@@ -105,6 +105,12 @@ struct IoBinding {
 struct BucketPlan {
   int64_t Batch = 0;
   int64_t Seq = 0; // 0: the model has no `seq` symbol, or it is not fixed
+  /// 0 for a padded bucket. Otherwise a packed-token plan (`kiln compile
+  /// --tokens`, pack-tokens): it takes the same [Batch, Seq] inputs as the
+  /// padded bucket and runs only the tokens the attention mask keeps, at
+  /// most Tokens of them. Packed plans follow the padded ones in
+  /// ExecutablePlan::Buckets.
+  int64_t Tokens = 0;
   uint64_t ArenaBytes = 0;
   std::vector<IoBinding> Inputs, Outputs;
   std::vector<Step> Steps;
