@@ -64,6 +64,6 @@ KILN_FAULT_INJECT=device:1:after:200 start_server "$OUT/serve-fault.log" --devic
   --devices 0,0 || exit 1
 python3 "$HERE/serve_load.py" --url "$URL" --connections 32 --duration 10 --warmup 1 \
   --json "$OUT/load-fault.json" | tee "$OUT/load-fault.txt"
-echo "/health after the fault: $(get "$URL/health" | head -1)"
+echo "/health after the fault: $(get "$URL/health" | sed -n 1p)"
 get "$URL/metrics" | grep -E '^kiln_device_up|^kiln_request_failures' || true
 stop_server
