@@ -99,6 +99,11 @@ struct EngineOptions {
   /// MaxJitShapes such shapes, requests are padded or split as without one.
   BucketCompiler JitCompiler;
   unsigned MaxJitShapes = 16;
+  /// With packed-token buckets in the artifact (`kiln compile --tokens`),
+  /// a host request whose attention mask rows are 1s then 0s runs on the
+  /// smallest token bucket that holds its real tokens when the plans
+  /// predict it faster than the padded bucket; off: padded buckets only.
+  bool PackTokens = true;
 };
 
 struct EngineMemory {

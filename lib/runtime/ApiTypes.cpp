@@ -5,6 +5,7 @@
 // EngineInternal.h. Conversions copy dtype, dims and bytes exactly.
 //
 //===----------------------------------------------------------------------===//
+#include "runtime/Bucketing.h"
 #include "runtime/EngineInternal.h"
 
 #include <cstring>
@@ -85,7 +86,7 @@ ModelInfo modelInfo(const ArtifactMetadata &Meta, const ExecutablePlan &Plan) {
   Info.Arch = Meta.Arch;
   Info.BatchBuckets = Meta.BatchBuckets;
   Info.SeqBuckets = Meta.SeqBuckets;
-  for (const BucketPlan &B : Plan.Buckets)
+  for (const BucketPlan &B : paddedBuckets(Plan.Buckets))
     Info.Buckets.push_back({B.Batch, B.Seq});
   for (const IoSpec &S : Meta.Inputs)
     Info.Inputs.push_back(modelIo(S));

@@ -530,9 +530,9 @@ Error kiln::validatePlan(const ExecutablePlan &P) {
   }
   if (P.Buckets.empty())
     return makeError("the plan has no buckets");
-  std::set<std::pair<int64_t, int64_t>> Seen;
+  std::set<std::tuple<int64_t, int64_t, int64_t>> Seen;
   for (const BucketPlan &B : P.Buckets) {
-    if (!Seen.insert({B.Batch, B.Seq}).second)
+    if (!Seen.insert({B.Batch, B.Seq, B.Tokens}).second)
       return makeError(bucketName(B) + " appears twice");
     if (Error E = checkBucket(B, P))
       return withContext(std::move(E), bucketName(B));

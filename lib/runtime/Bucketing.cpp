@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <variant>
 
 namespace kiln {
 
@@ -126,9 +127,82 @@ size_t chooseBatchBucket(llvm::ArrayRef<BucketPlan> Buckets, int64_t Seq,
   return Best;
 }
 
+llvm::ArrayRef<BucketPlan> paddedBuckets(llvm::ArrayRef<BucketPlan> Buckets) {
+  size_t N = 0;
+  while (N < Buckets.size() && Buckets[N].Tokens == 0)
+    ++N;
+  return Buckets.take_front(N);
+}
+
+double predictedMs(const BucketPlan &B) {
+  // H100-class rates; only ratios within one plan matter.
+  constexpr double FlopsPerMs = 500e9, BytesPerMs = 2.5e9, StepMs = 0.0025;
+  double Ms = 0;
+  for (const Step &S : B.Steps) {
+    Ms += StepMs;
+    if (const auto *G = std::get_if<GemmStep>(&S)) {
+      Ms += 2.0 * double(G->M) * double(G->N) * double(G->K) *
+            double(G->Batch) / FlopsPerMs;
+    } else if (const auto *K = std::get_if<KernelStep>(&S)) {
+      for (const KernelArg &A : K->Args)
+        if (A.K == KernelArg::Kind::Buffer)
+          Ms += double(A.Buffer.Bytes) / BytesPerMs;
+    } else if (const auto *C = std::get_if<CopyStep>(&S)) {
+      Ms += 2.0 * double(C->Src.Bytes) / BytesPerMs;
+    }
+  }
+  return Ms;
+}
+
+int64_t maskedTokens(const void *Mask, DType T, int64_t Seq, int64_t Row0,
+                     int64_t Rows) {
+  auto Value = [&](int64_t I) -> double {
+    switch (T) {
+    case DType::I64: return double(static_cast<const int64_t *>(Mask)[I]);
+    case DType::I32: return double(static_cast<const int32_t *>(Mask)[I]);
+    case DType::I8: return double(static_cast<const int8_t *>(Mask)[I]);
+    case DType::F64: return static_cast<const double *>(Mask)[I];
+    case DType::F32: return double(static_cast<const float *>(Mask)[I]);
+    case DType::Bool:
+    case DType::U8: return double(static_cast<const uint8_t *>(Mask)[I]);
+    default: return -1;
+    }
+  };
+  int64_t Tokens = 0;
+  for (int64_t R = Row0; R < Row0 + Rows; ++R) {
+    bool Kept = true;
+    for (int64_t S = 0; S < Seq; ++S) {
+      double V = Value(R * Seq + S);
+      if (V == 1 && Kept)
+        ++Tokens;
+      else if (V == 0)
+        Kept = false;
+      else
+        return -1;
+    }
+  }
+  return Tokens;
+}
+
+size_t choosePackedBucket(llvm::ArrayRef<BucketPlan> Buckets,
+                          llvm::ArrayRef<double> PredictedMs, size_t Padded,
+                          int64_t Tokens) {
+  const BucketPlan &P = Buckets[Padded];
+  size_t Best = SIZE_MAX;
+  for (size_t I = 0; I < Buckets.size(); ++I) {
+    const BucketPlan &B = Buckets[I];
+    if (B.Tokens > 0 && B.Tokens >= Tokens && B.Batch == P.Batch &&
+        B.Seq == P.Seq && (Best == SIZE_MAX || B.Tokens < Buckets[Best].Tokens))
+      Best = I;
+  }
+  if (Best == SIZE_MAX || PredictedMs[Best] >= PredictedMs[Padded])
+    return Padded;
+  return Best;
+}
+
 void copyBox(const uint8_t *Src, uint8_t *Dst, llvm::ArrayRef<int64_t> Bucket,
              llvm::ArrayRef<int64_t> Request, int BatchDim, int64_t Row0,
-             int64_t Rows, size_t Elem, bool ToBucket) {
+             int64_t Rows, size_t Elem, bool ToBucket, bool ZeroRows) {
   int64_t Rank = int64_t(Bucket.size());
   if (Rank == 0) {
     std::memcpy(Dst, Src, Elem);
@@ -150,7 +224,7 @@ void copyBox(const uint8_t *Src, uint8_t *Dst, llvm::ArrayRef<int64_t> Bucket,
       int64_t I = Index[D];
       if (D == BatchDim) {
         if (I >= Rows) {
-          if (!ToBucket)
+          if (!ToBucket || ZeroRows)
             Inside = false;
           I = 0;
         }

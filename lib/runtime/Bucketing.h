@@ -52,14 +52,39 @@ llvm::Expected<int64_t> chooseSeqBucket(const ArtifactMetadata &Meta,
 size_t chooseBatchBucket(llvm::ArrayRef<BucketPlan> Buckets, int64_t Seq,
                          int64_t SeqBucket, int64_t Rows);
 
+/// The padded buckets: the plan's first ones, before any packed-token
+/// bucket (BucketPlan::Tokens). Shapes are matched against these only.
+llvm::ArrayRef<BucketPlan> paddedBuckets(llvm::ArrayRef<BucketPlan> Buckets);
+
+/// A bucket's forward time as its plan predicts it, in ms: each GEMM at
+/// the tensor cores' rate, each kernel moving the bytes of the buffers it
+/// is given at memory bandwidth, and a launch cost per step. Only the
+/// ratio between two buckets of one plan is used (padded against packed).
+double predictedMs(const BucketPlan &B);
+
+/// The tokens rows [Row0, Row0 + Rows) of a [batch, Seq] mask of type `T`
+/// keep, or -1 when one of them is not 1s then 0s (other values included)
+/// or the type is not one a mask has.
+int64_t maskedTokens(const void *Mask, DType T, int64_t Seq, int64_t Row0,
+                     int64_t Rows);
+
+/// The bucket a chunk that the padded bucket `Padded` would run and that
+/// keeps `Tokens` tokens runs in: the smallest token bucket of the same
+/// batch and seq that holds them, if `PredictedMs` (predictedMs of each
+/// bucket) says it is faster; else `Padded`.
+size_t choosePackedBucket(llvm::ArrayRef<BucketPlan> Buckets,
+                          llvm::ArrayRef<double> PredictedMs, size_t Padded,
+                          int64_t Tokens);
+
 /// Copies between a bucket-shaped buffer and a request-shaped one, for the
 /// chunk of `Rows` rows starting at `Row0` along `BatchDim` (-1: none).
-/// Into the bucket, rows past the chunk repeat its first row and positions
+/// Into the bucket, rows past the chunk repeat its first row (are zero with
+/// `ZeroRows`: a packed bucket must see no tokens there) and positions
 /// past the request's extent in other dims are zero; out of the bucket,
 /// only the request's box is written.
 void copyBox(const uint8_t *Src, uint8_t *Dst, llvm::ArrayRef<int64_t> Bucket,
              llvm::ArrayRef<int64_t> Request, int BatchDim, int64_t Row0,
-             int64_t Rows, size_t Elem, bool ToBucket);
+             int64_t Rows, size_t Elem, bool ToBucket, bool ZeroRows = false);
 
 } // namespace kiln
 

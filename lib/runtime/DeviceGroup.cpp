@@ -255,7 +255,7 @@ llvm::Error DeviceGroup::init() {
   }
 
   const BucketPlan *Small = &A.Plan.Buckets.front();
-  for (const BucketPlan &B : A.Plan.Buckets) {
+  for (const BucketPlan &B : paddedBuckets(A.Plan.Buckets)) {
     if (B.Batch * std::max<int64_t>(B.Seq, 1) <
         Small->Batch * std::max<int64_t>(Small->Seq, 1))
       Small = &B;

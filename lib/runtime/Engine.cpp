@@ -9,6 +9,8 @@
 #include "runtime/EngineImpl.h"
 
 #include "ir/Error.h"
+#include "runtime/Bucketing.h"
+#include "runtime/InputRoles.h"
 
 #include <algorithm>
 
@@ -84,10 +86,16 @@ llvm::Error Engine::Impl::init() {
               "finding kernel " + K.LoweredName);
     Kernels.push_back(Kernel);
   }
+  std::vector<IoRoles> Roles = inputRoles(A.Meta);
+  for (size_t I = 0; I < Roles.size(); ++I)
+    if (Roles[I].AttentionMask && MaskInput < 0 && Roles[I].Dims.size() == 2 &&
+        Roles[I].batchDim() == 0 && Roles[I].seqDim() == 1)
+      MaskInput = int(I);
   // Raise the dynamic shared-memory limit where a launch needs more than
   // the default 48 KiB.
   std::vector<uint32_t> MaxShared(Kernels.size(), 0);
   for (const BucketPlan &B : A.Plan.Buckets) {
+    PredictedMs.push_back(predictedMs(B));
     MaxArena = std::max(MaxArena, B.ArenaBytes);
     uint64_t Io = 0;
     for (const IoBinding &IO : B.Inputs)

@@ -40,6 +40,10 @@ struct Engine::Impl {
   std::vector<cudaKernel_t> Kernels;
   cublasLtHandle_t Lt = nullptr;
   uint64_t MaxArena = 0;
+  /// Each bucket's predictedMs (Bucketing.h), and the attention mask input
+  /// (-1: none), for choosing packed-token buckets.
+  std::vector<double> PredictedMs;
+  int MaskInput = -1;
   uint64_t MaxStaging = 0;
   /// Engines compiled on demand for shapes without a bucket.
   std::mutex JitMutex;

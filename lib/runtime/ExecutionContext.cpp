@@ -228,7 +228,8 @@ ExecutionContext::Impl::runChunk(size_t Bucket,
     uint8_t *Stage = Staging + StagingOffset;
     StagingOffset += Bind.Buffer.Bytes;
     copyBox(static_cast<const uint8_t *>(In.Data), Stage, Bind.Dims, In.Dims,
-            BatchDim, Row0, Rows, dtypeSize(Bind.Type), /*ToBucket=*/true);
+            BatchDim, Row0, Rows, dtypeSize(Bind.Type), /*ToBucket=*/true,
+            /*ZeroRows=*/B.Tokens > 0);
     KILN_CUDA(cudaMemcpyAsync(Dst, Stage, Bind.Buffer.Bytes,
                               cudaMemcpyHostToDevice, Stream),
               "copying input '" + Bind.Name + "'");
@@ -266,7 +267,8 @@ ExecutionContext::Impl::runChunk(size_t Bucket,
               "reading the index fault record");
   KILN_CUDA(cudaStreamSynchronize(Stream),
             "running bucket batch=" + llvm::Twine(B.Batch) +
-                " seq=" + llvm::Twine(B.Seq));
+                " seq=" + llvm::Twine(B.Seq) +
+                (B.Tokens ? " tokens=" + llvm::Twine(B.Tokens) : ""));
   if (ReadFaults)
     if (llvm::Error Err = faultError(Meta, FaultHost))
       return Err;
@@ -355,7 +357,8 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
   if (P->E->Group)
     return runOnGroup(*P->E->Group, Inputs, Outputs, &P->LastGroupRun);
   const ArtifactMetadata &Meta = P->E->A.Meta;
-  const auto &Buckets = P->E->A.Plan.Buckets;
+  const auto &AllBuckets = P->E->A.Plan.Buckets;
+  llvm::ArrayRef<BucketPlan> Buckets = paddedBuckets(AllBuckets);
   std::vector<std::vector<int64_t>> InDims;
   for (const TensorView &V : Inputs)
     InDims.push_back(V.Dims);
@@ -411,6 +414,15 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
   auto SeqBucket = chooseSeqBucket(Meta, Buckets, Seq);
   if (!SeqBucket)
     return SeqBucket.takeError();
+  // Packed-token buckets serve host requests whose mask the host can read.
+  const TensorView *Mask = nullptr;
+  if (P->E->Options.PackTokens && AllBuckets.size() > Buckets.size() &&
+      P->E->MaskInput >= 0 && Seq > 0) {
+    Mask = &Inputs[size_t(P->E->MaskInput)];
+    for (const TensorView &V : Inputs)
+      if (V.OnDevice)
+        Mask = nullptr;
+  }
   // Split the batch over the largest bucket, run the rest in the smallest
   // that fits.
   int64_t Done = 0, Total = Batch < 0 ? 1 : Batch;
@@ -419,6 +431,12 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
     size_t Best = chooseBatchBucket(Buckets, Seq, *SeqBucket, Left);
     int64_t Rows =
         std::min<int64_t>(Left, std::max<int64_t>(Buckets[Best].Batch, 1));
+    if (Mask) {
+      int64_t Tokens =
+          maskedTokens(Mask->Data, toDType(Mask->Type), Seq, Done, Rows);
+      if (Tokens >= 0)
+        Best = choosePackedBucket(AllBuckets, P->E->PredictedMs, Best, Tokens);
+    }
     if (llvm::Error E =
             P->runChunk(Best, Inputs, Outputs, Done, Rows, *ReadFaults))
       return E;

@@ -500,7 +500,7 @@ createPipelinePlacement(const Artifact &A, std::span<const int> Logical,
   auto P = std::make_unique<PipelinePlacement>();
   P->Meta = A.Meta;
   P->Plan = Plan;
-  P->Buckets = A.Plan.Buckets;
+  P->Buckets = paddedBuckets(A.Plan.Buckets).vec();
   for (BucketPlan &B : P->Buckets)
     B.Steps.clear();
   if (P->Buckets.empty())

@@ -48,6 +48,8 @@ std::string dump(const Artifact &A) {
   Ints(M.BatchBuckets);
   OS << "|";
   Ints(M.SeqBuckets);
+  OS << "|";
+  Ints(M.TokenBuckets);
   OS << "\n";
   Io(M.Inputs);
   Io(M.Outputs);
@@ -66,7 +68,8 @@ std::string dump(const Artifact &A) {
   for (const KernelRef &K : P.Kernels)
     OS << "kernel " << K.Module << " " << K.LoweredName << "\n";
   for (const BucketPlan &B : P.Buckets) {
-    OS << "bucket " << B.Batch << " " << B.Seq << " " << B.ArenaBytes << "\n";
+    OS << "bucket " << B.Batch << " " << B.Seq << " " << B.Tokens << " "
+       << B.ArenaBytes << "\n";
     for (const auto *Bs : {&B.Inputs, &B.Outputs})
       for (const IoBinding &Io : *Bs) {
         OS << "bind " << Io.Name << " " << dtypeName(Io.Type) << " ";
@@ -169,6 +172,54 @@ TEST(Artifact, RoundTripOfSymbolsUnknownDimsAndSeqBuckets) {
   llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");
   ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
   EXPECT_EQ(dump(A), dump(*B));
+}
+
+TEST(Artifact, PackedTokenBucketsRoundTripAndAreValidated) {
+  Artifact A = makeArtifact();
+  A.Meta.BatchBuckets = {1, 8};
+  A.Meta.SeqBuckets = {4};
+  A.Meta.TokenBuckets = {4, 16};
+  std::vector<BucketPlan> Buckets = {bucket(1), bucket(8)};
+  for (int64_t T : {4, 16}) {
+    BucketPlan B = bucket(8);
+    B.Tokens = T;
+    Buckets.push_back(B);
+  }
+  for (BucketPlan &B : Buckets)
+    B.Seq = 4;
+  A.Plan.Buckets = Buckets;
+  ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
+  llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(dump(A), dump(*B));
+  EXPECT_EQ(B->Plan.Buckets[3].Tokens, 16);
+
+  // Without packed buckets the plan is encoded as before (no token block).
+  Artifact Plain = makeArtifact();
+  llvm::Expected<Artifact> C =
+      parseArtifact(serializeArtifact(Plain), "m.kiln");
+  ASSERT_TRUE(bool(C)) << errorOf(C.takeError());
+  EXPECT_EQ(dump(Plain), dump(*C));
+
+  Artifact Bad = A;
+  std::swap(Bad.Plan.Buckets[1], Bad.Plan.Buckets[2]);
+  EXPECT_NE(errorOf(validateArtifact(Bad)).find("follows a packed-token"),
+            std::string::npos)
+      << errorOf(validateArtifact(Bad));
+  Bad = A;
+  Bad.Plan.Buckets[3].Tokens = 32; // not a token bucket of the metadata
+  EXPECT_NE(errorOf(validateArtifact(Bad)).find("is not a packed bucket"),
+            std::string::npos);
+  Bad = A;
+  Bad.Meta.TokenBuckets = {4, 16, 64};
+  Bad.Plan.Buckets[3].Tokens = 64; // more than batch x seq
+  EXPECT_NE(errorOf(validateArtifact(Bad)).find("is not a packed bucket"),
+            std::string::npos);
+  Bad = A;
+  Bad.Meta.TokenBuckets = {16, 4};
+  EXPECT_NE(errorOf(validateArtifact(Bad)).find("token buckets"),
+            std::string::npos)
+      << errorOf(validateArtifact(Bad));
 }
 
 TEST(Artifact, WeightsArePageAligned) {

@@ -12,6 +12,7 @@
 #include "common/RandomInputs.h"
 #include "common/RandomLengths.h"
 #include "ir/Error.h"
+#include "runtime/Bucketing.h"
 #include "runtime/EngineInternal.h"
 
 #include "llvm/Support/FileSystem.h"
@@ -78,6 +79,14 @@ static cl::opt<std::string> BenchLengthsOut(
     cl::desc("With --lengths: write the drawn lengths as JSON (the file "
              "scripts/bench/peers.py --lengths-file reads)"),
     cl::value_desc("file.json"), cl::sub(benchSubcommand()));
+
+static cl::opt<std::string> BenchPacked(
+    "packed", cl::init("auto"),
+    cl::desc("With --lengths and packed-token buckets in the artifact: 'auto' "
+             "times the bucket the runtime picks and, when it is packed, the "
+             "padded bucket too (as kiln-padded); 'off' times the padded "
+             "bucket alone and runs requests padded"),
+    cl::sub(benchSubcommand()));
 
 struct BenchRecord {
   std::string Impl;
@@ -247,9 +256,14 @@ llvm::Error kiln::benchCommand() {
       Shapes.push_back({B, S});
     }
   }
+  if (BenchPacked != "auto" && BenchPacked != "off")
+    return makeError("--packed: expected 'auto' or 'off', got '" +
+                     BenchPacked.getValue() + "'");
   std::string Precision = A->Meta.Precision;
   std::unique_ptr<Graph> Model = std::move(*G);
-  auto E = createEngine(std::move(*A));
+  EngineOptions EOpts;
+  EOpts.PackTokens = BenchPacked == "auto";
+  auto E = createEngine(std::move(*A), EOpts);
   if (!E)
     return E.takeError();
   auto Ctx = (*E)->createContext();
@@ -286,76 +300,98 @@ llvm::Error kiln::benchCommand() {
                                  Buckets[Bucket].Inputs[I].Name + "'");
       Inputs.push_back(toHostTensor(T));
     }
-    if (llvm::Error Err = (*Ctx)->stage(Bucket, Inputs))
-      return Err;
-    if (auto W = (*Ctx)->timeBucket(Bucket, BenchWarmup); !W)
-      return W.takeError();
-    auto Ms = (*Ctx)->timeBucket(Bucket, BenchIters);
-    if (!Ms)
-      return Ms.takeError();
-    std::vector<double> Gpu(Ms->begin(), Ms->end());
-    // Host latency: a whole request (copies in and out included).
-    std::vector<double> Host;
-    for (unsigned I = 0; I < BenchWarmup + BenchIters; ++I) {
-      auto T0 = std::chrono::steady_clock::now();
-      auto Out = (*Ctx)->run(Inputs);
-      if (!Out)
-        return Out.takeError();
-      if (I >= BenchWarmup)
-        Host.push_back(std::chrono::duration<double, std::milli>(
-                           std::chrono::steady_clock::now() - T0)
-                           .count());
-    }
-    if (BenchProfile) {
-      auto Steps = (*Ctx)->profileBucket(Bucket, BenchIters);
-      if (!Steps)
-        return Steps.takeError();
-      std::map<std::string, std::pair<double, int>> ByWhat;
-      double Total = 0;
-      for (const auto &S : *Steps) {
-        ByWhat[S.What].first += S.Ms;
-        ++ByWhat[S.What].second;
-        Total += S.Ms;
+    // What the runtime runs for these rows: with --lengths, a packed-token
+    // bucket when the plans predict it faster; then the padded one too.
+    std::vector<std::pair<size_t, std::string>> Timed = {{Bucket, "kiln"}};
+    int64_t Real = 0;
+    for (int64_t L : Lengths)
+      Real += L;
+    if (!Lengths.empty() && EOpts.PackTokens) {
+      std::vector<double> Predicted;
+      for (const BucketPlan &B : Buckets)
+        Predicted.push_back(predictedMs(B));
+      size_t Packed = choosePackedBucket(Buckets, Predicted, Bucket, Real);
+      if (Packed != Bucket) {
+        llvm::outs() << "lengths: " << Real << " real tokens run packed in "
+                     << "the bucket of " << Buckets[Packed].Tokens
+                     << " tokens (predicted "
+                     << llvm::format("%.3f", Predicted[Packed])
+                     << " ms against "
+                     << llvm::format("%.3f", Predicted[Bucket])
+                     << " ms padded)\n";
+        Timed = {{Packed, "kiln"}, {Bucket, "kiln-padded"}};
       }
-      std::vector<std::pair<std::string, std::pair<double, int>>> Sorted(
-          ByWhat.begin(), ByWhat.end());
-      std::stable_sort(Sorted.begin(), Sorted.end(), [](auto &A, auto &B) {
-        return A.second.first > B.second.first;
-      });
-      llvm::outs() << "profile " << Batch << "x" << Seq << ": "
-                   << llvm::format("%.3f", Total)
-                   << " ms over the steps without a graph\n";
-      for (const auto &[What, TimeCount] : Sorted)
-        llvm::outs() << "  " << llvm::left_justify(What, 40)
-                     << llvm::format(
-                            "%8.3f ms  %5.1f%%  x%d\n", TimeCount.first,
-                            100 * TimeCount.first / Total, TimeCount.second);
     }
-    BenchRecord R;
-    R.Impl = "kiln";
-    R.Batch = Batch;
-    R.Seq = Seq;
-    R.GpuMs = percentile(Gpu, 0.5);
-    R.HostP50 = percentile(Host, 0.5);
-    R.HostP95 = percentile(Host, 0.95);
-    R.SeqPerS = double(Batch) / (R.GpuMs / 1000.0);
-    R.Tflops = modelFlops(*Model, Batch, Seq) / (R.GpuMs * 1e9);
-    R.PeakMb = double(Mem.WeightBytes + Buckets[Bucket].ArenaBytes +
-                      Mem.WorkspaceBytes) /
-               1048576.0;
-    R.Lengths = LengthsTag;
-    if (!Lengths.empty()) {
-      int64_t Real = 0;
-      for (int64_t L : Lengths)
-        Real += L;
-      llvm::outs() << "lengths " << LengthsTag << ": " << Batch << " rows, "
-                   << Real << " real tokens of " << Batch * Seq << " padded to "
-                   << Batch << "x" << Seq << " ("
-                   << llvm::format("%.1f",
-                                   100.0 * double(Real) / double(Batch * Seq))
-                   << "%)\n";
+    for (auto [Bucket, Impl] : Timed) {
+      if (llvm::Error Err = (*Ctx)->stage(Bucket, Inputs))
+        return Err;
+      if (auto W = (*Ctx)->timeBucket(Bucket, BenchWarmup); !W)
+        return W.takeError();
+      auto Ms = (*Ctx)->timeBucket(Bucket, BenchIters);
+      if (!Ms)
+        return Ms.takeError();
+      std::vector<double> Gpu(Ms->begin(), Ms->end());
+      // Host latency: a whole request (copies in and out included).
+      std::vector<double> Host;
+      for (unsigned I = 0; Impl == "kiln" && I < BenchWarmup + BenchIters;
+           ++I) {
+        auto T0 = std::chrono::steady_clock::now();
+        auto Out = (*Ctx)->run(Inputs);
+        if (!Out)
+          return Out.takeError();
+        if (I >= BenchWarmup)
+          Host.push_back(std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - T0)
+                             .count());
+      }
+      if (BenchProfile) {
+        auto Steps = (*Ctx)->profileBucket(Bucket, BenchIters);
+        if (!Steps)
+          return Steps.takeError();
+        std::map<std::string, std::pair<double, int>> ByWhat;
+        double Total = 0;
+        for (const auto &S : *Steps) {
+          ByWhat[S.What].first += S.Ms;
+          ++ByWhat[S.What].second;
+          Total += S.Ms;
+        }
+        std::vector<std::pair<std::string, std::pair<double, int>>> Sorted(
+            ByWhat.begin(), ByWhat.end());
+        std::stable_sort(Sorted.begin(), Sorted.end(), [](auto &A, auto &B) {
+          return A.second.first > B.second.first;
+        });
+        llvm::outs() << "profile " << Batch << "x" << Seq << ": "
+                     << llvm::format("%.3f", Total)
+                     << " ms over the steps without a graph\n";
+        for (const auto &[What, TimeCount] : Sorted)
+          llvm::outs() << "  " << llvm::left_justify(What, 40)
+                       << llvm::format(
+                              "%8.3f ms  %5.1f%%  x%d\n", TimeCount.first,
+                              100 * TimeCount.first / Total, TimeCount.second);
+      }
+      BenchRecord R;
+      R.Impl = Impl;
+      R.Batch = Batch;
+      R.Seq = Seq;
+      R.GpuMs = percentile(Gpu, 0.5);
+      R.HostP50 = percentile(Host, 0.5);
+      R.HostP95 = percentile(Host, 0.95);
+      R.SeqPerS = double(Batch) / (R.GpuMs / 1000.0);
+      R.Tflops = modelFlops(*Model, Batch, Seq) / (R.GpuMs * 1e9);
+      R.PeakMb = double(Mem.WeightBytes + Buckets[Bucket].ArenaBytes +
+                        Mem.WorkspaceBytes) /
+                 1048576.0;
+      R.Lengths = LengthsTag;
+      if (!Lengths.empty() && Impl == "kiln") {
+        llvm::outs() << "lengths " << LengthsTag << ": " << Batch << " rows, "
+                     << Real << " real tokens of " << Batch * Seq
+                     << " padded to " << Batch << "x" << Seq << " ("
+                     << llvm::format("%.1f",
+                                     100.0 * double(Real) / double(Batch * Seq))
+                     << "%)\n";
+      }
+      Records.push_back(R);
     }
-    Records.push_back(R);
   }
 
   if (!BenchPeers.empty()) {

@@ -14,6 +14,7 @@
 
 #include "common/RandomInputs.h"
 #include "ir/Error.h"
+#include "runtime/Bucketing.h"
 #include "runtime/DeviceGroup.h"
 #include "runtime/EngineInternal.h"
 #include "runtime/FaultInjection.h"
@@ -192,7 +193,7 @@ llvm::Error kiln::benchDevicesCommand(llvm::StringRef Model,
 
   // The request shape: the first of --shapes, else the largest bucket.
   const BucketPlan *Bucket = &A->Plan.Buckets.front();
-  for (const BucketPlan &B : A->Plan.Buckets)
+  for (const BucketPlan &B : paddedBuckets(A->Plan.Buckets))
     if (B.Batch * std::max<int64_t>(B.Seq, 1) >
         Bucket->Batch * std::max<int64_t>(Bucket->Seq, 1))
       Bucket = &B;
@@ -203,7 +204,7 @@ llvm::Error kiln::benchDevicesCommand(llvm::StringRef Model,
     if (BText.getAsInteger(10, Bt) || SText.getAsInteger(10, Sq))
       return makeError("--shapes: '" + First + "' is not BATCHxSEQ");
     Bucket = nullptr;
-    for (const BucketPlan &B : A->Plan.Buckets)
+    for (const BucketPlan &B : paddedBuckets(A->Plan.Buckets))
       if (B.Batch == Bt && B.Seq == Sq)
         Bucket = &B;
     if (!Bucket)

@@ -16,6 +16,7 @@
 #include "common/RandomInputs.h"
 #include "ir/Error.h"
 #include "ir/Parser.h"
+#include "runtime/Bucketing.h"
 #include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
 
@@ -46,6 +47,12 @@ static cl::opt<std::string>
     SeqList("seq", cl::init("32,128,512"),
             cl::desc("Sequence-length buckets (comma-separated)"),
             cl::value_desc("128"), cl::sub(compileSubcommand()));
+static cl::opt<std::string> TokenList(
+    "tokens", cl::init(""),
+    cl::desc("Token buckets (comma-separated): adds a packed-token plan per "
+             "batch x seq bucket and token bucket below its batch x seq, run "
+             "on the tokens the attention mask keeps (none by default)"),
+    cl::value_desc("1024,4096"), cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     PrecisionFlag("precision", cl::init("f32"),
                   cl::desc("Storage precision: f32, fp16 (f16) or bf16"),
@@ -271,6 +278,12 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return Seqs.takeError();
   Options.Batches = *Batches;
   Options.Seqs = *Seqs;
+  if (!TokenList.empty()) {
+    auto Tokens = parseSizes(TokenList, "tokens");
+    if (!Tokens)
+      return Tokens.takeError();
+    Options.Tokens = *Tokens;
+  }
   auto Storage = parsePrecision(PrecisionFlag);
   if (!Storage)
     return Storage.takeError();
@@ -343,9 +356,14 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
   uint64_t MaxArena = 0;
   for (const BucketPlan &B : A->Plan.Buckets)
     MaxArena = std::max(MaxArena, B.ArenaBytes);
+  size_t Packed =
+      A->Plan.Buckets.size() - paddedBuckets(A->Plan.Buckets).size();
   llvm::errs() << "wrote " << CompileOut << ": " << A->Plan.Buckets.size()
-               << " buckets, " << Stats.Kernels << " kernels in "
-               << Stats.Modules << " modules (" << Stats.CacheHits
+               << " buckets"
+               << (Packed ? " (" + std::to_string(Packed) + " packed)"
+                          : std::string())
+               << ", " << Stats.Kernels << " kernels in " << Stats.Modules
+               << " modules (" << Stats.CacheHits
                << " from the cache), weights "
                << llvm::format("%.1f", A->Weights.size() / 1048576.0)
                << " MiB, largest arena "

@@ -240,17 +240,22 @@ static llvm::json::Value poolingJson(const Artifact &A) {
 
 static llvm::json::Value artifactJson(const Artifact &A) {
   llvm::json::Array Buckets;
-  for (const BucketPlan &B : A.Plan.Buckets)
-    Buckets.push_back(llvm::json::Object{{"batch", B.Batch},
-                                         {"seq", B.Seq},
-                                         {"arena_bytes", B.ArenaBytes},
-                                         {"steps", int64_t(B.Steps.size())}});
+  for (const BucketPlan &B : A.Plan.Buckets) {
+    llvm::json::Object J{{"batch", B.Batch},
+                         {"seq", B.Seq},
+                         {"arena_bytes", B.ArenaBytes},
+                         {"steps", int64_t(B.Steps.size())}};
+    if (B.Tokens)
+      J["tokens"] = B.Tokens;
+    Buckets.push_back(std::move(J));
+  }
   llvm::json::Object O{
       {"precision", A.Meta.Precision},
       {"arch", A.Meta.Arch},
       {"producer", A.Meta.Producer},
       {"batch_buckets", llvm::json::Array(A.Meta.BatchBuckets)},
       {"seq_buckets", llvm::json::Array(A.Meta.SeqBuckets)},
+      {"token_buckets", llvm::json::Array(A.Meta.TokenBuckets)},
       {"buckets", std::move(Buckets)},
       {"kernels", int64_t(A.Plan.Kernels.size())},
       {"modules", int64_t(A.Plan.Modules.size())},
@@ -293,9 +298,11 @@ static void printArtifact(const Artifact &A) {
   else
     OS << "buckets:\n";
   for (const BucketPlan &B : A.Plan.Buckets)
-    OS << "  batch " << B.Batch << " seq " << B.Seq << ": " << B.Steps.size()
-       << " steps, arena " << llvm::format("%.1f", B.ArenaBytes / 1048576.0)
-       << " MiB\n";
+    OS << "  batch " << B.Batch << " seq " << B.Seq
+       << (B.Tokens ? " tokens " + std::to_string(B.Tokens) + " (packed)"
+                    : std::string())
+       << ": " << B.Steps.size() << " steps, arena "
+       << llvm::format("%.1f", B.ArenaBytes / 1048576.0) << " MiB\n";
   if (A.Meta.Pooling)
     OS << "output pooling: " << A.Meta.Pooling->Mode
        << (A.Meta.Pooling->Normalize ? ", L2-normalized" : "")
