@@ -104,6 +104,10 @@ struct EngineOptions {
   /// smallest token bucket that holds its real tokens when the plans
   /// predict it faster than the padded bucket; off: padded buckets only.
   bool PackTokens = true;
+  /// Launch kernels with programmatic dependent launch (sm_90 and later,
+  /// artifacts whose kernels wait for their predecessor): each kernel is
+  /// scheduled while the one before it finishes. Off: plain launches.
+  bool ProgrammaticLaunch = true;
 };
 
 struct EngineMemory {

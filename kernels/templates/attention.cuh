@@ -167,6 +167,7 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
                   int64_t QStride, int64_t KStride, int64_t VStride,
                   int64_t KOff, int64_t VOff, int64_t MaskB, int64_t MaskH,
                   int64_t MaskI, int64_t MaskJ, float Scale) {
+  wait_for_predecessor();
   using S = MmaShape<D, Warps>;
   constexpr int BK = S::BK, NT = BK / 8, DT = D / 8;
   __shared__ __align__(16) T Ks[2][S::TileElems];
@@ -414,6 +415,7 @@ __global__ void __launch_bounds__(128)
                    int64_t QStride, int64_t KStride, int64_t VStride,
                    int64_t KOff, int64_t VOff, int64_t MaskB, int64_t MaskH,
                    int64_t MaskI, int64_t MaskJ, float Scale) {
+  wait_for_predecessor();
   using S = SimtShape<D>;
   constexpr int R = S::RowsPerWarp;
   __shared__ float Qs[S::BQ][D];

@@ -41,6 +41,20 @@ __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float X) {
   return __float2bfloat16_rn(X);
 }
 
+/// Every kernel calls this first. The runtime launches kernels with
+/// programmatic dependent launch (Hopper's PDL): a kernel may be scheduled
+/// while its predecessor in the stream still runs, so that its launch
+/// overlaps the predecessor's tail. griddepcontrol.wait returns once the
+/// predecessor has completed and its writes are visible, so nothing is read
+/// or written before it; launch_dependents then lets the next kernel be
+/// scheduled. Launched without PDL (or before sm_90), both are no-ops.
+__device__ __forceinline__ void wait_for_predecessor() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" :::);
+#endif
+}
+
 __device__ __forceinline__ float warp_sum(float V) {
 #pragma unroll
   for (int Offset = 16; Offset > 0; Offset /= 2)

@@ -41,6 +41,7 @@ template <typename T, long long InOffset, long long OutOffset,
           long long... Dims>
 __global__ void __launch_bounds__(CopyThreads)
     strided_copy(const T *__restrict__ In, T *__restrict__ Out) {
+  wait_for_predecessor();
   constexpr int Rank = sizeof...(Dims) / 3;
   constexpr long long D[] = {Dims..., 0};
   constexpr long long Count = product_of<Rank, 3>(D);
@@ -60,6 +61,7 @@ __global__ void __launch_bounds__(CopyThreads)
 
 template <typename T, unsigned long long Bits, long long Count>
 __global__ void __launch_bounds__(CopyThreads) fill(T *__restrict__ Out) {
+  wait_for_predecessor();
   long long I = global_thread();
   if (I < Count)
     Out[I] = T(Bits);
@@ -67,6 +69,7 @@ __global__ void __launch_bounds__(CopyThreads) fill(T *__restrict__ Out) {
 
 template <long long... Values>
 __global__ void write_i64(long long *__restrict__ Out) {
+  wait_for_predecessor();
   constexpr long long V[] = {Values...};
   if (threadIdx.x < sizeof...(Values))
     Out[threadIdx.x] = V[threadIdx.x];
@@ -119,6 +122,7 @@ __device__ __forceinline__ void pad_element(const T *__restrict__ In, T Fill,
 template <typename T, int Mode, long long... Dims>
 __global__ void __launch_bounds__(CopyThreads)
     pad(const T *__restrict__ In, T *__restrict__ Out) {
+  wait_for_predecessor();
   pad_element<T, Mode, Dims...>(In, T(0), Out);
 }
 
@@ -127,6 +131,7 @@ template <typename T, int Mode, long long... Dims>
 __global__ void __launch_bounds__(CopyThreads)
     pad_fill(const T *__restrict__ In, const T *__restrict__ Fill,
              T *__restrict__ Out) {
+  wait_for_predecessor();
   pad_element<T, Mode, Dims...>(In, *Fill, Out);
 }
 
@@ -148,6 +153,7 @@ template <typename T, bool Upper, long long K, long long Matrices,
           long long Rows, long long Cols>
 __global__ void __launch_bounds__(CopyThreads)
     trilu(const T *__restrict__ In, T *__restrict__ Out) {
+  wait_for_predecessor();
   trilu_element<T, Upper, Matrices, Rows, Cols>(In, K, Out);
 }
 
@@ -157,6 +163,7 @@ template <typename T, typename KT, bool Upper, long long Matrices,
 __global__ void __launch_bounds__(CopyThreads)
     trilu_k(const T *__restrict__ In, const KT *__restrict__ K,
             T *__restrict__ Out) {
+  wait_for_predecessor();
   trilu_element<T, Upper, Matrices, Rows, Cols>(In, (long long)*K, Out);
 }
 
@@ -164,6 +171,7 @@ __global__ void __launch_bounds__(CopyThreads)
 template <typename T, unsigned long long One, long long K, long long Rows,
           long long Cols>
 __global__ void __launch_bounds__(CopyThreads) eye(T *__restrict__ Out) {
+  wait_for_predecessor();
   long long I = global_thread();
   if (I >= Rows * Cols)
     return;
@@ -185,6 +193,7 @@ template <typename T, typename C, long long Count>
 __global__ void __launch_bounds__(CopyThreads)
     range(const T *__restrict__ Start, const T *__restrict__ Delta,
           T *__restrict__ Out) {
+  wait_for_predecessor();
   long long I = global_thread();
   if (I >= Count)
     return;

@@ -50,6 +50,7 @@ __global__ void __launch_bounds__(RowShape<W, T>::BlockThreads)
                     int64_t PosIdStrideS, int64_t TypeIdStrideB,
                     int64_t TypeIdStrideS, float Epsilon, IndexFault *Fault,
                     int WordCheck, int PosCheck, int TypeCheck) {
+  wait_for_predecessor();
   static_assert(!HasTypeIds || HasType, "token type ids need a type table");
   using S = RowShape<W, T>;
   __shared__ float Scratch[32];

@@ -30,6 +30,7 @@ template <typename T, typename Idx, long long Outer, long long Size,
 __global__ void __launch_bounds__(CopyThreads)
     gather(const T *__restrict__ Data, const Idx *__restrict__ Indices,
            T *__restrict__ Out, IndexFault *Fault, int Check) {
+  wait_for_predecessor();
   long long I = global_thread();
   if (I >= Outer * Picks * Inner)
     return;
@@ -47,6 +48,7 @@ template <typename T, typename Idx, int Axis, long long AxisSize,
 __global__ void __launch_bounds__(CopyThreads)
     gather_elements(const T *__restrict__ Data, const Idx *__restrict__ Indices,
                     T *__restrict__ Out) {
+  wait_for_predecessor();
   constexpr int Rank = sizeof...(Dims) / 2;
   constexpr long long D[] = {Dims..., 0};
   constexpr long long Count = product_of<Rank, 2>(D);
@@ -74,6 +76,7 @@ __global__ void __launch_bounds__(CopyThreads)
     gather_elements_bcast(const T *__restrict__ Data,
                           const Idx *__restrict__ Indices,
                           T *__restrict__ Out) {
+  wait_for_predecessor();
   constexpr int Rank = sizeof...(Dims) / 3;
   constexpr long long D[] = {Dims..., 0};
   constexpr long long Count = product_of<Rank, 3>(D);
@@ -124,6 +127,7 @@ template <typename T, typename Idx, long long Batches, long long PerBatch,
 __global__ void __launch_bounds__(CopyThreads)
     gather_nd(const T *__restrict__ Data, const Idx *__restrict__ Indices,
               T *__restrict__ Out) {
+  wait_for_predecessor();
   constexpr long long K = sizeof...(Dims) / 2;
   long long I = global_thread();
   if (I >= Batches * PerBatch * SliceElems)
@@ -141,6 +145,7 @@ template <typename T, typename Idx, long long Tuples, long long SliceElems,
 __global__ void __launch_bounds__(CopyThreads)
     scatter_nd(const Idx *__restrict__ Indices, const T *__restrict__ Updates,
                T *__restrict__ Out) {
+  wait_for_predecessor();
   constexpr long long K = sizeof...(Dims) / 2;
   long long I = global_thread();
   if (I >= Tuples * SliceElems)
@@ -162,6 +167,7 @@ constexpr int NonZeroThreads = 1024;
 template <typename T, long long Count, long long... Dims>
 __global__ void __launch_bounds__(NonZeroThreads)
     nonzero(const T *__restrict__ In, long long *__restrict__ Out) {
+  wait_for_predecessor();
   constexpr int Rank = sizeof...(Dims);
   constexpr long long D[] = {Dims..., 1};
   constexpr long long Total = product_of<Rank, 1>(D);

@@ -17,6 +17,7 @@ __device__ __forceinline__ float gelu_erf(float V) {
 
 template <typename T>
 __global__ void gelu_erf_inplace(T *__restrict__ X, int64_t N) {
+  wait_for_predecessor();
   constexpr int Vec = 16 / sizeof(T);
   union Chunk {
     uint4 Raw;

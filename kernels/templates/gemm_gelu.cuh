@@ -110,6 +110,7 @@ __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
                        const __half *__restrict__ B,
                        const __half *__restrict__ Bias, __half *__restrict__ D,
                        int M, int N, int K) {
+  wait_for_predecessor();
   using namespace gemm_gelu_detail;
   constexpr int Threads = WARPS_M * WARPS_N * 32;
   constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;

@@ -27,6 +27,7 @@ template <int Act> __device__ __forceinline__ float glu_activation(float V) {
 
 template <int N, typename T, int Act>
 __global__ void glu(const T *__restrict__ X, T *__restrict__ Y, int64_t Rows) {
+  wait_for_predecessor();
   constexpr int Vec = widest_vec<T>(N);
   constexpr int PerRow = N / Vec;
   int64_t Items = Rows * PerRow;

@@ -122,6 +122,7 @@ __global__ void __launch_bounds__(RowShape<W, T>::BlockThreads)
               const P *__restrict__ Bias, T *__restrict__ Out,
               float *__restrict__ Mean, float *__restrict__ InvStdDev,
               int64_t Rows, float Epsilon) {
+  wait_for_predecessor();
   using S = RowShape<W, T>;
   __shared__ float Scratch[32];
   int64_t Row = S::row();
@@ -151,6 +152,7 @@ __global__ void __launch_bounds__(RowShape<W, T>::BlockThreads)
                    const P *__restrict__ Extra, T *__restrict__ Out,
                    int64_t Rows, int64_t XRows, int64_t SkipRows,
                    float Epsilon) {
+  wait_for_predecessor();
   using S = RowShape<W, T>;
   __shared__ float Scratch[32];
   int64_t Row = S::row();

@@ -32,6 +32,7 @@ __global__ void __launch_bounds__(256)
     pool_normalize(const T *__restrict__ H, const M *__restrict__ Mask,
                    T *__restrict__ Out, int64_t Seq, float MinCount,
                    float Epsilon) {
+  wait_for_predecessor();
   using S = PoolShape<W, T>;
   __shared__ float Scratch[32];
   // Partial sums of groups 1.. (group 0 keeps its own in registers).

@@ -134,6 +134,7 @@ __device__ __forceinline__ A reduce_finish(A Acc, A Max, long long Count) {
 template <int Kind, typename T, typename A, int KeptRank, long long... Dims>
 __global__ void __launch_bounds__(ReduceThreads)
     reduce_block(const T *__restrict__ In, T *__restrict__ Out) {
+  wait_for_predecessor();
   using Ix = ReduceIndex<KeptRank, Dims...>;
   const T *Base = In + Ix::output(blockIdx.x);
   A Max = A(0);
@@ -161,6 +162,7 @@ __global__ void __launch_bounds__(ReduceThreads)
 template <int Kind, typename T, typename A, int KeptRank, long long... Dims>
 __global__ void __launch_bounds__(ReduceThreads)
     reduce_thread(const T *__restrict__ In, T *__restrict__ Out) {
+  wait_for_predecessor();
   using Ix = ReduceIndex<KeptRank, Dims...>;
   long long O = (long long)blockIdx.x * ReduceThreads + threadIdx.x;
   if (O >= Ix::Outputs)
@@ -202,6 +204,7 @@ template <typename T, typename A, bool IsMax, bool Last, long long Outer,
           long long N, long long Inner>
 __global__ void __launch_bounds__(ReduceThreads)
     arg_reduce(const T *__restrict__ In, long long *__restrict__ Out) {
+  wait_for_predecessor();
   long long I = (long long)blockIdx.x * ReduceThreads + threadIdx.x;
   if (I >= Outer * Inner)
     return;
@@ -230,6 +233,7 @@ template <typename T, typename C, bool Exclusive, bool Reverse, long long Outer,
           long long N, long long Inner>
 __global__ void __launch_bounds__(ReduceThreads)
     cumsum(const T *__restrict__ In, T *__restrict__ Out) {
+  wait_for_predecessor();
   long long I = (long long)blockIdx.x * ReduceThreads + threadIdx.x;
   if (I >= Outer * Inner)
     return;
@@ -260,6 +264,7 @@ template <typename T, typename C, long long M, long long K, long long N,
 __global__ void __launch_bounds__(ReduceThreads)
     matmul(const T *__restrict__ A, const T *__restrict__ B,
            T *__restrict__ Out) {
+  wait_for_predecessor();
   constexpr int Rank = sizeof...(Batch) / 3;
   constexpr long long D[] = {Batch..., 0};
   long long Count = M * N;

@@ -26,6 +26,7 @@ __global__ void rotary(const T *__restrict__ X, const P *__restrict__ Cos,
                        int64_t Rows, int64_t S0, int64_t S1, int64_t S2,
                        int64_t S3, int64_t S4, int64_t C0, int64_t C1,
                        int64_t C2, int64_t C3, int64_t C4) {
+  wait_for_predecessor();
   static_assert(D % 2 == 0, "rotary pairs the two halves of the last axis");
   static_assert(Lead >= 1 && Lead <= 5, "1 to 5 leading dims");
   constexpr int Half = D / 2;

@@ -32,6 +32,7 @@ __device__ __forceinline__ double log_of(double X) { return log(X); }
 template <typename T, typename C, bool Log, long long N>
 __global__ void __launch_bounds__(SoftmaxThreads)
     softmax_rows(const T *__restrict__ In, T *__restrict__ Out) {
+  wait_for_predecessor();
   const T *Row = In + (long long)blockIdx.x * N;
   T *Dst = Out + (long long)blockIdx.x * N;
   C Max = -C(__longlong_as_double(0x7ff0000000000000LL));
@@ -53,6 +54,7 @@ template <typename T, typename C, bool Log, long long Outer, long long N,
           long long Inner>
 __global__ void __launch_bounds__(SoftmaxThreads)
     softmax_columns(const T *__restrict__ In, T *__restrict__ Out) {
+  wait_for_predecessor();
   long long I = (long long)blockIdx.x * SoftmaxThreads + threadIdx.x;
   if (I >= Outer * Inner)
     return;

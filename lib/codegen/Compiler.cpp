@@ -151,6 +151,7 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
   A.Meta.Producer = "kiln 0.1";
   A.Meta.Precision = precisionName(Options.Precision).str();
   A.Meta.Arch = Options.Target.Arch;
+  A.Meta.KernelsWaitForPredecessor = true;
   A.Meta.CompileCommand = Options.CompileCommand;
   A.Meta.Inputs = ioSpecs(G->inputs());
   std::vector<IoRole> Roles = inferInputRoles(*G);

@@ -572,7 +572,7 @@ generateElementwiseKernel(const Expr &E, IntegerMath Math,
              "\n#include \"elementwise.cuh\"\n\nextern \"C\" __global__ void "
              "__launch_bounds__(" +
              std::to_string(ElementwiseBlockSize) + ")\n" + K.KernelName + "(" +
-             Params + ") {\n" + Body + "}\n";
+             Params + ") {\n  kiln::wait_for_predecessor();\n" + Body + "}\n";
   K.Module = "elementwise_" + llvm::utohexstr(llvm::xxh3_64bits(K.Source),
                                               /*LowerCase=*/true, 16);
   return K;

@@ -129,6 +129,11 @@ struct ArtifactMetadata {
   /// sentence_bert_config.json's max_seq_length, when it lay beside the
   /// model; 0 when unknown.
   int64_t SentenceMaxSeqLength = 0;
+  /// Every kernel of the plan waits for its predecessor before touching
+  /// memory (kernels/templates/common.cuh, wait_for_predecessor), so the
+  /// runtime may launch them with programmatic dependent launch. False for
+  /// artifacts made before the kernels did.
+  bool KernelsWaitForPredecessor = false;
 };
 
 struct Artifact;

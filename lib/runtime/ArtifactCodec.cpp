@@ -507,6 +507,12 @@ Error decodeTextMetadata(const llvm::json::Object &O, ArtifactMetadata &M) {
                            "integer");
     M.SentenceMaxSeqLength = *N;
   }
+  if (const llvm::json::Value *W = O.get("kernels_wait_for_predecessor")) {
+    std::optional<bool> B = W->getAsBoolean();
+    if (!B)
+      return metadataError("'kernels_wait_for_predecessor' is not a boolean");
+    M.KernelsWaitForPredecessor = *B;
+  }
   return Error::success();
 }
 
@@ -673,6 +679,8 @@ std::string kiln::artifact::encodeMetadata(const ArtifactMetadata &M) {
                                       {"normalize", M.Pooling->Normalize}};
   if (M.SentenceMaxSeqLength > 0)
     O["sentence_max_seq_length"] = M.SentenceMaxSeqLength;
+  if (M.KernelsWaitForPredecessor)
+    O["kernels_wait_for_predecessor"] = true;
   std::string S;
   llvm::raw_string_ostream OS(S);
   llvm::json::OStream J(OS, /*IndentSize=*/2);

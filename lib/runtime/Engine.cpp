@@ -58,6 +58,8 @@ llvm::Error Engine::Impl::init() {
   KILN_CUDA(cudaGetDeviceProperties(&Prop, Options.Device), "device query");
   std::string DeviceArch =
       "sm_" + std::to_string(Prop.major) + std::to_string(Prop.minor);
+  Programmatic = Options.ProgrammaticLaunch && Prop.major >= 9 &&
+                 A.Meta.KernelsWaitForPredecessor;
   llvm::StringRef PlanArch = A.Plan.Arch;
   bool CubinFits = PlanArch == DeviceArch || PlanArch == DeviceArch + "a";
 

@@ -44,6 +44,8 @@ struct Engine::Impl {
   /// (-1: none), for choosing packed-token buckets.
   std::vector<double> PredictedMs;
   int MaskInput = -1;
+  /// Kernels launch with programmatic dependent launch (EngineOptions).
+  bool Programmatic = false;
   uint64_t MaxStaging = 0;
   /// Engines compiled on demand for shapes without a bucket.
   std::mutex JitMutex;
@@ -95,6 +97,8 @@ struct ExecutionContext::Impl {
       JitContexts;
   /// A multi-device engine's last request (lastRunInfo, DeviceGroup.h).
   DeviceGroup::RunInfo LastGroupRun;
+  /// The buckets the last request ran in (lastBuckets, EngineInternal.h).
+  std::vector<size_t> LastBuckets;
 
   ~Impl();
 

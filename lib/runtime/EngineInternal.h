@@ -40,6 +40,10 @@ llvm::Expected<ExecutablePlan> autotunedPlan(ExecutionContext &Ctx,
                                              unsigned Candidates = 8,
                                              unsigned Iterations = 20);
 
+/// The buckets (indices into the plan) the context's last request ran in,
+/// in order; empty before any. For tests and `kiln bench`.
+const std::vector<size_t> &lastBuckets(const ExecutionContext &Ctx);
+
 /// ExecutionContext::run on IR tensors: the inputs' bytes are viewed, not
 /// copied, and the outputs come back as IR tensors.
 llvm::Expected<std::vector<Tensor>> runTensors(ExecutionContext &Ctx,

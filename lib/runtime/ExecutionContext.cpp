@@ -133,11 +133,24 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
         }
         ArgPtrs[A] = Slot;
       }
-      KILN_CUDA(cudaLaunchKernel(
+      cudaLaunchConfig_t Config = {};
+      Config.gridDim = dim3(K->Grid[0], K->Grid[1], K->Grid[2]);
+      Config.blockDim = dim3(K->Block[0], K->Block[1], K->Block[2]);
+      Config.dynamicSmemBytes = K->SharedBytes;
+      Config.stream = Stream;
+      // Scheduled while its predecessor finishes: the kernel waits for it
+      // (wait_for_predecessor) before it touches memory.
+      cudaLaunchAttribute Pdl = {};
+      Pdl.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      Pdl.val.programmaticStreamSerializationAllowed = 1;
+      if (E->Programmatic) {
+        Config.attrs = &Pdl;
+        Config.numAttrs = 1;
+      }
+      KILN_CUDA(cudaLaunchKernelExC(
+                    &Config,
                     reinterpret_cast<const void *>(E->Kernels[K->Kernel]),
-                    dim3(K->Grid[0], K->Grid[1], K->Grid[2]),
-                    dim3(K->Block[0], K->Block[1], K->Block[2]), ArgPtrs.data(),
-                    K->SharedBytes, Stream),
+                    ArgPtrs.data()),
                 "launching " + E->A.Plan.Kernels[K->Kernel].LoweredName +
                     " for " + K->Label);
     } else if (const auto *G = std::get_if<GemmStep>(&S)) {
@@ -426,6 +439,7 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
   // Split the batch over the largest bucket, run the rest in the smallest
   // that fits.
   int64_t Done = 0, Total = Batch < 0 ? 1 : Batch;
+  P->LastBuckets.clear();
   while (Done < Total) {
     int64_t Left = Total - Done;
     size_t Best = chooseBatchBucket(Buckets, Seq, *SeqBucket, Left);
@@ -437,6 +451,7 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
       if (Tokens >= 0)
         Best = choosePackedBucket(AllBuckets, P->E->PredictedMs, Best, Tokens);
     }
+    P->LastBuckets.push_back(Best);
     if (llvm::Error E =
             P->runChunk(Best, Inputs, Outputs, Done, Rows, *ReadFaults))
       return E;
@@ -492,6 +507,10 @@ ExecutionContext::run(std::span<const HostTensor> Inputs) {
   if (llvm::Error E = run(In, OutViews))
     return std::move(E);
   return std::move(Outs);
+}
+
+const std::vector<size_t> &lastBuckets(const ExecutionContext &Ctx) {
+  return ExecutionContext::Impl::of(Ctx).LastBuckets;
 }
 
 llvm::Expected<std::vector<Tensor>> runTensors(ExecutionContext &Ctx,

@@ -47,6 +47,7 @@ TEST(ElementwiseCodegen, GoldenSource) {
 
 extern "C" __global__ void __launch_bounds__(256)
 kiln_elementwise(const __half *__restrict__ in0, const float *__restrict__ in1, __half *__restrict__ out) {
+  kiln::wait_for_predecessor();
   const unsigned i = (unsigned)blockIdx.x * 256u + threadIdx.x;
   if (i >= 120u)
     return;
