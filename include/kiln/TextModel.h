@@ -11,8 +11,9 @@
 //
 // A TextModel is an artifact that carries its tokenizer (`kiln compile
 // --tokenizer`), run on the CPU (the artifact's IR on the reference
-// executor: exact, slow, no GPU needed) or on one or more GPUs (an Engine
-// per device). embed() tokenizes, sorts the texts by length so that a batch
+// executor: exact, slow, no GPU needed) or on one or more GPUs (one
+// Engine; over several devices, or with faults to inject or a partition
+// asked for, a multi-device one: docs/multi-gpu.md). embed() tokenizes, sorts the texts by length so that a batch
 // holds texts of similar length (less padding), splits them into batches of
 // at most the largest batch bucket, runs them and returns the rows of the
 // model's embedding output in the caller's order. It adds no model logic:
@@ -27,21 +28,28 @@
 // longer text is an error instead.
 //
 // Services that batch texts themselves (kiln serve) split the two steps:
-// tokenize() each text, then embedTokens() a batch on a device of their
-// choice (deviceCount() of them), one batch per device at a time or more.
+// tokenize() each text, then embedTokens() a batch, from as many threads as
+// the devices have contexts (TextModelOptions::ContextsPerDevice). The
+// model picks the device: the least loaded one that is up; a device that
+// fails is taken out and the batch runs again on another (failover), and
+// devices() says how each is doing. On the CPU, Devices gives logical
+// devices (reference executors) behind the same failover, so a service's
+// failover is testable without a GPU.
 //
 // Thread safety: a TextModel is immutable after load; embed(), run() and
 // every const member may be called from many threads at once. On the GPU
 // each concurrent call takes an execution context of its own from a pool
 // (created on demand), so calls run concurrently.
 //
-// Like kiln/Engine.h, this header includes the standard library,
-// llvm/Support/Error.h and kiln/Tensor.h only, never the IR.
+// Like kiln/Engine.h (which it includes for the device and fault types),
+// this header includes the standard library, llvm/Support/Error.h and
+// kiln/Tensor.h only, never the IR.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_TEXTMODEL_H
 #define KILN_TEXTMODEL_H
 
+#include "kiln/Engine.h"
 #include "kiln/Tensor.h"
 
 #include "llvm/Support/Error.h"
@@ -60,8 +68,17 @@ enum class Device { CPU, GPU };
 
 struct TextModelOptions {
   Device Where = Device::GPU;
-  /// GPU ordinals to spread batches over; empty means {0}.
+  /// GPU: the CUDA ordinal of each logical device (EngineOptions::Devices:
+  /// {0, 0} is two on one card); empty means {0}. CPU: one logical device
+  /// (a reference executor) per entry, the values unused.
   std::vector<int> Devices;
+  /// How a multi-device engine uses its devices (GPU; the CPU replicates).
+  PartitionMode Partition = PartitionMode::FromArtifact;
+  /// Batches each logical device runs at once.
+  unsigned ContextsPerDevice = 2;
+  /// Faults to inject into the logical devices (docs/multi-gpu.md); with
+  /// none, KILN_FAULT_INJECT is read.
+  std::vector<FaultInjection> Faults;
   /// Texts per batch; 0: the largest batch bucket (GPU) or 32 (CPU).
   size_t MaxBatch = 0;
   /// Threads that tokenize an embed() call's texts, the caller's included
@@ -103,6 +120,17 @@ struct TextModelInfo {
   std::string TokenizerType;
 };
 
+/// A logical device of a TextModel and how it is doing.
+struct TextModelDevice {
+  /// "cpu:I" (logical device I), or "cuda:P" for CUDA device P; the second
+  /// logical device on one card is "cuda:P#1", the third "cuda:P#2".
+  std::string Name;
+  DeviceHealth Health = DeviceHealth::Up;
+  std::string LastError; // what took it down; empty while it never failed
+  uint64_t Runs = 0;     // batches that succeeded on it
+  uint64_t Failures = 0; // batches and probes that failed on it
+};
+
 class TextModel {
 public:
   /// Loads a .kiln artifact. An artifact without a tokenizer loads too:
@@ -139,14 +167,16 @@ public:
   tokenize(std::string_view Text, const EmbedOptions &Options = {}) const;
 
   /// Embeds inputs already tokenized, in the given order (no sorting), on
-  /// device `Device`: an index into TextModelOptions::Devices on the GPU,
-  /// 0 on the CPU. Batches of more than maxBatch() inputs run as several.
-  /// Returns Batch.size() x dimension() floats.
+  /// whichever device is up and least loaded, failing over to another when
+  /// a device fails; an error when every device failed it or none is up.
+  /// Batches of more than maxBatch() inputs run as several. Returns
+  /// Batch.size() x dimension() floats.
   llvm::Expected<std::vector<float>>
-  embedTokens(std::span<const TokenView> Batch, size_t Device = 0) const;
+  embedTokens(std::span<const TokenView> Batch) const;
 
-  /// Devices embedTokens() can run on: the GPUs loaded, 1 on the CPU.
-  size_t deviceCount() const;
+  /// Each logical device and its health now, in the order of
+  /// TextModelOptions::Devices (one for a model on one device).
+  std::vector<TextModelDevice> devices() const;
   /// Inputs per batch at most (TextModelOptions::MaxBatch as resolved).
   size_t maxBatch() const;
   /// Threads that tokenize a batch (TextModelOptions::TokenizerThreads as

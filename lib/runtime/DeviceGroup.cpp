@@ -271,19 +271,12 @@ llvm::Error DeviceGroup::init() {
 
   F = std::make_unique<Failover>(unsigned(N), std::move(FRoutes),
                                  [this](int D) { return probe(D); });
-  Prober = std::thread([this] { probeLoop(); });
+  Prober = std::make_unique<FailoverProber>(*F);
   return llvm::Error::success();
 }
 
-DeviceGroup::~DeviceGroup() {
-  {
-    std::lock_guard<std::mutex> Lock(StopMutex);
-    Stopping = true;
-  }
-  StopCv.notify_all();
-  if (Prober.joinable())
-    Prober.join();
-}
+// The prober goes first: its probes use the routes and executors.
+DeviceGroup::~DeviceGroup() { Prober.reset(); }
 
 //===-- Running -----------------------------------------------------------===//
 
@@ -328,20 +321,6 @@ llvm::Error DeviceGroup::probe(int Logical) {
   if (!Out)
     return withDevice(Out.takeError(), Logical);
   return llvm::Error::success();
-}
-
-void DeviceGroup::probeLoop() {
-  std::unique_lock<std::mutex> Lock(StopMutex);
-  while (!Stopping) {
-    auto Next = std::min(F->nextProbe(), FailoverOptions::Clock::now() +
-                                             std::chrono::milliseconds(50));
-    StopCv.wait_until(Lock, Next, [&] { return Stopping; });
-    if (Stopping)
-      break;
-    Lock.unlock();
-    F->probeDue();
-    Lock.lock();
-  }
 }
 
 llvm::Expected<std::vector<HostTensor>>

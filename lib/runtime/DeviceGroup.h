@@ -26,11 +26,9 @@
 #include "runtime/Failover.h"
 #include "runtime/FaultInjection.h"
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <span>
-#include <thread>
 #include <vector>
 
 namespace kiln {
@@ -81,7 +79,6 @@ private:
   llvm::Error probe(int Logical);
   llvm::Expected<std::vector<HostTensor>>
   runWhole(std::span<const HostTensor> Inputs, RunInfo *Info);
-  void probeLoop();
 
   const Artifact &A;
   EngineOptions Opts;
@@ -99,11 +96,7 @@ private:
   /// Every engine the factory made (owned by their placements).
   mutable std::mutex MadeMutex;
   std::vector<const Engine *> Made;
-
-  std::mutex StopMutex;
-  std::condition_variable StopCv;
-  bool Stopping = false;
-  std::thread Prober;
+  std::unique_ptr<FailoverProber> Prober;
 };
 
 /// ExecutionContext::run(views) on a multi-device engine: host views only,

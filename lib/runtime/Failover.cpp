@@ -287,4 +287,31 @@ DeviceHealth Failover::health(int Device) const {
   return Devs[Device].H;
 }
 
+FailoverProber::FailoverProber(Failover &F) : F(F) {
+  T = std::thread([this] { loop(); });
+}
+
+FailoverProber::~FailoverProber() {
+  {
+    std::lock_guard<std::mutex> Lock(M);
+    Stopping = true;
+  }
+  Cv.notify_all();
+  T.join();
+}
+
+void FailoverProber::loop() {
+  std::unique_lock<std::mutex> Lock(M);
+  while (!Stopping) {
+    auto Next = std::min(F.nextProbe(), FailoverOptions::Clock::now() +
+                                            std::chrono::milliseconds(50));
+    Cv.wait_until(Lock, Next, [&] { return Stopping; });
+    if (Stopping)
+      break;
+    Lock.unlock();
+    F.probeDue();
+    Lock.lock();
+  }
+}
+
 } // namespace kiln

@@ -37,6 +37,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace kiln {
@@ -123,6 +124,28 @@ private:
   std::vector<Route> Routes;
   Probe ProbeFn;
   FailoverOptions Opts;
+};
+
+/// Probes a Failover's Down devices from a thread of its own, each when its
+/// backoff says (and at least every 50 ms, to see devices that went down
+/// since), until destroyed: how a device that failed recoverably comes
+/// back while the others carry the load. The engine's device group and the
+/// CPU logical devices of a TextModel share it.
+class FailoverProber {
+public:
+  explicit FailoverProber(Failover &F);
+  ~FailoverProber();
+  FailoverProber(const FailoverProber &) = delete;
+  FailoverProber &operator=(const FailoverProber &) = delete;
+
+private:
+  void loop();
+
+  Failover &F;
+  std::mutex M;
+  std::condition_variable Cv;
+  bool Stopping = false;
+  std::thread T;
 };
 
 } // namespace kiln

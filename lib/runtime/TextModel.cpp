@@ -1,8 +1,10 @@
 //===- TextModel.cpp - text in, embeddings out ----------------------------===//
 //
-// Tokenize, sort by length, batch, run on the reference executor or the
-// GPU engines, put the rows back in the caller's order. kiln/TextModel.h
-// says what is promised; this file adds no model logic.
+// Tokenize, sort by length, batch, run on the reference executor (or its
+// logical devices, TextModelCpuDevices.h) or the GPU engine, put the rows
+// back in the caller's order. kiln/TextModel.h says what is promised; this
+// file adds no model logic, and no device logic: failover is the engine's
+// (DeviceGroup) or the CPU devices' (the same Failover).
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/TextModel.h"
@@ -10,6 +12,7 @@
 #include "ir/Error.h"
 #include "runtime/EngineInternal.h"
 #include "runtime/ReferenceExecutor.h"
+#include "runtime/TextModelCpuDevices.h"
 #include "runtime/TextModelInternal.h"
 #include "tokenizer/EncoderPool.h"
 #include "tokenizer/Tokenizer.h"
@@ -19,7 +22,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <numeric>
 #include <optional>
@@ -31,7 +36,8 @@ using llvm::Expected;
 
 namespace {
 
-/// One GPU: its engine and the contexts no call is using.
+/// The GPU engine (over one device or several) and the contexts no call is
+/// using.
 struct GpuSlot {
   std::unique_ptr<Engine> E;
   std::mutex Mu;
@@ -56,7 +62,13 @@ struct TextModel::Impl {
   size_t Dimension = 0, MaxLength = 0, MaxBatch = CpuBatch;
   uint32_t PadId = 0;
   std::unique_ptr<Graph> G; // CPU
-  std::vector<std::unique_ptr<GpuSlot>> Gpus;
+  /// CPU with several logical devices or faults to inject (after G: it
+  /// runs G, so it goes first).
+  std::unique_ptr<CpuDevices> Cpus;
+  std::unique_ptr<GpuSlot> Gpu;
+  std::vector<std::string> DeviceNames;
+  /// Batches embed() runs at once: every context of every device.
+  size_t Parallel = 1;
   /// Tokenizes embed()'s texts (parallelFor may be called concurrently).
   std::unique_ptr<tokenizer::EncoderPool> Pool;
 
@@ -66,16 +78,18 @@ struct TextModel::Impl {
                   int64_t SentenceMax);
   /// configure() with a tokenizer.json document (empty: no tokenizer).
   Error configureJson(const std::string &Json, int64_t SentenceMax);
-  Expected<std::vector<Tensor>> runBatch(llvm::ArrayRef<Tensor> Inputs,
-                                         size_t Gpu) const;
+  /// The CPU's logical devices, when Options ask for more than one device
+  /// or for faults (G and Meta set).
+  Error setUpCpuDevices(const TextModelOptions &Options);
+  Expected<std::vector<Tensor>> runBatch(llvm::ArrayRef<Tensor> Inputs) const;
   const tokenizer::Tokenizer &tokenizerFor(const EmbedOptions &O) const {
     return !O.Truncate                      ? *FullTok
            : O.Side == TruncationSide::Left ? *LeftTok
                                             : *Tok;
   }
-  /// Runs one batch (at most MaxBatch rows) on `Gpu`, padded to its longest
-  /// row; row R of the embedding goes to RowOut(R).
-  Error embedRows(llvm::ArrayRef<TokenView> Rows, size_t Gpu,
+  /// Runs one batch (at most MaxBatch rows), padded to its longest row;
+  /// row R of the embedding goes to RowOut(R).
+  Error embedRows(llvm::ArrayRef<TokenView> Rows,
                   llvm::function_ref<float *(size_t)> RowOut) const;
 };
 
@@ -188,11 +202,50 @@ Error TextModel::Impl::configureJson(const std::string &Json,
       std::move(Type), SentenceMax);
 }
 
+/// Whether Options ask for the failover of several (logical) devices:
+/// more than one, faults to inject, or a partition.
+static bool wantsDeviceGroup(const TextModelOptions &Options) {
+  const char *Env = std::getenv("KILN_FAULT_INJECT");
+  return Options.Devices.size() > 1 || !Options.Faults.empty() ||
+         (Env && *Env) || Options.Partition != PartitionMode::FromArtifact;
+}
+
+Error TextModel::Impl::setUpCpuDevices(const TextModelOptions &Options) {
+  size_t N = std::max<size_t>(Options.Devices.size(), 1);
+  for (size_t D = 0; D < N; ++D)
+    DeviceNames.push_back("cpu:" + std::to_string(D));
+  if (!wantsDeviceGroup(Options))
+    return Error::success();
+  if (Options.Partition == PartitionMode::Pipeline)
+    return makeError("a pipeline partition needs GPUs; logical CPU devices "
+                     "each run the whole model");
+  // A probe runs one token (a mask of 1) through the whole model.
+  std::vector<Tensor> Probe;
+  for (const IoSpec &S : Meta.Inputs) {
+    std::vector<int64_t> Dims;
+    for (const Dim &D : S.Dims)
+      Dims.push_back(D.isStatic() ? D.value() : 1);
+    Probe.emplace_back(S.Type, Dims);
+    if (S.Role == IoRole::AttentionMask)
+      for (int64_t E = 0; E < Probe.back().numElements(); ++E)
+        Probe.back().setInt(E, 1);
+  }
+  auto C = CpuDevices::create(*G, unsigned(N), Options.ContextsPerDevice,
+                              Options.Faults, std::move(Probe));
+  if (!C)
+    return C.takeError();
+  Cpus = std::move(*C);
+  Parallel = N * Options.ContextsPerDevice;
+  return Error::success();
+}
+
 Expected<std::vector<Tensor>>
-TextModel::Impl::runBatch(llvm::ArrayRef<Tensor> Inputs, size_t Gpu) const {
+TextModel::Impl::runBatch(llvm::ArrayRef<Tensor> Inputs) const {
+  if (Cpus)
+    return Cpus->run(Inputs);
   if (Where == Device::CPU)
     return runReference(*G, Inputs);
-  GpuSlot &S = *Gpus[Gpu];
+  GpuSlot &S = *Gpu;
   std::unique_ptr<ExecutionContext> Ctx;
   {
     std::lock_guard<std::mutex> Lock(S.Mu);
@@ -214,7 +267,7 @@ TextModel::Impl::runBatch(llvm::ArrayRef<Tensor> Inputs, size_t Gpu) const {
 }
 
 Error TextModel::Impl::embedRows(
-    llvm::ArrayRef<TokenView> Rows, size_t Gpu,
+    llvm::ArrayRef<TokenView> Rows,
     llvm::function_ref<float *(size_t)> RowOut) const {
   int64_t N = int64_t(Rows.size()), Seq = 1;
   for (const TokenView &V : Rows)
@@ -255,7 +308,7 @@ Error TextModel::Impl::embedRows(
                ? V.TypeIds[S]
                : 0;
   });
-  auto Result = runBatch(Inputs, Gpu);
+  auto Result = runBatch(Inputs);
   if (!Result)
     return Result.takeError();
   const Tensor &Y = (*Result)[OutputIndex];
@@ -284,8 +337,18 @@ bool TextModel::hasTokenizer() const { return P->Tok.has_value(); }
 Device TextModel::device() const { return P->Where; }
 const TextModelInfo &TextModel::info() const { return P->Info; }
 const ModelInfo &TextModel::model() const { return P->Model; }
-size_t TextModel::deviceCount() const {
-  return P->Where == Device::CPU ? 1 : P->Gpus.size();
+std::vector<TextModelDevice> TextModel::devices() const {
+  std::vector<DeviceState> States = P->Cpus  ? P->Cpus->devices()
+                                    : P->Gpu ? P->Gpu->E->devices()
+                                             : std::vector<DeviceState>(1);
+  std::vector<TextModelDevice> Out;
+  for (size_t D = 0; D < States.size(); ++D) {
+    const DeviceState &S = States[D];
+    Out.push_back({D < P->DeviceNames.size() ? P->DeviceNames[D]
+                                             : "device " + std::to_string(D),
+                   S.Health, S.LastError, S.Runs, S.Failures});
+  }
+  return Out;
 }
 size_t TextModel::maxBatch() const { return P->MaxBatch; }
 size_t TextModel::tokenizerThreads() const { return P->Pool->threads(); }
@@ -317,13 +380,10 @@ Error TextModel::tokenizeBatch(std::span<const std::string> Texts,
 }
 
 Expected<std::vector<float>>
-TextModel::embedTokens(std::span<const TokenView> Batch, size_t Device) const {
+TextModel::embedTokens(std::span<const TokenView> Batch) const {
   const Impl &I = *P;
   if (!I.TextProblem.empty())
     return makeError("cannot embed text: " + I.TextProblem);
-  if (Device >= deviceCount())
-    return makeError("device " + std::to_string(Device) + " is not loaded (" +
-                     std::to_string(deviceCount()) + " are)");
   for (size_t T = 0; T < Batch.size(); ++T)
     if (I.MaxLength && Batch[T].Ids.size() > I.MaxLength)
       return makeError("input " + std::to_string(T) + " has " +
@@ -334,7 +394,7 @@ TextModel::embedTokens(std::span<const TokenView> Batch, size_t Device) const {
   llvm::ArrayRef<TokenView> All(Batch.data(), Batch.size());
   for (size_t Begin = 0; Begin < All.size(); Begin += I.MaxBatch) {
     size_t Rows = std::min(I.MaxBatch, All.size() - Begin);
-    if (Error E = I.embedRows(All.slice(Begin, Rows), Device, [&](size_t R) {
+    if (Error E = I.embedRows(All.slice(Begin, Rows), [&](size_t R) {
           return &Out[(Begin + R) * I.Dimension];
         }))
       return std::move(E);
@@ -371,32 +431,35 @@ TextModel::embed(std::span<const std::string> Texts,
   std::vector<TokenView> Views(N);
   for (size_t R = 0; R < N; ++R)
     Views[R] = {Enc[Order[R]].Ids, Enc[Order[R]].TypeIds};
-  auto RunBatch = [&](size_t B, size_t Gpu) -> Error {
+  auto RunBatch = [&](size_t B) -> Error {
     size_t Begin = B * I.MaxBatch, End = std::min(N, Begin + I.MaxBatch);
     return I.embedRows(
-        llvm::ArrayRef<TokenView>(Views).slice(Begin, End - Begin), Gpu,
+        llvm::ArrayRef<TokenView>(Views).slice(Begin, End - Begin),
         [&](size_t R) { return &Out[Order[Begin + R] * I.Dimension]; });
   };
 
-  if (I.Where == Device::CPU || I.Gpus.size() == 1) {
+  size_t Threads = std::min(I.Parallel, Batches);
+  if (Threads <= 1) {
     for (size_t B = 0; B < Batches; ++B)
-      if (Error E = RunBatch(B, 0))
+      if (Error E = RunBatch(B))
         return std::move(E);
     return Out;
   }
-  // Several GPUs: one thread each, taking the next batch until none is left.
+  // Several devices: as many threads as they run batches at once, each
+  // taking the next batch until none is left; the devices' failover
+  // places them.
   std::atomic<size_t> Next{0};
-  std::vector<std::string> Errors(I.Gpus.size());
-  std::vector<std::thread> Threads;
-  for (size_t G = 0; G < I.Gpus.size(); ++G)
-    Threads.emplace_back([&, G] {
+  std::vector<std::string> Errors(Threads);
+  std::vector<std::thread> Pool;
+  for (size_t T = 0; T < Threads; ++T)
+    Pool.emplace_back([&, T] {
       for (size_t B; (B = Next++) < Batches;)
-        if (Error E = RunBatch(B, G)) {
-          Errors[G] = llvm::toString(std::move(E));
+        if (Error E = RunBatch(B)) {
+          Errors[T] = llvm::toString(std::move(E));
           Next = Batches;
         }
     });
-  for (std::thread &T : Threads)
+  for (std::thread &T : Pool)
     T.join();
   for (const std::string &E : Errors)
     if (!E.empty())
@@ -409,7 +472,7 @@ TextModel::run(std::span<const HostTensor> Inputs) const {
   std::vector<Tensor> In;
   for (const HostTensor &T : Inputs)
     In.push_back(toTensor(T));
-  auto Out = P->runBatch(In, 0);
+  auto Out = P->runBatch(In);
   if (!Out)
     return Out.takeError();
   std::vector<HostTensor> Result;
@@ -432,21 +495,36 @@ TextModel::load(const std::string &Path, const TextModelOptions &Options) {
       return withContext(G.takeError(), Path);
     I->G = std::move(*G);
     I->Model = modelInfo(A->Meta, A->Plan);
+    if (Error E = I->setUpCpuDevices(Options))
+      return withContext(std::move(E), Path);
   } else {
     std::vector<int> Devices = Options.Devices;
     if (Devices.empty())
       Devices = {0};
-    for (int D : Devices) {
-      EngineOptions EO;
-      EO.Device = D;
-      auto E = createEngine(*A, EO);
-      if (!E)
-        return withContext(E.takeError(), Path);
-      auto Slot = std::make_unique<GpuSlot>();
-      Slot->E = std::move(*E);
-      I->Gpus.push_back(std::move(Slot));
+    EngineOptions EO;
+    if (wantsDeviceGroup(Options)) {
+      EO.Devices = Devices;
+      EO.Partition = Options.Partition;
+      EO.ContextsPerDevice = Options.ContextsPerDevice;
+      EO.Faults = Options.Faults;
+      I->Parallel = Devices.size() * Options.ContextsPerDevice;
+    } else {
+      EO.Device = Devices[0];
     }
-    I->Model = I->Gpus[0]->E->model();
+    auto E = createEngine(*A, EO);
+    if (!E)
+      return withContext(E.takeError(), Path);
+    I->Gpu = std::make_unique<GpuSlot>();
+    I->Gpu->E = std::move(*E);
+    // One card listed twice (--devices 0,0) is two logical devices: their
+    // names must still tell them apart.
+    std::map<int, int> Seen;
+    for (int D : Devices) {
+      int K = Seen[D]++;
+      I->DeviceNames.push_back("cuda:" + std::to_string(D) +
+                               (K ? "#" + std::to_string(K) : ""));
+    }
+    I->Model = I->Gpu->E->model();
     if (!I->Model.BatchBuckets.empty())
       I->MaxBatch = size_t(I->Model.BatchBuckets.back());
   }
@@ -492,6 +570,8 @@ cpuImpl(std::unique_ptr<Graph> G, const std::vector<IoRole> &Roles,
     I->MaxBatch = Options.MaxBatch;
   I->Pool = std::make_unique<tokenizer::EncoderPool>(Options.TokenizerThreads);
   I->G = std::move(G);
+  if (Error E = I->setUpCpuDevices(Options))
+    return std::move(E);
   return I;
 }
 

@@ -1,16 +1,16 @@
 //===- Backend.h - what the embedding service asks of a model ---*- C++ -*-===//
 //
 // The narrow interface between `kiln serve` and the model that computes
-// embeddings: tokenize a text, embed a batch of tokenized inputs on one
-// device, and say the model's name, width, input limit and devices. The
+// embeddings: tokenize a text, embed a batch of tokenized inputs (the
+// backend picks the device and fails over), and say the model's name,
+// width, input limit and devices with their health. The
 // server (lib/serve) depends on nothing else of the model, so the backend
 // can be swapped without touching it. kiln serve's is TextModelBackend, an
 // adapter over the text API (include/kiln/TextModel.h).
 //
 // Thread safety: tokenize() and the accessors may be called from many
-// threads at once; embed() is called by the device's workers (by default
-// two per device, ServerOptions::WorkersPerDevice), concurrently for one
-// device and for different devices.
+// threads at once; embed() is called by the server's workers (by default
+// two per device, ServerOptions::WorkersPerDevice) concurrently.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_SERVE_BACKEND_H
@@ -37,17 +37,21 @@ struct Tokens {
 };
 
 /// Why a backend call failed. BadInput is the caller's fault (422);
-/// DeviceFailed means the device could not compute it (the server retries
-/// on another device, and answers 424 when none is left).
+/// DeviceFailed means no device could compute it (the backend has tried
+/// every one that is up): the server answers 424.
 struct Failure {
   enum Kind { BadInput, DeviceFailed } K = BadInput;
   std::string Message;
 };
 
-/// A device the backend computes on, and whether it is usable now.
+/// A device the backend computes on, and how it is doing now.
 struct DeviceState {
   std::string Name; // "cpu:0", "cuda:1"
   bool Up = true;
+  std::string Health = "up"; // "up", "down" (probed again), "lost"
+  std::string LastError;     // what took it down; empty while it never failed
+  uint64_t Runs = 0;         // batches it answered
+  uint64_t Failures = 0;     // batches and probes that failed on it
 };
 
 class Backend {
@@ -77,11 +81,12 @@ public:
                                           Side Direction,
                                           Tokens &Out) const = 0;
 
-  /// Embeds \p Batch on device \p Device (an index into devices()): one
-  /// vector of dimension() floats per input, in order, as the model outputs
-  /// it (the server normalizes and truncates dimensions itself).
+  /// Embeds \p Batch on a device of the backend's choice, failing over to
+  /// another when one fails: one vector of dimension() floats per input, in
+  /// order, as the model outputs it (the server normalizes and truncates
+  /// dimensions itself).
   virtual std::optional<Failure>
-  embed(size_t Device, const std::vector<const Tokens *> &Batch,
+  embed(const std::vector<const Tokens *> &Batch,
         std::vector<std::vector<float>> &Out) = 0;
 
   /// Every device the backend may compute on, with its health now.

@@ -38,17 +38,12 @@ bool Job::wait(std::chrono::milliseconds Timeout) {
 Batcher::Batcher(Backend &Back, Metrics &Met, BatcherOptions O)
     : B(Back), M(Met), Options(O), Buckets(Back.seqBuckets()),
       MaxCount(Back.maxBatchSize()) {
-  BackendDevices = B.devices().size();
-  size_t PerDevice = std::max<size_t>(1, Options.WorkersPerDevice);
-  // Interleaved (device 0, 1, ..., 0, 1, ...): the former's scan for a free
-  // worker then spreads batches over the devices before doubling up.
-  for (size_t K = 0; K < PerDevice; ++K)
-    for (size_t D = 0; D < BackendDevices; ++D) {
-      Devices.push_back(std::make_unique<Device>());
-      Devices.back()->Backend = D;
-    }
-  for (size_t I = 0; I < Devices.size(); ++I)
-    Devices[I]->Worker = std::thread([this, I] { workLoop(I); });
+  size_t N = std::max<size_t>(1, B.devices().size()) *
+             std::max<size_t>(1, Options.WorkersPerDevice);
+  for (size_t I = 0; I < N; ++I)
+    Workers.push_back(std::make_unique<Worker>());
+  for (size_t I = 0; I < N; ++I)
+    Workers[I]->Worker = std::thread([this, I] { workLoop(I); });
   Former = std::thread([this] { formLoop(); });
 }
 
@@ -58,8 +53,7 @@ void Batcher::submit(const std::shared_ptr<Job> &J) {
   {
     std::lock_guard<std::mutex> L(Mu);
     for (size_t I = 0; I < J->Inputs.size(); ++I)
-      Pending.push_back(
-          {J, I, paddedLength(J->Inputs[I].Ids.size(), Buckets), 0});
+      Pending.push_back({J, I, paddedLength(J->Inputs[I].Ids.size(), Buckets)});
   }
   M.QueueSize += int64_t(J->Inputs.size());
   FormerCV.notify_one();
@@ -73,9 +67,9 @@ void Batcher::stop() {
   FormerCV.notify_one();
   if (Former.joinable())
     Former.join();
-  for (auto &D : Devices)
-    if (D->Worker.joinable())
-      D->Worker.join();
+  for (auto &W : Workers)
+    if (W->Worker.joinable())
+      W->Worker.join();
 }
 
 size_t Batcher::paddedLength(size_t Length,
@@ -149,26 +143,16 @@ void Batcher::formLoop() {
       failAll(Pending, {ErrorKind::Unhealthy, "no device is up"});
       continue;
     }
-    // A worker of a device that is up with an empty slot; an idle one
-    // first, and among idle ones a device with nothing running.
-    std::vector<size_t> Running(BackendDevices, 0);
-    for (const auto &D : Devices)
-      Running[D->Backend] += D->Busy || D->Next;
+    // A worker with an empty slot, an idle one first.
     std::optional<size_t> Free;
-    auto Better = [&](size_t D) {
-      const Device &A = *Devices[D], &Cur = *Devices[*Free];
-      if (A.Busy != Cur.Busy)
-        return !A.Busy;
-      return Running[A.Backend] < Running[Cur.Backend];
-    };
-    for (size_t D = 0; D < Devices.size(); ++D)
-      if (States[Devices[D]->Backend].Up && !Devices[D]->Next &&
-          (!Free || Better(D)))
-        Free = D;
+    for (size_t W = 0; W < Workers.size(); ++W)
+      if (!Workers[W]->Next &&
+          (!Free || (Workers[*Free]->Busy && !Workers[W]->Busy)))
+        Free = W;
     if (Pending.empty() || !Free) {
       bool Idle =
-          std::all_of(Devices.begin(), Devices.end(),
-                      [](const auto &D) { return !D->Next && !D->Busy; });
+          std::all_of(Workers.begin(), Workers.end(),
+                      [](const auto &W) { return !W->Next && !W->Busy; });
       if (Stopping && Pending.empty() && Idle)
         break;
       FormerCV.wait(L);
@@ -212,17 +196,16 @@ void Batcher::formLoop() {
     }
     Pending.swap(Rest);
     M.QueueSize -= int64_t(Next.Items.size());
-    Devices[*Free]->Next = std::move(Next);
-    Devices[*Free]->Wake.notify_one();
+    Workers[*Free]->Next = std::move(Next);
+    Workers[*Free]->Wake.notify_one();
   }
   FormerDone = true;
-  for (auto &D : Devices)
-    D->Wake.notify_one();
+  for (auto &W : Workers)
+    W->Wake.notify_one();
 }
 
-void Batcher::workLoop(size_t Worker) {
-  Device &D = *Devices[Worker];
-  size_t Dev = D.Backend;
+void Batcher::workLoop(size_t Index) {
+  Worker &D = *Workers[Index];
   std::unique_lock<std::mutex> L(Mu);
   while (true) {
     D.Wake.wait(L, [&] { return D.Next || FormerDone; });
@@ -249,7 +232,7 @@ void Batcher::workLoop(size_t Worker) {
       M.BatchSize.observe(double(In.size()));
       M.BatchTokens.observe(double(In.size() * Longest));
       Clock::time_point Start = Clock::now();
-      F = B.embed(Dev, In, Out);
+      F = B.embed(In, Out);
       M.InferenceDuration.observe(
           std::chrono::duration<double>(Clock::now() - Start).count());
       if (!F && Out.size() != In.size())
@@ -257,30 +240,17 @@ void Batcher::workLoop(size_t Worker) {
                     "the backend returned " + std::to_string(Out.size()) +
                         " embeddings for " + std::to_string(In.size())};
     }
-    std::vector<Item> Retry;
     if (!F) {
       for (size_t I = 0; I < Work.Items.size(); ++I)
         Work.Items[I].J->deliver(Work.Items[I].Index, std::move(Out[I]));
-    } else if (F->K == Failure::BadInput) {
-      for (Item &I : Work.Items)
-        I.J->fail({ErrorKind::Validation, F->Message});
     } else {
-      // Another device may take it; each input tries each device once.
-      std::vector<DeviceState> States = B.devices();
-      bool OtherUp = false;
-      for (size_t O = 0; O < States.size(); ++O)
-        OtherUp |= O != Dev && States[O].Up;
-      for (Item &I : Work.Items) {
-        if (OtherUp && ++I.Attempts < BackendDevices)
-          Retry.push_back(std::move(I));
-        else
-          I.J->fail({ErrorKind::Backend, F->Message});
-      }
+      // The backend has already tried every device that was up.
+      ErrorKind K = F->K == Failure::BadInput ? ErrorKind::Validation
+                                              : ErrorKind::Backend;
+      for (Item &I : Work.Items)
+        I.J->fail({K, F->Message});
     }
     L.lock();
-    for (auto It = Retry.rbegin(); It != Retry.rend(); ++It)
-      Pending.push_front(std::move(*It));
-    M.QueueSize += int64_t(Retry.size());
     D.Busy = false;
     FormerCV.notify_one();
   }

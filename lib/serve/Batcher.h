@@ -3,14 +3,15 @@
 // Requests, once tokenized, become Jobs; each of a job's inputs waits in one
 // queue. A batching thread groups waiting inputs of similar length (padded
 // to the backend's sequence buckets) into batches under a token budget,
-// oldest input first so none starves, and hands each batch to the worker of
-// a device that is up and free; it prepares the next batch while the
-// workers run theirs. Each device has WorkersPerDevice worker threads (2 by
-// default) running Backend::embed, so that one batch's host work (building
-// the inputs, reading the outputs back) overlaps another's device time. A
-// batch whose device failed goes back to the queue for another device; when
-// none is left its requests fail. Inputs of cancelled requests (the client
-// went away) are dropped before they reach a batch.
+// oldest input first so none starves, and hands each batch to a free
+// worker; it prepares the next batch while the workers run theirs. There
+// are WorkersPerDevice workers (2 by default) per backend device, all
+// interchangeable: each runs Backend::embed, which picks the device and
+// fails over (so one batch's host work overlaps another's device time, and
+// every device has work). A batch the backend could not compute on any
+// device fails its requests (424); while no device is up, queued requests
+// fail at once (503). Inputs of cancelled requests (the client went away)
+// are dropped before they reach a batch.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_SERVE_BATCHER_H
@@ -64,7 +65,7 @@ private:
 struct BatcherOptions {
   size_t MaxBatchTokens = 16384;
   std::chrono::microseconds MaxBatchDelay{0};
-  /// Batches one device runs at once (at least 1).
+  /// Workers per backend device (at least 1): batches in flight at once.
   size_t WorkersPerDevice = 2;
 };
 
@@ -92,15 +93,12 @@ private:
     std::shared_ptr<Job> J;
     size_t Index;
     size_t Padded;
-    unsigned Attempts = 0;
   };
   struct Batch {
     std::vector<Item> Items;
   };
-  /// One worker of a device: the backend's device index, the batch
-  /// handed to it and whether it is running one.
-  struct Device {
-    size_t Backend = 0;
+  /// One worker: the batch handed to it and whether it is running one.
+  struct Worker {
     std::optional<Batch> Next;
     bool Busy = false;
     std::thread Worker;
@@ -110,7 +108,7 @@ private:
   };
 
   void formLoop();
-  void workLoop(size_t Dev);
+  void workLoop(size_t Index);
   void failAll(std::deque<Item> &Items, const ApiError &E);
 
   Backend &B;
@@ -122,9 +120,8 @@ private:
   /// The former waits on this: new inputs, a worker free, stopping.
   std::condition_variable FormerCV;
   std::deque<Item> Pending;
-  /// Workers, WorkersPerDevice for each backend device.
-  std::vector<std::unique_ptr<Device>> Devices;
-  size_t BackendDevices = 0;
+  /// WorkersPerDevice for each backend device.
+  std::vector<std::unique_ptr<Worker>> Workers;
   std::thread Former;
   bool Stopping = false;
   bool FormerDone = false;

@@ -102,6 +102,16 @@ std::string Metrics::render(const std::vector<DeviceState> &Devices) const {
   for (const DeviceState &D : Devices)
     Out += "kiln_device_up{device=\"" + D.Name + "\"} " + (D.Up ? "1" : "0") +
            "\n";
+  Out += "# HELP kiln_device_failures_total Batches and probes that failed on "
+         "the device.\n# TYPE kiln_device_failures_total counter\n";
+  for (const DeviceState &D : Devices)
+    Out += "kiln_device_failures_total{device=\"" + D.Name + "\"} " +
+           std::to_string(D.Failures) + "\n";
+  Out += "# HELP kiln_device_runs_total Batches the device answered.\n"
+         "# TYPE kiln_device_runs_total counter\n";
+  for (const DeviceState &D : Devices)
+    Out += "kiln_device_runs_total{device=\"" + D.Name + "\"} " +
+           std::to_string(D.Runs) + "\n";
   return Out;
 }
 

@@ -221,7 +221,12 @@ void Service::embed(const httplib::Request &Req, httplib::Response &Res,
 std::string Service::info() const {
   nlohmann::json Devices = nlohmann::json::array();
   for (const DeviceState &D : B.devices())
-    Devices.push_back({{"name", D.Name}, {"up", D.Up}});
+    Devices.push_back({{"name", D.Name},
+                       {"up", D.Up},
+                       {"health", D.Health},
+                       {"last_error", D.LastError},
+                       {"runs", D.Runs},
+                       {"failures", D.Failures}});
   nlohmann::json J = {{"model_id", Model},
                       {"model_dtype", B.dtype()},
                       {"model_type", {{"embedding", {{"pooling", "model"}}}}},

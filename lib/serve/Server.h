@@ -33,8 +33,8 @@ struct ServerOptions {
   /// Threads that tokenize; 0 picks half the cores, 2 to 16 (tokenizing
   /// is most of the host's work per request).
   size_t TokenizationWorkers = 0;
-  /// Batches each device runs at once: 2 overlaps one batch's host work
-  /// with the other's device time.
+  /// Workers per device (devices x this in all, each taking any batch):
+  /// 2 overlaps one batch's host work with another's device time.
   size_t WorkersPerDevice = 2;
 };
 

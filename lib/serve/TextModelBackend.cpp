@@ -1,35 +1,20 @@
 //===- TextModelBackend.cpp - serve a kiln::TextModel ---------------------===//
 //
-// Each Backend call is one TextModel call; the rest is health and fault
-// injection. No model logic here: that is kiln::TextModel's.
+// Each Backend call is one TextModel call. No model logic here, and no
+// device logic: both are kiln::TextModel's.
 //
 //===----------------------------------------------------------------------===//
 #include "serve/TextModelBackend.h"
 
-#include "llvm/ADT/SmallVector.h"
-#include "llvm/ADT/StringExtras.h"
-#include "llvm/ADT/StringRef.h"
-
-#include <atomic>
-#include <cstdlib>
 #include <limits>
-#include <map>
 
 namespace kiln::serve {
 namespace {
 
 class TextModelBackend final : public Backend {
 public:
-  std::unique_ptr<TextModel> M;
-  std::string Name;
-  struct Dev {
-    std::string Name;
-    std::atomic<bool> Up{true};
-    std::atomic<uint64_t> Calls{0};
-  };
-  std::vector<std::unique_ptr<Dev>> Devs;
-  long FaultDevice = -1;
-  uint64_t FaultAfter = 0;
+  TextModelBackend(std::unique_ptr<TextModel> M, std::string Name)
+      : M(std::move(M)), Name(std::move(Name)) {}
 
   std::string modelName() const override { return Name; }
   std::string dtype() const override {
@@ -62,29 +47,17 @@ public:
     return std::nullopt;
   }
 
-  std::optional<Failure> embed(size_t Device,
-                               const std::vector<const Tokens *> &Batch,
+  std::optional<Failure> embed(const std::vector<const Tokens *> &Batch,
                                std::vector<std::vector<float>> &Out) override {
-    Dev &D = *Devs[Device];
-    uint64_t Call = ++D.Calls;
-    if (long(Device) == FaultDevice && Call >= FaultAfter) {
-      D.Up = false;
-      return Failure{Failure::DeviceFailed,
-                     D.Name + " lost (KILN_FAULT_INJECT)"};
-    }
     std::vector<TokenView> Views;
     Views.reserve(Batch.size());
     for (const Tokens *T : Batch)
       Views.push_back({T->Ids, T->TypeIds});
-    // On the CPU every logical device runs the one reference executor.
-    size_t ModelDevice = M->device() == kiln::Device::CPU ? 0 : Device;
-    auto V = M->embedTokens(Views, ModelDevice);
-    if (!V) {
-      // The device could not compute it: the server moves its work on.
-      D.Up = false;
-      return Failure{Failure::DeviceFailed,
-                     D.Name + ": " + llvm::toString(V.takeError())};
-    }
+    auto V = M->embedTokens(Views);
+    // The server checked the lengths and ids: what fails here is the
+    // devices (every one that was up failed the batch).
+    if (!V)
+      return Failure{Failure::DeviceFailed, llvm::toString(V.takeError())};
     size_t W = M->dimension();
     Out.resize(Batch.size());
     for (size_t R = 0; R < Batch.size(); ++R)
@@ -93,72 +66,33 @@ public:
   }
 
   std::vector<DeviceState> devices() const override {
-    std::vector<DeviceState> S;
-    for (const auto &D : Devs)
-      S.push_back({D->Name, D->Up.load()});
-    return S;
+    std::vector<DeviceState> Out;
+    for (const TextModelDevice &D : M->devices())
+      Out.push_back({D.Name, D.Health == DeviceHealth::Up,
+                     deviceHealthName(D.Health), D.LastError, D.Runs,
+                     D.Failures});
+    return Out;
   }
-};
 
-llvm::Error parseFault(llvm::StringRef Spec, TextModelBackend &B) {
-  llvm::SmallVector<llvm::StringRef, 4> Parts;
-  Spec.split(Parts, ':');
-  unsigned long long D, K;
-  if (Parts.size() != 4 || Parts[0] != "device" || Parts[2] != "after" ||
-      llvm::getAsUnsignedInteger(Parts[1], 10, D) ||
-      llvm::getAsUnsignedInteger(Parts[3], 10, K))
-    return llvm::createStringError("KILN_FAULT_INJECT expects "
-                                   "device:D:after:K, got '" +
-                                   Spec + "'");
-  B.FaultDevice = long(D);
-  B.FaultAfter = K;
-  return llvm::Error::success();
-}
+private:
+  std::unique_ptr<TextModel> M;
+  std::string Name;
+};
 
 } // namespace
 
 llvm::Expected<std::unique_ptr<Backend>>
 createTextModelBackend(std::unique_ptr<TextModel> Model,
                        const TextModelBackendOptions &Options) {
-  auto B = std::make_unique<TextModelBackend>();
   if (!Model->hasTokenizer())
     return llvm::createStringError(
         "the model carries no tokenizer (kiln compile --tokenizer)");
   if (!Model->dimension() || !Model->vocabSize())
     return llvm::createStringError("the model returns no text embedding");
-  std::vector<std::string> Names = Options.DeviceNames;
-  if (Names.empty())
-    for (size_t I = 0; I < Model->deviceCount(); ++I)
-      Names.push_back(
-          (Model->device() == kiln::Device::CPU ? "cpu:" : "cuda:") +
-          std::to_string(I));
-  if (Model->device() == kiln::Device::GPU &&
-      Names.size() != Model->deviceCount())
-    return llvm::createStringError(
-        std::to_string(Names.size()) + " device names for " +
-        std::to_string(Model->deviceCount()) + " GPUs");
-  // One card listed twice (--devices 0,0) is two workers: their names,
-  // which label /metrics and /info, must still tell them apart.
-  std::map<std::string, int> Seen;
-  for (std::string &N : Names)
-    if (int K = Seen[N]++)
-      N += "#" + std::to_string(K);
-  for (std::string &N : Names) {
-    B->Devs.push_back(std::make_unique<TextModelBackend::Dev>());
-    B->Devs.back()->Name = std::move(N);
-  }
-  B->Name = Options.Name;
+  std::string Name = Options.Name;
   if (!Model->model().ModelName.empty())
-    B->Name = Model->model().ModelName;
-  std::string Fault = Options.FaultInject;
-  if (Fault.empty())
-    if (const char *Env = std::getenv("KILN_FAULT_INJECT"))
-      Fault = Env;
-  if (!Fault.empty())
-    if (llvm::Error E = parseFault(Fault, *B))
-      return std::move(E);
-  B->M = std::move(Model);
-  return std::unique_ptr<Backend>(std::move(B));
+    Name = Model->model().ModelName;
+  return std::make_unique<TextModelBackend>(std::move(Model), std::move(Name));
 }
 
 } // namespace kiln::serve

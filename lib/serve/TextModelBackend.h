@@ -1,18 +1,15 @@
 //===- TextModelBackend.h - serve a kiln::TextModel -------------*- C++ -*-===//
 //
 // The serve::Backend of `kiln serve`: a thin adapter over the text API
-// (include/kiln/TextModel.h), which does all the model work (tokenizing,
-// padding, running on the reference executor or the GPU engines). The
-// adapter adds only what a service needs around it: device names, each
-// device's health (a device whose batch fails is marked down, and the
-// server moves its work to the others), and fault injection for testing
-// that failover: KILN_FAULT_INJECT=device:D:after:K makes device D fail its
-// K-th batch and every one after.
-//
-// On the GPU, device D is the D-th GPU the TextModel was loaded on (two
-// entries for one card give two engines on it). On the CPU, the TextModel
-// runs on the reference executor, which any number of threads may call:
-// `LogicalDevices` workers share it, so failover is testable without a GPU.
+// (include/kiln/TextModel.h), which does all the model and device work:
+// tokenizing, padding, running on the reference executor or the GPU
+// engine, and, over several devices, picking one per batch, taking out a
+// device that fails and running its batch again on another, probing it
+// back, and fault injection (TextModelOptions::Faults, KILN_FAULT_INJECT).
+// That is the engine's multi-device group (docs/multi-gpu.md) on the GPU
+// and the same failover over logical devices on the CPU, so `kiln serve`,
+// `kiln run` and `kiln bench --devices` share it. The adapter only
+// translates: calls, errors and each device's state.
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_SERVE_TEXTMODELBACKEND_H
@@ -26,7 +23,6 @@
 
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace kiln::serve {
 
@@ -34,15 +30,9 @@ struct TextModelBackendOptions {
   /// The name /info and OpenAI's "model" report (the file's stem when the
   /// artifact records none).
   std::string Name;
-  /// Device names, one per device: "cuda:0", "cuda:0" for a GPU TextModel
-  /// loaded on {0, 0}; on the CPU, one "cpu:I" per logical device.
-  std::vector<std::string> DeviceNames;
-  /// "device:D:after:K", or empty (then KILN_FAULT_INJECT is read).
-  std::string FaultInject;
 };
 
-/// Serves `Model`. Fails on a bad fault-injection spec, a model that cannot
-/// embed text, or device names that do not match the model's devices.
+/// Serves `Model`. Fails on a model that cannot embed text.
 llvm::Expected<std::unique_ptr<Backend>>
 createTextModelBackend(std::unique_ptr<TextModel> Model,
                        const TextModelBackendOptions &Options);

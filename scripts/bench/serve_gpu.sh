@@ -10,8 +10,11 @@
 # scripts/bench/serve_load.py (N keep-alive connections, one sentence of 8
 # to 128 tokens a request, at N = 1, 8, 32, 64; then 64 connections of 32
 # sentences a request). Then serves it again on two logical devices of the
-# one card (--devices 0,0) with KILN_FAULT_INJECT=device:1:after:200 and 32
-# connections, and reads /health and kiln_device_up from /metrics after.
+# one card (--devices 0,0: one multi-device engine) with
+# KILN_FAULT_INJECT=device:1:after:200 (lost from its 200th launch, one per
+# batch; `--inject-fault 1:after:200` is the same) and 32 connections, and
+# reads /health and kiln_device_up, kiln_device_failures_total from
+# /metrics after.
 # SIGTERM ends each server; its exit status is reported. Everything goes to
 # OUTDIR (load*.json and the logs); a summary is printed last.
 set -u
@@ -59,11 +62,11 @@ python3 "$HERE/serve_load.py" --url "$URL" --connections 64 --batch 32 --duratio
   --json "$OUT/load-batch32.json" | tee -a "$OUT/load.txt"
 stop_server
 
-echo "== --devices 0,0, device 1 fails from its 200th batch"
+echo "== --devices 0,0, device 1 fails from its 200th launch (batch)"
 KILN_FAULT_INJECT=device:1:after:200 start_server "$OUT/serve-fault.log" --device gpu \
   --devices 0,0 || exit 1
 python3 "$HERE/serve_load.py" --url "$URL" --connections 32 --duration 10 --warmup 1 \
   --json "$OUT/load-fault.json" | tee "$OUT/load-fault.txt"
 echo "/health after the fault: $(get "$URL/health" | sed -n 1p)"
-get "$URL/metrics" | grep -E '^kiln_device_up|^kiln_request_failures' || true
+get "$URL/metrics" | grep -E '^kiln_device_up|^kiln_device_failures_total|^kiln_request_failure' || true
 stop_server

@@ -11,13 +11,20 @@
 // the requests per thread of the load test (200; fewer under
 // compute-sanitizer).
 //
+// The text API (kiln::TextModel, which kiln serve uses) runs on the same
+// multi-device engine: its last test checks that a TextModel on {0, 0}
+// with a lane failing answers as a TextModel on one device.
+//
 //===----------------------------------------------------------------------===//
 #include "GpuTestUtil.h"
 
 #include "codegen/Compiler.h"
 #include "common/ModelLoader.h"
+#include "kiln/TextModel.h"
 #include "runtime/DeviceGroup.h"
 #include "runtime/EngineInternal.h"
+
+#include "llvm/Support/FileSystem.h"
 
 #include "gtest/gtest.h"
 
@@ -285,6 +292,101 @@ TEST(MultiDevice, BadConfigurationsAreErrors) {
   ASSERT_FALSE(bool(E));
   EXPECT_NE(llvm::toString(E.takeError()).find("logical devices 0..1"),
             std::string::npos);
+}
+
+/// The fixture as a .kiln file carrying a small WordPiece tokenizer (its
+/// ids are within the fixture's vocabulary), for TextModel::load.
+std::string textArtifact() {
+  static std::string Path = [] {
+    Artifact A = miniLm();
+    A.Tokenizer =
+        "{\"model\": {\"type\": \"WordPiece\", \"unk_token\": \"[UNK]\", "
+        "\"vocab\": {\"[PAD]\": 0, \"[UNK]\": 100, \"[CLS]\": 101, "
+        "\"[SEP]\": 102, \"a\": 200, \"##a\": 201, \"b\": 300}}, "
+        "\"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}";
+    llvm::SmallString<128> P;
+    if (std::error_code EC =
+            llvm::sys::fs::createTemporaryFile("multidevice", "kiln", P)) {
+      ADD_FAILURE() << EC.message();
+      return std::string();
+    }
+    if (llvm::Error E = writeArtifact(A, P))
+      ADD_FAILURE() << llvm::toString(std::move(E));
+    return P.str().str();
+  }();
+  return Path;
+}
+
+// Logical device 1 (the second lane on the card) is lost at its 3rd
+// launch: every embedding is still the one-device TextModel's, and
+// devices() reports it lost with the injected error.
+TEST(MultiDevice, TextModelOnTwoLanesFailsOverAsOneDevice) {
+  SKIP_WITHOUT_GPU();
+  std::string Path = textArtifact();
+  ASSERT_FALSE(Path.empty());
+  TextModelOptions One;
+  One.Devices = {0};
+  auto M1 = TextModel::load(Path, One);
+  ASSERT_TRUE(bool(M1)) << llvm::toString(M1.takeError());
+  TextModelOptions Two;
+  Two.Devices = {0, 0};
+  Two.Faults = {{1, 3, false, 1}};
+  auto M2 = TextModel::load(Path, Two);
+  ASSERT_TRUE(bool(M2)) << llvm::toString(M2.takeError());
+  ASSERT_EQ((*M2)->devices().size(), 2u);
+
+  std::vector<std::string> Texts;
+  for (int I = 0; I < 40; ++I) {
+    std::string S;
+    for (int W = 0; W <= I % 5; ++W)
+      S += std::string(W ? " " : "") + ((I + W) % 3 ? "a" : "b") +
+           std::string(size_t(I % 2), 'a');
+    Texts.push_back(S);
+  }
+  auto Want = (*M1)->embed(Texts);
+  ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+  for (int Round = 0; Round < 3; ++Round) {
+    auto Got = (*M2)->embed(Texts);
+    ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+    EXPECT_EQ(*Got, *Want) << "round " << Round;
+  }
+  // One text per call from 4 threads, as kiln serve's workers call it.
+  std::vector<TokenizedText> Tok;
+  ASSERT_FALSE(bool((*M2)->tokenizeBatch(Texts, Tok)));
+  size_t W = (*M2)->dimension();
+  std::atomic<int> Wrong{0};
+  std::vector<std::thread> Threads;
+  for (size_t K = 0; K < 4; ++K)
+    Threads.emplace_back([&, K] {
+      for (size_t I = K; I < Texts.size(); I += 4) {
+        TokenView V{Tok[I].Ids, Tok[I].TypeIds};
+        auto Row = (*M2)->embedTokens({&V, 1});
+        auto Solo = (*M1)->embedTokens({&V, 1});
+        if (!Row || !Solo || *Row != *Solo)
+          ++Wrong;
+        if (!Row)
+          llvm::consumeError(Row.takeError());
+        if (!Solo)
+          llvm::consumeError(Solo.takeError());
+      }
+    });
+  for (std::thread &T : Threads)
+    T.join();
+  EXPECT_EQ(Wrong.load(), 0);
+  EXPECT_EQ(W, Want->size() / Texts.size());
+
+  std::vector<TextModelDevice> D = (*M2)->devices();
+  ASSERT_EQ(D.size(), 2u);
+  EXPECT_EQ(D[0].Name, "cuda:0");
+  EXPECT_EQ(D[1].Name, "cuda:0#1");
+  EXPECT_EQ(D[0].Health, DeviceHealth::Up);
+  EXPECT_EQ(D[1].Health, DeviceHealth::Lost);
+  EXPECT_NE(D[1].LastError.find("injected fault"), std::string::npos)
+      << D[1].LastError;
+  // Launches 1 and 2 (a batch each) succeeded at most.
+  EXPECT_LE(D[1].Runs, 2u);
+  EXPECT_GE(D[1].Failures, 1u);
+  llvm::sys::fs::remove(Path);
 }
 
 } // namespace

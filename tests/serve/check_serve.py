@@ -19,6 +19,10 @@ the last line counts them. Cases:
   overloaded        429 past --max-concurrent-requests
   device-lost       a device that fails: 424 for its batch, then 503
   failover          two logical devices, one failing: no request fails
+  inject-fault      --devices 0,1 --inject-fault 1:after:K under load: no
+                    request fails, /health 200, /metrics and /info show
+                    device 1 lost with its error; a recoverable fault: the
+                    device comes back up
   concurrent        32 clients at once, every answer right
   soak              N requests (default 20,000), 0 errors, resident memory
                     within +-10% of its level after warm-up
@@ -274,6 +278,62 @@ def test_failover(kiln):
         report("failover-exit", srv.stop() == 0, "exit status")
 
 
+def load(srv, clients, per):
+    """`clients` connections sending `per` requests each; the failures."""
+    def client(t):
+        c = srv.conn()
+        bad = 0
+        for i in range(per):
+            st, _ = srv.request("POST", "/embed", {"inputs": [sentence(t * per + i)]}, conn=c)
+            bad += st != 200
+        return bad
+    with ThreadPoolExecutor(clients) as ex:
+        return sum(ex.map(client, range(clients)))
+
+
+def test_inject_fault(kiln):
+    srv = Server(kiln, "--device", "cpu", "--devices", "0,1", "--inject-fault", "1:after:5")
+    try:
+        bad = load(srv, 16, 40)
+        h, _ = srv.request("GET", "/health")
+        _, m = srv.request("GET", "/metrics")
+        _, body = srv.request("GET", "/info")
+        devs = {d["name"]: d for d in json.loads(body)["devices"]}
+        d1 = devs.get("cpu:1", {})
+        m = m.decode()
+        ok = bad == 0 and h == 200
+        ok &= 'kiln_device_up{device="cpu:1"} 0' in m and 'kiln_device_up{device="cpu:0"} 1' in m
+        # Its two workers' batches may both have been on it when it fell.
+        ok &= any('kiln_device_failures_total{device="cpu:1"} %d' % n in m for n in (1, 2))
+        ok &= d1.get("health") == "lost" and d1.get("up") is False and d1.get("failures") in (1, 2)
+        ok &= d1.get("runs") == 4 and "injected fault" in d1.get("last_error", "")
+        ok &= devs.get("cpu:0", {}).get("runs", 0) + 4 >= 16 * 40 // 32
+        report("inject-fault", ok, "%d failed requests, health %d, devices %s" %
+               (bad, h, list(devs.values())))
+    finally:
+        report("inject-fault-exit", srv.stop() == 0, "exit status")
+
+    srv = Server(kiln, "--device", "cpu", "--devices", "0,1", "--inject-fault",
+                 "1:after:3:recoverable:2")
+    try:
+        bad = load(srv, 16, 20)
+        back = False
+        for _ in range(200):  # the prober brings it back within ~0.2 s
+            _, m = srv.request("GET", "/metrics")
+            if 'kiln_device_up{device="cpu:1"} 1' in m.decode():
+                back = True
+                break
+            time.sleep(0.05)
+        _, body = srv.request("GET", "/info")
+        d1 = {d["name"]: d for d in json.loads(body)["devices"]}.get("cpu:1", {})
+        bad += load(srv, 4, 10)
+        ok = bad == 0 and back and d1.get("failures") == 2 and "out of memory" in d1.get("last_error", "")
+        report("inject-fault-recoverable", ok, "%d failed requests, back up %s, device %s" %
+               (bad, back, d1))
+    finally:
+        report("inject-fault-recoverable-exit", srv.stop() == 0, "exit status")
+
+
 def test_concurrent(srv):
     texts = [sentence(i) for i in range(64)]
     st, body = srv.request("POST", "/embed", {"inputs": texts[:32]})
@@ -404,7 +464,8 @@ def main():
     finally:
         report("server-exit", srv.stop() == 0, "exit status")
     only = os.environ.get("SERVE_ONLY")
-    for t in (test_overloaded, test_device_lost, test_failover, test_sigterm):
+    for t in (test_overloaded, test_device_lost, test_failover, test_inject_fault,
+              test_sigterm):
         if not only or only in t.__name__:
             t(kiln)
     failed = results.count(False)

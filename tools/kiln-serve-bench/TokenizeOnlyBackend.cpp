@@ -44,7 +44,7 @@ public:
     return std::nullopt;
   }
 
-  std::optional<Failure> embed(size_t, const std::vector<const Tokens *> &Batch,
+  std::optional<Failure> embed(const std::vector<const Tokens *> &Batch,
                                std::vector<std::vector<float>> &Out) override {
     Out.resize(Batch.size());
     for (size_t R = 0; R < Batch.size(); ++R) {
@@ -65,7 +65,9 @@ public:
   }
 
   std::vector<DeviceState> devices() const override {
-    return {{"tokenize-only:0", true}};
+    DeviceState S;
+    S.Name = "tokenize-only:0";
+    return {S};
   }
 
 private:

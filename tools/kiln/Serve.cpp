@@ -6,15 +6,20 @@
 //                  [--max-client-batch-size 32] [--max-batch-delay-us 0]
 //                  [--payload-limit 2000000] [--auto-truncate true|false]
 //                  [--served-model-name NAME] [--tokenization-workers N]
-//                  [--workers-per-device 2]
+//                  [--workers-per-device 2] [--partition replicate|pipeline]
+//                  [--inject-fault D:after:K[:recoverable[:N]]]
 //
 // Serves embeddings over HTTP (TEI's and OpenAI's APIs, docs/serve.md).
 // MODEL is a .kiln artifact carrying its tokenizer, served through
 // kiln::TextModel on the GPUs of --devices (default: the GPU when there is
-// one) or on the reference executor (--device cpu); or, for tests, an .onnx
-// file or kiln's text form with --tokenizer (a tokenizer.json or vocab.txt;
-// default: tokenizer.json beside it), on the reference executor. This is
-// the only place that picks the Backend: lib/serve knows only the interface.
+// one) or on the reference executor (--device cpu, where --devices gives
+// logical devices); or, for tests, an .onnx file or kiln's text form with
+// --tokenizer (a tokenizer.json or vocab.txt; default: tokenizer.json
+// beside it), on the reference executor. Several devices, --partition and
+// --inject-fault (as kiln run's and kiln bench's; KILN_FAULT_INJECT too)
+// are the TextModel's: its engine's device group on the GPU, the same
+// failover over logical devices on the CPU. This is the only place that
+// picks the Backend: lib/serve knows only the interface.
 //
 //===----------------------------------------------------------------------===//
 #include "kiln/Serve.h"
@@ -24,6 +29,7 @@
 #include "common/TextModelLoader.h"
 #include "kiln/Engine.h"
 #include "kiln/TextModel.h"
+#include "runtime/FaultInjection.h"
 #include "serve/Server.h"
 #include "serve/TextModelBackend.h"
 
@@ -54,6 +60,9 @@ int runServeCommand(int Argc, char **Argv) {
   serve::ServerOptions O;
   std::string ModelPath, TokenizerPath, Device;
   std::vector<int> Ordinals;
+  TextModelOptions TO;
+  // The server tokenizes on its own workers, text by text.
+  TO.TokenizerThreads = 1;
   for (int I = 1; I < Argc; ++I) {
     std::string A = Argv[I];
     if (A == "--help" || A == "-h") {
@@ -64,7 +73,8 @@ int runServeCommand(int Argc, char **Argv) {
           "[--max-client-batch-size 32] [--max-batch-delay-us 0]\n"
           "  [--payload-limit 2000000] [--auto-truncate true|false] "
           "[--served-model-name NAME]\n  [--tokenization-workers N] "
-          "[--workers-per-device 2]\n"
+          "[--workers-per-device 2]\n  [--partition replicate|pipeline] "
+          "[--inject-fault D:after:K[:recoverable[:N]]]\n"
           "Serves embeddings over HTTP with TEI's and OpenAI's APIs "
           "(docs/serve.md).\n");
       return 0;
@@ -142,6 +152,19 @@ int runServeCommand(int Argc, char **Argv) {
       if (!Count(1, 16))
         return fail(A + " takes 1..16");
       O.WorkersPerDevice = N;
+    } else if (A == "--partition") {
+      std::string P = V;
+      if (P == "replicate")
+        TO.Partition = PartitionMode::Replicate;
+      else if (P == "pipeline")
+        TO.Partition = PartitionMode::Pipeline;
+      else
+        return fail("--partition is replicate or pipeline");
+    } else if (A == "--inject-fault") {
+      auto F = parseFaultInjections(V, /*Prefixed=*/false);
+      if (!F)
+        return fail("--inject-fault: " + llvm::toString(F.takeError()));
+      TO.Faults = std::move(*F);
     } else {
       return fail("unknown option " + A + " (see kiln serve --help)");
     }
@@ -161,24 +184,24 @@ int runServeCommand(int Argc, char **Argv) {
   if (Ordinals.empty())
     Ordinals = {0};
 
+  for (const FaultInjection &F : TO.Faults)
+    if (size_t(F.Device) >= Ordinals.size())
+      return fail("--inject-fault: logical device " + std::to_string(F.Device) +
+                  " is not one of the " + std::to_string(Ordinals.size()) +
+                  " given by --devices");
+
   serve::TextModelBackendOptions BO;
   BO.Name = llvm::sys::path::stem(ModelPath).str();
-  for (size_t I = 0; I < Ordinals.size(); ++I)
-    BO.DeviceNames.push_back(Gpu ? "cuda:" + std::to_string(Ordinals[I])
-                                 : "cpu:" + std::to_string(I));
+  // On the CPU each entry of --devices is a logical device.
+  TO.Devices = Ordinals;
+  // Every worker may be running a batch on one device.
+  TO.ContextsPerDevice = unsigned(O.WorkersPerDevice);
   llvm::Expected<std::unique_ptr<TextModel>> M = nullptr;
   if (Compiled) {
-    TextModelOptions TO;
     TO.Where = Gpu ? kiln::Device::GPU : kiln::Device::CPU;
-    // The server tokenizes on its own workers, text by text.
-    TO.TokenizerThreads = 1;
-    if (Gpu)
-      TO.Devices = Ordinals;
     M = TextModel::load(ModelPath, TO);
   } else {
-    TextModelOptions TO;
     TO.Where = kiln::Device::CPU;
-    TO.TokenizerThreads = 1;
     M = loadUncompiledTextModel(ModelPath, TokenizerPath, TO);
   }
   if (!M)
