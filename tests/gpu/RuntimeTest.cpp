@@ -358,5 +358,87 @@ TEST(Runtime, ProgrammaticLaunchGivesTheSameAnswers) {
     EXPECT_EQ(maxAbsDiff(Outputs[0][I], Outputs[1][I]), 0.0) << "request " << I;
 }
 
+TEST(Runtime, PackedTokenBucketsServeMasksThatFit) {
+  auto G = loadModel(fixture("minilm_l2_opset17.onnx"));
+  ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
+  std::unique_ptr<Graph> Reference = (*G)->clone();
+  CompileOptions O;
+  O.Batches = {1, 4};
+  O.Seqs = {16};
+  O.Tokens = {24, 40};
+  O.Jobs = 2;
+  O.EmitPtx = false;
+  auto A = compileGraph(std::move(*G), O);
+  ASSERT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  // Batch 4 x 16 = 64 padded tokens: both token buckets apply; batch 1
+  // (16) is below them and gets none.
+  ASSERT_EQ(A->Plan.Buckets.size(), 4u);
+  EXPECT_EQ(A->Meta.TokenBuckets, (std::vector<int64_t>{24, 40}));
+  std::string Why;
+  if (!gpuAvailable(&Why))
+    GTEST_SKIP() << "compiled; not run: " << Why;
+  EngineOptions Off;
+  Off.PackTokens = false;
+  auto Packed = createEngine(*A);
+  auto Padded = createEngine(*A, Off);
+  ASSERT_TRUE(bool(Packed)) << llvm::toString(Packed.takeError());
+  ASSERT_TRUE(bool(Padded)) << llvm::toString(Padded.takeError());
+  auto PackedCtx = (*Packed)->createContext();
+  auto PaddedCtx = (*Padded)->createContext();
+  ASSERT_TRUE(bool(PackedCtx)) << llvm::toString(PackedCtx.takeError());
+  ASSERT_TRUE(bool(PaddedCtx)) << llvm::toString(PaddedCtx.takeError());
+
+  std::mt19937_64 Rng(17);
+  std::uniform_int_distribution<int64_t> Len(1, 16), Id(1, 500);
+  unsigned RanPacked = 0;
+  for (int Round = 0; Round < 30; ++Round) {
+    int64_t Batch = 1 + Round % 4, Seq = Round % 3 ? 16 : 11;
+    Tensor Ids(DType::I64, {Batch, Seq}), Mask(DType::I64, {Batch, Seq}),
+        Types(DType::I64, {Batch, Seq});
+    int64_t Tokens = 0;
+    for (int64_t B = 0; B < Batch; ++B) {
+      int64_t L = std::min(Seq, Round % 5 == 0 ? Seq : Len(Rng));
+      Tokens += L;
+      for (int64_t S = 0; S < Seq; ++S) {
+        Ids.setInt(B * Seq + S, Id(Rng));
+        Mask.setInt(B * Seq + S, S < L);
+        Types.setInt(B * Seq + S, 0);
+      }
+    }
+    std::vector<Tensor> In = {Ids, Mask, Types};
+    auto Want = runReference(*Reference, In);
+    ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+    auto GotPacked = runTensors(**PackedCtx, In);
+    auto GotPadded = runTensors(**PaddedCtx, In);
+    ASSERT_TRUE(bool(GotPacked)) << llvm::toString(GotPacked.takeError());
+    ASSERT_TRUE(bool(GotPadded)) << llvm::toString(GotPadded.takeError());
+    EXPECT_LE(maxAbsDiff((*GotPacked)[0], (*Want)[0]), 1e-4)
+        << "batch " << Batch << " tokens " << Tokens;
+    EXPECT_LE(maxAbsDiff((*GotPacked)[0], (*GotPadded)[0]), 1e-4);
+    const std::vector<size_t> &Ran = lastBuckets(**PackedCtx);
+    ASSERT_EQ(Ran.size(), 1u);
+    bool Fits = Batch > 1 && Tokens <= 40;
+    EXPECT_EQ(A->Plan.Buckets[Ran[0]].Tokens > 0, Fits)
+        << "batch " << Batch << " tokens " << Tokens;
+    if (Fits) {
+      EXPECT_EQ(A->Plan.Buckets[Ran[0]].Tokens, Tokens <= 24 ? 24 : 40);
+    }
+    RanPacked += A->Plan.Buckets[Ran[0]].Tokens > 0;
+    EXPECT_EQ(A->Plan.Buckets[lastBuckets(**PaddedCtx)[0]].Tokens, 0);
+  }
+  EXPECT_GT(RanPacked, 5u);
+
+  // A mask with a hole is not 1s then 0s: it runs padded, and right.
+  std::vector<Tensor> Holed = request(4, 16, Rng);
+  Holed[1].setInt(1 * 16 + 0, 0);
+  Holed[1].setInt(1 * 16 + 1, 1);
+  auto Got = runTensors(**PackedCtx, Holed);
+  ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+  EXPECT_EQ(A->Plan.Buckets[lastBuckets(**PackedCtx)[0]].Tokens, 0);
+  auto Want = runReference(*Reference, Holed);
+  ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
+  EXPECT_LE(maxAbsDiff((*Got)[0], (*Want)[0]), 1e-4);
+}
+
 } // namespace
 } // namespace kiln

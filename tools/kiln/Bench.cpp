@@ -88,6 +88,13 @@ static cl::opt<std::string> BenchPacked(
              "bucket alone and runs requests padded"),
     cl::sub(benchSubcommand()));
 
+static cl::opt<bool> BenchProgrammatic(
+    "programmatic-launch", cl::init(true),
+    cl::desc("Launch kernels with programmatic dependent launch where the "
+             "GPU and the artifact allow it (default true; "
+             "--programmatic-launch=false for plain launches)"),
+    cl::sub(benchSubcommand()));
+
 struct BenchRecord {
   std::string Impl;
   int64_t Batch = 0, Seq = 0;
@@ -263,6 +270,7 @@ llvm::Error kiln::benchCommand() {
   std::unique_ptr<Graph> Model = std::move(*G);
   EngineOptions EOpts;
   EOpts.PackTokens = BenchPacked == "auto";
+  EOpts.ProgrammaticLaunch = BenchProgrammatic;
   auto E = createEngine(std::move(*A), EOpts);
   if (!E)
     return E.takeError();
