@@ -3,6 +3,12 @@
 
     check_embeddings.py --onnx model.onnx --inputs in.npz --actual kiln_out.npz \\
         [--min-cos 0.9999] [--max-abs 2e-3] [--outputs sentence_embedding] [--json result.json]
+    check_embeddings.py --onnx model.onnx --inputs in.npz --write-reference ref.npz
+    check_embeddings.py --reference ref.npz --actual kiln_out.npz ...
+
+--write-reference runs onnxruntime and saves its outputs; --reference reads
+such a file instead of running the model (the GPU machine then needs neither
+the fp32 model nor onnxruntime's time).
 
 --inputs is an .npz keyed by the model's input names (minilm.py inputs writes
 one); --actual is what `kiln run ... -o OUT.npz` wrote (members named like the
@@ -105,9 +111,11 @@ def compare(actual, reference):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--onnx", required=True, help="the fp32 ONNX model kiln compiled")
-    parser.add_argument("--inputs", required=True, help=".npz keyed by input name")
-    parser.add_argument("--actual", required=True, help="kiln's outputs (.npz or .npy)")
+    parser.add_argument("--onnx", help="the fp32 ONNX model kiln compiled")
+    parser.add_argument("--inputs", help=".npz keyed by input name")
+    parser.add_argument("--actual", help="kiln's outputs (.npz or .npy)")
+    parser.add_argument("--reference", help="onnxruntime's outputs saved by --write-reference")
+    parser.add_argument("--write-reference", help="run onnxruntime, save its outputs here, exit")
     parser.add_argument("--min-cos", type=float, default=0.9999)
     parser.add_argument("--max-abs", type=float, default=2e-3)
     parser.add_argument("--outputs", help="comma-separated output names (default: all)")
@@ -115,10 +123,23 @@ def main(argv=None):
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     try:
-        inputs = load_arrays(args.inputs)
-        if None in inputs:
-            raise CheckError("--inputs must be an .npz keyed by input name")
-        reference = run_reference(args.onnx, inputs)
+        if args.reference:
+            if args.onnx or args.inputs or args.write_reference or not args.actual:
+                raise CheckError("--reference goes with --actual alone")
+            reference = load_arrays(args.reference)
+        else:
+            if not args.onnx or not args.inputs:
+                raise CheckError("--onnx and --inputs are needed without --reference")
+            inputs = load_arrays(args.inputs)
+            if None in inputs:
+                raise CheckError("--inputs must be an .npz keyed by input name")
+            reference = run_reference(args.onnx, inputs)
+            if args.write_reference:
+                np.savez(args.write_reference, **reference)
+                print(f"wrote {args.write_reference}: {', '.join(reference)}")
+                return 0
+            if not args.actual:
+                raise CheckError("--actual is needed (or --write-reference)")
         wanted = args.outputs.split(",") if args.outputs else []
         pairs = pick_actual(load_arrays(args.actual), reference, wanted)
     except CheckError as err:
