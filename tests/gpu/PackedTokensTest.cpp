@@ -457,6 +457,14 @@ void checkPackedMiniLm(Precision P, double MinCosine) {
       X.setInt(I, Types ? Type(Rng) : Id(Rng));
     Inputs.push_back(std::move(X));
   }
+  // The packed plan takes the padded graph's inputs.
+  ASSERT_EQ(Packed->inputs().size(), Padded->inputs().size());
+  for (size_t I = 0; I < Inputs.size(); ++I) {
+    EXPECT_EQ(Packed->inputs()[I]->name(), Padded->inputs()[I]->name());
+    EXPECT_EQ(Packed->inputs()[I]->type().staticSizes(),
+              Inputs[I].sizes().vec());
+    EXPECT_EQ(Packed->inputs()[I]->dtype(), Inputs[I].dtype());
+  }
   auto Want = runReference(*Padded, Inputs);
   ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
   std::vector<Tensor> Got;
