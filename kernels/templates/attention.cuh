@@ -38,11 +38,18 @@
 // - MaskKind 0: no mask. 1: the mask does not vary along the query axis
 //   (the usual [B, 1, 1, S] padding mask): the CTA stages each tile's BK
 //   values once in shared memory. 2: anything else, read per element.
+//   3: packed tokens (PackTokens, FlashAttention's varlen form): the mask
+//   slot holds spans, [batch, 2] int32_t (first token, count), q, k and v
+//   are [1, SeqQ, ...] with SeqQ = SeqK the packed tokens, and CTA (x, h, b)
+//   computes queries x * BQ ... of span b against span b's keys only. The
+//   grid's x covers the longest span; CTAs past their span's end exit at
+//   once. Spans are clamped to the tokens, so no span can address memory
+//   outside q, k, v or the result; tokens in no span are not written.
 //
-// attention_simt<D, T, M, HasMask> (fp32, and any D <= 128 the tensor-core
-// kernel does not take): 4 warps, 4 query rows each; K/V tiles of 32 keys in
-// shared memory as floats; lane j scores key j, then each lane accumulates
-// output columns lane, lane + 32, ...
+// attention_simt<D, T, M, MaskKind> (fp32, and any D <= 128 the tensor-core
+// kernel does not take; MaskKind 0, 2 or 3 as above): 4 warps, 4 query rows
+// each; K/V tiles of 32 keys in shared memory as floats; lane j scores key
+// j, then each lane accumulates output columns lane, lane + 32, ...
 //
 // Numerics: scores are kept in natural units (x = q.k * scale + mask) and
 // exponentiated as exp2((x - m) * log2 e), so a mask of -FLT_MAX stays
@@ -74,6 +81,26 @@ __device__ __forceinline__ float fast_exp2(float X) {
 /// while every score seen is -inf (so exp2 gives 0, not NaN).
 __device__ __forceinline__ float softmax_base(float Max) {
   return Max == neg_inf() ? 0.0f : Max;
+}
+
+/// The tokens of sequence `B`: its first token in the [batch, seq] or packed
+/// [1, tokens] layout and its length. Without spans, row B of SeqQ and SeqK
+/// tokens; with spans (MaskKind 3), span B clamped to the SeqQ packed tokens.
+struct AttentionRows {
+  int64_t QFirst, KFirst;
+  int SeqQ, SeqK;
+};
+
+template <int MaskKind, typename M>
+__device__ __forceinline__ AttentionRows attention_rows(const M *Mask, int B,
+                                                        int SeqQ, int SeqK) {
+  if constexpr (MaskKind == 3) {
+    int First = min(max(int(Mask[2 * B]), 0), SeqQ);
+    int Count = min(max(int(Mask[2 * B + 1]), 0), SeqQ - First);
+    return {First, First, Count, Count};
+  } else {
+    return {int64_t(B) * SeqQ, int64_t(B) * SeqK, SeqQ, SeqK};
+  }
 }
 
 //===----------------------------------------------------------------------===//
@@ -177,10 +204,15 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
   const int Tid = threadIdx.x, Warp = Tid / 32, Lane = Tid % 32;
   const int G = Lane / 4, Tq = Lane % 4; // accumulator row and column pair
   const int H = blockIdx.y, B = blockIdx.z;
+  const AttentionRows Rows = attention_rows<MaskKind>(Mask, B, SeqQ, SeqK);
+  SeqQ = Rows.SeqQ;
+  SeqK = Rows.SeqK;
+  if (int(blockIdx.x) * S::BQ >= SeqQ)
+    return; // past the end of a span: the whole CTA, before any barrier
   const int Q0 = blockIdx.x * S::BQ + Warp * 16;
   const int64_t HiddenOut = int64_t(Heads) * D;
-  const T *KBase = K + int64_t(B) * SeqK * KStride + KOff + int64_t(H) * D;
-  const T *VBase = V + int64_t(B) * SeqK * VStride + VOff + int64_t(H) * D;
+  const T *KBase = K + Rows.KFirst * KStride + KOff + int64_t(H) * D;
+  const T *VBase = V + Rows.KFirst * VStride + VOff + int64_t(H) * D;
   const M *MaskBase = Mask + int64_t(B) * MaskB + int64_t(H) * MaskH;
 
   // Stages the keys [Key0, Key0 + BK) of K and V (zeros past the end).
@@ -220,8 +252,8 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
   uint32_t QF[D / 16][4];
   {
     const int R0 = Q0 + G, R1 = Q0 + G + 8;
-    const T *Row0 = Q + (int64_t(B) * SeqQ + R0) * QStride + int64_t(H) * D;
-    const T *Row1 = Q + (int64_t(B) * SeqQ + R1) * QStride + int64_t(H) * D;
+    const T *Row0 = Q + (Rows.QFirst + R0) * QStride + int64_t(H) * D;
+    const T *Row1 = Q + (Rows.QFirst + R1) * QStride + int64_t(H) * D;
 #pragma unroll
     for (int Kb = 0; Kb < D / 16; ++Kb) {
       int Col = Kb * 16 + Tq * 2;
@@ -381,8 +413,7 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
     int Row = Q0 + G + R * 8;
     if (Row >= SeqQ)
       continue;
-    T *Dst =
-        Out + (int64_t(B) * SeqQ + Row) * HiddenOut + int64_t(H) * D + Tq * 2;
+    T *Dst = Out + (Rows.QFirst + Row) * HiddenOut + int64_t(H) * D + Tq * 2;
 #pragma unroll
     for (int N = 0; N < DT; ++N)
       *reinterpret_cast<uint32_t *>(Dst + N * 8) =
@@ -407,7 +438,7 @@ template <int D> struct SimtShape {
   static constexpr int KRow = D % 2 ? D : D + 1;
 };
 
-template <int D, typename T, typename M, bool HasMask>
+template <int D, typename T, typename M, int MaskKind>
 __global__ void __launch_bounds__(128)
     attention_simt(const T *__restrict__ Q, const T *__restrict__ K,
                    const T *__restrict__ V, const M *__restrict__ Mask,
@@ -423,10 +454,17 @@ __global__ void __launch_bounds__(128)
   __shared__ float Vs[S::BK][D];
 
   const int Tid = threadIdx.x, Warp = Tid / 32, Lane = Tid % 32;
+  static_assert(MaskKind == 0 || MaskKind == 2 || MaskKind == 3,
+                "attention_simt: no mask, a mask read per element, or spans");
   const int H = blockIdx.y, B = blockIdx.z;
+  const AttentionRows Rows = attention_rows<MaskKind>(Mask, B, SeqQ, SeqK);
+  SeqQ = Rows.SeqQ;
+  SeqK = Rows.SeqK;
   const int Q0 = blockIdx.x * S::BQ;
-  const T *KBase = K + int64_t(B) * SeqK * KStride + KOff + int64_t(H) * D;
-  const T *VBase = V + int64_t(B) * SeqK * VStride + VOff + int64_t(H) * D;
+  if (Q0 >= SeqQ)
+    return; // past the end of a span: the whole CTA, before any barrier
+  const T *KBase = K + Rows.KFirst * KStride + KOff + int64_t(H) * D;
+  const T *VBase = V + Rows.KFirst * VStride + VOff + int64_t(H) * D;
   const M *MaskBase = Mask + int64_t(B) * MaskB + int64_t(H) * MaskH;
 
   for (int E = Tid; E < S::BQ * D; E += S::Threads) {
@@ -434,8 +472,7 @@ __global__ void __launch_bounds__(128)
     int I = Q0 + Row;
     Qs[Row][Col] =
         I < SeqQ
-            ? to_float(
-                  Q[(int64_t(B) * SeqQ + I) * QStride + int64_t(H) * D + Col])
+            ? to_float(Q[(Rows.QFirst + I) * QStride + int64_t(H) * D + Col])
             : 0.0f;
   }
 
@@ -477,7 +514,7 @@ __global__ void __launch_bounds__(128)
     for (int Ri = 0; Ri < R; ++Ri) {
       int I = min(Q0 + Warp * R + Ri, SeqQ - 1);
       float Xv = X[Ri] * Scale;
-      if constexpr (HasMask)
+      if constexpr (MaskKind == 2)
         if (J < SeqK)
           Xv += to_float(MaskBase[int64_t(I) * MaskI + int64_t(J) * MaskJ]);
       if (J >= SeqK)
@@ -512,8 +549,7 @@ __global__ void __launch_bounds__(128)
     if (I >= SeqQ)
       continue;
     float Inv = RowSum[Ri] > 0.0f ? 1.0f / RowSum[Ri] : 0.0f;
-    T *Dst =
-        Out + (int64_t(B) * SeqQ + I) * (int64_t(Heads) * D) + int64_t(H) * D;
+    T *Dst = Out + (Rows.QFirst + I) * (int64_t(Heads) * D) + int64_t(H) * D;
 #pragma unroll
     for (int C = 0; C < S::Cols; ++C)
       if (Lane + 32 * C < D)

@@ -1,9 +1,14 @@
 // pool_normalize.cuh - masked mean (or CLS) pooling, then L2 normalization.
 //
-//   pool_normalize<W, T, M, HasMask, Mean, Normalize>
+//   pool_normalize<W, T, M, MaskKind, Mean, Normalize>
 //   mean: y[b] = sum_s h[b, s] * m[b, s] / max(sum_s m[b, s], min_count)
 //   cls:  y[b] = h[b, 0]
 //   then, with Normalize, y[b] /= max(|y[b]|_2, epsilon)
+//
+// MaskKind 0: no mask (m = 1). 1: m is the [batch, seq] mask. 3: packed
+// tokens (PackTokens): h is [1, Seq, W] and the mask slot holds spans,
+// [batch, 2] int32_t (first token, count); sequence b is span b's tokens
+// (m = 1), clamped to the Seq tokens, and an empty span pools to 0.
 //
 // One 256-thread block per sequence; W is the hidden size, T the storage of
 // h and y, M the mask's element type (any; its values are weights). Rows
@@ -26,7 +31,7 @@ template <int W, typename T> struct PoolShape {
   static_assert(Items <= 8, "row too wide");
 };
 
-template <int W, typename T, typename M, bool HasMask, bool Mean,
+template <int W, typename T, typename M, int MaskKind, bool Mean,
           bool Normalize>
 __global__ void __launch_bounds__(256)
     pool_normalize(const T *__restrict__ H, const M *__restrict__ Mask,
@@ -34,6 +39,9 @@ __global__ void __launch_bounds__(256)
                    float Epsilon) {
   wait_for_predecessor();
   using S = PoolShape<W, T>;
+  static_assert(MaskKind == 0 || MaskKind == 1 || MaskKind == 3,
+                "pool_normalize: no mask, a mask, or spans");
+  constexpr bool HasMask = MaskKind == 1;
   __shared__ float Scratch[32];
   // Partial sums of groups 1.. (group 0 keeps its own in registers).
   __shared__ float Partial[S::Groups > 1 ? S::Groups - 1 : 1][W];
@@ -54,6 +62,12 @@ __global__ void __launch_bounds__(256)
   for (int I = 0; I < S::Items * S::Vec; ++I)
     Acc[I] = 0.0f;
   const T *Seq0 = H + B * Seq * W;
+  if constexpr (MaskKind == 3) {
+    int64_t First = min(max(int64_t(Mask[2 * B]), int64_t(0)), Seq);
+    int64_t Count = min(max(int64_t(Mask[2 * B + 1]), int64_t(0)), Seq - First);
+    Seq0 = H + First * W;
+    Seq = Count;
+  }
   if constexpr (Mean) {
     float Count = 0.0f;
     for (int64_t Tok = Tid; Tok < Seq; Tok += S::Threads)
@@ -92,7 +106,7 @@ __global__ void __launch_bounds__(256)
   } else {
 #pragma unroll
     for (int I = 0; I < S::Items; ++I)
-      if (Group == 0 && valid(I))
+      if (Group == 0 && valid(I) && Seq > 0)
         load_floats<S::Vec>(Seq0 + column(I), Acc + I * S::Vec);
   }
 

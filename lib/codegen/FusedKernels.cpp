@@ -1,8 +1,14 @@
 //===- FusedKernels.cpp - lowering rules for kiln's fused ops -------------===//
 //
-// LayerNorm, SkipLayerNorm, EmbedLayerNorm, Attention and PoolNormalize,
-// each one launch of a template in kernels/templates (layernorm.cuh,
-// embed_layernorm.cuh, attention.cuh, pool_normalize.cuh).
+// LayerNorm, SkipLayerNorm, EmbedLayerNorm, Attention, PoolNormalize and
+// PackTokens, each one launch of a template in kernels/templates
+// (layernorm.cuh, embed_layernorm.cuh, attention.cuh, pool_normalize.cuh,
+// pack_tokens.cuh).
+//
+// Packed tokens: PackTokens packs a [batch, seq] mask's tokens into [1,
+// tokens] rows and makes spans ([batch, 2] i32: first token, count), which
+// Attention and PoolNormalize read in their mask slot (MaskKind 3 of their
+// templates), one sequence per span.
 //
 // Absent optional operands: every kernel has a `Has...` template parameter
 // for each optional operand and still takes its pointer parameter, which the
@@ -403,7 +409,35 @@ llvm::Expected<NodeLowering> lowerEmbedLayerNorm(const Node &N,
 }
 
 //===----------------------------------------------------------------------===//
-// Attention(q, k?, v?, mask?) {num_heads, scale}
+// Spans ([sequences, 2] i32: first token, count), made by PackTokens
+//===----------------------------------------------------------------------===//
+
+/// The number of sequences of the spans operand `I` of `N`.
+llvm::Expected<int64_t> spanCount(const Node &N, unsigned I) {
+  const Value *Spans = N.operand(I);
+  auto Sizes = sizesOf(N, Spans);
+  if (!Sizes)
+    return Sizes.takeError();
+  if (Spans->dtype() != DType::I32 || Sizes->size() != 2 || (*Sizes)[1] != 2)
+    return nodeError(N, "spans must be [sequences, 2] i32, got " +
+                            Spans->type().str());
+  return (*Sizes)[0];
+}
+
+/// The most tokens a span of `Spans` can hold when `Tokens` are packed: a
+/// row of the mask when PackTokens made them, else all the tokens.
+int64_t longestSpan(const Value *Spans, int64_t Tokens) {
+  const Node *Def = Spans->definingNode();
+  if (!Def || Def->opName() != "PackTokens" || Spans->resultIndex() != 0)
+    return Tokens;
+  const Value *Mask = Def->operand(PackMask);
+  if (!Mask || Mask->rank() != 2 || !Mask->type().Dims[1].isStatic())
+    return Tokens;
+  return std::min(Tokens, Mask->type().Dims[1].value());
+}
+
+//===----------------------------------------------------------------------===//
+// Attention(q, k?, v?, mask?, spans?) {num_heads, scale}
 //===----------------------------------------------------------------------===//
 
 llvm::Expected<NodeLowering> lowerAttention(const Node &N,
@@ -428,6 +462,22 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
                             " does not split into " + llvm::Twine(Heads) +
                             " heads");
   int64_t HeadDim = Hidden / Heads, SeqK = SeqQ;
+  // With spans, q, k and v are [1, tokens, ...]; each span is a sequence of
+  // at most `Longest` tokens, one grid.z slice of CTAs.
+  const Value *Spans = N.operand(ASpans);
+  int64_t Sequences = Batch, Longest = SeqQ;
+  if (Spans) {
+    if (N.operand(AMask))
+      return nodeError(N, "packed tokens (spans) take no additive mask");
+    if (Batch != 1)
+      return nodeError(N, "packed q must be [1, tokens, hidden], got " +
+                              N.operand(0)->type().str());
+    auto Count = spanCount(N, ASpans);
+    if (!Count)
+      return Count.takeError();
+    Sequences = *Count;
+    Longest = longestSpan(Spans, SeqQ);
+  }
   if (!Packed) {
     auto KSizes = sizesOf(N, N.operand(1));
     auto VSizes = sizesOf(N, N.operand(2));
@@ -442,8 +492,12 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
                               " for q " + N.operand(0)->type().str() +
                               " (both must be [batch, seq_k, hidden])");
     SeqK = (*KSizes)[1];
+    if (Spans && SeqK != SeqQ)
+      return nodeError(N, "packed k and v must have q's tokens, got k " +
+                              N.operand(1)->type().str());
   }
-  if (SeqQ > INT32_MAX || SeqK > INT32_MAX || Heads > 65535 || Batch > 65535)
+  if (SeqQ > INT32_MAX || SeqK > INT32_MAX || Heads > 65535 ||
+      Sequences > 65535)
     return nodeError(N, "unsupported size: batch and heads at most 65535");
 
   std::vector<int64_t> MaskStrides = {0, 0, 0, 0};
@@ -465,7 +519,11 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
     }
     MaskStrides = broadcastStrides(*MaskSizes, Full);
   }
-  std::string MaskType = Mask ? typeName(Mask->dtype()) : "float";
+  std::string MaskType = Spans  ? "int32_t"
+                         : Mask ? typeName(Mask->dtype())
+                                : "float";
+  // attention.cuh's MaskKind.
+  int MaskKind = Spans ? 3 : !Mask ? 0 : MaskStrides[2] == 0 ? 1 : 2;
 
   bool TensorCores = (*T == DType::F16 || *T == DType::BF16) &&
                      HeadDim % 16 == 0 && HeadDim <= 128 &&
@@ -475,7 +533,7 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
                             " (at most 128)");
 
   NodeLowering Out;
-  if (Batch == 0 || SeqQ == 0)
+  if (Sequences == 0 || Longest == 0)
     return Out;
   KernelLaunch L;
   L.Module = "attention.cuh";
@@ -484,28 +542,30 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
     // 128-query CTAs, so the 8-warp kernel's halved K/V traffic costs no
     // parallelism.
     int64_t BigGridCtas = 2 * Target.SmCount;
-    int Warps = SeqQ >= 128 && Batch * Heads * ceilDiv(SeqQ, 128) >= BigGridCtas
+    int Warps = Longest >= 128 &&
+                        Sequences * Heads * ceilDiv(Longest, 128) >= BigGridCtas
                     ? 8
                     : 4;
-    int MaskKind = !Mask ? 0 : MaskStrides[2] == 0 ? 1 : 2;
     L.NameExpr =
         llvm::formatv("kiln::attention_mma<{0}, {1}, {2}, {3}, {4}>", HeadDim,
                       Warps, typeName(*T), MaskType, MaskKind);
-    L.Grid[0] = ceilDiv(SeqQ, 16 * Warps);
+    L.Grid[0] = ceilDiv(Longest, 16 * Warps);
     L.Block[0] = uint32_t(32 * Warps);
   } else {
-    L.NameExpr = llvm::formatv("kiln::attention_simt<{0}, {1}, {2}, {3}>",
-                               HeadDim, typeName(*T), MaskType, flag(Mask));
-    L.Grid[0] = ceilDiv(SeqQ, 16);
+    // attention_simt reads any mask per element (no kind 1).
+    L.NameExpr =
+        llvm::formatv("kiln::attention_simt<{0}, {1}, {2}, {3}>", HeadDim,
+                      typeName(*T), MaskType, MaskKind == 1 ? 2 : MaskKind);
+    L.Grid[0] = ceilDiv(Longest, 16);
     L.Block[0] = 128;
   }
   L.Grid[1] = uint32_t(Heads);
-  L.Grid[2] = uint32_t(Batch);
+  L.Grid[2] = uint32_t(Sequences);
   int64_t QStride = (*QSizes)[2];
   L.Args = {LaunchArg::operand(0),
             LaunchArg::operand(Packed ? 0 : 1),
             LaunchArg::operand(Packed ? 0 : 2),
-            optionalOperand(N, 3),
+            Spans ? LaunchArg::operand(ASpans) : optionalOperand(N, AMask),
             LaunchArg::result(0),
             LaunchArg::i32(SeqQ),
             LaunchArg::i32(SeqK),
@@ -525,7 +585,7 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
 }
 
 //===----------------------------------------------------------------------===//
-// PoolNormalize(h, mask?) {mode, normalize, min_count, epsilon}
+// PoolNormalize(h, mask?, spans?) {mode, normalize, min_count, epsilon}
 //===----------------------------------------------------------------------===//
 
 llvm::Expected<NodeLowering> lowerPoolNormalize(const Node &N,
@@ -544,7 +604,21 @@ llvm::Expected<NodeLowering> lowerPoolNormalize(const Node &N,
   if (Mode != "mean" && Mode != "cls")
     return nodeError(N, "mode must be \"mean\" or \"cls\"");
   bool Mean = Mode == "mean";
-  const Value *Mask = N.operand(1);
+  const Value *Mask = N.operand(PMask);
+  // With spans, h is [1, tokens, hidden] and each span is one sequence.
+  const Value *Spans = N.operand(PSpans);
+  int64_t Sequences = Batch;
+  if (Spans) {
+    if (Mask)
+      return nodeError(N, "packed tokens (spans) take no mask");
+    if (Batch != 1)
+      return nodeError(N, "packed input must be [1, tokens, hidden], got " +
+                              N.operand(0)->type().str());
+    auto Count = spanCount(N, PSpans);
+    if (!Count)
+      return Count.takeError();
+    Sequences = *Count;
+  }
   if (Mask && Mean) {
     auto MaskSizes = sizesOf(N, Mask);
     if (!MaskSizes)
@@ -554,30 +628,110 @@ llvm::Expected<NodeLowering> lowerPoolNormalize(const Node &N,
                               llvm::Twine(Batch) + ", " + llvm::Twine(Seq) +
                               "]");
   }
-  if (!Mean && Seq == 0)
+  if (!Mean && Seq == 0 && !Spans)
     return nodeError(N, "cls pooling of an empty sequence");
   // pool_normalize.cuh's PoolShape: at most 8 accesses per thread.
   if (Width < 1 || Width / widestVec(Width, *T) > 8 * 256)
     return nodeError(N, "unsupported hidden size " + llvm::Twine(Width) +
                             " (at most 2048 accesses of 16 bytes)");
   NodeLowering Out;
-  if (Batch == 0)
+  if (Sequences == 0)
     return Out;
+  if (Sequences > INT32_MAX)
+    return nodeError(N, "unsupported: more than 2^31 - 1 sequences");
   bool HasMask = Mask && Mean;
+  // pool_normalize.cuh's MaskKind: 0 none, 1 the mask, 3 spans.
+  int MaskKind = Spans ? 3 : HasMask ? 1 : 0;
   KernelLaunch L;
   L.Module = "pool_normalize.cuh";
   L.NameExpr = llvm::formatv(
       "kiln::pool_normalize<{0}, {1}, {2}, {3}, {4}, {5}>", Width, typeName(*T),
-      HasMask ? typeName(Mask->dtype()) : "float", flag(HasMask), flag(Mean),
-      flag(N.getInt("normalize", 1) != 0));
-  L.Grid[0] = uint32_t(Batch);
+      Spans     ? "int32_t"
+      : HasMask ? typeName(Mask->dtype())
+                : "float",
+      MaskKind, flag(Mean), flag(N.getInt("normalize", 1) != 0));
+  L.Grid[0] = uint32_t(Sequences);
   L.Block[0] = 256;
   L.Args = {LaunchArg::operand(0),
-            HasMask ? LaunchArg::operand(1) : LaunchArg::i64(0),
+            Spans     ? LaunchArg::operand(PSpans)
+            : HasMask ? LaunchArg::operand(PMask)
+                      : LaunchArg::i64(0),
             LaunchArg::result(0),
             LaunchArg::i64(Seq),
             LaunchArg::f32(N.getFloat("min_count", 1e-9f)),
             LaunchArg::f32(N.getFloat("epsilon", 1e-12f))};
+  Out.Launches.push_back(std::move(L));
+  return Out;
+}
+
+//===----------------------------------------------------------------------===//
+// PackTokens(mask, x1, ..., xn) {positions}
+//===----------------------------------------------------------------------===//
+
+/// pack_tokens.cuh's PackShape.
+constexpr int64_t PackThreads = 1024, PackMaxValues = 4;
+
+llvm::Expected<NodeLowering> lowerPackTokens(const Node &N,
+                                             const TargetInfo &) {
+  auto MaskSizes = sizesOf(N, N.operand(PackMask));
+  if (!MaskSizes)
+    return MaskSizes.takeError();
+  if (MaskSizes->size() != 2)
+    return nodeError(N, "mask must be [batch, seq], got " +
+                            N.operand(PackMask)->type().str());
+  int64_t Batch = (*MaskSizes)[0], Seq = (*MaskSizes)[1];
+  int64_t Values = int64_t(N.numOperands()) - PackFirstValue;
+  if (Values > PackMaxValues)
+    return nodeError(N, "unsupported: " + llvm::Twine(Values) +
+                            " packed values (the kernel packs at most " +
+                            llvm::Twine(PackMaxValues) + ")");
+  bool Positions = N.getInt("positions", 0) != 0;
+  if (N.numResults() != unsigned(1 + Values + (Positions ? 1 : 0)))
+    return nodeError(N, "expected a result for the spans, each packed value" +
+                            llvm::Twine(Positions ? " and the positions" : ""));
+  // The packed results' token count; with none, the spans alone are made
+  // and no span can be longer than the whole mask.
+  int64_t Tokens = Batch * Seq;
+  for (unsigned R = 1; R < N.numResults(); ++R) {
+    auto Sizes = sizesOf(N, N.result(R));
+    if (!Sizes)
+      return Sizes.takeError();
+    if (Sizes->size() != 2 || (*Sizes)[0] != 1 ||
+        (R > 1 && (*Sizes)[1] != Tokens))
+      return nodeError(N, "packed results must all be [1, tokens], got " +
+                              N.result(R)->type().str());
+    Tokens = (*Sizes)[1];
+  }
+  if (Tokens > INT32_MAX || Batch * Seq > (int64_t(1) << 40))
+    return nodeError(N, "unsupported size: at most 2^31 - 1 tokens");
+  NodeLowering Out;
+  if (Batch == 0)
+    return Out;
+  std::string Types;
+  for (int64_t I = 0; I < PackMaxValues; ++I)
+    Types +=
+        ", " + (I < Values
+                    ? typeName(N.operand(unsigned(PackFirstValue + I))->dtype())
+                    : std::string("float"));
+  KernelLaunch L;
+  L.Module = "pack_tokens.cuh";
+  L.NameExpr = llvm::formatv("kiln::pack_tokens<{0}{1}, {2}, {3}>",
+                             typeName(N.operand(PackMask)->dtype()), Types,
+                             Values, flag(Positions));
+  L.Block[0] = uint32_t(PackThreads);
+  L.Args = {LaunchArg::operand(PackMask), LaunchArg::result(0)};
+  for (int64_t I = 0; I < PackMaxValues; ++I) {
+    bool Used = I < Values;
+    L.Args.push_back(Used ? LaunchArg::operand(unsigned(PackFirstValue + I))
+                          : LaunchArg::i64(0));
+    L.Args.push_back(Used ? LaunchArg::result(unsigned(1 + I))
+                          : LaunchArg::i64(0));
+  }
+  L.Args.push_back(Positions ? LaunchArg::result(unsigned(1 + Values))
+                             : LaunchArg::i64(0));
+  L.Args.push_back(LaunchArg::i64(Batch));
+  L.Args.push_back(LaunchArg::i64(Seq));
+  L.Args.push_back(LaunchArg::i64(Tokens));
   Out.Launches.push_back(std::move(L));
   return Out;
 }
@@ -589,6 +743,7 @@ void registerFusedKernels(KernelRegistry &R) {
   R.add("EmbedLayerNorm", lowerEmbedLayerNorm);
   R.add("LayerNorm", lowerLayerNorm);
   R.add("LayerNormalization", lowerOnnxLayerNormalization);
+  R.add("PackTokens", lowerPackTokens);
   R.add("PoolNormalize", lowerPoolNormalize);
   R.add("SkipLayerNorm", lowerSkipLayerNorm);
 }

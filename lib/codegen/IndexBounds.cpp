@@ -20,11 +20,27 @@ bool preservesValues(llvm::StringRef Op) {
       {"Cast", "Reshape", "Unsqueeze", "Squeeze", "Flatten", "Identity"}, Op);
 }
 
-/// The graph input `V` is a copy of (through value-preserving ops), or null.
+/// The value PackTokens' result `V` holds the kept elements of (its packed
+/// value operand), or null for the spans and positions and other ops.
+const Value *packedFrom(const Value *V) {
+  const Node *N = V->definingNode();
+  if (!N || N->opName() != "PackTokens" || V->resultIndex() < PackFirstValue ||
+      V->resultIndex() >= N->numOperands())
+    return nullptr;
+  return N->operand(V->resultIndex());
+}
+
+/// The graph input `V` is a copy of (through value-preserving ops and
+/// PackTokens, whose packed values are elements of their operand or 0, a
+/// valid index of any table), or null.
 const Value *sourceInput(const Value *V) {
   for (int Depth = 0; V && Depth < 32; ++Depth) {
     if (V->isInput())
       return V;
+    if (const Value *Packed = packedFrom(V)) {
+      V = Packed;
+      continue;
+    }
     const Node *N = V->definingNode();
     if (!N || !preservesValues(N->opName()) || !N->operand(0) ||
         !isInteger(N->operand(0)->dtype()))
@@ -157,6 +173,21 @@ private:
       return std::nullopt;
     llvm::StringRef Op = N->opName();
     auto In = [&](unsigned I) { return of(N->operand(I), Depth + 1); };
+    if (Op == "PackTokens") {
+      // A packed value: its operand's elements, or 0 past the tokens.
+      if (const Value *From = packedFrom(V)) {
+        auto R = of(From, Depth + 1);
+        return R ? std::optional<IndexRange>(
+                       IndexRange{std::min(R->Lo, int64_t(0)),
+                                  std::max(R->Hi, int64_t(0))})
+                 : std::nullopt;
+      }
+      // The positions: a column of the mask, or 0.
+      if (V->resultIndex() == N->numOperands())
+        if (auto Seq = dim(N->operand(PackMask), 1))
+          return IndexRange{0, std::max<int64_t>(*Seq - 1, 0)};
+      return std::nullopt;
+    }
     if (preservesValues(Op) ||
         llvm::is_contained({"Expand", "Slice", "Transpose", "Tile", "Gather",
                             "ReduceMax", "ReduceMin"},

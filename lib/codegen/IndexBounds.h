@@ -5,7 +5,8 @@
 //
 //  - which graph inputs index which table (token ids, token types, any
 //    Gather index taken from an input through value-preserving ops: Cast,
-//    Reshape, Unsqueeze, Squeeze, Flatten, Identity), as IndexChecks the
+//    Reshape, Unsqueeze, Squeeze, Flatten, Identity, and PackTokens, whose
+//    packed values are the input's elements or 0), as IndexChecks the
 //    runtime applies to every request;
 //  - the longest sequence the position tables allow. Positions are either
 //    the token's place (EmbedLayerNorm without position ids) or computed

@@ -16,12 +16,16 @@ struct RoleOperand {
 };
 constexpr RoleOperand RoleOperands[] = {
     {"Attention", AMask, IoRole::AttentionMask},
+    {"Attention", ASpans, IoRole::AttentionMask},
     {"PoolNormalize", PMask, IoRole::AttentionMask},
+    {"PoolNormalize", PSpans, IoRole::AttentionMask},
     {"EmbedLayerNorm", ETokenTypeIds, IoRole::TokenTypes},
 };
 
 /// The graph input `V` is computed from when every node on the way has a
-/// single non-constant operand; null otherwise.
+/// single non-constant operand; null otherwise. PackTokens' results come
+/// from one operand each: the spans from the mask, a packed value from the
+/// value (its positions from no input of a role).
 const Value *sourceInput(const Value *V) {
   for (unsigned Steps = 0; V && Steps < 16; ++Steps) {
     if (V->isInput())
@@ -29,6 +33,13 @@ const Value *sourceInput(const Value *V) {
     const Node *N = V->definingNode();
     if (!N)
       return nullptr;
+    if (N->opName() == "PackTokens") {
+      V = V->resultIndex() < N->numOperands()
+              ? N->operand(V->resultIndex() == 0 ? unsigned(PackMask)
+                                                 : V->resultIndex())
+              : nullptr;
+      continue;
+    }
     const Value *Next = nullptr;
     for (const Value *Op : N->operands()) {
       if (!Op || Op->isConstant())

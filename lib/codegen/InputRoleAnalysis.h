@@ -6,7 +6,9 @@
 // of PoolNormalize is computed from the attention mask, and EmbedLayerNorm's
 // token-type operand is the token types. Each is traced back through nodes
 // with a single non-constant operand (Unsqueeze, Cast, the FusedElementwise
-// that makes the additive mask) to the graph input it comes from. Where no
+// that makes the additive mask) to the graph input it comes from; packed
+// plans' spans (Attention's and PoolNormalize's) through PackTokens to its
+// mask, and packed token types to the token types. Where no
 // fused op says it (a graph kiln could not fuse), an integer input named like
 // the exporters name it ("attention_mask", "token_type_ids") takes the role:
 // the compiler's best guess, recorded once.
