@@ -87,6 +87,7 @@ __global__ void __launch_bounds__(PackShape::Threads)
                 const X3 *__restrict__ In3, X3 *__restrict__ Out3,
                 int32_t *__restrict__ PositionsOut, int64_t Batch, int64_t Seq,
                 int64_t Tokens) {
+  wait_for_predecessor();
   static_assert(Values >= 0 && Values <= PackShape::MaxValues,
                 "at most MaxValues packed values");
   __shared__ int Scratch[PackShape::Warps + 1];
