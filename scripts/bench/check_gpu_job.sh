@@ -1,0 +1,36 @@
+#!/bin/bash
+# One GPU job that checks a build of main (run 11, issues 14 and 15): the GPU
+# tests, memcheck of the packed-token, programmatic-launch and multi-device
+# text paths, the real all-MiniLM-L6-v2 (fp16, packed buckets) against
+# onnxruntime fp32, and kiln serve under load with a device fault.
+#
+#   scripts/bench/check_gpu_job.sh CARRY
+#
+# CARRY holds kiln and kiln-gpu-tests (stripped), real.kiln (`kiln compile
+# all-MiniLM-L6-v2.onnx -o real.kiln --precision fp16 --batch 32 --seq 128
+# --tokens 2048,3072`), in.npz and ref.npz (`check_embeddings.py --onnx
+# all-MiniLM-L6-v2.onnx --inputs in.npz --write-reference ref.npz`, made on
+# the CPU machine, where the fp32 model is) and the model's tokenizer.json.
+set -u
+OUT=${OUT:-gpu-report}
+C=$(realpath "${1:-.carry}"); W=/tmp/w; mkdir -p $W $OUT/l
+[ -e /work/main ] || { mkdir -p /work && ln -sfn $PWD /work/main; }
+T0=$(date +%s); t() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
+t env; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+M=$W/minilm.onnx
+(python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.log 2>&1) &
+t gpu-tests
+timeout 200 $C/kiln-gpu-tests --gtest_brief=1 > $OUT/l/gpu-tests.txt 2>&1; echo "rc=$?" >> $OUT/l/gpu-tests.txt
+grep -E "FAILED|PASSED|SKIPPED \]|tests ran|rc=|Failure" $OUT/l/gpu-tests.txt | head -30
+t real-model
+$C/kiln run $C/real.kiln --inputs $C/in.npz -o $W/real-out.npz > /dev/null 2>$OUT/l/real.txt || cat $OUT/l/real.txt
+python3 scripts/bench/check_embeddings.py --reference $C/ref.npz --actual $W/real-out.npz --label "real all-MiniLM-L6-v2 fp16 (packed)"
+t memcheck
+timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 $C/kiln-gpu-tests --gtest_brief=1 \
+  --gtest_filter='PackedTokens*:Runtime.Packed*:Runtime.Programmatic*:MultiDevice.TextModel*:BadInput.DeviceView*' > $OUT/l/memcheck.txt 2>&1
+echo "rc=$?" >> $OUT/l/memcheck.txt; tail -3 $OUT/l/memcheck.txt
+wait; tail -1 $W/export.log
+t serve
+timeout 200 scripts/bench/serve_gpu.sh $C/kiln $M $C/tokenizer.json $OUT/serve 2>&1 | tail -30
+t done
+cd $OUT && tar czf logs.tgz l serve/*.txt serve/*.json 2>/dev/null; rm -rf l
