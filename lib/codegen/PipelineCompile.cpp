@@ -42,6 +42,9 @@ llvm::Error addPipelineStages(Artifact &A, unsigned Devices,
     if (!A.Meta.SeqBuckets.empty())
       O.Seqs = A.Meta.SeqBuckets;
     O.Pipeline = {};
+    // A stage is not a whole encoder: it runs padded (the whole model keeps
+    // its packed-token plans for one device and failover).
+    O.Tokens.clear();
     // The IR is already in its storage precision.
     O.Precision = Precision::F32;
     O.Prune.clear();
