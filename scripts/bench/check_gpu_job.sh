@@ -6,11 +6,16 @@
 #
 #   scripts/bench/check_gpu_job.sh CARRY
 #
-# CARRY holds kiln and kiln-gpu-tests (stripped), real.kiln (`kiln compile
-# all-MiniLM-L6-v2.onnx -o real.kiln --precision fp16 --batch 32 --seq 128
-# --tokens 2048,3072`), in.npz and ref.npz (`check_embeddings.py --onnx
-# all-MiniLM-L6-v2.onnx --inputs in.npz --write-reference ref.npz`, made on
-# the CPU machine, where the fp32 model is) and the model's tokenizer.json.
+# CARRY holds kiln and kiln-gpu-tests (stripped), the model's tokenizer.json
+# and, made on the CPU machine where the fp32 model is (it does not fit the
+# transfer limit whole):
+#   in.npz   32 rows of 32..128 tokens (ids cut to the kept rows, below)
+#   ref.npz  onnxruntime fp32 on all-MiniLM-L6-v2 and the original ids
+#            (check_embeddings.py --write-reference)
+#   real.kiln  all-MiniLM-L6-v2 with its word-embedding table cut to the
+#            2,345 rows those inputs use (subset_vocab.py; every other weight
+#            as is), `kiln compile --precision fp16 --batch 32 --seq 128
+#            --tokens 2048,3072`
 set -u
 OUT=${OUT:-gpu-report}
 C=$(realpath "${1:-.carry}"); W=/tmp/w; mkdir -p $W $OUT/l
