@@ -20,7 +20,7 @@ python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.lo
 PEERS="python3 scripts/bench/peers.py --device cuda --warmup 5 --iters 50"
 t compile-time
 for run in cold warm; do /usr/bin/time -f "$run: %e s wall" timeout 60 $C/kiln compile $M -o $W/five.kiln --batch 1,8,32,128,256 --seq 128 --precision fp16 --cache-dir $W/cc 2>&1 | tail -2; done
-TOK=1024,2048,4096,8192,12288,16384,20480,24576
+TOK=1024,2048,4096,8192,12288,16384,18432,20480,22528,24576
 /usr/bin/time -f "with --tokens $TOK: %e s wall" timeout 120 $C/kiln compile $M -o $W/m.kiln --batch 1,32,128,256 --seq 32,128 --tokens $TOK --precision fp16 --cache-dir $W/cc 2>&1 | tail -2
 t shapes
 timeout 150 $C/kiln bench $W/m.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 --peers "$PEERS" 2>&1 | grep -E "^\| [0-9]|rror"
