@@ -37,6 +37,7 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   Options.Pipeline = Check.Pipeline;
   Options.Precision = Check.Precision;
   Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
+  Options.Target.CutlassGeluGemm = Check.CutlassGeluGemm;
   Options.Jobs = 2;
   Options.EmitPtx = false;
   auto A = compileGraph(std::move(G), Options);

@@ -35,6 +35,8 @@ struct GpuCheck {
   kiln::Precision Precision = kiln::Precision::F32;
   /// TargetInfo::FusedGeluGemmMaxRows: 0 keeps cuBLASLt and the GELU pass.
   int64_t FusedGeluGemmMaxRows = INT64_MAX;
+  /// TargetInfo::CutlassGeluGemm.
+  bool CutlassGeluGemm = false;
 };
 
 /// A constant of `Dims` with values uniform in [-0.5, 0.5), in the text
