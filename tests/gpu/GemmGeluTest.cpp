@@ -35,13 +35,13 @@ namespace kiln {
 namespace {
 
 std::string ffnGraph(int64_t Batch, int64_t Seq, int64_t K, int64_t N,
-                     bool TransB) {
+                     bool TransB, const char *Activation = "gelu") {
   std::string D = std::to_string(Batch) + ", " + std::to_string(Seq);
   std::vector<int64_t> W =
       TransB ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N};
   return "graph @g(%x: f16[" + D + ", " + std::to_string(K) + "]) {\n" +
          randomConst("w", "f16", W, 11) + randomConst("b", "f16", {N}, 12) +
-         "  %y = FusedGemm(%x, %w, %b) {activation = \"gelu\"" +
+         "  %y = FusedGemm(%x, %w, %b) {activation = \"" + Activation + "\"" +
          (TransB ? ", trans_b = 1" : "") + "} : f16[" + D + ", " +
          std::to_string(N) + "]\n  return %y\n}\n";
 }
@@ -460,10 +460,13 @@ template <class Fn> float timeInGraph(Fn Launch, int Runs) {
 }
 
 /// The FFN graph of `Rows` tokens compiled `Cutlass` or not (cuBLASLt +
-/// the pass), run once on random inputs, then timed: the median of 100
-/// graph replays, and each step's median of 100 runs without a graph.
-void timePlan(int64_t Rows, bool Cutlass) {
-  auto G = parseGraph(ffnGraph(Rows / 128, 128, 384, 1536, false), "<t>");
+/// the pass; with `GeluAfter` false, cuBLASLt's bias GEMM alone), run once
+/// on random inputs, then timed: the median of 100 graph replays, and each
+/// step's median of 100 runs without a graph.
+void timePlan(int64_t Rows, bool Cutlass, bool GeluAfter = true) {
+  auto G = parseGraph(
+      ffnGraph(Rows / 128, 128, 384, 1536, false, GeluAfter ? "gelu" : "none"),
+      "<t>");
   ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
   CompileOptions O;
   O.Pipeline = {};
@@ -490,7 +493,10 @@ void timePlan(int64_t Rows, bool Cutlass) {
   auto Steps = (*Ctx)->profileBucket(0, 100);
   ASSERT_TRUE(bool(Steps)) << llvm::toString(Steps.takeError());
   std::printf("timing M=%lld N=1536 K=384 %s: graph replay median %.4f ms;",
-              (long long)Rows, Cutlass ? "cutlass" : "cublaslt+pass",
+              (long long)Rows,
+              Cutlass     ? "cutlass"
+              : GeluAfter ? "cublaslt+pass"
+                          : "cublaslt bias only",
               median(*Replays));
   for (const auto &S : *Steps)
     std::printf(" [%s %.4f ms]", S.What.c_str(), S.Ms);
@@ -504,6 +510,7 @@ TEST(GpuGemmGeluTiming, CutlassAgainstCublasLtAndThePass) {
   if (!cutlassRuns(Why))
     GTEST_SKIP() << Why;
   for (int64_t Rows : {int64_t(4096), int64_t(32768)}) {
+    timePlan(Rows, false, false);
     timePlan(Rows, false);
     timePlan(Rows, true);
     // The kernel alone, per tile configuration.
