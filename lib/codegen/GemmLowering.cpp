@@ -209,8 +209,12 @@ bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
   };
   if (!G.GeluAfter || !G.HasBias)
     return No("no erf GELU with a bias");
-  if (!Target.CutlassGeluGemm)
+  if (Target.CutlassGeluGemmMinRows == TargetInfo::NeverCutlassGeluGemm)
     return No("not asked for (--gelu-gemm)");
+  if (G.Step.M < Target.CutlassGeluGemmMinRows)
+    return No(std::to_string(G.Step.M) + " rows, below the " +
+              std::to_string(Target.CutlassGeluGemmMinRows) +
+              " where it beats cuBLASLt and the pass (--gelu-gemm)");
   if (Target.Arch != "sm_90a" && Target.Arch != "sm_90")
     return No("the CUTLASS kernels are for sm_90a, the target is " +
               Target.Arch);

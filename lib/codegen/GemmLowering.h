@@ -51,9 +51,9 @@ std::optional<KernelLaunch> fusedGeluGemm(const GemmShape &G,
 
 /// Moves the erf GELU of `G` (a FusedGemm {activation = "gelu"} with a
 /// bias) into its GEMM's epilogue (GemmStep::Epilogue::GeluErfBias, run
-/// by the CUTLASS kernels) when Target.CutlassGeluGemm is set, the target
-/// is sm_90, this build has the kernels and they take the shape
-/// (cutlassGeluGemmRefusal). Returns whether it did; if not, `G` is
+/// by the CUTLASS kernels) when it has Target.CutlassGeluGemmMinRows rows
+/// or more, the target is sm_90, this build has the kernels and they take
+/// the shape (cutlassGeluGemmRefusal). Returns whether it did; if not, `G` is
 /// unchanged. With `Why`, says why not.
 bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
                           std::string *Why = nullptr);

@@ -46,12 +46,15 @@ struct TargetInfo {
   /// MiniLM shape measured, 1x128 to 256x128 (docs/benchmarks.md, run 8).
   int64_t FusedGeluGemmMaxRows = DefaultFusedGeluGemmMaxRows;
   static constexpr int64_t DefaultFusedGeluGemmMaxRows = 0;
-  /// A FusedGemm with the erf GELU and a bias runs as one CUTLASS GEMM
-  /// with both in its epilogue (GemmStep::Epilogue::GeluErfBias, sm_90
-  /// targets, builds that have CUTLASS) instead of cuBLASLt and the pass;
-  /// ahead of FusedGeluGemmMaxRows (`kiln compile --gelu-gemm`).
-  bool CutlassGeluGemm = DefaultCutlassGeluGemm;
-  static constexpr bool DefaultCutlassGeluGemm = false;
+  /// A FusedGemm with the erf GELU and a bias whose rows (tokens) are at
+  /// least this many runs as one CUTLASS GEMM with both in its epilogue
+  /// (GemmStep::Epilogue::GeluErfBias, sm_90 targets, builds that have
+  /// CUTLASS) instead of cuBLASLt and the pass; ahead of
+  /// FusedGeluGemmMaxRows (`kiln compile --gelu-gemm`). 0: always,
+  /// NeverCutlassGeluGemm: never.
+  int64_t CutlassGeluGemmMinRows = DefaultCutlassGeluGemmMinRows;
+  static constexpr int64_t DefaultCutlassGeluGemmMinRows = 0;
+  static constexpr int64_t NeverCutlassGeluGemm = INT64_MAX;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200

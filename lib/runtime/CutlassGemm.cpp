@@ -42,10 +42,10 @@ std::string cutlassGeluGemmRefusal(const GemmStep &S) {
 }
 
 CutlassTile pickCutlassTile(const GemmStep &S, int SmCount) {
-  // Fewer 128x128 tiles than SMs leave SMs idle: halve the tile's rows.
-  int64_t Tiles128 = ((S.M + 127) / 128) * ((S.N + 127) / 128);
-  return Tiles128 < SmCount ? CutlassTile::Pingpong64x128
-                            : CutlassTile::Pingpong128x128;
+  // Fewer 128x256 tiles than SMs leave SMs idle: take 64x128 ones.
+  int64_t Tiles = ((S.M + 127) / 128) * ((S.N + 255) / 256);
+  return Tiles < SmCount ? CutlassTile::Pingpong64x128Poly
+                         : CutlassTile::Cooperative128x256Poly;
 }
 
 llvm::Error checkCutlassDevice() {

@@ -18,12 +18,17 @@ namespace kiln {
 /// KILN_CUTLASS_DIR found the headers).
 bool cutlassGemmBuilt();
 
-/// The kernel configurations; Auto picks one by shape.
+/// The kernel configurations; Auto picks one by shape. Pingpong: each
+/// warpgroup a tile, one's epilogue under the other's MMAs; cooperative:
+/// both warpgroups on one tile. *Poly: the branchless erf
+/// (CutlassGemm.cu), else CUTLASS's GELU (erff).
 enum class CutlassTile : uint8_t {
   Auto,
-  Pingpong64x128,    // small M: more CTAs to fill the SMs
-  Pingpong128x128,   // large M: one warpgroup's epilogue under the other's MMAs
-  Cooperative128x256 // large M, both warpgroups on one tile
+  Pingpong64x128,
+  Cooperative128x256,
+  Pingpong64x128Poly,
+  Pingpong128x128Poly,
+  Cooperative128x256Poly
 };
 
 namespace detail {

@@ -27,9 +27,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <random>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace kiln {
 namespace {
@@ -74,7 +76,8 @@ StepCounts countSteps(const std::string &Ir, int64_t MaxRows,
   O.Pipeline = {};
   O.Target = targetFor(Arch);
   O.Target.FusedGeluGemmMaxRows = MaxRows;
-  O.Target.CutlassGeluGemm = Cutlass;
+  O.Target.CutlassGeluGemmMinRows =
+      Cutlass ? 0 : TargetInfo::NeverCutlassGeluGemm;
   O.Jobs = 2;
   O.EmitPtx = false;
   auto A = compileGraph(std::move(*G), O);
@@ -213,17 +216,21 @@ TEST(GemmGeluLowering, CutlassEpilogueSaysWhyNot) {
   G.Step.AType = G.Step.BType = G.Step.DType_ = DType::F16;
   G.Step.Epi = GemmStep::Epilogue::Bias;
   TargetInfo T = targetFor("sm_80");
-  T.CutlassGeluGemm = true;
+  T.CutlassGeluGemmMinRows = 0;
   std::string Why;
   EXPECT_FALSE(geluIntoGemmEpilogue(G, T, &Why));
   EXPECT_EQ(Why, "the CUTLASS kernels are for sm_90a, the target is sm_80");
   EXPECT_EQ(G.Step.Epi, GemmStep::Epilogue::Bias);
   EXPECT_TRUE(G.GeluAfter);
   T = targetFor("sm_90a");
-  T.CutlassGeluGemm = false;
+  T.CutlassGeluGemmMinRows = TargetInfo::NeverCutlassGeluGemm;
   EXPECT_FALSE(geluIntoGemmEpilogue(G, T, &Why));
   EXPECT_EQ(Why, "not asked for (--gelu-gemm)");
-  T.CutlassGeluGemm = true;
+  T.CutlassGeluGemmMinRows = 257;
+  EXPECT_FALSE(geluIntoGemmEpilogue(G, T, &Why));
+  EXPECT_EQ(Why, "256 rows, below the 257 where it beats cuBLASLt and the "
+                 "pass (--gelu-gemm)");
+  T.CutlassGeluGemmMinRows = 256;
   G.Step.AType = DType::F32;
   EXPECT_FALSE(geluIntoGemmEpilogue(G, T, &Why));
   EXPECT_EQ(Why, cutlassGemmBuilt() ? "its operands and result are not all f16"
@@ -368,6 +375,11 @@ void expectCutlassMatchesHost(int64_t M, int64_t N, int64_t K, bool TransB,
   EXPECT_EQ(Bad, 0) << "worst error " << Worst;
 }
 
+const CutlassTile AllTiles[] = {
+    CutlassTile::Pingpong64x128, CutlassTile::Cooperative128x256,
+    CutlassTile::Pingpong64x128Poly, CutlassTile::Pingpong128x128Poly,
+    CutlassTile::Cooperative128x256Poly};
+
 TEST(GpuCutlassGeluGemm, MiniLmFfnRows) {
   std::string Why;
   if (!cutlassRuns(Why))
@@ -380,9 +392,7 @@ TEST(GpuCutlassGeluGemm, EveryTileConfiguration) {
   std::string Why;
   if (!cutlassRuns(Why))
     GTEST_SKIP() << Why;
-  for (CutlassTile T :
-       {CutlassTile::Pingpong64x128, CutlassTile::Pingpong128x128,
-        CutlassTile::Cooperative128x256})
+  for (CutlassTile T : AllTiles)
     for (int64_t M : {7, 200, 4097})
       expectCutlassMatchesHost(M, 1536, 384, false, T);
 }
@@ -470,7 +480,8 @@ void timePlan(int64_t Rows, bool Cutlass, bool GeluAfter = true) {
   ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
   CompileOptions O;
   O.Pipeline = {};
-  O.Target.CutlassGeluGemm = Cutlass;
+  O.Target.CutlassGeluGemmMinRows =
+      Cutlass ? 0 : TargetInfo::NeverCutlassGeluGemm;
   O.Target.FusedGeluGemmMaxRows = 0;
   O.Jobs = 2;
   O.EmitPtx = false;
@@ -509,15 +520,16 @@ TEST(GpuGemmGeluTiming, CutlassAgainstCublasLtAndThePass) {
   std::string Why;
   if (!cutlassRuns(Why))
     GTEST_SKIP() << Why;
-  for (int64_t Rows : {int64_t(4096), int64_t(32768)}) {
+  for (int64_t Rows :
+       {int64_t(4096), int64_t(8192), int64_t(16384), int64_t(32768)}) {
     timePlan(Rows, false, false);
     timePlan(Rows, false);
     timePlan(Rows, true);
     // The kernel alone, per tile configuration.
     GemmOperands G(Rows, 1536, 384, false);
-    for (CutlassTile T :
-         {CutlassTile::Auto, CutlassTile::Pingpong64x128,
-          CutlassTile::Pingpong128x128, CutlassTile::Cooperative128x256}) {
+    std::vector<CutlassTile> Tiles(std::begin(AllTiles), std::end(AllTiles));
+    Tiles.insert(Tiles.begin(), CutlassTile::Auto);
+    for (CutlassTile T : Tiles) {
       float Ms = timeInGraph(
           [&](cudaStream_t Stream) { return G.run(Stream, T); }, 100);
       std::printf("timing M=%lld N=1536 K=384 cutlass tile %d: %.4f ms "
@@ -526,11 +538,12 @@ TEST(GpuGemmGeluTiming, CutlassAgainstCublasLtAndThePass) {
                   2.0 * Rows * 1536 * 384 / (Ms * 1e-3) / 1e12);
     }
   }
-  for (int64_t Rows : {int64_t(128), int64_t(1024), int64_t(8192)}) {
+  for (int64_t Rows : {int64_t(128), int64_t(1024), int64_t(2048)}) {
+    timePlan(Rows, false, false);
+    timePlan(Rows, false);
+    timePlan(Rows, true);
     GemmOperands G(Rows, 1536, 384, false);
-    for (CutlassTile T :
-         {CutlassTile::Pingpong64x128, CutlassTile::Pingpong128x128,
-          CutlassTile::Cooperative128x256})
+    for (CutlassTile T : AllTiles)
       std::printf(
           "timing M=%lld N=1536 K=384 cutlass tile %d: %.4f ms\n",
           (long long)Rows, int(T),

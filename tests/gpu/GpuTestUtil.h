@@ -35,7 +35,8 @@ struct GpuCheck {
   kiln::Precision Precision = kiln::Precision::F32;
   /// TargetInfo::FusedGeluGemmMaxRows: 0 keeps cuBLASLt and the GELU pass.
   int64_t FusedGeluGemmMaxRows = INT64_MAX;
-  /// TargetInfo::CutlassGeluGemm.
+  /// The CUTLASS GEMM for the erf GELU: TargetInfo::CutlassGeluGemmMinRows
+  /// 0 if set, else never.
   bool CutlassGeluGemm = false;
 };
 

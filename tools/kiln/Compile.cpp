@@ -294,12 +294,12 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     if (!cutlassGemmBuilt())
       return makeError("--gelu-gemm cutlass: this build of kiln has no "
                        "CUTLASS kernels (configure it with KILN_CUTLASS_DIR)");
-    Options.Target.CutlassGeluGemm = true;
+    Options.Target.CutlassGeluGemmMinRows = 0;
   } else if (GeluGemm == "fused") {
-    Options.Target.CutlassGeluGemm = false;
+    Options.Target.CutlassGeluGemmMinRows = TargetInfo::NeverCutlassGeluGemm;
     Options.Target.FusedGeluGemmMaxRows = INT64_MAX;
   } else if (GeluGemm == "separate") {
-    Options.Target.CutlassGeluGemm = false;
+    Options.Target.CutlassGeluGemmMinRows = TargetInfo::NeverCutlassGeluGemm;
     Options.Target.FusedGeluGemmMaxRows = 0;
   } else if (GeluGemm != "auto") {
     return makeError("--gelu-gemm: expected 'auto', 'cutlass', 'fused' or "
