@@ -18,18 +18,10 @@ namespace kiln {
 /// KILN_CUTLASS_DIR found the headers).
 bool cutlassGemmBuilt();
 
-/// The kernel configurations; Auto picks one by shape. Pingpong: each
-/// warpgroup a tile, one's epilogue under the other's MMAs; cooperative:
-/// both warpgroups on one tile. *Poly: the branchless erf
-/// (CutlassGemm.cu), else CUTLASS's GELU (erff).
-enum class CutlassTile : uint8_t {
-  Auto,
-  Pingpong64x128,
-  Cooperative128x256,
-  Pingpong64x128Poly,
-  Pingpong128x128Poly,
-  Cooperative128x256Poly
-};
+/// The kernel configurations for [K,N] weights; Auto picks one by shape
+/// (pickCutlassTile). Pingpong: each warpgroup a tile, one's epilogue under
+/// the other's MMAs; cooperative: both warpgroups on one tile.
+enum class CutlassTile : uint8_t { Auto, Pingpong64x128, Cooperative128x256 };
 
 namespace detail {
 /// Launches D = gelu_erf(Alpha * A @ op(B) + Bias) (CutlassGemm.cu); an

@@ -64,9 +64,10 @@ struct StepCounts {
   int CutlassGemms = 0; // GemmSteps with the GeluErfBias epilogue
 };
 
-StepCounts countSteps(const std::string &Ir, int64_t MaxRows,
-                      const std::string &Arch = "sm_90a",
-                      bool Cutlass = false) {
+StepCounts
+countSteps(const std::string &Ir, int64_t MaxRows,
+           const std::string &Arch = "sm_90a",
+           int64_t CutlassMinRows = TargetInfo::NeverCutlassGeluGemm) {
   StepCounts Out;
   auto G = parseGraph(Ir, "<test>");
   EXPECT_TRUE(bool(G)) << llvm::toString(G.takeError());
@@ -76,8 +77,7 @@ StepCounts countSteps(const std::string &Ir, int64_t MaxRows,
   O.Pipeline = {};
   O.Target = targetFor(Arch);
   O.Target.FusedGeluGemmMaxRows = MaxRows;
-  O.Target.CutlassGeluGemmMinRows =
-      Cutlass ? 0 : TargetInfo::NeverCutlassGeluGemm;
+  O.Target.CutlassGeluGemmMinRows = CutlassMinRows;
   O.Jobs = 2;
   O.EmitPtx = false;
   auto A = compileGraph(std::move(*G), O);
@@ -183,27 +183,42 @@ TEST(GemmGeluLowering, CutlassEpilogueReplacesThePass) {
     GTEST_SKIP() << "built without CUTLASS (KILN_CUTLASS_DIR)";
   // Ahead of the mma.sync kernel when both are asked for.
   StepCounts C =
-      countSteps(ffnGraph(2, 128, 384, 1536, false), Always, "sm_90a", true);
+      countSteps(ffnGraph(2, 128, 384, 1536, false), Always, "sm_90a", 0);
   EXPECT_EQ(C.Gemms, 1);
   EXPECT_EQ(C.CutlassGemms, 1);
   EXPECT_EQ(C.FusedGelu, 0);
   EXPECT_EQ(C.GeluPasses, 0);
-  C = countSteps(ffnGraph(1, 200, 96, 384, true), Never, "sm_90", true);
+  C = countSteps(ffnGraph(1, 200, 96, 384, true), Never, "sm_90", 0);
   EXPECT_EQ(C.CutlassGemms, 1);
   EXPECT_EQ(C.GeluPasses, 0);
   // N = 196 is no multiple of 8: cuBLASLt and the pass.
-  C = countSteps(ffnGraph(2, 16, 64, 196, false), Never, "sm_90a", true);
+  C = countSteps(ffnGraph(2, 16, 64, 196, false), Never, "sm_90a", 0);
   EXPECT_EQ(C.Gemms, 1);
   EXPECT_EQ(C.CutlassGemms, 0);
   EXPECT_EQ(C.GeluPasses, 1);
   // Not for sm_80.
-  C = countSteps(ffnGraph(2, 16, 64, 128, false), Never, "sm_80", true);
+  C = countSteps(ffnGraph(2, 16, 64, 128, false), Never, "sm_80", 0);
   EXPECT_EQ(C.CutlassGemms, 0);
   EXPECT_EQ(C.GeluPasses, 1);
   // Not asked for.
-  C = countSteps(ffnGraph(2, 16, 64, 128, false), Never, "sm_90a", false);
+  C = countSteps(ffnGraph(2, 16, 64, 128, false), Never, "sm_90a");
   EXPECT_EQ(C.CutlassGemms, 0);
   EXPECT_EQ(C.GeluPasses, 1);
+}
+
+TEST(GemmGeluLowering, DefaultTakesCutlassFrom8192Rows) {
+  if (!cutlassGemmBuilt())
+    GTEST_SKIP() << "built without CUTLASS (KILN_CUTLASS_DIR)";
+  constexpr int64_t Default = TargetInfo::DefaultCutlassGeluGemmMinRows;
+  EXPECT_EQ(TargetInfo().CutlassGeluGemmMinRows, 8192);
+  // MiniLM at 32 x 128 tokens: cuBLASLt and the pass; at 64 x 128, CUTLASS.
+  StepCounts C =
+      countSteps(ffnGraph(32, 128, 384, 1536, false), Never, "sm_90a", Default);
+  EXPECT_EQ(C.CutlassGemms, 0);
+  EXPECT_EQ(C.GeluPasses, 1);
+  C = countSteps(ffnGraph(64, 128, 384, 1536, false), Never, "sm_90a", Default);
+  EXPECT_EQ(C.CutlassGemms, 1);
+  EXPECT_EQ(C.GeluPasses, 0);
 }
 
 TEST(GemmGeluLowering, CutlassEpilogueSaysWhyNot) {
@@ -375,10 +390,8 @@ void expectCutlassMatchesHost(int64_t M, int64_t N, int64_t K, bool TransB,
   EXPECT_EQ(Bad, 0) << "worst error " << Worst;
 }
 
-const CutlassTile AllTiles[] = {
-    CutlassTile::Pingpong64x128, CutlassTile::Cooperative128x256,
-    CutlassTile::Pingpong64x128Poly, CutlassTile::Pingpong128x128Poly,
-    CutlassTile::Cooperative128x256Poly};
+const CutlassTile AllTiles[] = {CutlassTile::Pingpong64x128,
+                                CutlassTile::Cooperative128x256};
 
 TEST(GpuCutlassGeluGemm, MiniLmFfnRows) {
   std::string Why;
