@@ -53,7 +53,7 @@ struct TargetInfo {
   /// FusedGeluGemmMaxRows (`kiln compile --gelu-gemm`). 0: always,
   /// NeverCutlassGeluGemm: never. 8192 by default: at 1536x384 (MiniLM's
   /// FFN) it beat cuBLASLt + the pass by 13-16% from 8192 to 32768 rows on
-  /// an H200 and lost by 7-16% at 128 to 4096 (docs/runtime.md).
+  /// an H200 and lost by 4-16% at 128 to 4096 (docs/runtime.md).
   int64_t CutlassGeluGemmMinRows = DefaultCutlassGeluGemmMinRows;
   static constexpr int64_t DefaultCutlassGeluGemmMinRows = 8192;
   static constexpr int64_t NeverCutlassGeluGemm = INT64_MAX;
