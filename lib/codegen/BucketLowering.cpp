@@ -255,6 +255,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
       if (*Shape) {
         W.Kind = NodeKind::Gemm;
         W.Gemm = std::move(**Shape);
+        geluIntoGemmEpilogue(W.Gemm, Target);
       }
     }
     // Everything else, and a MatMul cuBLASLt does not take, runs kernels.

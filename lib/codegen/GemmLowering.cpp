@@ -3,6 +3,7 @@
 
 #include "codegen/ElementwiseCodegen.h"
 #include "ir/Error.h"
+#include "runtime/CutlassGemm.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -197,6 +198,34 @@ std::optional<KernelLaunch> fusedGeluGemm(const GemmShape &G,
             LaunchArg::result(0),  LaunchArg::i32(S.M),   LaunchArg::i32(S.N),
             LaunchArg::i32(S.K)};
   return L;
+}
+
+bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
+                          std::string *Why) {
+  auto No = [&](std::string Reason) {
+    if (Why)
+      *Why = std::move(Reason);
+    return false;
+  };
+  if (!G.GeluAfter || !G.HasBias)
+    return No("no erf GELU with a bias");
+  if (Target.CutlassGeluGemmMinRows == TargetInfo::NeverCutlassGeluGemm)
+    return No("not asked for (--gelu-gemm)");
+  if (G.Step.M < Target.CutlassGeluGemmMinRows)
+    return No(std::to_string(G.Step.M) + " rows, below the " +
+              std::to_string(Target.CutlassGeluGemmMinRows) +
+              " where it beats cuBLASLt and the pass (--gelu-gemm)");
+  if (Target.Arch != "sm_90a" && Target.Arch != "sm_90")
+    return No("the CUTLASS kernels are for sm_90a, the target is " +
+              Target.Arch);
+  if (!cutlassGemmBuilt())
+    return No("this build has no CUTLASS kernels");
+  std::string Refusal = cutlassGeluGemmRefusal(G.Step);
+  if (!Refusal.empty())
+    return No(std::move(Refusal));
+  G.Step.Epi = GemmStep::Epilogue::GeluErfBias;
+  G.GeluAfter = false;
+  return true;
 }
 
 KernelLaunch geluAfterGemm(DType T, int64_t Elements,

@@ -49,6 +49,15 @@ llvm::Expected<std::optional<GemmShape>> cublasGemm(const Node &N);
 std::optional<KernelLaunch> fusedGeluGemm(const GemmShape &G,
                                           const TargetInfo &Target);
 
+/// Moves the erf GELU of `G` (a FusedGemm {activation = "gelu"} with a
+/// bias) into its GEMM's epilogue (GemmStep::Epilogue::GeluErfBias, run
+/// by the CUTLASS kernels) when it has Target.CutlassGeluGemmMinRows rows
+/// or more, the target is sm_90, this build has the kernels and they take
+/// the shape (cutlassGeluGemmRefusal). Returns whether it did; if not, `G` is
+/// unchanged. With `Why`, says why not.
+bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
+                          std::string *Why = nullptr);
+
 /// The elementwise erf GELU applied in place after a GEMM.
 /// Its grid strides over the elements with a few waves of `Target`'s SMs.
 KernelLaunch geluAfterGemm(DType T, int64_t Elements, const TargetInfo &Target);

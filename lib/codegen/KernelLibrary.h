@@ -46,6 +46,17 @@ struct TargetInfo {
   /// MiniLM shape measured, 1x128 to 256x128 (docs/benchmarks.md, run 8).
   int64_t FusedGeluGemmMaxRows = DefaultFusedGeluGemmMaxRows;
   static constexpr int64_t DefaultFusedGeluGemmMaxRows = 0;
+  /// A FusedGemm with the erf GELU and a bias whose rows (tokens) are at
+  /// least this many runs as one CUTLASS GEMM with both in its epilogue
+  /// (GemmStep::Epilogue::GeluErfBias, sm_90 targets, builds that have
+  /// CUTLASS) instead of cuBLASLt and the pass; ahead of
+  /// FusedGeluGemmMaxRows (`kiln compile --gelu-gemm`). 0: always,
+  /// NeverCutlassGeluGemm: never. 8192 by default: at 1536x384 (MiniLM's
+  /// FFN) it beat cuBLASLt + the pass by 13-16% from 8192 to 32768 rows on
+  /// an H200 and lost by 4-16% at 128 to 4096 (docs/runtime.md).
+  int64_t CutlassGeluGemmMinRows = DefaultCutlassGeluGemmMinRows;
+  static constexpr int64_t DefaultCutlassGeluGemmMinRows = 8192;
+  static constexpr int64_t NeverCutlassGeluGemm = INT64_MAX;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200

@@ -192,7 +192,8 @@ std::optional<bool> epilogueHasBias(GemmStep::Epilogue Epi) {
   case GemmStep::Epilogue::GeluTanh: return false;
   case GemmStep::Epilogue::Bias:
   case GemmStep::Epilogue::ReluBias:
-  case GemmStep::Epilogue::GeluTanhBias: return true;
+  case GemmStep::Epilogue::GeluTanhBias:
+  case GemmStep::Epilogue::GeluErfBias: return true;
   }
   return std::nullopt;
 }

@@ -1,5 +1,6 @@
 //===- CublasLt.cpp - GemmSteps on cuBLASLt -------------------------------===//
 #include "runtime/CublasLt.h"
+#include "runtime/CutlassGemm.h"
 #include "runtime/DeviceError.h"
 
 #include "ir/Error.h"
@@ -7,6 +8,7 @@
 #include "llvm/ADT/ScopeExit.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 
 namespace kiln {
@@ -96,6 +98,17 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
   // op(A)^T: cuBLASLt's first matrix is our B, its second our A.
   auto G = std::make_unique<PreparedGemm>();
   std::string Where = "preparing the GEMM of " + S.Label;
+  if (S.Epi == GemmStep::Epilogue::GeluErfBias) {
+    // The CUTLASS kernels run it (CutlassGemm.h): no descriptors, no
+    // heuristic, nothing to autotune.
+    std::string Refusal = cutlassGeluGemmRefusal(S);
+    if (!Refusal.empty())
+      return makeError(Where +
+                       ": the CUTLASS kernels cannot run it: " + Refusal);
+    if (llvm::Error Err = checkCutlassDevice())
+      return withContext(std::move(Err), Where);
+    return std::move(G);
+  }
   KILN_CUBLAS(
       cublasLtMatmulDescCreate(&G->Desc, CUBLAS_COMPUTE_32F, CUDA_R_32F),
       Where);
@@ -124,6 +137,9 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
   case GemmStep::Epilogue::GeluTanhBias:
     Epi = CUBLASLT_EPILOGUE_GELU_BIAS;
     Bias = true;
+    break;
+  case GemmStep::Epilogue::GeluErfBias:
+    assert(false && "the CUTLASS GEMM returned above");
     break;
   }
   KILN_CUBLAS(cublasLtMatmulDescSetAttribute(
@@ -203,6 +219,8 @@ cublasStatus_t runGemm(cublasLtHandle_t Lt, const GemmStep &S,
                        const PreparedGemm &G, const cublasLtMatmulAlgo_t &Algo,
                        const void *A, const void *B, void *D, void *Workspace,
                        cudaStream_t Stream) {
+  if (S.Epi == GemmStep::Epilogue::GeluErfBias)
+    return CUBLAS_STATUS_NOT_SUPPORTED; // runCutlassGeluGemm runs it
   float Alpha = S.Alpha, Beta = 0.0f;
   return cublasLtMatmul(Lt, G.Desc, &Alpha, B, G.LayoutA, A, G.LayoutB, &Beta,
                         D, G.LayoutD, D, G.LayoutD, &Algo, Workspace,

@@ -37,7 +37,9 @@ struct PreparedGemm {
 /// Describes `S` to cuBLASLt, its bias at `BiasPtr` (for the *Bias
 /// epilogues), and picks its algorithm: the stored one, else the
 /// heuristic's first. With `Candidates`, also lists up to `Count` of the
-/// heuristic's choices (for autotuning).
+/// heuristic's choices (for autotuning). A GeluErfBias step is no cuBLASLt
+/// GEMM: it is only checked (that the CUTLASS kernels take it and the
+/// device runs them) and gets an empty PreparedGemm.
 llvm::Expected<std::unique_ptr<PreparedGemm>>
 prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
             unsigned Count = 1,
@@ -45,7 +47,7 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
 
 /// D = epilogue(alpha op(A) op(B)) on `Stream` with algorithm `Algo` (the
 /// operand swap is in the prepared layouts). `Workspace` holds
-/// GemmWorkspaceBytes.
+/// GemmWorkspaceBytes. Not for GeluErfBias (runCutlassGeluGemm).
 cublasStatus_t runGemm(cublasLtHandle_t Lt, const GemmStep &S,
                        const PreparedGemm &G, const cublasLtMatmulAlgo_t &Algo,
                        const void *A, const void *B, void *D, void *Workspace,

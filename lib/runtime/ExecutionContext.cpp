@@ -10,6 +10,7 @@
 
 #include "ir/Error.h"
 #include "runtime/Bucketing.h"
+#include "runtime/CutlassGemm.h"
 #include "runtime/InputChecks.h"
 #include "runtime/InputRoles.h"
 
@@ -154,6 +155,13 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
                 "launching " + E->A.Plan.Kernels[K->Kernel].LoweredName +
                     " for " + K->Label);
     } else if (const auto *G = std::get_if<GemmStep>(&S)) {
+      if (G->Epi == GemmStep::Epilogue::GeluErfBias) {
+        if (llvm::Error Err = runCutlassGeluGemm(
+                *G, address(G->A), address(G->B), address(G->Bias),
+                address(G->D), Workspace, GemmWorkspaceBytes, Stream))
+          return Err;
+        continue;
+      }
       const PreparedGemm &P = *Gemms[Bucket][I];
       KILN_CUBLAS(matmul(*G, P, P.Algo), "GEMM of " + G->Label);
     } else {

@@ -61,15 +61,18 @@ struct KernelStep {
 /// elements; a stride of 0 broadcasts that operand over the batch. The
 /// runtime maps this onto cuBLASLt (fp32 accumulation).
 struct GemmStep {
-  /// cuBLASLt's epilogues. Its GELU is the tanh approximation, so the erf
-  /// GELU runs as a separate kernel after a Bias or None epilogue.
+  /// cuBLASLt's epilogues, and GeluErfBias: gelu_erf(x + bias), which
+  /// cuBLASLt cannot do (its GELU is the tanh approximation), run by the
+  /// CUTLASS kernels instead (CutlassGemm.h). Without it the erf GELU runs
+  /// as a separate kernel after a Bias or None epilogue.
   enum class Epilogue : uint8_t {
     None,
     Bias,
     Relu,
     ReluBias,
     GeluTanh,
-    GeluTanhBias
+    GeluTanhBias,
+    GeluErfBias
   };
   int64_t M = 0, N = 0, K = 0;
   int64_t Batch = 1;

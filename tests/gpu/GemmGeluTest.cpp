@@ -2,52 +2,72 @@
 //
 // gemm_gelu.cuh against the reference executor: the MiniLM FFN's shape, a
 // row count that is no multiple of the tile (the zero-filled, unstored
-// tail), and B transposed. Which path the lowering picks is checked on the
-// plan itself, so that part runs without a GPU too.
+// tail), and B transposed. The CUTLASS GEMM (GemmStep::Epilogue::
+// GeluErfBias, CutlassGemm.h) likewise through the plan, and directly, per
+// tile configuration, against a host reference up to 32768 rows. Which
+// path the lowering picks is checked on the plan itself, so that part runs
+// without a GPU too. KILN_GEMM_GELU_TIMING=1 times cuBLASLt + the pass
+// against the CUTLASS GEMM.
 //
 //===----------------------------------------------------------------------===//
 #include "GpuTestUtil.h"
 
 #include "codegen/Compiler.h"
+#include "codegen/GemmLowering.h"
+#include "ir/DType.h"
 #include "ir/Parser.h"
+#include "runtime/CublasLt.h"
+#include "runtime/CutlassGemm.h"
+#include "runtime/EngineInternal.h"
 
 #include "gtest/gtest.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <iterator>
+#include <random>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace kiln {
 namespace {
 
 std::string ffnGraph(int64_t Batch, int64_t Seq, int64_t K, int64_t N,
-                     bool TransB) {
+                     bool TransB, const char *Activation = "gelu") {
   std::string D = std::to_string(Batch) + ", " + std::to_string(Seq);
   std::vector<int64_t> W =
       TransB ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N};
   return "graph @g(%x: f16[" + D + ", " + std::to_string(K) + "]) {\n" +
          randomConst("w", "f16", W, 11) + randomConst("b", "f16", {N}, 12) +
-         "  %y = FusedGemm(%x, %w, %b) {activation = \"gelu\"" +
+         "  %y = FusedGemm(%x, %w, %b) {activation = \"" + Activation + "\"" +
          (TransB ? ", trans_b = 1" : "") + "} : f16[" + D + ", " +
          std::to_string(N) + "]\n  return %y\n}\n";
 }
 
 /// fp16 results of sums of up to 384 products: a few fp16 ulps of the
 /// result (|y| up to about 10) apart from the reference's single rounding.
-GpuCheck fp16Check(bool Fused = true) {
+GpuCheck fp16Check(bool Fused = true, bool Cutlass = false) {
   GpuCheck C;
   C.AbsTol = 4e-3;
   C.RelTol = 4e-3;
   C.FusedGeluGemmMaxRows = Fused ? INT64_MAX : 0;
+  C.CutlassGeluGemm = Cutlass;
   return C;
 }
 
 struct StepCounts {
   int Gemms = 0, FusedGelu = 0, GeluPasses = 0;
+  int CutlassGemms = 0; // GemmSteps with the GeluErfBias epilogue
 };
 
-StepCounts countSteps(const std::string &Ir, int64_t MaxRows,
-                      const std::string &Arch = "sm_90a") {
+StepCounts
+countSteps(const std::string &Ir, int64_t MaxRows,
+           const std::string &Arch = "sm_90a",
+           int64_t CutlassMinRows = TargetInfo::NeverCutlassGeluGemm) {
   StepCounts Out;
   auto G = parseGraph(Ir, "<test>");
   EXPECT_TRUE(bool(G)) << llvm::toString(G.takeError());
@@ -57,6 +77,7 @@ StepCounts countSteps(const std::string &Ir, int64_t MaxRows,
   O.Pipeline = {};
   O.Target = targetFor(Arch);
   O.Target.FusedGeluGemmMaxRows = MaxRows;
+  O.Target.CutlassGeluGemmMinRows = CutlassMinRows;
   O.Jobs = 2;
   O.EmitPtx = false;
   auto A = compileGraph(std::move(*G), O);
@@ -65,8 +86,9 @@ StepCounts countSteps(const std::string &Ir, int64_t MaxRows,
     return Out;
   for (const BucketPlan &B : A->Plan.Buckets)
     for (const Step &S : B.Steps) {
-      if (std::holds_alternative<GemmStep>(S)) {
+      if (const auto *G = std::get_if<GemmStep>(&S)) {
         ++Out.Gemms;
+        Out.CutlassGemms += G->Epi == GemmStep::Epilogue::GeluErfBias;
         continue;
       }
       const auto *K = std::get_if<KernelStep>(&S);
@@ -154,6 +176,393 @@ TEST(GemmGeluLowering, FallsBackToCublasLtAndTheGeluPass) {
   C = countSteps(ffnGraph(2, 16, 64, 128, false), Always, "sm_75");
   EXPECT_EQ(C.FusedGelu, 0);
   EXPECT_EQ(C.Gemms, 1);
+}
+
+TEST(GemmGeluLowering, CutlassEpilogueReplacesThePass) {
+  if (!cutlassGemmBuilt())
+    GTEST_SKIP() << "built without CUTLASS (KILN_CUTLASS_DIR)";
+  // Ahead of the mma.sync kernel when both are asked for.
+  StepCounts C =
+      countSteps(ffnGraph(2, 128, 384, 1536, false), Always, "sm_90a", 0);
+  EXPECT_EQ(C.Gemms, 1);
+  EXPECT_EQ(C.CutlassGemms, 1);
+  EXPECT_EQ(C.FusedGelu, 0);
+  EXPECT_EQ(C.GeluPasses, 0);
+  C = countSteps(ffnGraph(1, 200, 96, 384, true), Never, "sm_90", 0);
+  EXPECT_EQ(C.CutlassGemms, 1);
+  EXPECT_EQ(C.GeluPasses, 0);
+  // N = 196 is no multiple of 8: cuBLASLt and the pass.
+  C = countSteps(ffnGraph(2, 16, 64, 196, false), Never, "sm_90a", 0);
+  EXPECT_EQ(C.Gemms, 1);
+  EXPECT_EQ(C.CutlassGemms, 0);
+  EXPECT_EQ(C.GeluPasses, 1);
+  // Not for sm_80.
+  C = countSteps(ffnGraph(2, 16, 64, 128, false), Never, "sm_80", 0);
+  EXPECT_EQ(C.CutlassGemms, 0);
+  EXPECT_EQ(C.GeluPasses, 1);
+  // Not asked for.
+  C = countSteps(ffnGraph(2, 16, 64, 128, false), Never, "sm_90a");
+  EXPECT_EQ(C.CutlassGemms, 0);
+  EXPECT_EQ(C.GeluPasses, 1);
+}
+
+TEST(GemmGeluLowering, DefaultTakesCutlassFrom8192Rows) {
+  if (!cutlassGemmBuilt())
+    GTEST_SKIP() << "built without CUTLASS (KILN_CUTLASS_DIR)";
+  constexpr int64_t Default = TargetInfo::DefaultCutlassGeluGemmMinRows;
+  EXPECT_EQ(TargetInfo().CutlassGeluGemmMinRows, 8192);
+  // MiniLM at 32 x 128 tokens: cuBLASLt and the pass; at 64 x 128, CUTLASS.
+  StepCounts C =
+      countSteps(ffnGraph(32, 128, 384, 1536, false), Never, "sm_90a", Default);
+  EXPECT_EQ(C.CutlassGemms, 0);
+  EXPECT_EQ(C.GeluPasses, 1);
+  C = countSteps(ffnGraph(64, 128, 384, 1536, false), Never, "sm_90a", Default);
+  EXPECT_EQ(C.CutlassGemms, 1);
+  EXPECT_EQ(C.GeluPasses, 0);
+}
+
+TEST(GemmGeluLowering, CutlassEpilogueSaysWhyNot) {
+  GemmShape G;
+  G.HasBias = true;
+  G.GeluAfter = true;
+  G.Step.M = 256;
+  G.Step.N = 1536;
+  G.Step.K = 384;
+  G.Step.AType = G.Step.BType = G.Step.DType_ = DType::F16;
+  G.Step.Epi = GemmStep::Epilogue::Bias;
+  TargetInfo T = targetFor("sm_80");
+  T.CutlassGeluGemmMinRows = 0;
+  std::string Why;
+  EXPECT_FALSE(geluIntoGemmEpilogue(G, T, &Why));
+  EXPECT_EQ(Why, "the CUTLASS kernels are for sm_90a, the target is sm_80");
+  EXPECT_EQ(G.Step.Epi, GemmStep::Epilogue::Bias);
+  EXPECT_TRUE(G.GeluAfter);
+  T = targetFor("sm_90a");
+  T.CutlassGeluGemmMinRows = TargetInfo::NeverCutlassGeluGemm;
+  EXPECT_FALSE(geluIntoGemmEpilogue(G, T, &Why));
+  EXPECT_EQ(Why, "not asked for (--gelu-gemm)");
+  T.CutlassGeluGemmMinRows = 257;
+  EXPECT_FALSE(geluIntoGemmEpilogue(G, T, &Why));
+  EXPECT_EQ(Why, "256 rows, below the 257 where it beats cuBLASLt and the "
+                 "pass (--gelu-gemm)");
+  T.CutlassGeluGemmMinRows = 256;
+  G.Step.AType = DType::F32;
+  EXPECT_FALSE(geluIntoGemmEpilogue(G, T, &Why));
+  EXPECT_EQ(Why, cutlassGemmBuilt() ? "its operands and result are not all f16"
+                                    : "this build has no CUTLASS kernels");
+  G.Step.AType = DType::F16;
+  EXPECT_EQ(geluIntoGemmEpilogue(G, T, &Why), cutlassGemmBuilt());
+  if (cutlassGemmBuilt()) {
+    EXPECT_EQ(G.Step.Epi, GemmStep::Epilogue::GeluErfBias);
+    EXPECT_FALSE(G.GeluAfter);
+  }
+}
+
+TEST(GpuGemmGelu, CutlassThroughThePlan) {
+  // The MiniLM FFN (256 tokens), 7 rows, transposed weights, and the FFN's
+  // second shape (N 384, K 1536) at a row count no tile divides; through
+  // the artifact, the context's preparation and a CUDA graph.
+  expectGpuMatchesReference(ffnGraph(2, 128, 384, 1536, false),
+                            fp16Check(false, true));
+  expectGpuMatchesReference(ffnGraph(1, 7, 384, 1536, false),
+                            fp16Check(false, true));
+  expectGpuMatchesReference(ffnGraph(1, 200, 96, 384, true),
+                            fp16Check(false, true));
+  GpuCheck Wide = fp16Check(false, true);
+  Wide.AbsTol = Wide.RelTol = 8e-3; // sums of 1536 products
+  expectGpuMatchesReference(ffnGraph(2, 77, 1536, 384, false), Wide);
+}
+
+/// Whether the CUTLASS GEMM can run here; if not, `Why`.
+bool cutlassRuns(std::string &Why) {
+  if (!cutlassGemmBuilt()) {
+    Why = "built without CUTLASS (KILN_CUTLASS_DIR)";
+    return false;
+  }
+  if (!gpuAvailable(&Why))
+    return false;
+  if (llvm::Error E = checkCutlassDevice()) {
+    Why = llvm::toString(std::move(E));
+    return false;
+  }
+  return true;
+}
+
+std::vector<uint16_t> randomHalves(size_t Count, uint64_t Seed) {
+  std::mt19937_64 Rng(Seed);
+  std::uniform_real_distribution<float> U(-0.5f, 0.5f);
+  std::vector<uint16_t> Out(Count);
+  for (uint16_t &H : Out)
+    H = floatToHalf(U(Rng));
+  return Out;
+}
+
+/// Device memory freed on scope exit.
+struct DeviceBuffer {
+  void *P = nullptr;
+  explicit DeviceBuffer(size_t Bytes) {
+    EXPECT_EQ(cudaMalloc(&P, Bytes), cudaSuccess);
+  }
+  ~DeviceBuffer() { cudaFree(P); }
+};
+
+/// The operands of one GEMM (fp16, uniform in [-0.5, 0.5)) on the device.
+struct GemmOperands {
+  GemmStep S;
+  std::vector<uint16_t> A, B, Bias;
+  DeviceBuffer DA, DB, DBias, DD, Workspace;
+  GemmOperands(int64_t M, int64_t N, int64_t K, bool TransB)
+      : A(randomHalves(M * K, 1)), B(randomHalves(K * N, 2)),
+        Bias(randomHalves(N, 3)), DA(M * K * 2), DB(K * N * 2), DBias(N * 2),
+        DD(M * N * 2), Workspace(GemmWorkspaceBytes) {
+    S.M = M;
+    S.N = N;
+    S.K = K;
+    S.TransB = TransB;
+    S.AType = S.BType = S.DType_ = DType::F16;
+    S.Epi = GemmStep::Epilogue::GeluErfBias;
+    S.Label = "test " + std::to_string(M) + "x" + std::to_string(N) + "x" +
+              std::to_string(K);
+    EXPECT_EQ(cudaMemcpy(DA.P, A.data(), M * K * 2, cudaMemcpyHostToDevice),
+              cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(DB.P, B.data(), K * N * 2, cudaMemcpyHostToDevice),
+              cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(DBias.P, Bias.data(), N * 2, cudaMemcpyHostToDevice),
+              cudaSuccess);
+  }
+  llvm::Error run(cudaStream_t Stream, CutlassTile Tile) {
+    return runCutlassGeluGemm(S, DA.P, DB.P, DBias.P, DD.P, Workspace.P,
+                              GemmWorkspaceBytes, Stream, Tile);
+  }
+};
+
+/// The CUTLASS GEMM on random inputs against a double-precision host
+/// reference of the same fp16 inputs, on every row up to 256 rows, else on
+/// the first and last 64 and 64 random ones. The result's bytes start as
+/// NaN, so a row left unwritten fails.
+void expectCutlassMatchesHost(int64_t M, int64_t N, int64_t K, bool TransB,
+                              CutlassTile Tile, float Alpha = 1.0f) {
+  SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) +
+               " K=" + std::to_string(K) + (TransB ? " transB" : "") +
+               " tile " + std::to_string(int(Tile)));
+  GemmOperands G(M, N, K, TransB);
+  G.S.Alpha = Alpha;
+  ASSERT_EQ(cudaMemset(G.DD.P, 0xff, M * N * 2), cudaSuccess);
+  llvm::Error E = G.run(nullptr, Tile);
+  ASSERT_FALSE(bool(E)) << llvm::toString(std::move(E));
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<uint16_t> D(M * N);
+  ASSERT_EQ(cudaMemcpy(D.data(), G.DD.P, M * N * 2, cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  std::vector<int64_t> Rows;
+  if (M <= 256) {
+    for (int64_t R = 0; R < M; ++R)
+      Rows.push_back(R);
+  } else {
+    std::mt19937_64 Rng(7);
+    for (int64_t R = 0; R < 64; ++R)
+      Rows.insert(Rows.end(), {R, M - 1 - R, int64_t(Rng() % M)});
+  }
+  // Sums of K products of values below 0.5: fp32 accumulation in another
+  // order, then one fp16 rounding (2^-11 relative).
+  const double AbsTol = 2e-3, RelTol = 2e-3;
+  int64_t Bad = 0;
+  double Worst = 0;
+  for (int64_t R : Rows) {
+    for (int64_t C = 0; C < N; ++C) {
+      double X = 0;
+      for (int64_t I = 0; I < K; ++I)
+        X += double(halfToFloat(G.A[R * K + I])) *
+             halfToFloat(TransB ? G.B[C * K + I] : G.B[I * N + C]);
+      X = Alpha * X + halfToFloat(G.Bias[C]);
+      double Want = 0.5 * X * (1.0 + std::erf(X / std::sqrt(2.0)));
+      double Have = halfToFloat(D[R * N + C]);
+      double Err = std::fabs(Want - Have);
+      if (!(Err <= AbsTol + RelTol * std::fabs(Want))) {
+        if (Bad++ < 5)
+          ADD_FAILURE() << "D[" << R << ", " << C << "] = " << Have
+                        << ", expected " << Want;
+      }
+      if (!(Err <= Worst))
+        Worst = Err;
+    }
+  }
+  EXPECT_EQ(Bad, 0) << "worst error " << Worst;
+}
+
+const CutlassTile AllTiles[] = {CutlassTile::Pingpong64x128,
+                                CutlassTile::Cooperative128x256};
+
+TEST(GpuCutlassGeluGemm, MiniLmFfnRows) {
+  std::string Why;
+  if (!cutlassRuns(Why))
+    GTEST_SKIP() << Why;
+  for (int64_t M : {1, 7, 128, 4096, 32768})
+    expectCutlassMatchesHost(M, 1536, 384, false, CutlassTile::Auto);
+}
+
+TEST(GpuCutlassGeluGemm, EveryTileConfiguration) {
+  std::string Why;
+  if (!cutlassRuns(Why))
+    GTEST_SKIP() << Why;
+  for (CutlassTile T : AllTiles)
+    for (int64_t M : {7, 200, 4097})
+      expectCutlassMatchesHost(M, 1536, 384, false, T);
+}
+
+TEST(GpuCutlassGeluGemm, SecondFfnShapeAlphaAndTransposedWeights) {
+  std::string Why;
+  if (!cutlassRuns(Why))
+    GTEST_SKIP() << Why;
+  expectCutlassMatchesHost(1000, 384, 1536, false, CutlassTile::Auto);
+  expectCutlassMatchesHost(33, 384, 1536, false, CutlassTile::Auto);
+  expectCutlassMatchesHost(300, 1536, 384, false, CutlassTile::Auto, 0.5f);
+  expectCutlassMatchesHost(300, 384, 96, true, CutlassTile::Auto);
+  expectCutlassMatchesHost(4096, 1536, 384, true, CutlassTile::Auto);
+}
+
+TEST(GpuCutlassGeluGemm, RefusesWhatItCannotRun) {
+  GemmStep S;
+  S.M = 64;
+  S.N = 100;
+  S.K = 384;
+  S.AType = S.BType = S.DType_ = DType::F16;
+  EXPECT_EQ(cutlassGeluGemmRefusal(S),
+            "N=100 and K=384 are not both multiples of 8");
+  S.N = 128;
+  EXPECT_EQ(cutlassGeluGemmRefusal(S), "");
+  S.Batch = 2;
+  EXPECT_EQ(cutlassGeluGemmRefusal(S), "it is batched");
+  S.Batch = 1;
+  S.TransA = true;
+  EXPECT_EQ(cutlassGeluGemmRefusal(S), "A is transposed");
+  S.TransA = false;
+  S.DType_ = DType::BF16;
+  EXPECT_EQ(cutlassGeluGemmRefusal(S),
+            "its operands and result are not all f16");
+}
+
+float median(std::vector<float> V) {
+  std::sort(V.begin(), V.end());
+  return V[V.size() / 2];
+}
+
+/// The median of `Runs` replays of a CUDA graph of one call of `Launch`,
+/// each timed with events: no host launch cost, as in a plan's graph.
+template <class Fn> float timeInGraph(Fn Launch, int Runs) {
+  cudaStream_t Stream = nullptr;
+  EXPECT_EQ(cudaStreamCreate(&Stream), cudaSuccess);
+  cudaGraph_t Graph = nullptr;
+  cudaGraphExec_t Exec = nullptr;
+  EXPECT_EQ(cudaStreamBeginCapture(Stream, cudaStreamCaptureModeThreadLocal),
+            cudaSuccess);
+  llvm::Error E = Launch(Stream);
+  EXPECT_EQ(cudaStreamEndCapture(Stream, &Graph), cudaSuccess);
+  EXPECT_FALSE(bool(E)) << llvm::toString(std::move(E));
+  EXPECT_EQ(cudaGraphInstantiate(&Exec, Graph, 0), cudaSuccess);
+  cudaEvent_t Start, Stop;
+  cudaEventCreate(&Start);
+  cudaEventCreate(&Stop);
+  std::vector<float> Ms;
+  for (int I = 0; I < Runs + 5; ++I) {
+    cudaEventRecord(Start, Stream);
+    cudaGraphLaunch(Exec, Stream);
+    cudaEventRecord(Stop, Stream);
+    EXPECT_EQ(cudaEventSynchronize(Stop), cudaSuccess);
+    float T = 0;
+    cudaEventElapsedTime(&T, Start, Stop);
+    if (I >= 5) // warm-up
+      Ms.push_back(T);
+  }
+  cudaEventDestroy(Start);
+  cudaEventDestroy(Stop);
+  cudaGraphExecDestroy(Exec);
+  cudaGraphDestroy(Graph);
+  cudaStreamDestroy(Stream);
+  return median(Ms);
+}
+
+/// The FFN graph of `Rows` tokens compiled `Cutlass` or not (cuBLASLt +
+/// the pass; with `GeluAfter` false, cuBLASLt's bias GEMM alone), run once
+/// on random inputs, then timed: the median of 100 graph replays, and each
+/// step's median of 100 runs without a graph.
+void timePlan(int64_t Rows, bool Cutlass, bool GeluAfter = true) {
+  auto G = parseGraph(
+      ffnGraph(Rows / 128, 128, 384, 1536, false, GeluAfter ? "gelu" : "none"),
+      "<t>");
+  ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
+  CompileOptions O;
+  O.Pipeline = {};
+  O.Target.CutlassGeluGemmMinRows =
+      Cutlass ? 0 : TargetInfo::NeverCutlassGeluGemm;
+  O.Target.FusedGeluGemmMaxRows = 0;
+  O.Jobs = 2;
+  O.EmitPtx = false;
+  auto A = compileGraph(std::move(*G), O);
+  ASSERT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  auto E = createEngine(std::move(*A));
+  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+  auto Ctx = (*E)->createContext();
+  ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
+  Tensor X(DType::F16, {Rows / 128, 128, 384});
+  std::vector<uint16_t> H = randomHalves(Rows * 384, 5);
+  for (int64_t I = 0; I < X.numElements(); ++I)
+    X.setDouble(I, halfToFloat(H[I]));
+  std::vector<Tensor> Inputs;
+  Inputs.push_back(std::move(X));
+  auto Got = runTensors(**Ctx, Inputs);
+  ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+  auto Replays = (*Ctx)->timeBucket(0, 100);
+  ASSERT_TRUE(bool(Replays)) << llvm::toString(Replays.takeError());
+  auto Steps = (*Ctx)->profileBucket(0, 100);
+  ASSERT_TRUE(bool(Steps)) << llvm::toString(Steps.takeError());
+  std::printf("timing M=%lld N=1536 K=384 %s: graph replay median %.4f ms;",
+              (long long)Rows,
+              Cutlass     ? "cutlass"
+              : GeluAfter ? "cublaslt+pass"
+                          : "cublaslt bias only",
+              median(*Replays));
+  for (const auto &S : *Steps)
+    std::printf(" [%s %.4f ms]", S.What.c_str(), S.Ms);
+  std::printf("\n");
+}
+
+TEST(GpuGemmGeluTiming, CutlassAgainstCublasLtAndThePass) {
+  if (!std::getenv("KILN_GEMM_GELU_TIMING"))
+    GTEST_SKIP() << "set KILN_GEMM_GELU_TIMING=1 to time";
+  std::string Why;
+  if (!cutlassRuns(Why))
+    GTEST_SKIP() << Why;
+  for (int64_t Rows :
+       {int64_t(4096), int64_t(8192), int64_t(16384), int64_t(32768)}) {
+    timePlan(Rows, false, false);
+    timePlan(Rows, false);
+    timePlan(Rows, true);
+    // The kernel alone, per tile configuration.
+    GemmOperands G(Rows, 1536, 384, false);
+    std::vector<CutlassTile> Tiles(std::begin(AllTiles), std::end(AllTiles));
+    Tiles.insert(Tiles.begin(), CutlassTile::Auto);
+    for (CutlassTile T : Tiles) {
+      float Ms = timeInGraph(
+          [&](cudaStream_t Stream) { return G.run(Stream, T); }, 100);
+      std::printf("timing M=%lld N=1536 K=384 cutlass tile %d: %.4f ms "
+                  "(%.0f TFLOP/s)\n",
+                  (long long)Rows, int(T), Ms,
+                  2.0 * Rows * 1536 * 384 / (Ms * 1e-3) / 1e12);
+    }
+  }
+  for (int64_t Rows : {int64_t(128), int64_t(1024), int64_t(2048)}) {
+    timePlan(Rows, false, false);
+    timePlan(Rows, false);
+    timePlan(Rows, true);
+    GemmOperands G(Rows, 1536, 384, false);
+    for (CutlassTile T : AllTiles)
+      std::printf(
+          "timing M=%lld N=1536 K=384 cutlass tile %d: %.4f ms\n",
+          (long long)Rows, int(T),
+          timeInGraph([&](cudaStream_t Stream) { return G.run(Stream, T); },
+                      100));
+  }
 }
 
 } // namespace

@@ -37,6 +37,8 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   Options.Pipeline = Check.Pipeline;
   Options.Precision = Check.Precision;
   Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
+  Options.Target.CutlassGeluGemmMinRows =
+      Check.CutlassGeluGemm ? 0 : TargetInfo::NeverCutlassGeluGemm;
   Options.Jobs = 2;
   Options.EmitPtx = false;
   auto A = compileGraph(std::move(G), Options);

@@ -35,6 +35,9 @@ struct GpuCheck {
   kiln::Precision Precision = kiln::Precision::F32;
   /// TargetInfo::FusedGeluGemmMaxRows: 0 keeps cuBLASLt and the GELU pass.
   int64_t FusedGeluGemmMaxRows = INT64_MAX;
+  /// The CUTLASS GEMM for the erf GELU: TargetInfo::CutlassGeluGemmMinRows
+  /// 0 if set, else never.
+  bool CutlassGeluGemm = false;
 };
 
 /// A constant of `Dims` with values uniform in [-0.5, 0.5), in the text

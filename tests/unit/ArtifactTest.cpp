@@ -150,6 +150,26 @@ TEST(Artifact, RoundTripKeepsEveryField) {
   EXPECT_EQ(serializeArtifact(*B), Bytes);
 }
 
+TEST(Artifact, GeluErfBiasEpilogueRoundTripsAndTheNextValueIsRefused) {
+  Artifact A = makeArtifact();
+  GemmStep &G = std::get<GemmStep>(A.Plan.Buckets[1].Steps[0]);
+  G.Epi = GemmStep::Epilogue::GeluErfBias;
+  ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
+  llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(std::get<GemmStep>(B->Plan.Buckets[1].Steps[0]).Epi,
+            GemmStep::Epilogue::GeluErfBias);
+  EXPECT_EQ(dump(A), dump(*B));
+  // The bias is required, as for the other *Bias epilogues.
+  G.Bias.Bytes = 16;
+  EXPECT_NE(errorOf(validateArtifact(A)), "<no error>");
+  G.Bias.Bytes = 32;
+  G.Epi = GemmStep::Epilogue(uint8_t(GemmStep::Epilogue::GeluErfBias) + 1);
+  EXPECT_EQ(errorOf(parseArtifact(serializeArtifact(A), "m.kiln")),
+            "m.kiln: bucket (batch 8): step 0 (gemm '/MatMul'): invalid "
+            "epilogue 7");
+}
+
 TEST(Artifact, RoundTripOfSymbolsUnknownDimsAndSeqBuckets) {
   Artifact A = makeArtifact();
   A.Meta.SeqBuckets = {32, 128};

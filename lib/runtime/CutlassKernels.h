@@ -1,0 +1,40 @@
+//===- CutlassKernels.h - the launch behind CutlassGemm.h -------*- C++ -*-===//
+//
+// What CutlassGemm.cu (nvcc, CUTLASS) and the rest of the runtime share:
+// plain types only, so that nvcc sees neither LLVM nor the IR.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_RUNTIME_CUTLASSKERNELS_H
+#define KILN_RUNTIME_CUTLASSKERNELS_H
+
+#include <cstdint>
+#include <string>
+
+#include <cuda_runtime.h>
+
+namespace kiln {
+
+/// Whether this build has the CUTLASS kernels (the CMake cache variable
+/// KILN_CUTLASS_DIR found the headers).
+bool cutlassGemmBuilt();
+
+/// The kernel configurations for [K,N] weights; Auto picks one by shape
+/// (pickCutlassTile). Pingpong: each warpgroup a tile, one's epilogue under
+/// the other's MMAs; cooperative: both warpgroups on one tile.
+enum class CutlassTile : uint8_t { Auto, Pingpong64x128, Cooperative128x256 };
+
+namespace detail {
+/// Launches D = gelu_erf(Alpha * A @ op(B) + Bias) (CutlassGemm.cu); an
+/// empty string on success, else what failed. TransB chooses B's layout
+/// ([N,K] instead of [K,N]); it has one configuration, so `Tile` applies
+/// to [K,N] weights only.
+std::string launchCutlassGeluGemm(CutlassTile Tile, bool TransB, int M, int N,
+                                  int K, float Alpha, const void *A,
+                                  const void *B, const void *Bias, void *D,
+                                  void *Workspace, uint64_t WorkspaceBytes,
+                                  int Device, int SmCount, cudaStream_t Stream);
+} // namespace detail
+
+} // namespace kiln
+
+#endif
