@@ -3,10 +3,12 @@
 # the five shapes with programmatic dependent launch on and off, beside
 # PyTorch eager (SDPA) and torch.compile (reduce-overhead); one batch of 256
 # rows of 8..128 tokens, packed and padded, beside the peers on the same rows;
-# the step profile of both; compile time cold and warm; and kiln bench
+# the step profile of both; the same with --gelu-gemm separate (the erf
+# GELU as its own pass after cuBLASLt); compile time cold and warm; and kiln bench
 # --devices 0,0 (replicate, one device lost).
 #
-#   scripts/bench/main_gpu.sh [CARRY]   (CARRY holds kiln; default .carry)
+#   scripts/bench/main_gpu.sh [CARRY]   (CARRY holds kiln and kiln-gpu-tests;
+#   default .carry)
 #
 # Logs go to $OUT/logs.tgz.
 set -u
@@ -22,6 +24,9 @@ t compile-time
 for run in cold warm; do /usr/bin/time -f "$run: %e s wall" timeout 60 $C/kiln compile $M -o $W/five.kiln --batch 1,8,32,128,256 --seq 128 --precision fp16 --cache-dir $W/cc 2>&1 | tail -2; done
 TOK=1024,2048,4096,8192,12288,16384,18432,20480,22528,24576
 /usr/bin/time -f "with --tokens $TOK: %e s wall" timeout 120 $C/kiln compile $M -o $W/m.kiln --batch 1,32,128,256 --seq 32,128 --tokens $TOK --precision fp16 --cache-dir $W/cc 2>&1 | tail -2
+timeout 120 $C/kiln compile $M -o $W/sep.kiln --batch 1,32,128,256 --seq 32,128 --tokens $TOK --precision fp16 --cache-dir $W/cc --gelu-gemm separate 2>&1 | tail -1
+t gemm-gelu-timing
+[ -x $C/kiln-gpu-tests ] && KILN_GEMM_GELU_TIMING=1 timeout 60 $C/kiln-gpu-tests --gtest_filter='GpuGemmGeluTiming.*' 2>&1 | grep -vE "^\[ *(RUN|OK) " | tail -12
 t shapes
 timeout 150 $C/kiln bench $W/m.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 --peers "$PEERS" 2>&1 | grep -E "^\| [0-9]|rror"
 echo "-- programmatic-launch=false"
@@ -32,6 +37,9 @@ t lengths
 timeout 120 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 --peers "$PEERS" 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
 timeout 30 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 1 --iters 100 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
 timeout 30 $C/kiln bench $W/m.kiln --batch 32 --lengths 8:128 --seed 0 --iters 100 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
+echo "-- --gelu-gemm separate (cuBLASLt + the erf GELU pass)"
+timeout 30 $C/kiln bench $W/sep.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 2>&1 | grep -E "^\| [0-9]|rror"
+timeout 30 $C/kiln bench $W/sep.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
 t profile
 timeout 30 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 0 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -30
 timeout 30 $C/kiln bench $W/m.kiln --shapes 1x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -14
