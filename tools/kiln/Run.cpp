@@ -66,6 +66,12 @@ static cl::opt<bool>
                        "shape when the artifact has no bucket for it "
                        "(NVRTC, kernel cache in $KILN_CACHE_DIR)"),
               cl::sub(runSubcommand()));
+static cl::opt<std::string> RunPacked(
+    "packed", cl::init("auto"),
+    cl::desc("On the GPU, with packed-token buckets in the artifact: 'auto' "
+             "runs a request packed where the plans predict it faster, "
+             "'off' always padded"),
+    cl::sub(runSubcommand()));
 static cl::opt<std::string> RunDevices(
     "devices", cl::init(""),
     cl::desc("Run an artifact on a multi-device engine over these CUDA "
@@ -300,8 +306,12 @@ llvm::Error kiln::runCommand() {
       return R.takeError();
     Outputs = (*R)->run(Ordered);
   } else {
+    if (RunPacked != "auto" && RunPacked != "off")
+      return makeError("--packed: expected 'auto' or 'off', got '" +
+                       RunPacked.getValue() + "'");
     EngineOptions EO;
     EO.Devices = Devs;
+    EO.PackTokens = RunPacked == "auto";
     if (JitShapes)
       EO.JitCompiler = makeJitCompiler(defaultCacheDir());
     auto E = createEngine(std::move(*A), EO);
