@@ -46,4 +46,4 @@ wait; tail -1 $W/export.log
 t serve
 [ -n "${SKIP_SERVE:-}" ] || timeout 200 scripts/bench/serve_gpu.sh $C/kiln $M $C/tokenizer.json $OUT/serve 2>&1 | tail -30
 t done
-cd $OUT && tar czf logs.tgz l serve/*.txt serve/*.json 2>/dev/null; rm -rf l
+cd $OUT && tar czf check-logs.tgz l serve/*.txt serve/*.json 2>/dev/null; rm -rf l
