@@ -7,12 +7,9 @@
 //   spans[b] = (first, count): row b's kept tokens, clamped to [0, Tokens]
 //
 // One CTA of Threads = 1024 threads walks the Batch * Seq mask entries in
-// chunks of Threads * PerThread: each thread tests PerThread consecutive
-// entries and counts its kept ones, a block-wide exclusive scan of those
-// counts (warp shuffles, then the 32 warp totals) plus the count of the
-// chunks before gives each kept token its packed slot. (One entry a thread
-// took 46 us for 256 x 128 on an H200, the block scans' barriers in series;
-// 8 a thread scan an eighth as often.) A slot at or
+// chunks of 1024: each thread tests one entry, a block-wide exclusive scan
+// of the 0/1 flags (warp shuffles, then the 32 warp totals) plus the count
+// of the chunks before gives each kept token its packed slot. A slot at or
 // past Tokens is not written, so no mask makes the kernel write outside its
 // results: spans then hold the clamped counts. Row b's first slot is the
 // scan value at entry (b, 0); its count is the next row's first slot (or
@@ -32,11 +29,10 @@ struct PackShape {
   static constexpr int Threads = 1024;
   static constexpr int Warps = Threads / 32;
   static constexpr int MaxValues = 4;
-  static constexpr int PerThread = 8;
 };
 
-/// The exclusive prefix sum of `Flag` (a count) over the block, and the
-/// block's total in `Total`. `Scratch` holds Warps + 1 ints; the block is synchronized
+/// The exclusive prefix sum of `Flag` over the block, and the block's total
+/// in `Total`. `Scratch` holds Warps + 1 ints; the block is synchronized
 /// before the call writes it and on return.
 __device__ __forceinline__ int block_exclusive_scan(int Flag, int *Scratch,
                                                     int &Total) {
@@ -98,42 +94,25 @@ __global__ void __launch_bounds__(PackShape::Threads)
   const int Tid = threadIdx.x;
   const int64_t Entries = Batch * Seq;
   int64_t Before = 0; // kept tokens in the chunks already done
-  constexpr int PerThread = PackShape::PerThread;
-  for (int64_t Chunk = 0; Chunk < Entries;
-       Chunk += int64_t(PackShape::Threads) * PerThread) {
-    const int64_t First = Chunk + int64_t(Tid) * PerThread;
-    unsigned KeepBits = 0;
-    int Count = 0;
-#pragma unroll
-    for (int K = 0; K < PerThread; ++K) {
-      int64_t E = First + K;
-      if (E < Entries && to_float(Mask[E]) != 0.0f) {
-        KeepBits |= 1u << K;
-        ++Count;
-      }
-    }
+  for (int64_t Chunk = 0; Chunk < Entries; Chunk += PackShape::Threads) {
+    int64_t E = Chunk + Tid;
+    bool Keep = E < Entries && to_float(Mask[E]) != 0.0f;
     int ChunkTotal;
-    int64_t Slot = Before + block_exclusive_scan(Count, Scratch, ChunkTotal);
-#pragma unroll
-    for (int K = 0; K < PerThread; ++K) {
-      int64_t E = First + K;
-      if (E >= Entries)
-        break;
-      if (E % Seq == 0)
-        Spans[2 * (E / Seq)] = int32_t(min(Slot, Tokens));
-      if ((KeepBits >> K & 1u) && Slot < Tokens) {
-        if constexpr (Values > 0)
-          pack_value(In0, Out0, E, Slot);
-        if constexpr (Values > 1)
-          pack_value(In1, Out1, E, Slot);
-        if constexpr (Values > 2)
-          pack_value(In2, Out2, E, Slot);
-        if constexpr (Values > 3)
-          pack_value(In3, Out3, E, Slot);
-        if constexpr (Positions)
-          PositionsOut[Slot] = int32_t(E % Seq);
-      }
-      Slot += KeepBits >> K & 1u;
+    int64_t Slot =
+        Before + block_exclusive_scan(Keep ? 1 : 0, Scratch, ChunkTotal);
+    if (E < Entries && E % Seq == 0)
+      Spans[2 * (E / Seq)] = int32_t(min(Slot, Tokens));
+    if (Keep && Slot < Tokens) {
+      if constexpr (Values > 0)
+        pack_value(In0, Out0, E, Slot);
+      if constexpr (Values > 1)
+        pack_value(In1, Out1, E, Slot);
+      if constexpr (Values > 2)
+        pack_value(In2, Out2, E, Slot);
+      if constexpr (Values > 3)
+        pack_value(In3, Out3, E, Slot);
+      if constexpr (Positions)
+        PositionsOut[Slot] = int32_t(E % Seq);
     }
     Before += ChunkTotal;
   }
