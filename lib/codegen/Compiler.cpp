@@ -199,36 +199,57 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
     }
 
   KernelTable Kernels;
+  // Binds one bucket's dims in a copy of `From`.
+  auto Specialize = [&](const Graph &From, int64_t B, int64_t S,
+                        int64_t T) -> llvm::Expected<std::unique_ptr<Graph>> {
+    std::unique_ptr<Graph> Bucket = From.clone();
+    PassOptions Bind;
+    if (HasBatch)
+      Bind.set("batch", std::to_string(B));
+    if (HasSeq)
+      Bind.set("seq", std::to_string(S));
+    if (T)
+      Bind.set("tokens", std::to_string(T));
+    if (llvm::Error E = specializeGraph(*Bucket, Bind))
+      return std::move(E);
+    return std::move(Bucket);
+  };
+  // Lowers a specialized bucket and appends its plan.
+  auto AddPlan = [&](const Graph &Bucket, int64_t B, int64_t S,
+                     int64_t T) -> llvm::Error {
+    auto Plan = lowerBucket(Bucket, A.Plan.Buckets.size(), Options.Target,
+                            Weights, Kernels, A.Meta.IndexChecks);
+    if (!Plan)
+      return Plan.takeError();
+    Plan->Batch = B;
+    Plan->Seq = HasSeq ? S : 0;
+    Plan->Tokens = T;
+    A.Plan.Buckets.push_back(std::move(*Plan));
+    return llvm::Error::success();
+  };
+  auto Where = [&](int64_t B, int64_t S, int64_t T) {
+    return "bucket batch=" + std::to_string(B) +
+           (HasSeq ? " seq=" + std::to_string(S) : "") +
+           (T ? " tokens=" + std::to_string(T) : "") + ": ";
+  };
   auto LowerBuckets = [&]() -> llvm::Error {
     for (int64_t B : Batches)
       for (int64_t S : Seqs) {
-        std::unique_ptr<Graph> Bucket = G->clone();
-        PassOptions Bind;
-        if (HasBatch)
-          Bind.set("batch", std::to_string(B));
-        if (HasSeq)
-          Bind.set("seq", std::to_string(S));
-        std::string Where = "bucket batch=" + std::to_string(B) +
-                            (HasSeq ? " seq=" + std::to_string(S) : "");
-        if (llvm::Error E = specializeGraph(*Bucket, Bind))
-          return makeError(Where + ": " + llvm::toString(std::move(E)));
+        auto Bucket = Specialize(*G, B, S, 0);
+        if (!Bucket)
+          return makeError(Where(B, S, 0) + llvm::toString(Bucket.takeError()));
         // Every bucket has the same nodes: the first one tells whether a
         // size depends on the data.
         std::string Why;
-        if (firstUnknownShape(*Bucket, &Why)) {
+        if (firstUnknownShape(**Bucket, &Why)) {
           A.Meta.DataDependent = Why;
           A.Meta.BatchBuckets.clear();
           A.Meta.SeqBuckets.clear();
           A.Plan.Buckets.clear();
           return llvm::Error::success();
         }
-        auto Plan = lowerBucket(*Bucket, A.Plan.Buckets.size(), Options.Target,
-                                Weights, Kernels, A.Meta.IndexChecks);
-        if (!Plan)
-          return makeError(Where + ": " + llvm::toString(Plan.takeError()));
-        Plan->Batch = B;
-        Plan->Seq = HasSeq ? S : 0;
-        A.Plan.Buckets.push_back(std::move(*Plan));
+        if (llvm::Error E = AddPlan(**Bucket, B, S, 0))
+          return makeError(Where(B, S, 0) + llvm::toString(std::move(E)));
       }
     if (Options.Tokens.empty() || !A.Meta.DataDependent.empty())
       return llvm::Error::success();
@@ -254,25 +275,12 @@ llvm::Expected<Artifact> compileGraph(std::unique_ptr<Graph> G,
           // one below a token a row serves no real batch.
           if (T >= B * S || T < B)
             continue;
-          std::unique_ptr<Graph> Bucket = Packed->clone();
-          PassOptions Bind;
-          Bind.set("batch", std::to_string(B));
-          Bind.set("seq", std::to_string(S));
-          Bind.set("tokens", std::to_string(T));
-          std::string Where = "bucket batch=" + std::to_string(B) +
-                              " seq=" + std::to_string(S) +
-                              " tokens=" + std::to_string(T);
-          if (llvm::Error E = specializeGraph(*Bucket, Bind))
-            return makeError(Where + ": " + llvm::toString(std::move(E)));
-          auto Plan =
-              lowerBucket(*Bucket, A.Plan.Buckets.size(), Options.Target,
-                          Weights, Kernels, A.Meta.IndexChecks);
-          if (!Plan)
-            return makeError(Where + ": " + llvm::toString(Plan.takeError()));
-          Plan->Batch = B;
-          Plan->Seq = S;
-          Plan->Tokens = T;
-          A.Plan.Buckets.push_back(std::move(*Plan));
+          auto Bucket = Specialize(*Packed, B, S, T);
+          if (!Bucket)
+            return makeError(Where(B, S, T) +
+                             llvm::toString(Bucket.takeError()));
+          if (llvm::Error E = AddPlan(**Bucket, B, S, T))
+            return makeError(Where(B, S, T) + llvm::toString(std::move(E)));
         }
     return llvm::Error::success();
   };
