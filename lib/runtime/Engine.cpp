@@ -226,6 +226,10 @@ const ModelInfo &Engine::model() const { return P->Info; }
 const ArtifactMetadata &engineMetadata(const Engine &E) {
   return Engine::Impl::of(E).A.Meta;
 }
+const std::vector<double> &enginePredictedMs(const Engine &E) {
+  return Engine::Impl::of(E).PredictedMs;
+}
+
 const ExecutablePlan &enginePlan(const Engine &E) {
   return Engine::Impl::of(E).A.Plan;
 }

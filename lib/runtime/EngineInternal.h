@@ -33,6 +33,9 @@ createEngine(Artifact A, const EngineOptions &Options = {});
 
 const ArtifactMetadata &engineMetadata(const Engine &E);
 const ExecutablePlan &enginePlan(const Engine &E);
+/// Each bucket's predictedMs (Bucketing.h), computed once at load: what the
+/// runtime compares to choose a packed-token bucket.
+const std::vector<double> &enginePredictedMs(const Engine &E);
 
 /// ExecutionContext::autotuneGemms, returning the engine's plan with the
 /// fastest algorithms recorded: what `kiln compile --autotune` stores.

@@ -315,9 +315,7 @@ llvm::Error kiln::benchCommand() {
     for (int64_t L : Lengths)
       Real += L;
     if (!Lengths.empty() && EOpts.PackTokens) {
-      std::vector<double> Predicted;
-      for (const BucketPlan &B : Buckets)
-        Predicted.push_back(predictedMs(B));
+      const std::vector<double> &Predicted = enginePredictedMs(**E);
       size_t Packed = choosePackedBucket(Buckets, Predicted, Bucket, Real);
       if (Packed != Bucket) {
         llvm::outs() << "lengths: " << Real << " real tokens run packed in "
