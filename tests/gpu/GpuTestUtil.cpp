@@ -31,42 +31,46 @@ Tensor randomTensor(const TensorType &T, std::mt19937_64 &Rng,
   return Out;
 }
 
-void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
-  std::unique_ptr<Graph> Reference = G->clone();
-  CompileOptions Options;
-  Options.Pipeline = Check.Pipeline;
-  Options.Precision = Check.Precision;
-  Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
-  Options.Target.CutlassGeluGemmMinRows =
-      Check.CutlassGeluGemm ? 0 : TargetInfo::NeverCutlassGeluGemm;
+void compileAndRun(std::unique_ptr<Graph> G, llvm::ArrayRef<Tensor> Inputs,
+                   std::vector<Tensor> &Outputs, CompileOptions Options) {
   Options.Jobs = 2;
   Options.EmitPtx = false;
   auto A = compileGraph(std::move(G), Options);
   ASSERT_TRUE(bool(A)) << llvm::toString(A.takeError());
-  // Through the file format, as a real load would be.
   auto Loaded = parseArtifact(serializeArtifact(*A), "<test>");
   ASSERT_TRUE(bool(Loaded)) << llvm::toString(Loaded.takeError());
-
   std::string Why;
   if (!gpuAvailable(&Why))
     GTEST_SKIP() << "kernels compiled for sm_90a; not run: " << Why;
-
-  std::mt19937_64 Rng(Check.Seed);
-  std::vector<Tensor> Inputs;
-  for (const Value *In : Reference->inputs())
-    Inputs.push_back(randomTensor(In->type(), Rng, Check.IntRange));
-  auto Expected = runReference(*Reference, Inputs);
-  ASSERT_TRUE(bool(Expected)) << llvm::toString(Expected.takeError());
-
   auto E = createEngine(std::move(*Loaded));
   ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
   auto Ctx = (*E)->createContext();
   ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
   auto Got = runTensors(**Ctx, Inputs);
   ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
-  ASSERT_EQ(Got->size(), Expected->size());
-  for (size_t O = 0; O < Got->size(); ++O) {
-    const Tensor &W = (*Expected)[O], &H = (*Got)[O];
+  Outputs = std::move(*Got);
+}
+
+void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
+  std::unique_ptr<Graph> Reference = G->clone();
+  std::mt19937_64 Rng(Check.Seed);
+  std::vector<Tensor> Inputs;
+  for (const Value *In : Reference->inputs())
+    Inputs.push_back(randomTensor(In->type(), Rng, Check.IntRange));
+  CompileOptions Options;
+  Options.Pipeline = Check.Pipeline;
+  Options.Precision = Check.Precision;
+  Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
+  Options.Target.CutlassGeluGemmMinRows =
+      Check.CutlassGeluGemm ? 0 : TargetInfo::NeverCutlassGeluGemm;
+  std::vector<Tensor> Got;
+  if (!runOnGpu(std::move(G), Inputs, Got, Options))
+    return;
+  auto Expected = runReference(*Reference, Inputs);
+  ASSERT_TRUE(bool(Expected)) << llvm::toString(Expected.takeError());
+  ASSERT_EQ(Got.size(), Expected->size());
+  for (size_t O = 0; O < Got.size(); ++O) {
+    const Tensor &W = (*Expected)[O], &H = Got[O];
     ASSERT_EQ(W.sizes().vec(), H.sizes().vec()) << "output " << O;
     ASSERT_EQ(W.dtype(), H.dtype()) << "output " << O;
     double Worst = 0;
@@ -93,6 +97,12 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
 }
 
 } // namespace
+
+bool runOnGpu(std::unique_ptr<Graph> G, llvm::ArrayRef<Tensor> Inputs,
+              std::vector<Tensor> &Outputs, CompileOptions Options) {
+  compileAndRun(std::move(G), Inputs, Outputs, std::move(Options));
+  return !testing::Test::IsSkipped() && !testing::Test::HasFatalFailure();
+}
 
 std::string randomConst(const std::string &Name, const std::string &DType,
                         std::vector<int64_t> Dims, uint64_t Seed) {

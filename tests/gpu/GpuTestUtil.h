@@ -9,6 +9,7 @@
 #ifndef KILN_TESTS_GPU_GPUTESTUTIL_H
 #define KILN_TESTS_GPU_GPUTESTUTIL_H
 
+#include "codegen/Compiler.h"
 #include "ir/Graph.h"
 #include "kiln/Tensor.h"
 #include "passes/PassManager.h"
@@ -39,6 +40,14 @@ struct GpuCheck {
   /// 0 if set, else never.
   bool CutlassGeluGemm = false;
 };
+
+/// Compiles `G` (every dim static) with `Options` (two NVRTC jobs, no PTX)
+/// through the artifact file format, as a real load would be, then, when a
+/// CUDA device is present, runs it on the GPU with `Inputs` into `Outputs`.
+/// Without a GPU the test skips after compiling. Returns whether there are
+/// outputs to look at (false once the test skipped or failed fatally).
+bool runOnGpu(std::unique_ptr<Graph> G, llvm::ArrayRef<Tensor> Inputs,
+              std::vector<Tensor> &Outputs, CompileOptions Options = {});
 
 /// A constant of `Dims` with values uniform in [-0.5, 0.5), in the text
 /// form; `DType` is "f32" or "f16".

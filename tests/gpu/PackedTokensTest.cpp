@@ -41,29 +41,6 @@ namespace {
 
 std::string str(int64_t V) { return std::to_string(V); }
 
-/// Compiles `G` (every dim static) through the artifact format and runs it
-/// on the GPU with `Inputs`; skips (after compiling) without a GPU.
-void runOnGpu(std::unique_ptr<Graph> G, llvm::ArrayRef<Tensor> Inputs,
-              std::vector<Tensor> &Outputs) {
-  CompileOptions Options;
-  Options.Jobs = 2;
-  Options.EmitPtx = false;
-  auto A = compileGraph(std::move(G), Options);
-  ASSERT_TRUE(bool(A)) << llvm::toString(A.takeError());
-  auto Loaded = parseArtifact(serializeArtifact(*A), "<test>");
-  ASSERT_TRUE(bool(Loaded)) << llvm::toString(Loaded.takeError());
-  std::string Why;
-  if (!gpuAvailable(&Why))
-    GTEST_SKIP() << "kernels compiled for sm_90a; not run: " << Why;
-  auto E = createEngine(std::move(*Loaded));
-  ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
-  auto Ctx = (*E)->createContext();
-  ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
-  auto Got = runTensors(**Ctx, Inputs);
-  ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
-  Outputs = std::move(*Got);
-}
-
 /// Every element I of `Got` with Compare(I) within Abs + Rel * |want|.
 void expectClose(const Tensor &Want, const Tensor &Got, double Abs, double Rel,
                  const std::string &What,
@@ -168,8 +145,7 @@ void checkPack(int64_t Batch, int64_t Seq, int64_t Tokens, const Tensor &Mask,
   auto Want = runReference(**G, Inputs);
   ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
   std::vector<Tensor> Got;
-  runOnGpu(std::move(*G), Inputs, Got);
-  if (testing::Test::IsSkipped() || testing::Test::HasFatalFailure())
+  if (!runOnGpu(std::move(*G), Inputs, Got))
     return;
   ASSERT_EQ(Got.size(), Want->size());
   for (size_t O = 0; O < Got.size(); ++O)
@@ -233,8 +209,7 @@ TEST(PackedTokensPack, MoreTokensThanTheBucketAreClamped) {
                                 randomTensor(DType::F32, {Batch, Seq}, Rng)};
   ASSERT_FALSE(bool(runReference(**G, Inputs)));
   std::vector<Tensor> Got;
-  runOnGpu(std::move(*G), Inputs, Got);
-  if (testing::Test::IsSkipped() || testing::Test::HasFatalFailure())
+  if (!runOnGpu(std::move(*G), Inputs, Got))
     return;
   ASSERT_EQ(Got.size(), 6u);
   // Spans (0, 7), (7, 9), (16, 4), (20, 0).
@@ -295,8 +270,7 @@ TEST_P(PackedTokensAttention, MatchesReference) {
   auto Want = runReference(**G, Inputs);
   ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
   std::vector<Tensor> Got;
-  runOnGpu(std::move(*G), Inputs, Got);
-  if (testing::Test::IsSkipped() || testing::Test::HasFatalFailure())
+  if (!runOnGpu(std::move(*G), Inputs, Got))
     return;
   double Tol = C.T == DType::F32 ? 1e-4 : 2e-3;
   expectClose((*Want)[0], Got[0], Tol, C.T == DType::F32 ? 1e-3 : 2e-3,
@@ -345,8 +319,7 @@ TEST(PackedTokensAttentionGivenSpans, MatchesReference) {
     auto Want = runReference(**G, Inputs);
     ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
     std::vector<Tensor> Got;
-    runOnGpu(std::move(*G), Inputs, Got);
-    if (testing::Test::IsSkipped() || testing::Test::HasFatalFailure())
+    if (!runOnGpu(std::move(*G), Inputs, Got))
       return;
     auto InSpan = [](int64_t I) {
       int64_t Tok = I / 128;
@@ -382,8 +355,7 @@ void checkPackedPool(DType T, int64_t Batch, int64_t Seq, int64_t Tokens,
   auto Want = runReference(**G, Inputs);
   ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
   std::vector<Tensor> Got;
-  runOnGpu(std::move(*G), Inputs, Got);
-  if (testing::Test::IsSkipped() || testing::Test::HasFatalFailure())
+  if (!runOnGpu(std::move(*G), Inputs, Got))
     return;
   double Tol = T == F32 ? 1e-4 : 2e-3;
   expectClose((*Want)[0], Got[0], Tol, T == F32 ? 1e-3 : 2e-3, "pooled");
@@ -468,8 +440,7 @@ void checkPackedMiniLm(Precision P, double MinCosine) {
   auto Want = runReference(*Padded, Inputs);
   ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
   std::vector<Tensor> Got;
-  runOnGpu(std::move(Packed), Inputs, Got);
-  if (testing::Test::IsSkipped() || testing::Test::HasFatalFailure())
+  if (!runOnGpu(std::move(Packed), Inputs, Got))
     return;
   ASSERT_EQ(Got.size(), Want->size());
   const Tensor &W = (*Want)[0], &H = Got[0];
