@@ -18,13 +18,7 @@
 #            as is), `kiln compile --precision fp16 --batch 32,64 --seq 128
 #            --tokens 2048,3072,6144` (64 x 128 padded is 8192 rows: the
 #            CUTLASS GEMM with the erf GELU)
-set -u
-OUT=${OUT:-gpu-report}
-C=$(realpath "${1:-.carry}"); W=/tmp/w; mkdir -p $W $OUT/l
-[ -e /work/main ] || { mkdir -p /work && ln -sfn $PWD /work/main; }
-T0=$(date +%s); t() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
-t env; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-M=$W/minilm.onnx
+. "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
 (python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.log 2>&1) &
 t gpu-tests
 timeout 200 $C/kiln-gpu-tests --gtest_brief=1 > $OUT/l/gpu-tests.txt 2>&1; echo "rc=$?" >> $OUT/l/gpu-tests.txt

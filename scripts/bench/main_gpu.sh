@@ -11,13 +11,7 @@
 #   default .carry)
 #
 # Logs go to $OUT/logs.tgz.
-set -u
-OUT=${OUT:-gpu-report}
-C=$(realpath "${1:-.carry}"); W=/tmp/w; mkdir -p $W $OUT/l
-[ -e /work/main ] || { mkdir -p /work && ln -sfn $PWD /work/main; }
-T0=$(date +%s); t() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
-t env; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
-M=$W/minilm.onnx
+. "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
 python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.log 2>&1; tail -1 $W/export.log
 PEERS="python3 scripts/bench/peers.py --device cuda --warmup 5 --iters 50"
 t compile-time

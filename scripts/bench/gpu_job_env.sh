@@ -1,0 +1,13 @@
+# Sourced by the GPU job scripts (main_gpu.sh, check_gpu_job.sh) with the
+# carry folder as $1: sets OUT (logs), C (the carried build), W (scratch),
+# M (where the MiniLM model is exported), t (a timestamped step header),
+# makes /work/main point at this checkout (the GPU tests find their
+# fixtures through the KILN_SOURCE_DIR they were built with) and prints the
+# card.
+set -u
+OUT=${OUT:-gpu-report}
+C=$(realpath "${1:-.carry}"); W=/tmp/w; mkdir -p $W $OUT/l
+[ -e /work/main ] || { mkdir -p /work && ln -sfn $PWD /work/main; }
+T0=$(date +%s); t() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
+t env; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+M=$W/minilm.onnx
