@@ -49,6 +49,7 @@ OpRegistry::OpRegistry() {
   registerTensorOps(*this);
   registerNNOps(*this);
   registerKilnOps(*this);
+  registerPackingOps(*this);
   registerHalvesOps(*this);
 }
 

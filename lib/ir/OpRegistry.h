@@ -141,6 +141,7 @@ void registerGeneratorOps(OpRegistry &R);
 void registerTensorOps(OpRegistry &R);
 void registerNNOps(OpRegistry &R);
 void registerKilnOps(OpRegistry &R);
+void registerPackingOps(OpRegistry &R);
 
 } // namespace kiln
 

@@ -1,9 +1,10 @@
 //===- KilnOps.h - operand positions of kiln's fused ops ---------*- C++ -*-===//
 //
-// The fused ops that passes introduce (registered in KilnOps.cpp) take their
-// operands by position. These enums are the one statement of which position
-// is which, for the ops' own definitions, the codegen that lowers them and
-// the analyses that read them (input roles, index checks).
+// The ops that passes introduce (registered in KilnOps.cpp and
+// PackingOps.cpp) take their operands by position. These enums are the one
+// statement of which position is which, for the ops' own definitions, the
+// codegen that lowers them and the analyses that read them (input roles,
+// index checks).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_IR_OPS_KILNOPS_H
