@@ -1,6 +1,6 @@
 // pool_normalize.cuh - masked mean (or CLS) pooling, then L2 normalization.
 //
-//   pool_normalize<W, T, M, MaskKind, Mean, Normalize>
+//   pool_normalize<W, T, M, MaskKind, Mean, Normalize, O = T>
 //   mean: y[b] = sum_s h[b, s] * m[b, s] / max(sum_s m[b, s], min_count)
 //   cls:  y[b] = h[b, 0]
 //   then, with Normalize, y[b] /= max(|y[b]|_2, epsilon)
@@ -11,7 +11,8 @@
 // (m = 1), clamped to the Seq tokens, and an empty span pools to 0.
 //
 // One 256-thread block per sequence; W is the hidden size, T the storage of
-// h and y, M the mask's element type (any; its values are weights). Rows
+// h, O that of y (an f32 embedding from f16 states: no Cast kernel after
+// it), M the mask's element type (any; its values are weights). Rows
 // are read with accesses of Vec elements (at most 16 bytes); when a row
 // needs fewer than 256 accesses the block splits the sequence into Groups
 // interleaved parts (hidden 384 in f16: 48 accesses, 5 groups) whose fp32
@@ -32,10 +33,10 @@ template <int W, typename T> struct PoolShape {
 };
 
 template <int W, typename T, typename M, int MaskKind, bool Mean,
-          bool Normalize>
+          bool Normalize, typename O = T>
 __global__ void __launch_bounds__(256)
     pool_normalize(const T *__restrict__ H, const M *__restrict__ Mask,
-                   T *__restrict__ Out, int64_t Seq, float MinCount,
+                   O *__restrict__ Out, int64_t Seq, float MinCount,
                    float Epsilon) {
   wait_for_predecessor();
   using S = PoolShape<W, T>;

@@ -642,14 +642,21 @@ llvm::Expected<NodeLowering> lowerPoolNormalize(const Node &N,
   bool HasMask = Mask && Mean;
   // pool_normalize.cuh's MaskKind: 0 none, 1 the mask, 3 spans.
   int MaskKind = Spans ? 3 : HasMask ? 1 : 0;
+  // The result's storage, when it is not the input's (an f32 embedding from
+  // f16 hidden states): a last template argument.
+  DType OutType = N.result(0)->dtype();
+  if (OutType != DType::F32 && OutType != DType::F16 && OutType != DType::BF16)
+    return nodeError(N, "unsupported result type " + N.result(0)->type().str());
+  std::string OutArg = OutType == *T ? "" : ", " + typeName(OutType);
   KernelLaunch L;
   L.Module = "pool_normalize.cuh";
   L.NameExpr = llvm::formatv(
-      "kiln::pool_normalize<{0}, {1}, {2}, {3}, {4}, {5}>", Width, typeName(*T),
+      "kiln::pool_normalize<{0}, {1}, {2}, {3}, {4}, {5}{6}>", Width,
+      typeName(*T),
       Spans     ? "int32_t"
       : HasMask ? typeName(Mask->dtype())
                 : "float",
-      MaskKind, flag(Mean), flag(N.getInt("normalize", 1) != 0));
+      MaskKind, flag(Mean), flag(N.getInt("normalize", 1) != 0), OutArg);
   L.Grid[0] = uint32_t(Sequences);
   L.Block[0] = 256;
   L.Args = {LaunchArg::operand(0),

@@ -4,8 +4,9 @@
 // of the graph in f16 (or bf16): weights are converted (finite values
 // saturate to the target's range, so a finfo.min mask constant stays a large
 // negative number instead of -inf), intermediate values are retyped, f32
-// graph inputs are cast on entry and f32 graph outputs cast back on exit, so
-// the graph's interface does not change. Ops keep computing in fp32 (the
+// graph inputs are cast on entry and f32 graph outputs cast back on exit (or,
+// for a PoolNormalize, stored in f32 by it), so the graph's interface does
+// not change. Ops keep computing in fp32 (the
 // reference executor and the kernels accumulate in fp32; LayerNorm
 // statistics, softmax, pooling and normalization run in fp32 inside their
 // fused ops); only storage narrows. Not part of -O2: precision is chosen
@@ -105,12 +106,22 @@ llvm::Expected<bool> runPrecision(Graph &G, const PassOptions &Options,
         U.User->setOperand(U.OperandIndex, Cast->result());
   }
 
-  // Outputs keep their f32 type and their names.
+  // Outputs keep their f32 type and their names. A PoolNormalize whose
+  // result is only graph outputs stores f32 itself (its `dtype`): the
+  // sentence embedding is written once, in fp32, instead of rounded to 16
+  // bits and cast back by another kernel.
   std::vector<Value *> Outputs(G.outputs().begin(), G.outputs().end());
   for (size_t I = 0; I < Outputs.size(); ++I) {
     Value *V = Outputs[I];
     if (!OutputWasF32[I] || V->dtype() != *To)
       continue;
+    Node *Def = V->definingNode();
+    if (Def && Def->opName() == "PoolNormalize" && !V->hasUses()) {
+      Def->setAttr("dtype", "f32");
+      V->setType(TensorType(DType::F32, V->type().Dims));
+      Ctx.bumpStat("outputs-stored-f32");
+      continue;
+    }
     std::string OutName = V->name();
     G.rename(V, G.uniqueName(OutName + "." + ToName));
     Node *Cast =

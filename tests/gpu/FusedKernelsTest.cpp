@@ -448,6 +448,18 @@ TEST(PoolNormalizeTest, WideF32) {
   checkMeanPool(DType::F32, DType::I64, 2, 9, 4096, true);
 }
 
+// fp16 hidden states pooled into an f32 embedding (what the precision pass
+// makes of a pooled f32 output): the kernel stores floats.
+TEST(PoolNormalizeTest, F16StatesF32Result) {
+  expectGpuMatchesReference(R"(
+graph @pool(%h: f16[5, 77, 384], %mask: i64[5, 77]) {
+  %y = PoolNormalize(%h, %mask) {dtype = "f32", epsilon = 1.0e-12, min_count = 1.0e-09, mode = "mean", normalize = 1} : f32[5, 384]
+  return %y
+}
+)",
+                            tolerance(DType::F16));
+}
+
 // A random 0/1 mask (not a prefix), as an input.
 TEST(PoolNormalizeTest, RandomMaskF16) {
   expectGpuMatchesReference(R"(

@@ -180,6 +180,22 @@ graph @p(%h: f32[1, 40, 30], %spans: i32[5, 2]) {
   EXPECT_EQ(L->Launches[0].Grid[0], 5u);
 }
 
+// A PoolNormalize that stores f32 from f16 states (the precision pass's
+// form of a pooled f32 output) names its result type last.
+TEST(PackedLoweringTest, PoolStoresItsResultType) {
+  auto G = parseOrFail(R"(
+graph @p(%h: f16[1, 40, 384], %spans: i32[5, 2]) {
+  %y = PoolNormalize(%h, none, %spans) {dtype = "f32", mode = "mean"} : f32[5, 384]
+  return %y
+}
+)");
+  ASSERT_TRUE(G);
+  auto L = lowerNode(*G, "y");
+  ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
+  EXPECT_EQ(L->Launches[0].NameExpr,
+            "kiln::pool_normalize<384, __half, int32_t, 3, true, true, float>");
+}
+
 TEST(PackedLoweringTest, MoreThanFourPackedValuesIsAnError) {
   auto G = parseOrFail(R"(
 graph @p(%m: i64[2, 4], %a: i64[2, 4], %b: i64[2, 4], %c: i64[2, 4], %d: i64[2, 4], %e: i64[2, 4]) {

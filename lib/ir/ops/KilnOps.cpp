@@ -27,11 +27,12 @@
 //   FusedElementwise(x0, x1, ...) {expr, dtype}
 //                                         the expression (ElementwiseExpr.h)
 //                                         over broadcast operands
-//   PoolNormalize(h, mask?, spans?) {mode, normalize, min_count, epsilon}
-//                                         masked mean (or CLS) pooling, then
+//   PoolNormalize(h, mask?, spans?) {mode, normalize, min_count, epsilon,
+//                 dtype?}                 masked mean (or CLS) pooling, then
 //                                         x / max(|x|_2, epsilon); with spans,
 //                                         h is [1, T, H] packed and row n
-//                                         pools span n's tokens
+//                                         pools span n's tokens; stored as
+//                                         dtype (default h's)
 //   PackTokens and PeerCopy: PackingOps.cpp
 //
 //===----------------------------------------------------------------------===//
@@ -573,6 +574,19 @@ llvm::Error evalPackedAttention(EvalContext &Ctx) {
 // PoolNormalize
 //===----------------------------------------------------------------------===//
 
+} // namespace
+
+std::optional<DType> poolResultType(const Node &N) {
+  if (!N.attr("dtype"))
+    return std::nullopt;
+  std::optional<DType> T = parseDType(N.getString("dtype", ""));
+  if (!T || (*T != DType::F32 && *T != DType::F16 && *T != DType::BF16))
+    return std::nullopt;
+  return T;
+}
+
+namespace {
+
 OpDef poolNormalizeDef() {
   OpDef D;
   D.Name = "PoolNormalize";
@@ -582,11 +596,16 @@ OpDef poolNormalizeDef() {
   D.Attrs = {{"mode", AttrKind::String, true},
              {"normalize", AttrKind::Int, false},
              {"min_count", AttrKind::Float, false},
-             {"epsilon", AttrKind::Float, false}};
+             {"epsilon", AttrKind::Float, false},
+             {"dtype", AttrKind::String, false}};
   D.Verify = [](const Node &N) -> llvm::Error {
     std::string Mode = N.getString("mode", "");
     if (Mode != "mean" && Mode != "cls")
       return makeError(N.describe() + ": mode must be \"mean\" or \"cls\"");
+    if (N.attr("dtype") && !poolResultType(N))
+      return makeError(N.describe() +
+                       ": dtype must be f32, f16 or bf16, got '" +
+                       N.getString("dtype", "") + "'");
     return llvm::Error::success();
   };
   D.Infer = [](InferContext &Ctx) -> llvm::Error {
@@ -604,11 +623,13 @@ OpDef poolNormalizeDef() {
       if (!H.Dims[0].isStatic() || H.Dims[0].value() != 1)
         return Ctx.error("packed input must be [1, tokens, hidden], got " +
                          H.str());
-      Ctx.setOutputType(
-          0, TensorType(H.Elem, {Ctx.inputType(PSpans).Dims[0], H.Dims[2]}));
+      Ctx.setOutputType(0,
+                        TensorType(poolResultType(Ctx.node()).value_or(H.Elem),
+                                   {Ctx.inputType(PSpans).Dims[0], H.Dims[2]}));
       return llvm::Error::success();
     }
-    Ctx.setOutputType(0, TensorType(H.Elem, {H.Dims[0], H.Dims[2]}));
+    Ctx.setOutputType(0, TensorType(poolResultType(Ctx.node()).value_or(H.Elem),
+                                    {H.Dims[0], H.Dims[2]}));
     return llvm::Error::success();
   };
   D.Eval = [](EvalContext &Ctx) -> llvm::Error {
@@ -659,7 +680,9 @@ OpDef poolNormalizeDef() {
           Row[E] /= Denom;
       }
     }
-    Ctx.setOutput(0, storeAs<float>(H.dtype(), {Batch, Hidden}, Out));
+    Ctx.setOutput(0,
+                  storeAs<float>(poolResultType(Ctx.node()).value_or(H.dtype()),
+                                 {Batch, Hidden}, Out));
     return llvm::Error::success();
   };
   return D;
