@@ -676,7 +676,7 @@ llvm::Expected<NodeLowering> lowerPoolNormalize(const Node &N,
 //===----------------------------------------------------------------------===//
 
 /// pack_tokens.cuh's PackShape.
-constexpr int64_t PackThreads = 1024, PackMaxValues = 4;
+constexpr int64_t PackThreads = 1024, PackMaxValues = 4, PackGatherWarps = 8;
 
 llvm::Expected<NodeLowering> lowerPackTokens(const Node &N,
                                              const TargetInfo &) {
@@ -720,12 +720,24 @@ llvm::Expected<NodeLowering> lowerPackTokens(const Node &N,
         ", " + (I < Values
                     ? typeName(N.operand(unsigned(PackFirstValue + I))->dtype())
                     : std::string("float"));
+  // The spans (one CTA scans the rows' counts), then the values (a warp a
+  // row) at the slots they give.
+  KernelLaunch Spans;
+  Spans.Module = "pack_tokens.cuh";
+  Spans.NameExpr = llvm::formatv("kiln::pack_spans<{0}>",
+                                 typeName(N.operand(PackMask)->dtype()));
+  Spans.Block[0] = uint32_t(PackThreads);
+  Spans.Args = {LaunchArg::operand(PackMask), LaunchArg::result(0),
+                LaunchArg::i64(Batch), LaunchArg::i64(Seq),
+                LaunchArg::i64(Tokens)};
+  Out.Launches.push_back(std::move(Spans));
   KernelLaunch L;
   L.Module = "pack_tokens.cuh";
   L.NameExpr = llvm::formatv("kiln::pack_tokens<{0}{1}, {2}, {3}>",
                              typeName(N.operand(PackMask)->dtype()), Types,
                              Values, flag(Positions));
-  L.Block[0] = uint32_t(PackThreads);
+  L.Grid[0] = uint32_t(ceilDiv(Batch, PackGatherWarps));
+  L.Block[0] = uint32_t(32 * PackGatherWarps);
   L.Args = {LaunchArg::operand(PackMask), LaunchArg::result(0)};
   for (int64_t I = 0; I < PackMaxValues; ++I) {
     bool Used = I < Values;

@@ -61,13 +61,27 @@ TEST(PackedLoweringTest, PackTokensInstantiation) {
   ASSERT_TRUE(G);
   auto L = lowerNode(*G, "spans");
   ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
-  ASSERT_EQ(L->Launches.size(), 1u);
-  const KernelLaunch &K = L->Launches[0];
+  ASSERT_EQ(L->Launches.size(), 2u);
+  // The spans first: one CTA scans the rows' counts.
+  const KernelLaunch &S = L->Launches[0];
+  EXPECT_EQ(S.Module, "pack_tokens.cuh");
+  EXPECT_EQ(S.NameExpr, "kiln::pack_spans<int64_t>");
+  EXPECT_EQ(S.Grid[0], 1u);
+  EXPECT_EQ(S.Block[0], 1024u);
+  ASSERT_EQ(S.Args.size(), 5u);
+  EXPECT_EQ(S.Args[0].K, LaunchArg::Kind::Operand); // the mask
+  EXPECT_EQ(S.Args[1].K, LaunchArg::Kind::Result);  // the spans
+  EXPECT_EQ(S.Args[1].Index, 0u);
+  EXPECT_EQ(S.Args[2].Int, 8);   // batch
+  EXPECT_EQ(S.Args[3].Int, 64);  // seq
+  EXPECT_EQ(S.Args[4].Int, 256); // tokens
+  // Then the values: a warp a row, 8 rows a CTA.
+  const KernelLaunch &K = L->Launches[1];
   EXPECT_EQ(K.Module, "pack_tokens.cuh");
   EXPECT_EQ(K.NameExpr, "kiln::pack_tokens<int64_t, int64_t, int64_t, float, "
                         "float, 2, true>");
   EXPECT_EQ(K.Grid[0], 1u);
-  EXPECT_EQ(K.Block[0], 1024u);
+  EXPECT_EQ(K.Block[0], 256u);
   ASSERT_EQ(K.Args.size(), 14u);
   EXPECT_EQ(K.Args[0].K, LaunchArg::Kind::Operand); // the mask
   EXPECT_EQ(K.Args[1].K, LaunchArg::Kind::Result);  // the spans
@@ -335,8 +349,8 @@ TEST_F(PackedMiniLm, IndexChecksSeeThroughPackTokens) {
   EXPECT_EQ(PackedLimit->MaxSeq, PaddedLimit->MaxSeq);
 }
 
-// The bucket (batch 8, seq 64, tokens 256) lowers whole: one PackTokens
-// launch first, attention over spans, pooling over spans, and the
+// The bucket (batch 8, seq 64, tokens 256) lowers whole: PackTokens's two
+// launches first, attention over spans, pooling over spans, and the
 // embedding's index checks reported on the device.
 TEST_F(PackedMiniLm, BucketLowers) {
   std::vector<IndexCheck> Checks = findIndexChecks(*Padded);
@@ -362,6 +376,7 @@ TEST_F(PackedMiniLm, BucketLowers) {
   EXPECT_EQ(Has("kiln::pack_tokens<int64_t, int64_t, int64_t, float, float, "
                 "2, true>"),
             1);
+  EXPECT_EQ(Has("kiln::pack_spans<int64_t>"), 1);
   EXPECT_EQ(Has("kiln::attention_simt<32, float, int32_t, 3>"), 1);
   EXPECT_EQ(Has("kiln::pool_normalize<96, float, int32_t, 3, true, true>"), 1);
   for (const IndexCheck &C : Checks)
