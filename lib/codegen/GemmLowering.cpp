@@ -207,6 +207,12 @@ bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
       *Why = std::move(Reason);
     return false;
   };
+  if (G.GeluAfter && Target.GeluTanhApprox) {
+    G.Step.Epi = G.HasBias ? GemmStep::Epilogue::GeluTanhBias
+                           : GemmStep::Epilogue::GeluTanh;
+    G.GeluAfter = false;
+    return true;
+  }
   if (!G.GeluAfter || !G.HasBias)
     return No("no erf GELU with a bias");
   if (Target.CutlassGeluGemmMinRows == TargetInfo::NeverCutlassGeluGemm)

@@ -53,8 +53,10 @@ std::optional<KernelLaunch> fusedGeluGemm(const GemmShape &G,
 /// bias) into its GEMM's epilogue (GemmStep::Epilogue::GeluErfBias, run
 /// by the CUTLASS kernels) when it has Target.CutlassGeluGemmMinRows rows
 /// or more, the target is sm_90, this build has the kernels and they take
-/// the shape (cutlassGeluGemmRefusal). Returns whether it did; if not, `G` is
-/// unchanged. With `Why`, says why not.
+/// the shape (cutlassGeluGemmRefusal); with Target.GeluTanhApprox, into
+/// cuBLASLt's tanh-form GELU epilogue instead, always (an approximation the
+/// caller asked for). Returns whether it did; if not, `G` is unchanged.
+/// With `Why`, says why not.
 bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
                           std::string *Why = nullptr);
 

@@ -57,6 +57,12 @@ struct TargetInfo {
   int64_t CutlassGeluGemmMinRows = DefaultCutlassGeluGemmMinRows;
   static constexpr int64_t DefaultCutlassGeluGemmMinRows = 8192;
   static constexpr int64_t NeverCutlassGeluGemm = INT64_MAX;
+  /// `kiln compile --gelu-gemm tanh`: a FusedGemm's erf GELU runs as
+  /// cuBLASLt's GELU epilogue, which is the tanh approximation
+  /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), ahead of every choice
+  /// above. Not the model's function: it differs from the erf GELU by up to
+  /// 4.7e-4 (at x = -2.70). Off by default.
+  bool GeluTanhApprox = false;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200
