@@ -104,6 +104,10 @@ struct EngineOptions {
   /// smallest token bucket that holds its real tokens when the plans
   /// predict it faster than the padded bucket; off: padded buckets only.
   bool PackTokens = true;
+  /// With PackTokens: take the token bucket whenever one holds the
+  /// request's tokens, whatever the plans predict (`kiln run/bench --packed
+  /// on`: traffic measured to gain, and tests of the packed path).
+  bool PackTokensAlways = false;
   /// Launch kernels with programmatic dependent launch (sm_90 and later,
   /// artifacts whose kernels wait for their predecessor): each kernel is
   /// scheduled while the one before it finishes. Off: plain launches.

@@ -186,7 +186,7 @@ int64_t maskedTokens(const void *Mask, DType T, int64_t Seq, int64_t Row0,
 
 size_t choosePackedBucket(llvm::ArrayRef<BucketPlan> Buckets,
                           llvm::ArrayRef<double> PredictedMs, size_t Padded,
-                          int64_t Tokens) {
+                          int64_t Tokens, bool Always) {
   const BucketPlan &P = Buckets[Padded];
   size_t Best = SIZE_MAX;
   for (size_t I = 0; I < Buckets.size(); ++I) {
@@ -195,7 +195,7 @@ size_t choosePackedBucket(llvm::ArrayRef<BucketPlan> Buckets,
         B.Seq == P.Seq && (Best == SIZE_MAX || B.Tokens < Buckets[Best].Tokens))
       Best = I;
   }
-  if (Best == SIZE_MAX || PredictedMs[Best] >= PredictedMs[Padded])
+  if (Best == SIZE_MAX || (!Always && PredictedMs[Best] >= PredictedMs[Padded]))
     return Padded;
   return Best;
 }

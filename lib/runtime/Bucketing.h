@@ -71,10 +71,10 @@ int64_t maskedTokens(const void *Mask, DType T, int64_t Seq, int64_t Row0,
 /// The bucket a chunk that the padded bucket `Padded` would run and that
 /// keeps `Tokens` tokens runs in: the smallest token bucket of the same
 /// batch and seq that holds them, if `PredictedMs` (predictedMs of each
-/// bucket) says it is faster; else `Padded`.
+/// bucket) says it is faster or `Always`; else `Padded`.
 size_t choosePackedBucket(llvm::ArrayRef<BucketPlan> Buckets,
                           llvm::ArrayRef<double> PredictedMs, size_t Padded,
-                          int64_t Tokens);
+                          int64_t Tokens, bool Always = false);
 
 /// Copies between a bucket-shaped buffer and a request-shaped one, for the
 /// chunk of `Rows` rows starting at `Row0` along `BatchDim` (-1: none).

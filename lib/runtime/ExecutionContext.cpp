@@ -457,7 +457,8 @@ llvm::Error ExecutionContext::run(std::span<const TensorView> Inputs,
       int64_t Tokens =
           maskedTokens(Mask->Data, toDType(Mask->Type), Seq, Done, Rows);
       if (Tokens >= 0)
-        Best = choosePackedBucket(AllBuckets, P->E->PredictedMs, Best, Tokens);
+        Best = choosePackedBucket(AllBuckets, P->E->PredictedMs, Best, Tokens,
+                                  P->E->Options.PackTokensAlways);
     }
     P->LastBuckets.push_back(Best);
     if (llvm::Error E =

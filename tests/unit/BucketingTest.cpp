@@ -70,9 +70,12 @@ TEST(Bucketing, PackedBucketIsTheSmallestThatHoldsTheTokensWhenFaster) {
   EXPECT_EQ(choosePackedBucket(Buckets, Ms, 1, 257), 3u);
   EXPECT_EQ(choosePackedBucket(Buckets, Ms, 1, 1000), 1u); // none holds them
   EXPECT_EQ(choosePackedBucket(Buckets, Ms, 0, 200), 4u);  // its own seq
-  // A packed bucket predicted no faster than the padded one is not taken.
+  // A packed bucket predicted no faster than the padded one is not taken,
+  // unless asked to always pack (then still only one that holds them).
   Ms[2] = Ms[3] = Ms[1];
   EXPECT_EQ(choosePackedBucket(Buckets, Ms, 1, 100), 1u);
+  EXPECT_EQ(choosePackedBucket(Buckets, Ms, 1, 100, true), 2u);
+  EXPECT_EQ(choosePackedBucket(Buckets, Ms, 1, 1000, true), 1u);
 }
 
 TEST(Bucketing, CopyBoxZeroesRowsPastTheChunkForPackedBuckets) {

@@ -84,8 +84,10 @@ static cl::opt<std::string> BenchPacked(
     "packed", cl::init("auto"),
     cl::desc("With --lengths and packed-token buckets in the artifact: 'auto' "
              "times the bucket the runtime picks and, when it is packed, the "
-             "padded bucket too (as kiln-padded); 'off' times the padded "
-             "bucket alone and runs requests padded"),
+             "padded bucket too (as kiln-padded); 'on' the same, packed "
+             "whenever a token bucket holds the rows, whatever the plans "
+             "predict; 'off' times the padded bucket alone and runs requests "
+             "padded"),
     cl::sub(benchSubcommand()));
 
 static cl::opt<bool> BenchProgrammatic(
@@ -263,13 +265,14 @@ llvm::Error kiln::benchCommand() {
       Shapes.push_back({B, S});
     }
   }
-  if (BenchPacked != "auto" && BenchPacked != "off")
-    return makeError("--packed: expected 'auto' or 'off', got '" +
+  if (BenchPacked != "auto" && BenchPacked != "on" && BenchPacked != "off")
+    return makeError("--packed: expected 'auto', 'on' or 'off', got '" +
                      BenchPacked.getValue() + "'");
   std::string Precision = A->Meta.Precision;
   std::unique_ptr<Graph> Model = std::move(*G);
   EngineOptions EOpts;
-  EOpts.PackTokens = BenchPacked == "auto";
+  EOpts.PackTokens = BenchPacked != "off";
+  EOpts.PackTokensAlways = BenchPacked == "on";
   EOpts.ProgrammaticLaunch = BenchProgrammatic;
   auto E = createEngine(std::move(*A), EOpts);
   if (!E)

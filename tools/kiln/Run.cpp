@@ -69,8 +69,8 @@ static cl::opt<bool>
 static cl::opt<std::string> RunPacked(
     "packed", cl::init("auto"),
     cl::desc("On the GPU, with packed-token buckets in the artifact: 'auto' "
-             "runs a request packed where the plans predict it faster, "
-             "'off' always padded"),
+             "runs a request packed where the plans predict it faster, 'on' "
+             "wherever a token bucket holds its tokens, 'off' always padded"),
     cl::sub(runSubcommand()));
 static cl::opt<std::string> RunDevices(
     "devices", cl::init(""),
@@ -306,12 +306,13 @@ llvm::Error kiln::runCommand() {
       return R.takeError();
     Outputs = (*R)->run(Ordered);
   } else {
-    if (RunPacked != "auto" && RunPacked != "off")
-      return makeError("--packed: expected 'auto' or 'off', got '" +
+    if (RunPacked != "auto" && RunPacked != "on" && RunPacked != "off")
+      return makeError("--packed: expected 'auto', 'on' or 'off', got '" +
                        RunPacked.getValue() + "'");
     EngineOptions EO;
     EO.Devices = Devs;
-    EO.PackTokens = RunPacked == "auto";
+    EO.PackTokens = RunPacked != "off";
+    EO.PackTokensAlways = RunPacked == "on";
     if (JitShapes)
       EO.JitCompiler = makeJitCompiler(defaultCacheDir());
     auto E = createEngine(std::move(*A), EO);
