@@ -1,10 +1,12 @@
 #!/bin/bash
 # One GPU job of benchmarks over a build of main (issue 15): kiln bench at
-# the five shapes with programmatic dependent launch on and off, beside
+# the five shapes (with PDL_OFF=1 also with programmatic dependent launch
+# off, then on again), beside
 # PyTorch eager (SDPA) and torch.compile (reduce-overhead); one batch of 256
 # rows of 8..128 tokens, packed and padded, beside the peers on the same rows;
 # the step profile of both; the same with --gelu-gemm separate (the erf
-# GELU as its own pass after cuBLASLt); compile time cold and warm; and kiln bench
+# GELU as its own pass after cuBLASLt) and --gelu-gemm tanh (cuBLASLt's
+# tanh-form epilogue); compile time cold and warm; and kiln bench
 # --devices 0,0 (replicate, one device lost).
 #
 #   scripts/bench/main_gpu.sh [CARRY]   (CARRY holds kiln and kiln-gpu-tests;
@@ -19,14 +21,17 @@ for run in cold warm; do /usr/bin/time -f "$run: %e s wall" timeout 60 $C/kiln c
 TOK=1024,2048,4096,8192,12288,16384,18432,20480,22528,24576
 /usr/bin/time -f "with --tokens $TOK: %e s wall" timeout 120 $C/kiln compile $M -o $W/m.kiln --batch 1,32,128,256 --seq 32,128 --tokens $TOK --precision fp16 --cache-dir $W/cc 2>&1 | tail -2
 timeout 120 $C/kiln compile $M -o $W/sep.kiln --batch 1,32,128,256 --seq 32,128 --tokens $TOK --precision fp16 --cache-dir $W/cc --gelu-gemm separate 2>&1 | tail -1
+timeout 120 $C/kiln compile $M -o $W/tanh.kiln --batch 1,32,128,256 --seq 32,128 --tokens $TOK --precision fp16 --cache-dir $W/cc --gelu-gemm tanh 2>&1 | tail -1
 t gemm-gelu-timing
 [ -x $C/kiln-gpu-tests ] && KILN_GEMM_GELU_TIMING=1 timeout 60 $C/kiln-gpu-tests --gtest_filter='GpuGemmGeluTiming.*' 2>&1 | grep -vE "^\[ *(RUN|OK) " | tail -12
 t shapes
 timeout 150 $C/kiln bench $W/m.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 --peers "$PEERS" 2>&1 | grep -E "^\| [0-9]|rror"
-echo "-- programmatic-launch=false"
-timeout 40 $C/kiln bench $W/m.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 --programmatic-launch=false 2>&1 | grep -E "^\| [0-9]|rror"
-echo "-- programmatic-launch=true (again)"
-timeout 40 $C/kiln bench $W/m.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
+if [ -n "${PDL_OFF:-}" ]; then
+  echo "-- programmatic-launch=false"
+  timeout 40 $C/kiln bench $W/m.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 --programmatic-launch=false 2>&1 | grep -E "^\| [0-9]|rror"
+  echo "-- programmatic-launch=true (again)"
+  timeout 40 $C/kiln bench $W/m.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
+fi
 t lengths
 timeout 120 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 --peers "$PEERS" 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
 timeout 30 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 1 --iters 100 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
@@ -34,9 +39,13 @@ timeout 30 $C/kiln bench $W/m.kiln --batch 32 --lengths 8:128 --seed 0 --iters 1
 echo "-- --gelu-gemm separate (cuBLASLt + the erf GELU pass)"
 timeout 30 $C/kiln bench $W/sep.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 2>&1 | grep -E "^\| [0-9]|rror"
 timeout 30 $C/kiln bench $W/sep.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
+echo "-- --gelu-gemm tanh (cuBLASLt's tanh-form GELU epilogue, an approximation)"
+timeout 30 $C/kiln bench $W/tanh.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 2>&1 | grep -E "^\| [0-9]|rror"
+timeout 30 $C/kiln bench $W/tanh.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
 t profile
 timeout 30 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 0 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -30
 timeout 30 $C/kiln bench $W/m.kiln --shapes 1x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -14
+timeout 30 $C/kiln bench $W/m.kiln --shapes 32x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -14
 t devices
 timeout 15 $C/kiln bench $W/m.kiln --threads 8 --shapes 32x128 --duration 3 --devices 0,0 --mode replicate --inject-fault 1:after:3000 2>&1 | head -30
 t done
