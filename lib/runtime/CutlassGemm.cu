@@ -35,6 +35,7 @@
 #include "cutlass/util/packed_stride.hpp"
 
 #include <string>
+#include <type_traits>
 
 namespace kiln {
 namespace {
@@ -46,9 +47,9 @@ using cute::_64;
 using Half = cutlass::half_t;
 constexpr int Align = 8; // 16 bytes of fp16: TMA's alignment
 
-template <class T> struct GeluErfPoly;
-
-template <> struct GeluErfPoly<float> {
+/// The old GELU, kept while the timing compares the two: erfc(t) =
+/// 2^(P(t) t), t = min(|x| / sqrt(2), 3.9), P of degree 7.
+struct GeluErfPoly8 {
   CUTLASS_HOST_DEVICE float operator()(float X) const {
     float T = fminf(fabsf(X) * 0.70710678f, 3.9f);
     float P = -4.370319584268145e-05f;
@@ -65,29 +66,63 @@ template <> struct GeluErfPoly<float> {
   }
 };
 
-template <class T, int N> struct GeluErfPoly<cutlass::Array<T, N>> {
-  CUTLASS_HOST_DEVICE cutlass::Array<T, N>
-  operator()(cutlass::Array<T, N> const &X) const {
-    cutlass::Array<T, N> Y;
-    GeluErfPoly<T> Op;
-    CUTLASS_PRAGMA_UNROLL
-    for (int I = 0; I < N; ++I)
-      Y[I] = Op(X[I]);
-    return Y;
+/// 2^X by the SFU (MUFU.EX2): relative error about 2^-22, subnormal
+/// results flushed to zero.
+CUTLASS_HOST_DEVICE float exp2Approx(float X) {
+#ifdef __CUDA_ARCH__
+  float Y;
+  asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(Y) : "f"(X));
+  return Y;
+#else
+  return exp2f(X);
+#endif
+}
+
+/// gelu(x) = relu(x) - |x| h(|x|), h(u) = erfc(u / sqrt(2)) / 2 = 2^Q(u).
+struct GeluErfPoly5 {
+  CUTLASS_HOST_DEVICE float operator()(float X) const {
+    float U = fabsf(X);
+    float Q = -4.732934175990522e-04f;
+    Q = fmaf(Q, U, 7.084453012794256e-03f);
+    Q = fmaf(Q, U, -5.182713642716408e-02f);
+    Q = fmaf(Q, U, -0.4599927067756653f);
+    Q = fmaf(Q, U, -1.1507877111434937f);
+    Q = fmaf(Q, U, -1.000037670135498f);
+    return fmaf(-U, exp2Approx(Q), fmaxf(X, 0.0f));
+  }
+};
+
+/// The elementwise functor LinCombPerColBiasEltAct takes: `Scalar` on
+/// floats and on arrays of them.
+template <class Scalar> struct Elementwise {
+  template <class T> struct Fn;
+};
+template <class Scalar> template <class T> struct Elementwise<Scalar>::Fn {
+  CUTLASS_HOST_DEVICE T operator()(T const &X) const {
+    if constexpr (std::is_same_v<T, float>) {
+      return Scalar()(X);
+    } else {
+      T Y;
+      CUTLASS_PRAGMA_UNROLL
+      for (int I = 0; I < int(T::kElements); ++I)
+        Y[I] = Scalar()(X[I]);
+      return Y;
+    }
   }
 };
 
 template <class TileShape, class KernelSchedule, class EpilogueSchedule,
-          class LayoutB>
+          class LayoutB, class Gelu = GeluErfPoly5,
+          class EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto,
+          class ClusterShape = cute::Shape<_1, _1, _1>>
 struct GeluGemm {
-  using ClusterShape = cute::Shape<_1, _1, _1>;
   using Fusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<
-      GeluErfPoly, Half, float, Half, Half, float>;
+      Elementwise<Gelu>::template Fn, Half, float, Half, Half, float>;
   using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape,
-      ClusterShape, cutlass::epilogue::collective::EpilogueTileAuto, float,
-      float, void, cutlass::layout::RowMajor, Align, Half,
-      cutlass::layout::RowMajor, Align, EpilogueSchedule, Fusion>::CollectiveOp;
+      ClusterShape, EpilogueTile, float, float, void, cutlass::layout::RowMajor,
+      Align, Half, cutlass::layout::RowMajor, Align, EpilogueSchedule,
+      Fusion>::CollectiveOp;
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Half,
       cutlass::layout::RowMajor, Align, Half, LayoutB, Align, float, TileShape,
@@ -157,12 +192,18 @@ std::string launch(int M, int N, int K, float Alpha, const void *A,
 
 } // namespace
 
+float detail::cutlassGeluErf(float X) { return GeluErfPoly5()(X); }
+
 std::string detail::launchCutlassGeluGemm(
     CutlassTile Tile, bool TransB, int M, int N, int K, float Alpha,
     const void *A, const void *B, const void *Bias, void *D, void *Workspace,
     uint64_t WorkspaceBytes, int Device, int SmCount, cudaStream_t Stream) {
   using Tile64x128 = cute::Shape<_64, _128, _64>;
+  using Tile64x256 = cute::Shape<_64, _256, _64>;
+  using Tile128x128 = cute::Shape<_128, _128, _64>;
   using Tile128x256 = cute::Shape<_128, _256, _64>;
+  using Tile256x128 = cute::Shape<_256, _128, _64>;
+  using Auto = cutlass::epilogue::collective::EpilogueTileAuto;
   auto Run = [&](auto Config) {
     return launch<decltype(Config)>(M, N, K, Alpha, A, B, Bias, D, Workspace,
                                     WorkspaceBytes, Device, SmCount, Stream);
@@ -177,6 +218,30 @@ std::string detail::launchCutlassGeluGemm(
   case CutlassTile::Auto:
   case CutlassTile::Cooperative128x256:
     return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB>{});
+  case CutlassTile::Cooperative128x256Poly8:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        GeluErfPoly8>{});
+  case CutlassTile::Pingpong128x128:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB>{});
+  case CutlassTile::Pingpong64x256:
+    return Run(GeluGemm<Tile64x256, Pingpong, PingpongEpi, RowB>{});
+  case CutlassTile::Cooperative256x128:
+    return Run(GeluGemm<Tile256x128, Cooperative, CooperativeEpi, RowB>{});
+  case CutlassTile::Cooperative128x256Epi64:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        GeluErfPoly5, cute::Shape<_128, _64>>{});
+  case CutlassTile::Pingpong64x256Epi64:
+    return Run(GeluGemm<Tile64x256, Pingpong, PingpongEpi, RowB, GeluErfPoly5,
+                        cute::Shape<_64, _64>>{});
+  case CutlassTile::Pingpong64x256Cluster2:
+    return Run(GeluGemm<Tile64x256, Pingpong, PingpongEpi, RowB, GeluErfPoly5,
+                        Auto, cute::Shape<cute::_2, _1, _1>>{});
+  case CutlassTile::Cooperative128x256Cluster2:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        GeluErfPoly5, Auto, cute::Shape<cute::_2, _1, _1>>{});
+  case CutlassTile::Pingpong128x128Cluster2:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB, GeluErfPoly5,
+                        Auto, cute::Shape<cute::_2, _1, _1>>{});
   }
   return "unknown CUTLASS tile configuration";
 }

@@ -21,7 +21,20 @@ bool cutlassGemmBuilt();
 /// The kernel configurations for [K,N] weights; Auto picks one by shape
 /// (pickCutlassTile). Pingpong: each warpgroup a tile, one's epilogue under
 /// the other's MMAs; cooperative: both warpgroups on one tile.
-enum class CutlassTile : uint8_t { Auto, Pingpong64x128, Cooperative128x256 };
+enum class CutlassTile : uint8_t {
+  Auto,
+  Pingpong64x128,
+  Cooperative128x256,
+  Cooperative128x256Poly8,
+  Pingpong128x128,
+  Pingpong64x256,
+  Cooperative256x128,
+  Cooperative128x256Epi64,
+  Pingpong128x128Cluster2,
+  Pingpong64x256Epi64,
+  Pingpong64x256Cluster2,
+  Cooperative128x256Cluster2,
+};
 
 namespace detail {
 /// Launches D = gelu_erf(Alpha * A @ op(B) + Bias) (CutlassGemm.cu); an
@@ -33,6 +46,9 @@ std::string launchCutlassGeluGemm(CutlassTile Tile, bool TransB, int M, int N,
                                   const void *B, const void *Bias, void *D,
                                   void *Workspace, uint64_t WorkspaceBytes,
                                   int Device, int SmCount, cudaStream_t Stream);
+
+/// The epilogue's GELU on the host (exp2f for the SFU's 2^x), for tests.
+float cutlassGeluErf(float X);
 } // namespace detail
 
 } // namespace kiln

@@ -336,6 +336,28 @@ struct GemmOperands {
   }
 };
 
+const char *tileName(CutlassTile T) {
+  switch (T) {
+  case CutlassTile::Auto: return "auto";
+  case CutlassTile::Pingpong64x128: return "pingpong 64x128";
+  case CutlassTile::Cooperative128x256: return "cooperative 128x256";
+  case CutlassTile::Cooperative128x256Poly8: return "cooperative 128x256 poly8";
+  case CutlassTile::Pingpong128x128: return "pingpong 128x128";
+  case CutlassTile::Pingpong64x256: return "pingpong 64x256";
+  case CutlassTile::Cooperative256x128: return "cooperative 256x128";
+  case CutlassTile::Cooperative128x256Epi64:
+    return "cooperative 128x256 epi 128x64";
+  case CutlassTile::Pingpong128x128Cluster2:
+    return "pingpong 128x128 cluster 2x1";
+  case CutlassTile::Pingpong64x256Epi64: return "pingpong 64x256 epi 64x64";
+  case CutlassTile::Pingpong64x256Cluster2:
+    return "pingpong 64x256 cluster 2x1";
+  case CutlassTile::Cooperative128x256Cluster2:
+    return "cooperative 128x256 cluster 2x1";
+  }
+  return "?";
+}
+
 /// The CUTLASS GEMM on random inputs against a double-precision host
 /// reference of the same fp16 inputs, on every row up to 256 rows, else on
 /// the first and last 64 and 64 random ones. The result's bytes start as
@@ -344,7 +366,7 @@ void expectCutlassMatchesHost(int64_t M, int64_t N, int64_t K, bool TransB,
                               CutlassTile Tile, float Alpha = 1.0f) {
   SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) +
                " K=" + std::to_string(K) + (TransB ? " transB" : "") +
-               " tile " + std::to_string(int(Tile)));
+               " tile " + tileName(Tile));
   GemmOperands G(M, N, K, TransB);
   G.S.Alpha = Alpha;
   ASSERT_EQ(cudaMemset(G.DD.P, 0xff, M * N * 2), cudaSuccess);
@@ -390,8 +412,35 @@ void expectCutlassMatchesHost(int64_t M, int64_t N, int64_t K, bool TransB,
   EXPECT_EQ(Bad, 0) << "worst error " << Worst;
 }
 
-const CutlassTile AllTiles[] = {CutlassTile::Pingpong64x128,
-                                CutlassTile::Cooperative128x256};
+const CutlassTile AllTiles[] = {
+    CutlassTile::Pingpong64x128,          CutlassTile::Cooperative128x256,
+    CutlassTile::Cooperative128x256Poly8, CutlassTile::Pingpong128x128,
+    CutlassTile::Pingpong64x256,          CutlassTile::Cooperative256x128,
+    CutlassTile::Cooperative128x256Epi64, CutlassTile::Pingpong128x128Cluster2};
+
+TEST(GpuCutlassGeluGemm, EpilogueGeluIsTheErfGelu) {
+  // The polynomial GELU (on the host; the kernels take 2^x from the SFU,
+  // 2^-22 relative) against 0.5 x (1 + erf(x / sqrt(2))) in double on
+  // every 2^-12 step of [-12, 12], then past it.
+  if (!cutlassGemmBuilt())
+    GTEST_SKIP() << "built without CUTLASS (KILN_CUTLASS_DIR)";
+  double Worst = 0, WorstX = 0;
+  for (int I = -12 * 4096; I <= 12 * 4096; ++I) {
+    float X = float(I) / 4096;
+    double Want = 0.5 * X * (1.0 + std::erf(X / std::sqrt(2.0)));
+    double Err = std::fabs(detail::cutlassGeluErf(X) - Want);
+    if (!(Err <= Worst)) {
+      Worst = Err;
+      WorstX = X;
+    }
+  }
+  EXPECT_LT(Worst, 1e-6) << "at x = " << WorstX;
+  for (float X : {20.0f, 1e3f, 1e30f})
+    EXPECT_EQ(detail::cutlassGeluErf(X), X);
+  for (float X : {-20.0f, -1e3f, -1e30f})
+    EXPECT_EQ(detail::cutlassGeluErf(X), 0.0f) << X;
+  EXPECT_TRUE(std::isnan(detail::cutlassGeluErf(std::nanf(""))));
+}
 
 TEST(GpuCutlassGeluGemm, MiniLmFfnRows) {
   std::string Why;
@@ -545,9 +594,9 @@ TEST(GpuGemmGeluTiming, CutlassAgainstCublasLtAndThePass) {
     for (CutlassTile T : Tiles) {
       float Ms = timeInGraph(
           [&](cudaStream_t Stream) { return G.run(Stream, T); }, 100);
-      std::printf("timing M=%lld N=1536 K=384 cutlass tile %d: %.4f ms "
+      std::printf("timing M=%lld N=1536 K=384 cutlass %s: %.4f ms "
                   "(%.0f TFLOP/s)\n",
-                  (long long)Rows, int(T), Ms,
+                  (long long)Rows, tileName(T), Ms,
                   2.0 * Rows * 1536 * 384 / (Ms * 1e-3) / 1e12);
     }
   }
@@ -558,8 +607,8 @@ TEST(GpuGemmGeluTiming, CutlassAgainstCublasLtAndThePass) {
     GemmOperands G(Rows, 1536, 384, false);
     for (CutlassTile T : AllTiles)
       std::printf(
-          "timing M=%lld N=1536 K=384 cutlass tile %d: %.4f ms\n",
-          (long long)Rows, int(T),
+          "timing M=%lld N=1536 K=384 cutlass %s: %.4f ms\n", (long long)Rows,
+          tileName(T),
           timeInGraph([&](cudaStream_t Stream) { return G.run(Stream, T); },
                       100));
   }
