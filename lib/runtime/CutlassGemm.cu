@@ -209,8 +209,17 @@ std::string detail::launchCutlassGeluGemm(
                                     WorkspaceBytes, Device, SmCount, Stream);
   };
   if (TransB) {
-    // Transposed weights (ONNX Gemm transB = 1): one configuration.
-    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, ColB>{});
+    // Transposed weights (ONNX Gemm transB = 1).
+    switch (Tile) {
+    case CutlassTile::Pingpong64x128:
+      return Run(GeluGemm<Tile64x128, Pingpong, PingpongEpi, ColB>{});
+    case CutlassTile::Pingpong128x128:
+      return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, ColB>{});
+    case CutlassTile::Pingpong64x256:
+      return Run(GeluGemm<Tile64x256, Pingpong, PingpongEpi, ColB>{});
+    default:
+      return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, ColB>{});
+    }
   }
   switch (Tile) {
   case CutlassTile::Pingpong64x128:

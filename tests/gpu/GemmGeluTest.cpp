@@ -457,6 +457,11 @@ TEST(GpuCutlassGeluGemm, EveryTileConfiguration) {
   for (CutlassTile T : AllTiles)
     for (int64_t M : {7, 200, 4097})
       expectCutlassMatchesHost(M, 1536, 384, false, T);
+  for (CutlassTile T :
+       {CutlassTile::Pingpong64x128, CutlassTile::Pingpong128x128,
+        CutlassTile::Pingpong64x256, CutlassTile::Cooperative128x256})
+    for (int64_t M : {7, 200, 4097})
+      expectCutlassMatchesHost(M, 1536, 384, true, T);
 }
 
 TEST(GpuCutlassGeluGemm, SecondFfnShapeAlphaAndTransposedWeights) {
