@@ -18,29 +18,21 @@ namespace kiln {
 /// KILN_CUTLASS_DIR found the headers).
 bool cutlassGemmBuilt();
 
-/// The kernel configurations for [K,N] weights; Auto picks one by shape
-/// (pickCutlassTile). Pingpong: each warpgroup a tile, one's epilogue under
-/// the other's MMAs; cooperative: both warpgroups on one tile.
+/// The kernel configurations, for [K,N] and [N,K] weights alike; Auto
+/// picks one by shape (pickCutlassTile). Pingpong: each consumer warpgroup
+/// a tile, one's epilogue under the other's MMAs; cooperative: both
+/// warpgroups on one tile (epilogue sub-tiles of 128x64).
 enum class CutlassTile : uint8_t {
   Auto,
   Pingpong64x128,
-  Cooperative128x256,
-  Cooperative128x256Poly8,
   Pingpong128x128,
-  Pingpong64x256,
-  Cooperative256x128,
-  Cooperative128x256Epi64,
-  Pingpong128x128Cluster2,
-  Pingpong64x256Epi64,
-  Pingpong64x256Cluster2,
-  Cooperative128x256Cluster2,
+  Cooperative128x256,
 };
 
 namespace detail {
 /// Launches D = gelu_erf(Alpha * A @ op(B) + Bias) (CutlassGemm.cu); an
 /// empty string on success, else what failed. TransB chooses B's layout
-/// ([N,K] instead of [K,N]); it has one configuration, so `Tile` applies
-/// to [K,N] weights only.
+/// ([N,K] instead of [K,N]).
 std::string launchCutlassGeluGemm(CutlassTile Tile, bool TransB, int M, int N,
                                   int K, float Alpha, const void *A,
                                   const void *B, const void *Bias, void *D,

@@ -206,17 +206,17 @@ TEST(GemmGeluLowering, CutlassEpilogueReplacesThePass) {
   EXPECT_EQ(C.GeluPasses, 1);
 }
 
-TEST(GemmGeluLowering, DefaultTakesCutlassFrom8192Rows) {
+TEST(GemmGeluLowering, DefaultTakesCutlassFrom1024Rows) {
   if (!cutlassGemmBuilt())
     GTEST_SKIP() << "built without CUTLASS (KILN_CUTLASS_DIR)";
   constexpr int64_t Default = TargetInfo::DefaultCutlassGeluGemmMinRows;
-  EXPECT_EQ(TargetInfo().CutlassGeluGemmMinRows, 8192);
-  // MiniLM at 32 x 128 tokens: cuBLASLt and the pass; at 64 x 128, CUTLASS.
+  EXPECT_EQ(TargetInfo().CutlassGeluGemmMinRows, 1024);
+  // MiniLM at 4 x 128 tokens: cuBLASLt and the pass; at 8 x 128, CUTLASS.
   StepCounts C =
-      countSteps(ffnGraph(32, 128, 384, 1536, false), Never, "sm_90a", Default);
+      countSteps(ffnGraph(4, 128, 384, 1536, false), Never, "sm_90a", Default);
   EXPECT_EQ(C.CutlassGemms, 0);
   EXPECT_EQ(C.GeluPasses, 1);
-  C = countSteps(ffnGraph(64, 128, 384, 1536, false), Never, "sm_90a", Default);
+  C = countSteps(ffnGraph(8, 128, 384, 1536, false), Never, "sm_90a", Default);
   EXPECT_EQ(C.CutlassGemms, 1);
   EXPECT_EQ(C.GeluPasses, 0);
 }
@@ -340,20 +340,8 @@ const char *tileName(CutlassTile T) {
   switch (T) {
   case CutlassTile::Auto: return "auto";
   case CutlassTile::Pingpong64x128: return "pingpong 64x128";
-  case CutlassTile::Cooperative128x256: return "cooperative 128x256";
-  case CutlassTile::Cooperative128x256Poly8: return "cooperative 128x256 poly8";
   case CutlassTile::Pingpong128x128: return "pingpong 128x128";
-  case CutlassTile::Pingpong64x256: return "pingpong 64x256";
-  case CutlassTile::Cooperative256x128: return "cooperative 256x128";
-  case CutlassTile::Cooperative128x256Epi64:
-    return "cooperative 128x256 epi 128x64";
-  case CutlassTile::Pingpong128x128Cluster2:
-    return "pingpong 128x128 cluster 2x1";
-  case CutlassTile::Pingpong64x256Epi64: return "pingpong 64x256 epi 64x64";
-  case CutlassTile::Pingpong64x256Cluster2:
-    return "pingpong 64x256 cluster 2x1";
-  case CutlassTile::Cooperative128x256Cluster2:
-    return "cooperative 128x256 cluster 2x1";
+  case CutlassTile::Cooperative128x256: return "cooperative 128x256";
   }
   return "?";
 }
@@ -412,11 +400,9 @@ void expectCutlassMatchesHost(int64_t M, int64_t N, int64_t K, bool TransB,
   EXPECT_EQ(Bad, 0) << "worst error " << Worst;
 }
 
-const CutlassTile AllTiles[] = {
-    CutlassTile::Pingpong64x128,          CutlassTile::Cooperative128x256,
-    CutlassTile::Cooperative128x256Poly8, CutlassTile::Pingpong128x128,
-    CutlassTile::Pingpong64x256,          CutlassTile::Cooperative256x128,
-    CutlassTile::Cooperative128x256Epi64, CutlassTile::Pingpong128x128Cluster2};
+const CutlassTile AllTiles[] = {CutlassTile::Pingpong64x128,
+                                CutlassTile::Pingpong128x128,
+                                CutlassTile::Cooperative128x256};
 
 TEST(GpuCutlassGeluGemm, EpilogueGeluIsTheErfGelu) {
   // The polynomial GELU (on the host; the kernels take 2^x from the SFU,
@@ -455,13 +441,9 @@ TEST(GpuCutlassGeluGemm, EveryTileConfiguration) {
   if (!cutlassRuns(Why))
     GTEST_SKIP() << Why;
   for (CutlassTile T : AllTiles)
-    for (int64_t M : {7, 200, 4097})
-      expectCutlassMatchesHost(M, 1536, 384, false, T);
-  for (CutlassTile T :
-       {CutlassTile::Pingpong64x128, CutlassTile::Pingpong128x128,
-        CutlassTile::Pingpong64x256, CutlassTile::Cooperative128x256})
-    for (int64_t M : {7, 200, 4097})
-      expectCutlassMatchesHost(M, 1536, 384, true, T);
+    for (bool TransB : {false, true})
+      for (int64_t M : {7, 200, 4097})
+        expectCutlassMatchesHost(M, 1536, 384, TransB, T);
 }
 
 TEST(GpuCutlassGeluGemm, SecondFfnShapeAlphaAndTransposedWeights) {
@@ -473,6 +455,24 @@ TEST(GpuCutlassGeluGemm, SecondFfnShapeAlphaAndTransposedWeights) {
   expectCutlassMatchesHost(300, 1536, 384, false, CutlassTile::Auto, 0.5f);
   expectCutlassMatchesHost(300, 384, 96, true, CutlassTile::Auto);
   expectCutlassMatchesHost(4096, 1536, 384, true, CutlassTile::Auto);
+}
+
+TEST(GpuCutlassGeluGemm, PicksTheTileByShape) {
+  // MiniLM's FFN on 132 SMs (an H100 SXM or H200): the fastest or within
+  // 5% of it at each row count timed.
+  GemmStep S;
+  S.N = 1536;
+  S.K = 384;
+  auto Pick = [&](int64_t M) {
+    S.M = M;
+    return pickCutlassTile(S, 132);
+  };
+  EXPECT_EQ(Pick(128), CutlassTile::Pingpong64x128);
+  EXPECT_EQ(Pick(1024), CutlassTile::Pingpong64x128);
+  EXPECT_EQ(Pick(2048), CutlassTile::Pingpong128x128);
+  EXPECT_EQ(Pick(4096), CutlassTile::Pingpong128x128);
+  EXPECT_EQ(Pick(8192), CutlassTile::Cooperative128x256);
+  EXPECT_EQ(Pick(32768), CutlassTile::Cooperative128x256);
 }
 
 TEST(GpuCutlassGeluGemm, RefusesWhatItCannotRun) {
