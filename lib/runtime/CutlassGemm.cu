@@ -1,20 +1,21 @@
 //===- CutlassGemm.cu - CUTLASS 3 GEMM + bias + erf GELU for sm_90a -------===//
 //
 // The kernels behind runCutlassGeluGemm (CutlassGemm.h): three
-// configurations (CutlassTile), each for B [K,N] and B [N,K], chosen from
-// twelve timed on an H200 (docs/runtime.md).
+// configurations (CutlassTile), each for B [K,N] and B [N,K], kept of
+// eight timed on an H200 (docs/runtime.md).
 //
 //   row-major D[M,N] = GELU(alpha * A[M,K] @ op(B) + bias[N])
 //   A: RowMajor (K contiguous); B [K,N] row-major: CUTLASS RowMajor B
 //   (N contiguous); B [N,K] (TransB): ColumnMajor B (K contiguous);
 //   bias: one value per column of D (LinCombPerColBiasEltAct); no C.
 //
-// The GELU is the exact form, 0.5 x (1 + erf(x / sqrt(2))), in fp32, as
-// few instructions a value as we could make it, since at K = 384 the
-// epilogue takes about as long as the MMAs and does not hide under them.
+// The GELU is the exact form, 0.5 x (1 + erf(x / sqrt(2))), in fp32, in
+// as few instructions as we could: at K = 384 the epilogue takes about as
+// long as the MMAs and does not hide under them.
 // CUTLASS's own (epilogue::thread::GELU) calls erff, whose two branches
 // (|x| below or above 1) both run in a warp of mixed values. geluErf
-// is branchless, nine instructions (MUFU.EX2 one of them):
+// is branchless, about nine instructions by our count of the source (five
+// FMAs, one MUFU.EX2):
 //
 //   gelu(x) = relu(x) - |x| h(|x|),  h(u) = erfc(u / sqrt(2)) / 2 = 2^Q(u)
 //
@@ -23,8 +24,9 @@
 // it is within 6.4e-7 of the erf GELU on [-11, 11] and equals relu(x)
 // beyond (Q falls fast enough that no clamp is needed; a NaN stays NaN):
 // far below fp16's rounding. The degree-8 form it replaced (erfc(t) =
-// 2^(P(t) t), t clamped, 0.5 folded in by a multiply, a select) had about
-// 18; the GEMM went from 0.1118 to 0.0953 ms at 32768x1536x384.
+// 2^(P(t) t), t clamped, exp2f's range checks, a separate 0.5, a compare
+// and select) had about 18; the cooperative 128x256 GEMM went from 0.1118
+// to 0.0953 ms at 32768x1536x384.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/CutlassKernels.h"
