@@ -51,11 +51,12 @@ struct TargetInfo {
   /// (GemmStep::Epilogue::GeluErfBias, sm_90 targets, builds that have
   /// CUTLASS) instead of cuBLASLt and the pass; ahead of
   /// FusedGeluGemmMaxRows (`kiln compile --gelu-gemm`). 0: always,
-  /// NeverCutlassGeluGemm: never. 8192 by default: at 1536x384 (MiniLM's
-  /// FFN) it beat cuBLASLt + the pass by 13-16% from 8192 to 32768 rows on
-  /// an H200 and lost by 4-16% at 128 to 4096 (docs/runtime.md).
+  /// NeverCutlassGeluGemm: never. 1024 by default: at 1536x384 (MiniLM's
+  /// FFN) on an H200 it took 6-7% less time than cuBLASLt + the pass at
+  /// 1024 and 2048 rows, 20-30% less from 4096 to 32768, and as long at
+  /// 128 (docs/runtime.md).
   int64_t CutlassGeluGemmMinRows = DefaultCutlassGeluGemmMinRows;
-  static constexpr int64_t DefaultCutlassGeluGemmMinRows = 8192;
+  static constexpr int64_t DefaultCutlassGeluGemmMinRows = 1024;
   static constexpr int64_t NeverCutlassGeluGemm = INT64_MAX;
   /// `kiln compile --gelu-gemm tanh`: a FusedGemm's erf GELU runs as
   /// cuBLASLt's GELU epilogue, which is the tanh approximation

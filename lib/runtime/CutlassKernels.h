@@ -18,21 +18,29 @@ namespace kiln {
 /// KILN_CUTLASS_DIR found the headers).
 bool cutlassGemmBuilt();
 
-/// The kernel configurations for [K,N] weights; Auto picks one by shape
-/// (pickCutlassTile). Pingpong: each warpgroup a tile, one's epilogue under
-/// the other's MMAs; cooperative: both warpgroups on one tile.
-enum class CutlassTile : uint8_t { Auto, Pingpong64x128, Cooperative128x256 };
+/// The kernel configurations, for [K,N] and [N,K] weights alike; Auto
+/// picks one by shape (pickCutlassTile). Pingpong: each consumer warpgroup
+/// a tile, one's epilogue under the other's MMAs; cooperative: both
+/// warpgroups on one tile (epilogue sub-tiles of 128x64).
+enum class CutlassTile : uint8_t {
+  Auto,
+  Pingpong64x128,
+  Pingpong128x128,
+  Cooperative128x256,
+};
 
 namespace detail {
 /// Launches D = gelu_erf(Alpha * A @ op(B) + Bias) (CutlassGemm.cu); an
 /// empty string on success, else what failed. TransB chooses B's layout
-/// ([N,K] instead of [K,N]); it has one configuration, so `Tile` applies
-/// to [K,N] weights only.
+/// ([N,K] instead of [K,N]).
 std::string launchCutlassGeluGemm(CutlassTile Tile, bool TransB, int M, int N,
                                   int K, float Alpha, const void *A,
                                   const void *B, const void *Bias, void *D,
                                   void *Workspace, uint64_t WorkspaceBytes,
                                   int Device, int SmCount, cudaStream_t Stream);
+
+/// The epilogue's GELU on the host (exp2f for the SFU's 2^x), for tests.
+float cutlassGeluErf(float X);
 } // namespace detail
 
 } // namespace kiln
