@@ -312,14 +312,16 @@ llvm::Error kiln::benchCommand() {
       Inputs.push_back(toHostTensor(T));
     }
     // What the runtime runs for these rows: with --lengths, a packed-token
-    // bucket when the plans predict it faster; then the padded one too.
+    // bucket when the plans predict it faster (with --packed on, whenever
+    // one holds the rows); then the padded one too.
     std::vector<std::pair<size_t, std::string>> Timed = {{Bucket, "kiln"}};
     int64_t Real = 0;
     for (int64_t L : Lengths)
       Real += L;
     if (!Lengths.empty() && EOpts.PackTokens) {
       const std::vector<double> &Predicted = enginePredictedMs(**E);
-      size_t Packed = choosePackedBucket(Buckets, Predicted, Bucket, Real);
+      size_t Packed = choosePackedBucket(Buckets, Predicted, Bucket, Real,
+                                         EOpts.PackTokensAlways);
       if (Packed != Bucket) {
         llvm::outs() << "lengths: " << Real << " real tokens run packed in "
                      << "the bucket of " << Buckets[Packed].Tokens
