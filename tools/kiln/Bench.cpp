@@ -265,14 +265,11 @@ llvm::Error kiln::benchCommand() {
       Shapes.push_back({B, S});
     }
   }
-  if (BenchPacked != "auto" && BenchPacked != "on" && BenchPacked != "off")
-    return makeError("--packed: expected 'auto', 'on' or 'off', got '" +
-                     BenchPacked.getValue() + "'");
   std::string Precision = A->Meta.Precision;
   std::unique_ptr<Graph> Model = std::move(*G);
   EngineOptions EOpts;
-  EOpts.PackTokens = BenchPacked != "off";
-  EOpts.PackTokensAlways = BenchPacked == "on";
+  if (llvm::Error Err = setPackedMode(BenchPacked, EOpts))
+    return Err;
   EOpts.ProgrammaticLaunch = BenchProgrammatic;
   auto E = createEngine(std::move(*A), EOpts);
   if (!E)

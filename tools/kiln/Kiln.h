@@ -11,6 +11,7 @@
 #define KILN_TOOLS_KILN_KILN_H
 
 #include "ir/Graph.h"
+#include "kiln/Engine.h"
 #include "runtime/Artifact.h"
 
 #include "llvm/ADT/StringRef.h"
@@ -43,6 +44,10 @@ inline bool isArtifactPath(llvm::StringRef Path) {
 /// Splits `NAME=VALUE` (the name may carry the text form's `%`).
 llvm::Expected<std::pair<llvm::StringRef, llvm::StringRef>>
 splitSpec(llvm::StringRef Spec, llvm::StringRef Flag);
+
+/// Sets EngineOptions::PackTokens and PackTokensAlways from --packed
+/// (auto, on or off) of run and bench.
+llvm::Error setPackedMode(llvm::StringRef Mode, EngineOptions &Options);
 
 /// Loads a model, or an artifact's IR with its weights restored; keeps the
 /// artifact in `Keep` when given.

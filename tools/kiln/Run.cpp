@@ -306,13 +306,10 @@ llvm::Error kiln::runCommand() {
       return R.takeError();
     Outputs = (*R)->run(Ordered);
   } else {
-    if (RunPacked != "auto" && RunPacked != "on" && RunPacked != "off")
-      return makeError("--packed: expected 'auto', 'on' or 'off', got '" +
-                       RunPacked.getValue() + "'");
     EngineOptions EO;
     EO.Devices = Devs;
-    EO.PackTokens = RunPacked != "off";
-    EO.PackTokensAlways = RunPacked == "on";
+    if (llvm::Error Err = setPackedMode(RunPacked, EO))
+      return Err;
     if (JitShapes)
       EO.JitCompiler = makeJitCompiler(defaultCacheDir());
     auto E = createEngine(std::move(*A), EO);

@@ -72,6 +72,15 @@ splitSpec(llvm::StringRef Spec, llvm::StringRef Flag) {
   return std::make_pair(Name, Value);
 }
 
+llvm::Error setPackedMode(llvm::StringRef Mode, EngineOptions &Options) {
+  if (Mode != "auto" && Mode != "on" && Mode != "off")
+    return makeError("--packed: expected 'auto', 'on' or 'off', got '" + Mode +
+                     "'");
+  Options.PackTokens = Mode != "off";
+  Options.PackTokensAlways = Mode == "on";
+  return llvm::Error::success();
+}
+
 /// Loads a model, or an artifact's IR with its weights restored.
 llvm::Expected<std::unique_ptr<Graph>>
 loadModelOrArtifact(llvm::StringRef Path, std::optional<Artifact> *Keep) {
