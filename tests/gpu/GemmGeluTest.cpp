@@ -37,13 +37,16 @@ namespace kiln {
 namespace {
 
 std::string ffnGraph(int64_t Batch, int64_t Seq, int64_t K, int64_t N,
-                     bool TransB, const char *Activation = "gelu") {
+                     bool TransB, const char *Activation = "gelu",
+                     bool Bias = true) {
   std::string D = std::to_string(Batch) + ", " + std::to_string(Seq);
   std::vector<int64_t> W =
       TransB ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N};
   return "graph @g(%x: f16[" + D + ", " + std::to_string(K) + "]) {\n" +
-         randomConst("w", "f16", W, 11) + randomConst("b", "f16", {N}, 12) +
-         "  %y = FusedGemm(%x, %w, %b) {activation = \"" + Activation + "\"" +
+         randomConst("w", "f16", W, 11) +
+         (Bias ? randomConst("b", "f16", {N}, 12) : std::string()) +
+         "  %y = FusedGemm(%x, %w" + (Bias ? ", %b" : "") +
+         ") {activation = \"" + Activation + "\"" +
          (TransB ? ", trans_b = 1" : "") + "} : f16[" + D + ", " +
          std::to_string(N) + "]\n  return %y\n}\n";
 }
@@ -62,12 +65,13 @@ GpuCheck fp16Check(bool Fused = true, bool Cutlass = false) {
 struct StepCounts {
   int Gemms = 0, FusedGelu = 0, GeluPasses = 0;
   int CutlassGemms = 0; // GemmSteps with the GeluErfBias epilogue
+  std::vector<GemmStep::Epilogue> Epilogues; // of every GemmStep, in order
 };
 
-StepCounts
-countSteps(const std::string &Ir, int64_t MaxRows,
-           const std::string &Arch = "sm_90a",
-           int64_t CutlassMinRows = TargetInfo::NeverCutlassGeluGemm) {
+StepCounts countSteps(const std::string &Ir, int64_t MaxRows,
+                      const std::string &Arch = "sm_90a",
+                      int64_t CutlassMinRows = TargetInfo::NeverCutlassGeluGemm,
+                      bool GeluTanhApprox = false) {
   StepCounts Out;
   auto G = parseGraph(Ir, "<test>");
   EXPECT_TRUE(bool(G)) << llvm::toString(G.takeError());
@@ -78,6 +82,7 @@ countSteps(const std::string &Ir, int64_t MaxRows,
   O.Target = targetFor(Arch);
   O.Target.FusedGeluGemmMaxRows = MaxRows;
   O.Target.CutlassGeluGemmMinRows = CutlassMinRows;
+  O.Target.GeluTanhApprox = GeluTanhApprox;
   O.Jobs = 2;
   O.EmitPtx = false;
   auto A = compileGraph(std::move(*G), O);
@@ -89,6 +94,7 @@ countSteps(const std::string &Ir, int64_t MaxRows,
       if (const auto *G = std::get_if<GemmStep>(&S)) {
         ++Out.Gemms;
         Out.CutlassGemms += G->Epi == GemmStep::Epilogue::GeluErfBias;
+        Out.Epilogues.push_back(G->Epi);
         continue;
       }
       const auto *K = std::get_if<KernelStep>(&S);
@@ -176,6 +182,24 @@ TEST(GemmGeluLowering, FallsBackToCublasLtAndTheGeluPass) {
   C = countSteps(ffnGraph(2, 16, 64, 128, false), Always, "sm_75");
   EXPECT_EQ(C.FusedGelu, 0);
   EXPECT_EQ(C.Gemms, 1);
+}
+
+// --gelu-gemm tanh: cuBLASLt's tanh-form GELU epilogue, ahead of every
+// other choice, and no pass; by default at 128 rows the erf GELU is
+// cuBLASLt (with the bias, or none) and the pass.
+TEST(GemmGeluLowering, TanhApproximationIsCublasLtsEpilogueAndNoPass) {
+  using E = GemmStep::Epilogue;
+  for (bool Bias : {true, false}) {
+    std::string Ir = ffnGraph(1, 128, 384, 1536, false, "gelu", Bias);
+    StepCounts C = countSteps(Ir, TargetInfo::DefaultFusedGeluGemmMaxRows);
+    EXPECT_EQ(C.Epilogues, std::vector<E>{Bias ? E::Bias : E::None});
+    EXPECT_EQ(C.GeluPasses, 1);
+    C = countSteps(Ir, Always, "sm_90a", 0, /*GeluTanhApprox=*/true);
+    EXPECT_EQ(C.Epilogues,
+              std::vector<E>{Bias ? E::GeluTanhBias : E::GeluTanh});
+    EXPECT_EQ(C.FusedGelu, 0);
+    EXPECT_EQ(C.GeluPasses, 0);
+  }
 }
 
 TEST(GemmGeluLowering, CutlassEpilogueReplacesThePass) {
