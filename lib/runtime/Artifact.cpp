@@ -9,8 +9,8 @@
 //                       (4096-aligned, last)
 //
 // This file holds the container: the header, the table and the checksums.
-// The sections' encodings are in ArtifactCodec.cpp, validateArtifact in
-// ArtifactValidate.cpp.
+// The sections' encodings are in ArtifactCodec.cpp and (the metadata)
+// ArtifactMetadata.cpp, validateArtifact in ArtifactValidate.cpp.
 //
 // Checks run from the outside in, so that the first failure names the most
 // specific cause: magic, version, header checksum, file size, table

@@ -1,7 +1,8 @@
 //===- ArtifactFormat.h - the .kiln format's shared pieces ------*- C++ -*-===//
 //
 // What the artifact's container (Artifact.cpp), its section encodings
-// (ArtifactCodec.cpp) and its validation (ArtifactValidate.cpp) share: the
+// (ArtifactCodec.cpp, ArtifactMetadata.cpp) and its validation
+// (ArtifactValidate.cpp) share: the
 // constants of format version 1 and the functions each part offers the
 // others. Internal to lib/runtime; Artifact.h is the interface.
 //
@@ -78,7 +79,7 @@ inline void writeU64(char *P, uint64_t V) {
 }
 
 //===----------------------------------------------------------------------===//
-// Section encodings (ArtifactCodec.cpp)
+// Section encodings (ArtifactCodec.cpp; the metadata in ArtifactMetadata.cpp)
 //===----------------------------------------------------------------------===//
 //
 // Each decoder checks every count and length against the bytes left before
