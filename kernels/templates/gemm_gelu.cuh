@@ -101,10 +101,170 @@ __device__ __forceinline__ float gelu_erf(float V) {
   return V * (V >= 0.0f ? 1.0f - Q : Q);
 }
 
+/// The main loop the kernels below share: `Acc` (this warp's MI x NI
+/// m16n8 accumulators) += A[Row0 .., :] B[:, Col0 ..] for the CTA's BM x BN
+/// tile, through STAGES shared-memory buffers at `Smem`
+/// (STAGES * (BM * BK + BK * BN) halves). Returns with every copy landed
+/// and the CTA synchronized, so the caller may reuse the buffers.
+template <int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES,
+          bool TRANS_B>
+struct GemmTile {
+  static constexpr int Threads = WARPS_M * WARPS_N * 32;
+  static constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
+  static constexpr int MI = WM / 16, NI = WN / 8;
+  static constexpr int TileA = BM * BK, TileB = BK * BN;
+  static_assert(WM % 16 == 0 && WN % 16 == 0, "warp tile of 16x16 steps");
+  static_assert(BK == 32 || BK % 64 == 0, "rows of 32 or 64k halves");
+  static_assert(TRANS_B || BN % 64 == 0, "B rows need 8 chunks to swizzle");
+  static_assert((BM * BK / 8) % Threads == 0 && (BK * BN / 8) % Threads == 0,
+                "whole chunks per thread");
+
+  __device__ static void run(const __half *__restrict__ A,
+                             const __half *__restrict__ B, int M, int N, int K,
+                             int Row0, int Col0, __half *Smem,
+                             float (&Acc)[MI][NI][4]) {
+    __half *SA = Smem;
+    __half *SB = SA + STAGES * TileA;
+    const int Tid = threadIdx.x, Lane = Tid & 31, Warp = Tid >> 5;
+    const int WarpM = Warp / WARPS_N, WarpN = Warp % WARPS_N;
+    const int KTiles = K / BK;
+
+    auto LoadStage = [&](int Stage, int KTile) {
+      const int K0 = KTile * BK;
+      __half *DA = SA + Stage * TileA;
+#pragma unroll
+      for (int I = 0; I < BM * BK / 8 / Threads; ++I) {
+        int Idx = Tid + I * Threads, R = Idx / (BK / 8), C = Idx % (BK / 8);
+        int GRow = Row0 + R;
+        bool Valid = GRow < M;
+        const __half *Src = A + (int64_t(Valid ? GRow : 0) * K + K0 + C * 8);
+        cp_async16(smem_addr(DA + tile_offset<BK>(R, C)), Src, Valid);
+      }
+      __half *DB = SB + Stage * TileB;
+#pragma unroll
+      for (int I = 0; I < BK * BN / 8 / Threads; ++I) {
+        int Idx = Tid + I * Threads;
+        if constexpr (TRANS_B) { // B is [N, K]: the tile is BN rows of BK
+          int R = Idx / (BK / 8), C = Idx % (BK / 8);
+          const __half *Src = B + (int64_t(Col0 + R) * K + K0 + C * 8);
+          cp_async16(smem_addr(DB + tile_offset<BK>(R, C)), Src, true);
+        } else { // B is [K, N]: the tile is BK rows of BN
+          int R = Idx / (BN / 8), C = Idx % (BN / 8);
+          const __half *Src = B + (int64_t(K0 + R) * N + Col0 + C * 8);
+          cp_async16(smem_addr(DB + wide_offset<BN>(R, C)), Src, true);
+        }
+      }
+    };
+
+#pragma unroll
+    for (int I = 0; I < MI; ++I)
+#pragma unroll
+      for (int J = 0; J < NI; ++J)
+#pragma unroll
+        for (int E = 0; E < 4; ++E)
+          Acc[I][J][E] = 0.0f;
+
+#pragma unroll
+    for (int S = 0; S < STAGES - 1; ++S) {
+      if (S < KTiles)
+        LoadStage(S, S);
+      asm volatile("cp.async.commit_group;");
+    }
+
+    for (int KT = 0; KT < KTiles; ++KT) {
+      asm volatile("cp.async.wait_group %0;" ::"n"(STAGES - 2));
+      __syncthreads(); // stage KT landed; everyone is done with stage KT - 1
+      if (KT + STAGES - 1 < KTiles)
+        LoadStage((KT + STAGES - 1) % STAGES, KT + STAGES - 1);
+      asm volatile("cp.async.commit_group;");
+
+      const __half *TA = SA + (KT % STAGES) * TileA;
+      const __half *TB = SB + (KT % STAGES) * TileB;
+#pragma unroll
+      for (int KK = 0; KK < BK / 16; ++KK) {
+        uint32_t AF[MI][4];
+#pragma unroll
+        for (int I = 0; I < MI; ++I) {
+          int R = WarpM * WM + I * 16 + (Lane & 15);
+          ldsm_x4(AF[I],
+                  smem_addr(TA + tile_offset<BK>(R, KK * 2 + (Lane >> 4))));
+        }
+        uint32_t BF[NI][2];
+#pragma unroll
+        for (int J = 0; J < NI / 2; ++J) {
+          uint32_t R4[4];
+          if constexpr (TRANS_B) {
+            // Matrices: n 0-7 k 0-7, n 0-7 k 8-15, n 8-15 k 0-7, n 8-15 k 8-15.
+            int R = WarpN * WN + J * 16 + (Lane & 7) + ((Lane >> 4) << 3);
+            ldsm_x4(R4, smem_addr(TB + tile_offset<BK>(
+                                           R, KK * 2 + ((Lane >> 3) & 1))));
+          } else {
+            // Transposed: k 0-7 n 0-7, k 8-15 n 0-7, k 0-7 n 8-15, k 8-15 n
+            // 8-15.
+            int R = KK * 16 + (Lane & 7) + (((Lane >> 3) & 1) << 3);
+            int C = (WarpN * WN + J * 16) / 8 + (Lane >> 4);
+            ldsm_x4_trans(R4, smem_addr(TB + wide_offset<BN>(R, C)));
+          }
+          BF[2 * J][0] = R4[0];
+          BF[2 * J][1] = R4[1];
+          BF[2 * J + 1][0] = R4[2];
+          BF[2 * J + 1][1] = R4[3];
+        }
+#pragma unroll
+        for (int I = 0; I < MI; ++I)
+#pragma unroll
+          for (int J = 0; J < NI; ++J)
+            mma16816(Acc[I][J], AF[I], BF[J][0], BF[J][1]);
+      }
+    }
+    asm volatile("cp.async.wait_group 0;");
+    __syncthreads(); // the pipeline's buffers are free
+  }
+};
+
+/// Stores the BM x BN fp16 tile staged at `Out` (rows of BN + 8 halves) to
+/// D's rows below M, 16 bytes a thread.
+template <int BM, int BN, int Threads>
+__device__ __forceinline__ void store_tile(const __half *Out, __half *D, int M,
+                                           int N, int Row0, int Col0) {
+  constexpr int Pitch = BN + 8;
+#pragma unroll
+  for (int I = 0; I < BM * BN / 8 / Threads; ++I) {
+    int Idx = threadIdx.x + I * Threads, R = Idx / (BN / 8), C = Idx % (BN / 8);
+    if (Row0 + R < M)
+      *reinterpret_cast<uint4 *>(D + int64_t(Row0 + R) * N + Col0 + C * 8) =
+          *reinterpret_cast<const uint4 *>(Out + R * Pitch + C * 8);
+  }
+}
+
+// Thread-block clusters (sm_90): a CTA reads a value of another CTA's
+// shared memory in its cluster, and the cluster-wide barrier in two halves.
+__device__ __forceinline__ float ld_cluster_f32(const float *P, uint32_t Rank) {
+  uint32_t Remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;"
+               : "=r"(Remote)
+               : "r"(smem_addr(P)), "r"(Rank));
+  float V;
+  asm volatile("ld.shared::cluster.f32 %0, [%1];"
+               : "=f"(V)
+               : "r"(Remote)
+               : "memory");
+  return V;
+}
+__device__ __forceinline__ void cluster_arrive() {
+  asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
+}
+__device__ __forceinline__ void cluster_wait() {
+  asm volatile("barrier.cluster.wait.acquire.aligned;" ::: "memory");
+}
+
 } // namespace gemm_gelu_detail
 
+/// D = A B (+ bias), with the erf GELU when GELU: the FFN's first
+/// projection, or any f16 GEMM the lowering gives to this kernel (small
+/// batches, where its grid of small tiles beats cuBLASLt's launch).
 template <int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES,
-          bool TRANS_B, bool GELU = true>
+          bool TRANS_B, bool GELU = true, bool HAS_BIAS = true>
 __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
     gemm_bias_gelu_f16(const __half *__restrict__ A,
                        const __half *__restrict__ B,
@@ -112,115 +272,15 @@ __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
                        int M, int N, int K) {
   wait_for_predecessor();
   using namespace gemm_gelu_detail;
-  constexpr int Threads = WARPS_M * WARPS_N * 32;
-  constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
-  constexpr int MI = WM / 16, NI = WN / 8;
-  constexpr int TileA = BM * BK, TileB = BK * BN;
-  static_assert(WM % 16 == 0 && WN % 16 == 0, "warp tile of 16x16 steps");
-  static_assert(BK == 32 || BK % 64 == 0, "rows of 32 or 64k halves");
-  static_assert(TRANS_B || BN % 64 == 0, "B rows need 8 chunks to swizzle");
-  static_assert((BM * BK / 8) % Threads == 0 && (BK * BN / 8) % Threads == 0,
-                "whole chunks per thread");
-
+  using Tile = GemmTile<BM, BN, BK, WARPS_M, WARPS_N, STAGES, TRANS_B>;
+  constexpr int MI = Tile::MI, NI = Tile::NI, WM = Tile::WM, WN = Tile::WN;
   extern __shared__ __align__(128) unsigned char Smem[];
-  __half *SA = reinterpret_cast<__half *>(Smem);
-  __half *SB = SA + STAGES * TileA;
-
-  const int Tid = threadIdx.x, Lane = Tid & 31, Warp = Tid >> 5;
+  const int Lane = threadIdx.x & 31, Warp = threadIdx.x >> 5;
   const int WarpM = Warp / WARPS_N, WarpN = Warp % WARPS_N;
   const int Row0 = blockIdx.y * BM, Col0 = blockIdx.x * BN;
-  const int KTiles = K / BK;
-
-  auto LoadStage = [&](int Stage, int KTile) {
-    const int K0 = KTile * BK;
-    __half *DA = SA + Stage * TileA;
-#pragma unroll
-    for (int I = 0; I < BM * BK / 8 / Threads; ++I) {
-      int Idx = Tid + I * Threads, R = Idx / (BK / 8), C = Idx % (BK / 8);
-      int GRow = Row0 + R;
-      bool Valid = GRow < M;
-      const __half *Src = A + (int64_t(Valid ? GRow : 0) * K + K0 + C * 8);
-      cp_async16(smem_addr(DA + tile_offset<BK>(R, C)), Src, Valid);
-    }
-    __half *DB = SB + Stage * TileB;
-#pragma unroll
-    for (int I = 0; I < BK * BN / 8 / Threads; ++I) {
-      int Idx = Tid + I * Threads;
-      if constexpr (TRANS_B) { // B is [N, K]: the tile is BN rows of BK
-        int R = Idx / (BK / 8), C = Idx % (BK / 8);
-        const __half *Src = B + (int64_t(Col0 + R) * K + K0 + C * 8);
-        cp_async16(smem_addr(DB + tile_offset<BK>(R, C)), Src, true);
-      } else { // B is [K, N]: the tile is BK rows of BN
-        int R = Idx / (BN / 8), C = Idx % (BN / 8);
-        const __half *Src = B + (int64_t(K0 + R) * N + Col0 + C * 8);
-        cp_async16(smem_addr(DB + wide_offset<BN>(R, C)), Src, true);
-      }
-    }
-  };
 
   float Acc[MI][NI][4];
-#pragma unroll
-  for (int I = 0; I < MI; ++I)
-#pragma unroll
-    for (int J = 0; J < NI; ++J)
-#pragma unroll
-      for (int E = 0; E < 4; ++E)
-        Acc[I][J][E] = 0.0f;
-
-#pragma unroll
-  for (int S = 0; S < STAGES - 1; ++S) {
-    if (S < KTiles)
-      LoadStage(S, S);
-    asm volatile("cp.async.commit_group;");
-  }
-
-  for (int KT = 0; KT < KTiles; ++KT) {
-    asm volatile("cp.async.wait_group %0;" ::"n"(STAGES - 2));
-    __syncthreads(); // stage KT landed; everyone is done with stage KT - 1
-    if (KT + STAGES - 1 < KTiles)
-      LoadStage((KT + STAGES - 1) % STAGES, KT + STAGES - 1);
-    asm volatile("cp.async.commit_group;");
-
-    const __half *TA = SA + (KT % STAGES) * TileA;
-    const __half *TB = SB + (KT % STAGES) * TileB;
-#pragma unroll
-    for (int KK = 0; KK < BK / 16; ++KK) {
-      uint32_t AF[MI][4];
-#pragma unroll
-      for (int I = 0; I < MI; ++I) {
-        int R = WarpM * WM + I * 16 + (Lane & 15);
-        ldsm_x4(AF[I],
-                smem_addr(TA + tile_offset<BK>(R, KK * 2 + (Lane >> 4))));
-      }
-      uint32_t BF[NI][2];
-#pragma unroll
-      for (int J = 0; J < NI / 2; ++J) {
-        uint32_t R4[4];
-        if constexpr (TRANS_B) {
-          // Matrices: n 0-7 k 0-7, n 0-7 k 8-15, n 8-15 k 0-7, n 8-15 k 8-15.
-          int R = WarpN * WN + J * 16 + (Lane & 7) + ((Lane >> 4) << 3);
-          ldsm_x4(R4, smem_addr(
-                          TB + tile_offset<BK>(R, KK * 2 + ((Lane >> 3) & 1))));
-        } else {
-          // Transposed: k 0-7 n 0-7, k 8-15 n 0-7, k 0-7 n 8-15, k 8-15 n 8-15.
-          int R = KK * 16 + (Lane & 7) + (((Lane >> 3) & 1) << 3);
-          int C = (WarpN * WN + J * 16) / 8 + (Lane >> 4);
-          ldsm_x4_trans(R4, smem_addr(TB + wide_offset<BN>(R, C)));
-        }
-        BF[2 * J][0] = R4[0];
-        BF[2 * J][1] = R4[1];
-        BF[2 * J + 1][0] = R4[2];
-        BF[2 * J + 1][1] = R4[3];
-      }
-#pragma unroll
-      for (int I = 0; I < MI; ++I)
-#pragma unroll
-        for (int J = 0; J < NI; ++J)
-          mma16816(Acc[I][J], AF[I], BF[J][0], BF[J][1]);
-    }
-  }
-  asm volatile("cp.async.wait_group 0;");
-  __syncthreads(); // the pipeline's buffers become the output tile
+  Tile::run(A, B, M, N, K, Row0, Col0, reinterpret_cast<__half *>(Smem), Acc);
 
   // Bias + erf GELU in fp32, rounded once to fp16, into a padded tile (rows
   // of BN + 8 halves: the 8 rows a store touches start 4 banks apart).
@@ -229,8 +289,11 @@ __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
 #pragma unroll
   for (int J = 0; J < NI; ++J) {
     int C = WarpN * WN + J * 8 + (Lane & 3) * 2;
-    float B0 = __half2float(Bias[Col0 + C]),
-          B1 = __half2float(Bias[Col0 + C + 1]);
+    float B0 = 0.0f, B1 = 0.0f;
+    if constexpr (HAS_BIAS) {
+      B0 = __half2float(Bias[Col0 + C]);
+      B1 = __half2float(Bias[Col0 + C + 1]);
+    }
 #pragma unroll
     for (int I = 0; I < MI; ++I) {
       int R = WarpM * WM + I * 16 + (Lane >> 2);
@@ -247,13 +310,157 @@ __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
     }
   }
   __syncthreads();
-#pragma unroll
-  for (int I = 0; I < BM * BN / 8 / Threads; ++I) {
-    int Idx = Tid + I * Threads, R = Idx / (BN / 8), C = Idx % (BN / 8);
-    if (Row0 + R < M)
-      *reinterpret_cast<uint4 *>(D + int64_t(Row0 + R) * N + Col0 + C * 8) =
-          *reinterpret_cast<const uint4 *>(Out + R * Pitch + C * 8);
-  }
+  store_tile<BM, BN, Tile::Threads>(Out, D, M, N, Row0, Col0);
 }
+
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900 // clusters
+/// Y = LayerNorm(A B + bias + extra + skip) * gamma + beta over rows of N,
+/// the projection before a residual LayerNorm (SkipLayerNorm) in one
+/// kernel: a cluster of CLUSTER CTAs (sm_90) shares each BM-row block, CTA
+/// r computing columns [r BN, (r + 1) BN) with N = CLUSTER * BN, so the
+/// weights are read once per row block and spread over CLUSTER SMs. The
+/// row statistics are fp32 and two-pass like layernorm.cuh's (the mean,
+/// then the mean of squared deviations): each CTA sums its columns of a
+/// row, and every CTA adds the CLUSTER partial sums it reads from the
+/// others' shared memory (distributed shared memory). The GEMM's sum is
+/// not rounded to fp16 before the LayerNorm, where the two-kernel form
+/// rounds it once. P is the storage of gamma, beta and extra.
+template <int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES,
+          bool TRANS_B, int CLUSTER, typename P, bool HAS_BIAS, bool HAS_BETA,
+          bool HAS_EXTRA>
+__global__ void __cluster_dims__(CLUSTER, 1, 1)
+    __launch_bounds__(WARPS_M *WARPS_N * 32) gemm_skip_layernorm_f16(
+        const __half *__restrict__ A, const __half *__restrict__ B,
+        const __half *__restrict__ Bias, const __half *__restrict__ Skip,
+        const P *__restrict__ Gamma, const P *__restrict__ Beta,
+        const P *__restrict__ Extra, __half *__restrict__ Y, int M, int N,
+        int K, float Epsilon) {
+  wait_for_predecessor();
+  using namespace gemm_gelu_detail;
+  using Tile = GemmTile<BM, BN, BK, WARPS_M, WARPS_N, STAGES, TRANS_B>;
+  constexpr int MI = Tile::MI, NI = Tile::NI, WM = Tile::WM, WN = Tile::WN;
+  static_assert(BM <= Tile::Threads, "a thread per row for the statistics");
+  extern __shared__ __align__(128) unsigned char Smem[];
+  __shared__ float Part[WARPS_N][BM];     // per warp column, per row
+  __shared__ float CtaSum[BM], CtaSq[BM]; // read by the whole cluster
+  __shared__ float Mean[BM], Rstd[BM];
+  const int Tid = threadIdx.x, Lane = Tid & 31, Warp = Tid >> 5;
+  const int WarpM = Warp / WARPS_N, WarpN = Warp % WARPS_N;
+  const int G = Lane >> 2, Tq = Lane & 3;
+  const int Row0 = blockIdx.y * BM, Col0 = blockIdx.x * BN;
+
+  float Acc[MI][NI][4];
+  Tile::run(A, B, M, N, K, Row0, Col0, reinterpret_cast<__half *>(Smem), Acc);
+
+  // Acc becomes x = A B + bias + extra + skip, in fp32.
+#pragma unroll
+  for (int J = 0; J < NI; ++J) {
+    int C = Col0 + WarpN * WN + J * 8 + Tq * 2;
+    float B0 = 0.0f, B1 = 0.0f;
+    if constexpr (HAS_BIAS) {
+      B0 += __half2float(Bias[C]);
+      B1 += __half2float(Bias[C + 1]);
+    }
+    if constexpr (HAS_EXTRA) {
+      B0 += to_float(Extra[C]);
+      B1 += to_float(Extra[C + 1]);
+    }
+#pragma unroll
+    for (int I = 0; I < MI; ++I)
+#pragma unroll
+      for (int H = 0; H < 2; ++H) {
+        int R = Row0 + WarpM * WM + I * 16 + G + H * 8;
+        float2 S = make_float2(0.0f, 0.0f);
+        if (R < M)
+          S = __half22float2(
+              *reinterpret_cast<const __half2 *>(Skip + int64_t(R) * N + C));
+        Acc[I][J][2 * H] += B0 + S.x;
+        Acc[I][J][2 * H + 1] += B1 + S.y;
+      }
+  }
+
+  // Sums over the CTA's columns of each of its rows: the 4 lanes of a row
+  // by shuffles, the WARPS_N warps through Part.
+  // With Squares, of the squared deviations from Mean.
+  auto RowSums = [&](bool Squares, float *Dst) {
+#pragma unroll
+    for (int I = 0; I < MI; ++I)
+#pragma unroll
+      for (int H = 0; H < 2; ++H) {
+        int R = WarpM * WM + I * 16 + G + H * 8;
+        float S = 0.0f, Mu = Squares ? Mean[R] : 0.0f;
+#pragma unroll
+        for (int J = 0; J < NI; ++J) {
+          float D0 = Acc[I][J][2 * H] - Mu, D1 = Acc[I][J][2 * H + 1] - Mu;
+          S += Squares ? D0 * D0 + D1 * D1 : D0 + D1;
+        }
+        S += __shfl_xor_sync(0xffffffffu, S, 1);
+        S += __shfl_xor_sync(0xffffffffu, S, 2);
+        if (Tq == 0)
+          Part[WarpN][R] = S;
+      }
+    __syncthreads();
+    if (Tid < BM) {
+      float S = 0.0f;
+#pragma unroll
+      for (int W = 0; W < WARPS_N; ++W)
+        S += Part[W][Tid];
+      Dst[Tid] = S;
+    }
+  };
+  // The same row's partial sums of every CTA in the cluster.
+  auto ClusterSum = [&](const float *Src) {
+    float S = 0.0f;
+#pragma unroll
+    for (int Rank = 0; Rank < CLUSTER; ++Rank)
+      S += ld_cluster_f32(Src + Tid, uint32_t(Rank));
+    return S;
+  };
+  const float InvN = 1.0f / float(N);
+
+  RowSums(false, CtaSum);
+  cluster_arrive();
+  cluster_wait(); // every CTA's CtaSum is written
+  if (Tid < BM)
+    Mean[Tid] = ClusterSum(CtaSum) * InvN;
+  __syncthreads();
+  RowSums(true, CtaSq);
+  cluster_arrive();
+  cluster_wait(); // every CTA's CtaSq is written
+  if (Tid < BM)
+    Rstd[Tid] = rsqrtf(ClusterSum(CtaSq) * InvN + Epsilon);
+  // No CTA may exit while another still reads its shared memory: arrive
+  // now, wait before returning.
+  cluster_arrive();
+  __syncthreads();
+
+  constexpr int Pitch = BN + 8;
+  __half *Out = reinterpret_cast<__half *>(Smem);
+#pragma unroll
+  for (int J = 0; J < NI; ++J) {
+    int C = WarpN * WN + J * 8 + Tq * 2;
+    float G0 = to_float(Gamma[Col0 + C]), G1 = to_float(Gamma[Col0 + C + 1]);
+    float E0 = 0.0f, E1 = 0.0f;
+    if constexpr (HAS_BETA) {
+      E0 = to_float(Beta[Col0 + C]);
+      E1 = to_float(Beta[Col0 + C + 1]);
+    }
+#pragma unroll
+    for (int I = 0; I < MI; ++I)
+#pragma unroll
+      for (int H = 0; H < 2; ++H) {
+        int R = WarpM * WM + I * 16 + G + H * 8;
+        float Mu = Mean[R], Rs = Rstd[R];
+        *reinterpret_cast<__half2 *>(Out + R * Pitch + C) =
+            __floats2half2_rn((Acc[I][J][2 * H] - Mu) * Rs * G0 + E0,
+                              (Acc[I][J][2 * H + 1] - Mu) * Rs * G1 + E1);
+      }
+  }
+  __syncthreads();
+  store_tile<BM, BN, Tile::Threads>(Out, Y, M, N, Row0, Col0);
+  cluster_wait();
+}
+
+#endif
 
 } // namespace kiln

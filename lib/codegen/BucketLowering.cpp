@@ -103,7 +103,15 @@ private:
     NodeLowering Lowering;    // NodeKind::Kernels
     GemmShape Gemm;           // NodeKind::Gemm
     std::vector<int> Scratch; // slots
+    /// When not empty, what the launches' operands name instead of N's:
+    /// a kernel that computes a GEMM and the node after it in one.
+    std::vector<const Value *> Operands;
+    /// A GEMM whose result the next kernel computes itself: no slot.
+    bool Absorbed = false;
   };
+  /// The SkipLayerNorm that takes a GEMM's result as x and nothing else
+  /// does (no other use, no graph output), or null.
+  const Node *soleSkipLayerNormUser(const Node &Gemm) const;
 
   int newSlot(uint64_t Bytes, int64_t First) {
     Slots.push_back({Bytes, First, First});
@@ -152,9 +160,11 @@ llvm::Error BucketLowering::emitKernel(const NodeWork &W, const KernelLaunch &L,
     case LaunchArg::Kind::Result: {
       bool IsOperand = A.K == LaunchArg::Kind::Operand;
       const Value *V =
-          IsOperand
-              ? W.N->operand(A.Index)
-              : (A.Index < W.N->numResults() ? W.N->result(A.Index) : nullptr);
+          !IsOperand
+              ? (A.Index < W.N->numResults() ? W.N->result(A.Index) : nullptr)
+          : W.Operands.empty()          ? W.N->operand(A.Index)
+          : A.Index < W.Operands.size() ? W.Operands[A.Index]
+                                        : nullptr;
       if (!V)
         return makeError(W.N->describe() + ": kernel argument names " +
                          (IsOperand ? "operand " : "result ") +
@@ -208,6 +218,15 @@ llvm::Error BucketLowering::emitKernel(const NodeWork &W, const KernelLaunch &L,
   return llvm::Error::success();
 }
 
+const Node *BucketLowering::soleSkipLayerNormUser(const Node &Gemm) const {
+  const Value *R = Gemm.result();
+  if (R->uses().size() != 1 || llvm::is_contained(G.outputs(), R))
+    return nullptr;
+  const Use &U = R->uses().front();
+  return U.User->opName() == "SkipLayerNorm" && U.OperandIndex == 0 ? U.User
+                                                                    : nullptr;
+}
+
 llvm::Expected<BucketPlan> BucketLowering::run() {
   // Every value must have a static type by now.
   auto CheckStatic = [&](const Value *V) -> llvm::Error {
@@ -230,6 +249,11 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
 
   // Pass 1: what each node becomes, and the slots it needs.
   std::vector<NodeWork> Work;
+  // A SkipLayerNorm that runs as one kernel with the GEMM before it: that
+  // kernel and its operands (the GEMM's, then the SkipLayerNorm's but x).
+  llvm::DenseMap<const Node *,
+                 std::pair<KernelLaunch, std::vector<const Value *>>>
+      WithGemm;
   int64_t Time = 0;
   for (const auto &NodePtr : G.nodes()) {
     const Node *N = NodePtr.get();
@@ -240,7 +264,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
                          " after specialization; the GPU plan needs static "
                          "shapes (a size that depends on the data, or a "
                          "dimension no bucket binds)");
-    NodeWork W{N, NodeKind::Kernels, {}, {}, {}};
+    NodeWork W{N, NodeKind::Kernels, {}, {}, {}, {}, false};
     bool Empty = true;
     for (const Value *R : N->results())
       Empty &= R->type().staticNumElements() == 0;
@@ -256,10 +280,29 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
         W.Kind = NodeKind::Gemm;
         W.Gemm = std::move(**Shape);
         geluIntoGemmEpilogue(W.Gemm, Target);
+        if (const Node *LN = soleSkipLayerNormUser(*N))
+          if (auto L = gemmSkipLayerNorm(W.Gemm, *LN, Target)) {
+            // The GEMM's result never exists: the SkipLayerNorm's kernel
+            // computes it.
+            std::vector<const Value *> Ops = {
+                N->operand(0), N->operand(1),
+                N->numOperands() > 2 ? N->operand(2) : nullptr};
+            for (unsigned I = 1; I < 5; ++I)
+              Ops.push_back(I < LN->numOperands() ? LN->operand(I) : nullptr);
+            WithGemm[LN] = {std::move(*L), std::move(Ops)};
+            W.Kind = NodeKind::Skip;
+            W.Absorbed = true;
+          }
       }
+    } else if (auto It = WithGemm.find(N); It != WithGemm.end()) {
+      W.Lowering.Launches.push_back(std::move(It->second.first));
+      W.Operands = std::move(It->second.second);
+      for (const Value *Op : W.Operands)
+        if (Op)
+          use(Op, Time);
     }
     // Everything else, and a MatMul cuBLASLt does not take, runs kernels.
-    if (W.Kind == NodeKind::Kernels) {
+    if (W.Kind == NodeKind::Kernels && W.Operands.empty()) {
       const LoweringRule *Rule = KernelRegistry::get().lookup(N->opName());
       if (!Rule)
         return makeError(N->describe() + ": no GPU kernel for op '" +
@@ -275,7 +318,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
         use(Op, Time);
     if (W.Kind == NodeKind::View) {
       Locs[N->result()] = Locs.find(N->operand(0))->second;
-    } else {
+    } else if (!W.Absorbed) {
       for (const Value *R : N->results())
         Locs[R] = {false, 0, newSlot(byteSize(R), Time)};
       for (uint64_t Bytes : W.Lowering.ScratchBytes)
@@ -323,7 +366,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
     case NodeKind::Skip:
     case NodeKind::View: break;
     case NodeKind::Gemm: {
-      if (auto Fused = fusedGeluGemm(W.Gemm, Target)) {
+      if (auto Fused = ownGemm(W.Gemm, Target)) {
         if (llvm::Error E = emitKernel(W, *Fused, Plan))
           return std::move(E);
         break;

@@ -161,42 +161,177 @@ llvm::Expected<std::optional<GemmShape>> cublasGemm(const Node &N) {
   return std::nullopt;
 }
 
-std::optional<KernelLaunch> fusedGeluGemm(const GemmShape &G,
-                                          const TargetInfo &Target) {
-  // 128x128 tiles of 8 warps (each 64x32), K in steps of 64 through 3
-  // stages of shared memory (32 through 4 when K is no multiple of 64):
-  // the fastest of 17 configurations timed on an H100 at 32768x1536x384
-  // and 4096x1536x384 (docs/benchmarks.md).
-  constexpr int64_t BM = 128, BN = 128;
-  const GemmStep &S = G.Step;
+namespace {
+
+/// The target's SM architecture number (90 for sm_90a), or 0.
+unsigned smNumber(llvm::StringRef Arch) {
   unsigned Sm = 0;
-  llvm::StringRef Arch = Target.Arch;
-  if (!G.GeluAfter || !G.HasBias || S.M > Target.FusedGeluGemmMaxRows ||
-      !Arch.consume_front("sm_") ||
+  if (!Arch.consume_front("sm_") ||
       Arch.take_while([](char C) { return C >= '0' && C <= '9'; })
-          .getAsInteger(10, Sm) ||
-      Sm < 80)
+          .getAsInteger(10, Sm))
+    return 0;
+  return Sm;
+}
+
+/// Whether gemm_gelu.cuh's main loop covers the GEMM: f16 operands and
+/// result, one matrix (Batch 1), A not transposed, alpha 1, nothing added
+/// after it but a bias vector (and the erf GELU), K a multiple of 32, on
+/// sm_80 or newer (cp.async, m16n8k16 f16 mma with f32 accumulation).
+bool mainLoopCovers(const GemmShape &G, const TargetInfo &Target) {
+  const GemmStep &S = G.Step;
+  using E = GemmStep::Epilogue;
+  return smNumber(Target.Arch) >= 80 && S.AType == DType::F16 &&
+         S.BType == DType::F16 && S.DType_ == DType::F16 && S.Batch == 1 &&
+         !S.TransA && S.Alpha == 1.0f && !G.AddCAfter &&
+         (S.Epi == E::None || S.Epi == E::Bias) && S.K % 32 == 0 && S.M > 0 &&
+         S.M <= INT32_MAX && S.N <= INT32_MAX && S.K <= INT32_MAX;
+}
+
+/// A CTA tile of gemm_gelu.cuh and the warps that share it.
+struct TileShape {
+  int64_t BM, BN, WarpsM, WarpsN;
+};
+
+std::string tileArgs(const TileShape &T, int64_t K, bool TransB,
+                     int64_t &Stages, int64_t &BK) {
+  BK = K % 64 == 0 ? 64 : 32;
+  Stages = BK == 64 ? 3 : 4;
+  return std::to_string(T.BM) + ", " + std::to_string(T.BN) + ", " +
+         std::to_string(BK) + ", " + std::to_string(T.WarpsM) + ", " +
+         std::to_string(T.WarpsN) + ", " + std::to_string(Stages) + ", " +
+         (TransB ? "true" : "false");
+}
+
+uint32_t pipelineBytes(const TileShape &T, int64_t BK, int64_t Stages) {
+  // The pipeline's buffers; the epilogue's padded output tile reuses them.
+  return uint32_t(
+      std::max(Stages * (T.BM * BK + BK * T.BN) * 2, T.BM * (T.BN + 8) * 2));
+}
+
+} // namespace
+
+std::optional<KernelLaunch> ownGemm(const GemmShape &G,
+                                    const TargetInfo &Target) {
+  const GemmStep &S = G.Step;
+  bool Small = S.M <= Target.SmallGemmMaxRows;
+  bool FusedGelu =
+      G.GeluAfter && G.HasBias && S.M <= Target.FusedGeluGemmMaxRows;
+  if ((!Small && !FusedGelu) || !mainLoopCovers(G, Target))
     return std::nullopt;
-  if (S.AType != DType::F16 || S.BType != DType::F16 ||
-      S.DType_ != DType::F16 || S.Batch != 1 || S.TransA || S.Alpha != 1.0f ||
-      S.N % BN != 0 || S.K % 32 != 0 || S.M <= 0 || S.M > INT32_MAX ||
-      S.N > INT32_MAX || S.K > INT32_MAX)
+  // 128x128 tiles of 8 warps (each 64x32) where the grid fills the GPU
+  // twice over (the fastest of 17 configurations timed on an H100 at
+  // 32768x1536x384 and 4096x1536x384, docs/benchmarks.md); 64x128 (8 warps
+  // of 32x32) where it fills it once; else 32x64 tiles of 4 warps (each
+  // 16x32), the most CTAs for the few rows of a small batch.
+  auto Tiles = [&](int64_t BM, int64_t BN) {
+    return (S.M + BM - 1) / BM * (S.N / BN);
+  };
+  TileShape T{32, 64, 2, 2};
+  if (S.N % 128 == 0 && Tiles(128, 128) >= 2 * Target.SmCount)
+    T = {128, 128, 2, 4};
+  else if (S.N % 128 == 0 && Tiles(64, 128) >= Target.SmCount)
+    T = {64, 128, 2, 4};
+  if (S.N % T.BN != 0)
     return std::nullopt;
-  int64_t BK = S.K % 64 == 0 ? 64 : 32, Stages = BK == 64 ? 3 : 4;
+  int64_t Stages = 0, BK = 0;
   KernelLaunch L;
   L.Module = "gemm_gelu.cuh";
-  L.NameExpr = "kiln::gemm_bias_gelu_f16<128, 128, " + std::to_string(BK) +
-               ", 2, 4, " + std::to_string(Stages) + ", " +
-               (S.TransB ? "true" : "false") + ">";
-  L.Grid[0] = uint32_t(S.N / BN);
-  L.Grid[1] = uint32_t((S.M + BM - 1) / BM);
-  L.Block[0] = 256;
-  // The pipeline's buffers; the epilogue's padded output tile reuses them.
-  L.SharedBytes =
-      uint32_t(std::max(Stages * (BM * BK + BK * BN) * 2, BM * (BN + 8) * 2));
-  L.Args = {LaunchArg::operand(0), LaunchArg::operand(1), LaunchArg::operand(2),
-            LaunchArg::result(0),  LaunchArg::i32(S.M),   LaunchArg::i32(S.N),
+  L.NameExpr = "kiln::gemm_bias_gelu_f16<" +
+               tileArgs(T, S.K, S.TransB, Stages, BK) + ", " +
+               (G.GeluAfter ? "true" : "false") + ", " +
+               (G.HasBias ? "true" : "false") + ">";
+  L.Grid[0] = uint32_t(S.N / T.BN);
+  L.Grid[1] = uint32_t((S.M + T.BM - 1) / T.BM);
+  L.Block[0] = uint32_t(T.WarpsM * T.WarpsN * 32);
+  L.SharedBytes = pipelineBytes(T, BK, Stages);
+  L.Args = {LaunchArg::operand(0),
+            LaunchArg::operand(1),
+            G.HasBias ? LaunchArg::operand(2) : LaunchArg::i64(0),
+            LaunchArg::result(0),
+            LaunchArg::i32(S.M),
+            LaunchArg::i32(S.N),
             LaunchArg::i32(S.K)};
+  return L;
+}
+
+std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
+                                              const Node &LN,
+                                              const TargetInfo &Target,
+                                              std::string *Why) {
+  auto No = [&](std::string Reason) -> std::optional<KernelLaunch> {
+    if (Why)
+      *Why = std::move(Reason);
+    return std::nullopt;
+  };
+  const GemmStep &S = G.Step;
+  if (S.M > Target.SmallGemmMaxRows)
+    return No(std::to_string(S.M) + " rows, above the " +
+              std::to_string(Target.SmallGemmMaxRows) +
+              " of kiln's own GEMM (--small-gemm-rows)");
+  if (smNumber(Target.Arch) < 90)
+    return No("thread-block clusters need sm_90, the target is " + Target.Arch);
+  if (G.GeluAfter || !mainLoopCovers(G, Target))
+    return No("the GEMM is not one gemm_gelu.cuh's main loop covers");
+  if (LN.opName() != "SkipLayerNorm" || LN.numOperands() < 3)
+    return No("not a SkipLayerNorm");
+  const Value *X = LN.operand(0), *Skip = LN.operand(1), *Y = LN.result();
+  if (!X || !Skip || X->type() != Y->type() || Skip->type() != Y->type() ||
+      Y->dtype() != DType::F16)
+    return No("x, skip and the result are not all f16 of one shape");
+  DType P = LN.operand(2)->dtype();
+  for (unsigned I = 3; I < LN.numOperands(); ++I)
+    if (const Value *V = LN.operand(I); V && V->dtype() != P)
+      return No("scale, bias and extra bias differ in dtype");
+  if (P != DType::F16 && P != DType::F32 && P != DType::BF16)
+    return No("scale of dtype " + dtypeName(P).str());
+  for (unsigned I = 2; I < LN.numOperands(); ++I)
+    if (const Value *V = LN.operand(I);
+        V && V->type().staticNumElements() != S.N)
+      return No("operand " + std::to_string(I) + " holds " +
+                std::to_string(V->type().staticNumElements()) +
+                " values, not the row's " + std::to_string(S.N));
+  // A cluster of at most 8 CTAs (the portable size) of 64 or 128 columns.
+  int64_t BN = S.N % 64 == 0 && S.N / 64 <= 8     ? 64
+               : S.N % 128 == 0 && S.N / 128 <= 8 ? 128
+                                                  : 0;
+  if (BN == 0)
+    return No("rows of " + std::to_string(S.N) +
+              " are no 2 to 8 tiles of 64 or 128 columns");
+  int64_t Cluster = S.N / BN;
+  // 16-row blocks (4 warps side by side) while 32-row ones would leave SMs
+  // idle, else 32 (2 x 2 warps); 16 rows need K in steps of 64.
+  TileShape T{32, BN, 2, 2};
+  if ((S.M + 31) / 32 * Cluster < Target.SmCount && S.K % 64 == 0)
+    T = {16, BN, 1, 4};
+  int64_t Stages = 0, BK = 0;
+  auto Flag = [](bool B) { return B ? "true" : "false"; };
+  const Value *Beta = LN.numOperands() > 3 ? LN.operand(3) : nullptr;
+  const Value *Extra = LN.numOperands() > 4 ? LN.operand(4) : nullptr;
+  KernelLaunch L;
+  L.Module = "gemm_gelu.cuh";
+  L.NameExpr = "kiln::gemm_skip_layernorm_f16<" +
+               tileArgs(T, S.K, S.TransB, Stages, BK) + ", " +
+               std::to_string(Cluster) + ", " + cudaTypeName(P).str() + ", " +
+               Flag(G.HasBias) + ", " + Flag(Beta) + ", " + Flag(Extra) + ">";
+  L.Grid[0] = uint32_t(Cluster);
+  L.Grid[1] = uint32_t((S.M + T.BM - 1) / T.BM);
+  L.Block[0] = uint32_t(T.WarpsM * T.WarpsN * 32);
+  L.SharedBytes = pipelineBytes(T, BK, Stages);
+  auto Optional = [](const Value *V, unsigned I) {
+    return V ? LaunchArg::operand(I) : LaunchArg::i64(0);
+  };
+  L.Args = {LaunchArg::operand(0),
+            LaunchArg::operand(1),
+            G.HasBias ? LaunchArg::operand(2) : LaunchArg::i64(0),
+            LaunchArg::operand(3),
+            LaunchArg::operand(4),
+            Optional(Beta, 5),
+            Optional(Extra, 6),
+            LaunchArg::result(0),
+            LaunchArg::i32(S.M),
+            LaunchArg::i32(S.N),
+            LaunchArg::i32(S.K),
+            LaunchArg::f32(LN.getFloat("epsilon", 1e-5f))};
   return L;
 }
 

@@ -40,14 +40,35 @@ llvm::Expected<GemmShape> gemmShape(const Node &N);
 /// For Gemm and FusedGemm gemmShape's refusal is the error.
 llvm::Expected<std::optional<GemmShape>> cublasGemm(const Node &N);
 
-/// The GEMM with the bias and the erf GELU in its epilogue
-/// (gemm_gelu.cuh) for a FusedGemm {activation = "gelu"} with a bias, when
-/// its template covers the shape (f16 operands and result, one matrix:
-/// Batch 1, alpha 1, A not transposed; N a multiple of 128, K of 32; an
-/// sm_80 or newer target) and M is at most Target.FusedGeluGemmMaxRows. nullopt otherwise: cuBLASLt with a Bias
-/// epilogue and the separate GELU pass run instead.
-std::optional<KernelLaunch> fusedGeluGemm(const GemmShape &G,
-                                          const TargetInfo &Target);
+/// kiln's own tensor-core GEMM (gemm_gelu.cuh: mma.sync, cp.async) for
+/// `G`, with the bias and, for a FusedGemm {activation = "gelu"}, the erf
+/// GELU in its epilogue: for every GEMM of at most
+/// Target.SmallGemmMaxRows rows (`kiln compile --small-gemm-rows`), where
+/// its small tiles fill more SMs than cuBLASLt's and, being a kernel of
+/// ours, it starts under programmatic dependent launch like its
+/// neighbours; and for an erf-GELU FusedGemm with a bias of at most
+/// Target.FusedGeluGemmMaxRows rows (`--gelu-gemm fused`). Only where its
+/// main loop covers the shape: f16 operands and result, one matrix (Batch
+/// 1), alpha 1, A not transposed, no epilogue but the bias (and the erf
+/// GELU), K a multiple of 32, N a multiple of the tile's 64 or 128
+/// columns, an sm_80 or newer target. nullopt otherwise: cuBLASLt (and
+/// the separate GELU pass) run instead.
+std::optional<KernelLaunch> ownGemm(const GemmShape &G,
+                                    const TargetInfo &Target);
+
+/// The GEMM `G` and the SkipLayerNorm `LN` that takes its result as x, as
+/// one kernel (gemm_gelu.cuh's gemm_skip_layernorm_f16: a thread-block
+/// cluster shares each row block, the row statistics summed through
+/// distributed shared memory), when G has at most Target.SmallGemmMaxRows
+/// rows, the target is sm_90 or newer, ownGemm's main loop covers G (no
+/// GELU), x, skip and the result are f16 of one shape, and a row of N is 2
+/// to 8 tiles of 64 or 128 columns. The launch's operands are, in order:
+/// G's A, B, bias (absent: unused), then LN's skip, scale, bias and extra
+/// bias; its result is LN's. nullopt otherwise, with `Why`.
+std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
+                                              const Node &LN,
+                                              const TargetInfo &Target,
+                                              std::string *Why = nullptr);
 
 /// Moves the erf GELU of `G` (a FusedGemm {activation = "gelu"} with a
 /// bias) into its GEMM's epilogue (GemmStep::Epilogue::GeluErfBias, run

@@ -46,6 +46,13 @@ struct TargetInfo {
   /// MiniLM shape measured, 1x128 to 256x128 (docs/benchmarks.md, run 8).
   int64_t FusedGeluGemmMaxRows = DefaultFusedGeluGemmMaxRows;
   static constexpr int64_t DefaultFusedGeluGemmMaxRows = 0;
+  /// Every GEMM of at most this many rows (tokens) that gemm_gelu.cuh's
+  /// main loop covers runs as that kernel instead of cuBLASLt, with its
+  /// bias (and erf GELU) in the epilogue; one followed by a SkipLayerNorm
+  /// on sm_90 runs with the LayerNorm as one kernel
+  /// (gemm_skip_layernorm_f16). `kiln compile --small-gemm-rows`; 0: never.
+  int64_t SmallGemmMaxRows = DefaultSmallGemmMaxRows;
+  static constexpr int64_t DefaultSmallGemmMaxRows = 0;
   /// A FusedGemm with the erf GELU and a bias whose rows (tokens) are at
   /// least this many runs as one CUTLASS GEMM with both in its epilogue
   /// (GemmStep::Epilogue::GeluErfBias, sm_90 targets, builds that have

@@ -61,6 +61,7 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   Options.Pipeline = Check.Pipeline;
   Options.Precision = Check.Precision;
   Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
+  Options.Target.SmallGemmMaxRows = Check.SmallGemmMaxRows;
   Options.Target.CutlassGeluGemmMinRows =
       Check.CutlassGeluGemm ? 0 : TargetInfo::NeverCutlassGeluGemm;
   std::vector<Tensor> Got;

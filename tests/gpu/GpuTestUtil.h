@@ -39,6 +39,9 @@ struct GpuCheck {
   /// The CUTLASS GEMM for the erf GELU: TargetInfo::CutlassGeluGemmMinRows
   /// 0 if set, else never.
   bool CutlassGeluGemm = false;
+  /// TargetInfo::SmallGemmMaxRows: kiln's own GEMM (and GEMM + SkipLayerNorm)
+  /// up to this many rows; 0 keeps cuBLASLt.
+  int64_t SmallGemmMaxRows = 0;
 };
 
 /// Compiles `G` (every dim static) with `Options` (two NVRTC jobs, no PTX)

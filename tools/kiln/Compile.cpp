@@ -72,6 +72,14 @@ static cl::opt<std::string> GeluGemm(
              "epilogue: the tanh approximation, within 4.7e-4 of the erf "
              "GELU, not the model's function)"),
     cl::sub(compileSubcommand()));
+static cl::opt<int64_t> SmallGemmRows(
+    "small-gemm-rows", cl::init(TargetInfo::DefaultSmallGemmMaxRows),
+    cl::desc("GEMMs of at most this many tokens run as kiln's own "
+             "tensor-core kernel instead of cuBLASLt, with the bias (and erf "
+             "GELU) in its epilogue, and one followed by a residual "
+             "LayerNorm (SkipLayerNorm) with the LayerNorm in the same "
+             "kernel on sm_90 (0: never)"),
+    cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     CacheDir("cache-dir", cl::init(""),
              cl::desc("Kernel cache (default $KILN_CACHE_DIR, else "
@@ -293,6 +301,10 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return Storage.takeError();
   Options.Precision = *Storage;
   Options.Target = targetFor(Arch);
+  if (SmallGemmRows < 0)
+    return makeError("--small-gemm-rows: expected a token count >= 0, got " +
+                     std::to_string(SmallGemmRows));
+  Options.Target.SmallGemmMaxRows = SmallGemmRows;
   if (GeluGemm == "cutlass") {
     if (!cutlassGemmBuilt())
       return makeError("--gelu-gemm cutlass: this build of kiln has no "
