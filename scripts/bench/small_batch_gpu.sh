@@ -1,0 +1,40 @@
+#!/bin/bash
+# One GPU job for the small-batch steps of issue 15, item 4: kiln's own
+# GEMM (`kiln compile --small-gemm-rows R`, with the SkipLayerNorm in the
+# GEMM) and PoolNormalize's 1024-thread blocks. CARRY holds kiln (the
+# change), kiln-base (the build before it) and kiln-gpu-tests (the
+# change's). The GPU tests of the new kernels and memcheck over them; then
+# kiln-base, kiln with R = 0 (cuBLASLt; differs from kiln-base by the
+# pooling) and kiln with each R of $ROWS, timed in turns (twice) at 1x128,
+# 4x128, 32x128 and 32 rows of 8..128 tokens; the step profiles at 1x128.
+#
+#   scripts/bench/small_batch_gpu.sh [CARRY]   (default .carry)
+. "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
+python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.log 2>&1; tail -1 $W/export.log
+t gpu-tests
+F='SmallGemm*:GpuSmallGemm*:GpuGemmSkip*:GpuGemmGelu.*:GemmGelu*:PoolNormalize*:PackedTokensPool*'
+timeout 120 $C/kiln-gpu-tests --gtest_brief=1 --gtest_filter="$F" 2>&1 | grep -E "FAILED|PASSED|Failure|tests ran|Which is|Actual|Expected|mismatch|max" | head -30
+timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 $C/kiln-gpu-tests --gtest_brief=1 --gtest_filter='GpuSmallGemm*:GpuGemmSkip*:PoolNormalize*' 2>&1 | tail -2
+t compile
+ROWS=${ROWS:-512 4096}
+B="--batch 1,4,32 --seq 128 --tokens 2048 --precision fp16"
+[ -x $C/kiln-base ] && timeout 60 $C/kiln-base compile $M -o $W/base.kiln $B --cache-dir $W/cc-base 2>&1 | tail -1
+for r in 0 $ROWS; do
+  timeout 60 $C/kiln compile $M -o $W/r$r.kiln $B --small-gemm-rows $r --cache-dir $W/cc 2>&1 | tail -1
+done
+run() { # binary artifact
+  timeout 30 $C/$1 bench $W/$2.kiln --shapes 1x128,4x128,32x128 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
+  timeout 30 $C/$1 bench $W/$2.kiln --batch 32 --lengths 8:128 --seed 0 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
+}
+t bench
+for turn in 1 2; do
+  [ -x $C/kiln-base ] && { echo "-- turn $turn, kiln-base"; run kiln-base base; }
+  for r in 0 $ROWS; do echo "-- turn $turn, --small-gemm-rows $r"; run kiln r$r; done
+done
+t profile
+[ -x $C/kiln-base ] && { echo "-- kiln-base"; timeout 30 $C/kiln-base bench $W/base.kiln --shapes 1x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -16; }
+for r in 0 $ROWS; do
+  echo "-- --small-gemm-rows $r"
+  timeout 30 $C/kiln bench $W/r$r.kiln --shapes 1x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -16
+done
+t done
