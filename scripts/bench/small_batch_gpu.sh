@@ -14,7 +14,7 @@ python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.lo
 t gpu-tests
 F='SmallGemm*:GpuSmallGemm*:GpuGemmSkip*:GpuGemmGelu.*:GemmGelu*:PoolNormalize*:PackedTokensPool*'
 timeout 120 $C/kiln-gpu-tests --gtest_brief=1 --gtest_filter="$F" 2>&1 | grep -E "FAILED|PASSED|Failure|tests ran|Which is|Actual|Expected|mismatch|max" | head -30
-timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 $C/kiln-gpu-tests --gtest_brief=1 --gtest_filter='GpuSmallGemm*:GpuGemmSkip*:PoolNormalize*' 2>&1 | tail -2
+timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 $C/kiln-gpu-tests --gtest_brief=1 --gtest_filter="${MEMCHECK:-GpuSmallGemm*:GpuGemmSkip*:PoolNormalize*}" 2>&1 | tail -2
 t compile
 ROWS=${ROWS:-512 4096}
 B="--batch 1,4,32 --seq 128 --tokens 2048 --precision fp16"
@@ -33,7 +33,7 @@ for turn in 1 2; do
 done
 t profile
 [ -x $C/kiln-base ] && { echo "-- kiln-base"; timeout 30 $C/kiln-base bench $W/base.kiln --shapes 1x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -16; }
-for r in 0 $ROWS; do
+for r in ${PROFILE_ROWS:-0 $ROWS}; do
   echo "-- --small-gemm-rows $r"
   timeout 30 $C/kiln bench $W/r$r.kiln --shapes 1x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -16
 done
