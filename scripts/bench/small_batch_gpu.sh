@@ -1,20 +1,22 @@
 #!/bin/bash
-# One GPU job for the small-batch steps of issue 15, item 4: kiln's own
-# GEMM (`kiln compile --small-gemm-rows R`, with the SkipLayerNorm in the
-# GEMM) and PoolNormalize's 1024-thread blocks. CARRY holds kiln (the
-# change), kiln-base (the build before it) and kiln-gpu-tests (the
-# change's). The GPU tests of the new kernels and memcheck over them; then
-# kiln-base, kiln with R = 0 (cuBLASLt; differs from kiln-base by the
-# pooling) and kiln with each R of $ROWS, timed in turns (twice) at 1x128,
-# 4x128, 32x128 and 32 rows of 8..128 tokens; the step profiles at 1x128.
+# One GPU job for kiln's own GEMM at small batches (issue 15, item 4):
+# `kiln compile --small-gemm-rows R` (the GEMM in gemm_gelu.cuh with its
+# bias and erf GELU, and the SkipLayerNorm after a GEMM in the same kernel).
+# CARRY holds kiln (the change), kiln-base (the build before it) and
+# kiln-gpu-tests (the change's). The GPU tests of the new kernels and
+# memcheck over them; then kiln-base, kiln with R = 0 (cuBLASLt, as
+# kiln-base; a check that nothing else moved) and kiln with each R of
+# $ROWS, timed in turns (twice) at 1x128, 4x128, 32x128 and 32 rows of
+# 8..128 tokens; the step profiles at 1x128. MEMCHECK (a gtest filter) and
+# PROFILE_ROWS narrow a short job.
 #
 #   scripts/bench/small_batch_gpu.sh [CARRY]   (default .carry)
 . "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
 python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.log 2>&1; tail -1 $W/export.log
 t gpu-tests
-F='SmallGemm*:GpuSmallGemm*:GpuGemmSkip*:GpuGemmGelu.*:GemmGelu*:PoolNormalize*:PackedTokensPool*'
+F='SmallGemm*:GpuSmallGemm*:GpuGemmSkip*:GpuGemmGelu.*:GemmGelu*'
 timeout 120 $C/kiln-gpu-tests --gtest_brief=1 --gtest_filter="$F" 2>&1 | grep -E "FAILED|PASSED|Failure|tests ran|Which is|Actual|Expected|mismatch|max" | head -30
-timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 $C/kiln-gpu-tests --gtest_brief=1 --gtest_filter="${MEMCHECK:-GpuSmallGemm*:GpuGemmSkip*:PoolNormalize*}" 2>&1 | tail -2
+timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 $C/kiln-gpu-tests --gtest_brief=1 --gtest_filter="${MEMCHECK:-GpuSmallGemm*:GpuGemmSkip*}" 2>&1 | tail -2
 t compile
 ROWS=${ROWS:-512 4096}
 B="--batch 1,4,32 --seq 128 --tokens 2048 --precision fp16"
