@@ -2,7 +2,10 @@
 // fp32 accumulation: the FFN's first projection of BERT-family encoders.
 // cuBLASLt's GELU epilogue is the tanh approximation, so without this kernel
 // the exact erf GELU is a second pass that reads and writes the whole
-// [tokens, 4 * hidden] activation again (gemm_epilogue.cuh).
+// [tokens, 4 * hidden] activation again (gemm_epilogue.cuh). The same main
+// loop (GemmTile) serves any f16 GEMM of a small batch (bias or none, GELU
+// or none: gemm_bias_gelu_f16) and a GEMM followed by a residual LayerNorm
+// (gemm_skip_layernorm_f16, sm_90: a thread-block cluster per row block).
 //
 // Tensor cores through mma.sync m16n8k16 (sm_80 and newer): a CTA computes a
 // BM x BN tile of D with its warps, each a (BM / WARPS_M) x (BN / WARPS_N)

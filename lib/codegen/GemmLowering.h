@@ -5,7 +5,10 @@
 // cannot (the erf GELU, ONNX Gemm's beta * C that is no bias vector) runs as
 // a kernel after the GEMM, in place. A MatMul cuBLASLt does not take (f64 or
 // integer operands, batch dims that broadcast only partially) runs the
-// generic matmul kernel instead.
+// generic matmul kernel instead. Where the target asks for it, a GEMM runs
+// as kiln's own tensor-core kernel (gemm_gelu.cuh) instead, with the erf
+// GELU in its epilogue, or with the SkipLayerNorm after it (ownGemm,
+// gemmSkipLayerNorm).
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_GEMMLOWERING_H
