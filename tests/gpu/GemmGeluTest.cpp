@@ -73,20 +73,11 @@ StepCounts countSteps(const std::string &Ir, int64_t MaxRows,
                       int64_t CutlassMinRows = TargetInfo::NeverCutlassGeluGemm,
                       bool GeluTanhApprox = false) {
   StepCounts Out;
-  auto G = parseGraph(Ir, "<test>");
-  EXPECT_TRUE(bool(G)) << llvm::toString(G.takeError());
-  if (!G)
-    return Out;
-  CompileOptions O;
-  O.Pipeline = {};
-  O.Target = targetFor(Arch);
-  O.Target.FusedGeluGemmMaxRows = MaxRows;
-  O.Target.CutlassGeluGemmMinRows = CutlassMinRows;
-  O.Target.GeluTanhApprox = GeluTanhApprox;
-  O.Jobs = 2;
-  O.EmitPtx = false;
-  auto A = compileGraph(std::move(*G), O);
-  EXPECT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  TargetInfo T = targetFor(Arch);
+  T.FusedGeluGemmMaxRows = MaxRows;
+  T.CutlassGeluGemmMinRows = CutlassMinRows;
+  T.GeluTanhApprox = GeluTanhApprox;
+  std::optional<Artifact> A = compileForTarget(Ir, T);
   if (!A)
     return Out;
   for (const BucketPlan &B : A->Plan.Buckets)

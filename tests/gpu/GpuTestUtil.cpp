@@ -105,6 +105,24 @@ bool runOnGpu(std::unique_ptr<Graph> G, llvm::ArrayRef<Tensor> Inputs,
   return !testing::Test::IsSkipped() && !testing::Test::HasFatalFailure();
 }
 
+std::optional<Artifact> compileForTarget(const std::string &IrText,
+                                         const TargetInfo &Target) {
+  auto G = parseGraph(IrText, "<test>");
+  EXPECT_TRUE(bool(G)) << llvm::toString(G.takeError());
+  if (!G)
+    return std::nullopt;
+  CompileOptions O;
+  O.Pipeline = {};
+  O.Target = Target;
+  O.Jobs = 2;
+  O.EmitPtx = false;
+  auto A = compileGraph(std::move(*G), O);
+  EXPECT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  if (!A)
+    return std::nullopt;
+  return std::move(*A);
+}
+
 std::string randomConst(const std::string &Name, const std::string &DType,
                         std::vector<int64_t> Dims, uint64_t Seed) {
   int64_t N = 1;

@@ -18,6 +18,7 @@
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -51,6 +52,12 @@ struct GpuCheck {
 /// outputs to look at (false once the test skipped or failed fatally).
 bool runOnGpu(std::unique_ptr<Graph> G, llvm::ArrayRef<Tensor> Inputs,
               std::vector<Tensor> &Outputs, CompileOptions Options = {});
+
+/// Parses `IrText` and compiles it as written (no pipeline) for `Target`,
+/// without PTX: the plan a lowering test inspects. Fails the test and
+/// returns nullopt on an error.
+std::optional<Artifact> compileForTarget(const std::string &IrText,
+                                         const TargetInfo &Target);
 
 /// A constant of `Dims` with values uniform in [-0.5, 0.5), in the text
 /// form; `DType` is "f32" or "f16".

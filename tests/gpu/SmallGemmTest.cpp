@@ -99,18 +99,9 @@ struct Steps {
 Steps lowerSteps(const std::string &Ir, int64_t MaxRows,
                  const std::string &Arch = "sm_90a") {
   Steps Out;
-  auto G = parseGraph(Ir, "<test>");
-  EXPECT_TRUE(bool(G)) << llvm::toString(G.takeError());
-  if (!G)
-    return Out;
-  CompileOptions O;
-  O.Pipeline = {};
-  O.Target = targetFor(Arch);
-  O.Target.SmallGemmMaxRows = MaxRows;
-  O.Jobs = 2;
-  O.EmitPtx = false;
-  auto A = compileGraph(std::move(*G), O);
-  EXPECT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  TargetInfo T = targetFor(Arch);
+  T.SmallGemmMaxRows = MaxRows;
+  std::optional<Artifact> A = compileForTarget(Ir, T);
   if (!A)
     return Out;
   for (const BucketPlan &B : A->Plan.Buckets)
