@@ -198,8 +198,8 @@ std::string tileArgs(const TileShape &T, int64_t K, bool TransB,
   // Large tiles: 3 stages of 64 (4 of 32), the fastest timed (run 8). The
   // small tiles of a small batch have few CTAs an SM and little math a
   // k-step, so a step takes about the latency of its copies divided by the
-  // stages in flight: up to 6 (at most 72 KB of shared memory), never more
-  // than K has steps.
+  // stages in flight: up to 6 (72 KB of shared memory for 32x64 tiles,
+  // 120 KB for 32x128, sm_90's clusters only), never more than K has steps.
   if (T.BM * T.BN >= 64 * 128)
     Stages = BK == 64 ? 3 : 4;
   else
