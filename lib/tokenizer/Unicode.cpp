@@ -22,10 +22,16 @@ struct CodePointMapping {
 
 template <size_t N>
 bool inRanges(const CodePointRange (&Table)[N], char32_t Cp) {
-  auto It = std::upper_bound(
-      std::begin(Table), std::end(Table), Cp,
-      [](char32_t C, const CodePointRange &R) { return C < R.First; });
-  return It != std::begin(Table) && Cp <= (It - 1)->Last;
+  // The number of ranges that start at or below Cp; the last of them is
+  // the only one that can hold it. Indexed from the table itself: read
+  // through the iterator one before upper_bound's result, clang's UBSan
+  // (-fsanitize=object-size, -O1) flagged the one-range table.
+  size_t Below = std::upper_bound(std::begin(Table), std::end(Table), Cp,
+                                  [](char32_t C, const CodePointRange &R) {
+                                    return C < R.First;
+                                  }) -
+                 std::begin(Table);
+  return Below > 0 && Cp <= Table[Below - 1].Last;
 }
 
 } // namespace
