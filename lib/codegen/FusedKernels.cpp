@@ -90,14 +90,6 @@ LaunchArg optionalOperand(const Node &N, unsigned I) {
 
 uint32_t ceilDiv(int64_t A, int64_t B) { return uint32_t((A + B - 1) / B); }
 
-/// The sm number of an arch name ("sm_90a" -> 90); 0 when unreadable.
-unsigned archNumber(llvm::StringRef Arch) {
-  unsigned Number = 0;
-  Arch.consume_front("sm_");
-  Arch = Arch.take_while(llvm::isDigit);
-  return Arch.getAsInteger(10, Number) ? 0 : Number;
-}
-
 /// common.cuh's widest_vec: elements per access of a row of `Width`.
 int64_t widestVec(int64_t Width, DType T) {
   int64_t Vec = 16 / int64_t(dtypeSize(T));

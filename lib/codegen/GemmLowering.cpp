@@ -163,16 +163,6 @@ llvm::Expected<std::optional<GemmShape>> cublasGemm(const Node &N) {
 
 namespace {
 
-/// The target's SM architecture number (90 for sm_90a), or 0.
-unsigned smNumber(llvm::StringRef Arch) {
-  unsigned Sm = 0;
-  if (!Arch.consume_front("sm_") ||
-      Arch.take_while([](char C) { return C >= '0' && C <= '9'; })
-          .getAsInteger(10, Sm))
-    return 0;
-  return Sm;
-}
-
 /// Whether gemm_gelu.cuh's main loop covers the GEMM: f16 operands and
 /// result, one matrix (Batch 1), A not transposed, alpha 1, nothing added
 /// after it but a bias vector (and the erf GELU), K a multiple of 32, on
@@ -180,7 +170,7 @@ unsigned smNumber(llvm::StringRef Arch) {
 bool mainLoopCovers(const GemmShape &G, const TargetInfo &Target) {
   const GemmStep &S = G.Step;
   using E = GemmStep::Epilogue;
-  return smNumber(Target.Arch) >= 80 && S.AType == DType::F16 &&
+  return archNumber(Target.Arch) >= 80 && S.AType == DType::F16 &&
          S.BType == DType::F16 && S.DType_ == DType::F16 && S.Batch == 1 &&
          !S.TransA && S.Alpha == 1.0f && !G.AddCAfter &&
          (S.Epi == E::None || S.Epi == E::Bias) && S.K % 32 == 0 && S.M > 0 &&
@@ -276,7 +266,7 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
     return No(std::to_string(S.M) + " rows, above the " +
               std::to_string(Target.SmallGemmMaxRows) +
               " of kiln's own GEMM (--small-gemm-rows)");
-  if (smNumber(Target.Arch) < 90)
+  if (archNumber(Target.Arch) < 90)
     return No("thread-block clusters need sm_90, the target is " + Target.Arch);
   if (G.GeluAfter || !mainLoopCovers(G, Target))
     return No("the GEMM is not one gemm_gelu.cuh's main loop covers");

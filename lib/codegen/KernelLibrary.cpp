@@ -1,6 +1,8 @@
 //===- KernelLibrary.cpp - the lowering rules and template sources --------===//
 #include "codegen/KernelLibrary.h"
 
+#include "llvm/ADT/StringExtras.h"
+
 namespace kiln {
 
 const KernelRegistry &KernelRegistry::get() {
@@ -20,6 +22,13 @@ TargetInfo targetFor(llvm::StringRef Arch) {
   T.Arch = Arch.str();
   T.SmCount = 132;
   return T;
+}
+
+unsigned archNumber(llvm::StringRef Arch) {
+  unsigned Number = 0;
+  Arch.consume_front("sm_");
+  Arch = Arch.take_while(llvm::isDigit);
+  return Arch.getAsInteger(10, Number) ? 0 : Number;
 }
 
 const std::vector<std::pair<llvm::StringRef, llvm::StringRef>> &

@@ -78,6 +78,9 @@ struct TargetInfo {
 /// H100's too, which sizes grids for it without changing results.
 TargetInfo targetFor(llvm::StringRef Arch);
 
+/// The sm number of an arch name ("sm_90a" -> 90); 0 when unreadable.
+unsigned archNumber(llvm::StringRef Arch);
+
 /// One kernel parameter, in the kernel's parameter order.
 struct LaunchArg {
   enum class Kind {
