@@ -96,7 +96,9 @@ public:
   llvm::Expected<BucketPlan> run();
 
 private:
-  enum class NodeKind { Skip, View, Gemm, Kernels };
+  /// Absorbed: a GEMM whose result a later node's kernel computes itself
+  /// (no step, no slot).
+  enum class NodeKind { Skip, View, Gemm, Kernels, Absorbed };
   struct NodeWork {
     const Node *N;
     NodeKind Kind;
@@ -106,8 +108,6 @@ private:
     /// When not empty, what the launches' operands name instead of N's:
     /// a kernel that computes a GEMM and the node after it in one.
     std::vector<const Value *> Operands;
-    /// A GEMM whose result the next kernel computes itself: no slot.
-    bool Absorbed = false;
   };
   /// The SkipLayerNorm that takes a GEMM's result as x and nothing else
   /// does (no other use, no graph output), or null.
@@ -264,7 +264,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
                          " after specialization; the GPU plan needs static "
                          "shapes (a size that depends on the data, or a "
                          "dimension no bucket binds)");
-    NodeWork W{N, NodeKind::Kernels, {}, {}, {}, {}, false};
+    NodeWork W{N, NodeKind::Kernels, {}, {}, {}, {}};
     bool Empty = true;
     for (const Value *R : N->results())
       Empty &= R->type().staticNumElements() == 0;
@@ -290,8 +290,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
             for (unsigned I = 1; I < 5; ++I)
               Ops.push_back(I < LN->numOperands() ? LN->operand(I) : nullptr);
             WithGemm[LN] = {std::move(*L), std::move(Ops)};
-            W.Kind = NodeKind::Skip;
-            W.Absorbed = true;
+            W.Kind = NodeKind::Absorbed;
           }
       }
     } else if (auto It = WithGemm.find(N); It != WithGemm.end()) {
@@ -318,7 +317,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
         use(Op, Time);
     if (W.Kind == NodeKind::View) {
       Locs[N->result()] = Locs.find(N->operand(0))->second;
-    } else if (!W.Absorbed) {
+    } else if (W.Kind != NodeKind::Absorbed) {
       for (const Value *R : N->results())
         Locs[R] = {false, 0, newSlot(byteSize(R), Time)};
       for (uint64_t Bytes : W.Lowering.ScratchBytes)
@@ -364,6 +363,7 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
   for (const NodeWork &W : Work) {
     switch (W.Kind) {
     case NodeKind::Skip:
+    case NodeKind::Absorbed:
     case NodeKind::View: break;
     case NodeKind::Gemm: {
       if (auto Fused = ownGemm(W.Gemm, Target)) {
