@@ -7,7 +7,10 @@
 # the step profile of both; the same with --gelu-gemm separate (the erf
 # GELU as its own pass after cuBLASLt) and --gelu-gemm tanh (cuBLASLt's
 # tanh-form epilogue); compile time cold and warm; and kiln bench
-# --devices 0,0 (replicate, one device lost).
+# --devices 0,0 (replicate, one device lost). With SMALL_GEMM_ROWS="R ...",
+# the same buckets compiled with --small-gemm-rows R are timed too at the
+# five shapes and the mixed batches (and with kiln-pool, a second build in
+# CARRY, if there is one), with their 1x128 and 32x128 profiles.
 #
 #   scripts/bench/main_gpu.sh [CARRY]   (CARRY holds kiln and kiln-gpu-tests;
 #   default .carry)
@@ -42,6 +45,19 @@ timeout 30 $C/kiln bench $W/sep.kiln --shapes 1x128,32x128,128x128,256x128,256x3
 echo "-- --gelu-gemm tanh (cuBLASLt's tanh-form GELU epilogue, an approximation)"
 timeout 30 $C/kiln bench $W/tanh.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 2>&1 | grep -E "^\| [0-9]|rror"
 timeout 30 $C/kiln bench $W/tanh.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
+for r in ${SMALL_GEMM_ROWS:-}; do
+  t small-gemm-rows $r
+  for k in kiln kiln-pool; do
+    [ -x $C/$k ] || continue
+    timeout 120 $C/$k compile $M -o $W/$k-r$r.kiln --batch 1,32,128,256 --seq 32,128 --tokens $TOK --precision fp16 --cache-dir $W/cc-$k --small-gemm-rows $r 2>&1 | tail -1
+    echo "-- $k --small-gemm-rows $r"
+    timeout 40 $C/$k bench $W/$k-r$r.kiln --shapes 1x128,32x128,128x128,256x128,256x32 --iters 200 2>&1 | grep -E "^\| [0-9]|rror"
+    timeout 30 $C/$k bench $W/$k-r$r.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 2>&1 | grep -E "^\| [0-9]|rror"
+    timeout 30 $C/$k bench $W/$k-r$r.kiln --batch 32 --lengths 8:128 --seed 0 --iters 100 2>&1 | grep -E "^\| [0-9]|rror"
+  done
+  timeout 30 $C/kiln bench $W/kiln-r$r.kiln --shapes 1x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -14
+  timeout 30 $C/kiln bench $W/kiln-r$r.kiln --shapes 32x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -14
+done
 t profile
 timeout 30 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 0 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -30
 timeout 30 $C/kiln bench $W/m.kiln --shapes 1x128 --iters 20 --profile 2>&1 | grep -vE "^\|" | head -14
