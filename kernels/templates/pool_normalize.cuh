@@ -1,6 +1,6 @@
 // pool_normalize.cuh - masked mean (or CLS) pooling, then L2 normalization.
 //
-//   pool_normalize<W, T, M, MaskKind, Mean, Normalize, O = T>
+//   pool_normalize<W, T, M, MaskKind, Mean, Normalize, O = T, Threads = 256>
 //   mean: y[b] = sum_s h[b, s] * m[b, s] / max(sum_s m[b, s], min_count)
 //   cls:  y[b] = h[b, 0]
 //   then, with Normalize, y[b] /= max(|y[b]|_2, epsilon)
@@ -10,21 +10,24 @@
 // [batch, 2] int32_t (first token, count); sequence b is span b's tokens
 // (m = 1), clamped to the Seq tokens, and an empty span pools to 0.
 //
-// One 256-thread block per sequence; W is the hidden size, T the storage of
+// One block of Threads (256, or 1024 when there are fewer sequences than
+// SMs) per sequence; W is the hidden size, T the storage of
 // h, O that of y (an f32 embedding from f16 states: no Cast kernel after
 // it), M the mask's element type (any; its values are weights). Rows
 // are read with accesses of Vec elements (at most 16 bytes); when a row
-// needs fewer than 256 accesses the block splits the sequence into Groups
-// interleaved parts (hidden 384 in f16: 48 accesses, 5 groups) whose fp32
-// partial sums meet in shared memory. Tokens whose mask is 0 are not read.
+// needs fewer than Threads accesses the block splits the sequence into
+// Groups interleaved parts (hidden 384 in f16: 48 accesses, 5 groups of
+// 256 threads, 21 of 1024) whose fp32 partial sums meet in shared memory:
+// a group reads its tokens one after another, so more groups shorten the
+// chain of loads of a long sequence. Tokens whose mask is 0 are not read.
 #pragma once
 
 #include "common.cuh"
 
 namespace kiln {
 
-template <int W, typename T> struct PoolShape {
-  static constexpr int Threads = 256;
+template <int W, typename T, int BlockThreads = 256> struct PoolShape {
+  static constexpr int Threads = BlockThreads;
   static constexpr int Vec = widest_vec<T>(W);
   static constexpr int Accesses = W / Vec;
   static constexpr int Groups = Accesses < Threads ? Threads / Accesses : 1;
@@ -33,13 +36,13 @@ template <int W, typename T> struct PoolShape {
 };
 
 template <int W, typename T, typename M, int MaskKind, bool Mean,
-          bool Normalize, typename O = T>
-__global__ void __launch_bounds__(256)
+          bool Normalize, typename O = T, int Threads = 256>
+__global__ void __launch_bounds__(Threads)
     pool_normalize(const T *__restrict__ H, const M *__restrict__ Mask,
                    O *__restrict__ Out, int64_t Seq, float MinCount,
                    float Epsilon) {
   wait_for_predecessor();
-  using S = PoolShape<W, T>;
+  using S = PoolShape<W, T, Threads>;
   static_assert(MaskKind == 0 || MaskKind == 1 || MaskKind == 3,
                 "pool_normalize: no mask, a mask, or spans");
   constexpr bool HasMask = MaskKind == 1;

@@ -447,6 +447,16 @@ TEST(PoolNormalizeTest, NoNormalizeF16) {
 TEST(PoolNormalizeTest, WideF32) {
   checkMeanPool(DType::F32, DType::I64, 2, 9, 4096, true);
 }
+// Fewer sequences than SMs take 1024 threads each (every test above); as
+// many as the SMs (132 on the default target) take 256.
+TEST(PoolNormalizeTest, ManySequencesTake256Threads) {
+  checkMeanPool(DType::F16, DType::I64, 140, 40, 384, true, true);
+  checkMeanPool(DType::F32, DType::I64, 132, 9, 8, true);
+}
+TEST(PoolNormalizeTest, TinyRowsManyGroups) {
+  // 8 f16 values: one access a row, 1024 groups of one thread.
+  checkMeanPool(DType::F16, DType::I64, 2, 1500, 8, true);
+}
 
 // fp16 hidden states pooled into an f32 embedding (what the precision pass
 // makes of a pooled f32 output): the kernel stores floats.

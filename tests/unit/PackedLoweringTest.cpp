@@ -171,9 +171,11 @@ TEST(PackedLoweringTest, PoolOverSpans) {
   auto L = lowerNode(*G, "y");
   ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
   const KernelLaunch &K = L->Launches[0];
-  EXPECT_EQ(K.NameExpr,
-            "kiln::pool_normalize<384, __half, int32_t, 3, true, true>");
+  // 8 spans, fewer than the SMs: 1024 threads a span.
+  EXPECT_EQ(K.NameExpr, "kiln::pool_normalize<384, __half, int32_t, 3, true, "
+                        "true, __half, 1024>");
   EXPECT_EQ(K.Grid[0], 8u); // one block a span
+  EXPECT_EQ(K.Block[0], 1024u);
   EXPECT_EQ(K.Args[1].K, LaunchArg::Kind::Operand);
   EXPECT_EQ(K.Args[1].Index, 2u);
   EXPECT_EQ(K.Args[3].Int, 256); // the packed tokens
@@ -190,8 +192,25 @@ graph @p(%h: f32[1, 40, 30], %spans: i32[5, 2]) {
   auto L = lowerNode(*G, "y");
   ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
   EXPECT_EQ(L->Launches[0].NameExpr,
-            "kiln::pool_normalize<30, float, int32_t, 3, false, true>");
+            "kiln::pool_normalize<30, float, int32_t, 3, false, true, float, "
+            "1024>");
   EXPECT_EQ(L->Launches[0].Grid[0], 5u);
+}
+
+// As many sequences as SMs (132 on the default target): 256 threads each.
+TEST(PackedLoweringTest, PoolOfManySpansTakes256Threads) {
+  auto G = parseOrFail(R"(
+graph @p(%h: f32[1, 400, 30], %spans: i32[132, 2]) {
+  %y = PoolNormalize(%h, none, %spans) {epsilon = 1.0e-12, mode = "mean", normalize = 1} : f32[132, 30]
+  return %y
+}
+)");
+  ASSERT_TRUE(G);
+  auto L = lowerNode(*G, "y");
+  ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
+  EXPECT_EQ(L->Launches[0].NameExpr,
+            "kiln::pool_normalize<30, float, int32_t, 3, true, true>");
+  EXPECT_EQ(L->Launches[0].Block[0], 256u);
 }
 
 // A PoolNormalize that stores f32 from f16 states (the precision pass's
@@ -206,8 +225,8 @@ graph @p(%h: f16[1, 40, 384], %spans: i32[5, 2]) {
   ASSERT_TRUE(G);
   auto L = lowerNode(*G, "y");
   ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
-  EXPECT_EQ(L->Launches[0].NameExpr,
-            "kiln::pool_normalize<384, __half, int32_t, 3, true, true, float>");
+  EXPECT_EQ(L->Launches[0].NameExpr, "kiln::pool_normalize<384, __half, "
+                                     "int32_t, 3, true, true, float, 1024>");
 }
 
 TEST(PackedLoweringTest, MoreThanFourPackedValuesIsAnError) {
@@ -378,7 +397,9 @@ TEST_F(PackedMiniLm, BucketLowers) {
             1);
   EXPECT_EQ(Has("kiln::pack_spans<int64_t>"), 1);
   EXPECT_EQ(Has("kiln::attention_simt<32, float, int32_t, 3>"), 1);
-  EXPECT_EQ(Has("kiln::pool_normalize<96, float, int32_t, 3, true, true>"), 1);
+  EXPECT_EQ(Has("kiln::pool_normalize<96, float, int32_t, 3, true, true, "
+                "float, 1024>"),
+            1);
   for (const IndexCheck &C : Checks)
     EXPECT_TRUE(C.ReportedOnDevice) << C.Input << " " << C.Table;
 }
