@@ -6,6 +6,8 @@
 # and off (does PDL pay once every step is ours?), and every kernel's
 # duration under Nsight Compute (one forward, graph nodes profiled one by
 # one, clocks left alone): our GEMM against cuBLASLt's on each shape.
+# Also --gelu-gemm cutlass at 1x128 (the GELU pass gone, 6 steps fewer, a
+# CUTLASS GEMM in place of cuBLASLt's for the FFN's first projection).
 #
 #   scripts/bench/small_gemm_probe.sh [CARRY]   (CARRY holds kiln)
 . "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
@@ -13,6 +15,7 @@
 for r in 0 512; do
   timeout 60 $C/kiln compile $M -o $W/probe$r.kiln --batch 1 --seq 128 --precision fp16 --small-gemm-rows $r --cache-dir $W/cc-probe 2>&1 | tail -1
 done
+timeout 60 $C/kiln compile $M -o $W/probe-cutlass.kiln --batch 1 --seq 128 --precision fp16 --gelu-gemm cutlass --cache-dir $W/cc-probe 2>&1 | tail -1
 t pdl
 for turn in 1 2; do
   for r in 0 512; do
@@ -21,6 +24,8 @@ for turn in 1 2; do
       timeout 30 $C/kiln bench $W/probe$r.kiln --shapes 1x128 --iters 300 --programmatic-launch=$p 2>&1 | grep -E "^\| [0-9]|rror"
     done
   done
+  echo "-- --gelu-gemm cutlass (the CUTLASS GEMM with the erf GELU at 128 rows: 6 steps fewer)"
+  timeout 30 $C/kiln bench $W/probe-cutlass.kiln --shapes 1x128 --iters 300 2>&1 | grep -E "^\| [0-9]|rror"
 done
 t ncu
 for r in 0 512; do
