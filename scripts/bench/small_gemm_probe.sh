@@ -30,7 +30,7 @@ done
 t ncu
 for r in 0 512; do
   echo "-- rows $r: kernel, grid, block, duration (ns)"
-  timeout 120 ncu --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
+  timeout 60 ncu --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
     $C/kiln bench $W/probe$r.kiln --shapes 1x128 --iters 1 --warmup 0 > $W/ncu$r.csv 2> $W/ncu$r.err
   echo "rc=$?"; tail -2 $W/ncu$r.err
   python3 - $W/ncu$r.csv <<'PY'
