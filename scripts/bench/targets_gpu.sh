@@ -4,6 +4,8 @@
 # probe (small_gemm_probe.sh), then the same workloads beside the peers
 # (PyTorch eager with SDPA, torch.compile reduce-overhead), so that a job
 # cut short still has kiln's figures. The same buckets as main_gpu.sh.
+# NO_PEERS=1 stops before the peers (and NO_NCU=1 skips the probe's
+# Nsight Compute step) for the shortest window.
 #
 #   scripts/bench/targets_gpu.sh [CARRY]   (CARRY holds kiln)
 . "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
@@ -19,6 +21,7 @@ for s in "256 0" "256 1" "32 0"; do
   timeout 30 $C/kiln bench $W/m.kiln --batch $1 --lengths 8:128 --seed $2 --iters 100 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
 done
 bash scripts/bench/small_gemm_probe.sh "$C"
+[ -n "${NO_PEERS:-}" ] && { t done; exit 0; }
 t peers
 timeout 90 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 --peers "$PEERS" 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
 timeout 150 $C/kiln bench $W/m.kiln --shapes $SHAPES --iters 200 --peers "$PEERS" 2>&1 | grep -E "^\| [0-9]|rror"
