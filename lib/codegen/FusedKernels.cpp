@@ -634,18 +634,22 @@ llvm::Expected<NodeLowering> lowerPoolNormalize(const Node &N,
   bool HasMask = Mask && Mean;
   // pool_normalize.cuh's MaskKind: 0 none, 1 the mask, 3 spans.
   int MaskKind = Spans ? 3 : HasMask ? 1 : 0;
-  // The result's storage, when it is not the input's (an f32 embedding from
-  // f16 hidden states): a last template argument.
+  // The result's storage, which may differ from the input's (an f32
+  // embedding from f16 hidden states).
   DType OutType = N.result(0)->dtype();
   if (OutType != DType::F32 && OutType != DType::F16 && OutType != DType::BF16)
     return nodeError(N, "unsupported result type " + N.result(0)->type().str());
-  std::string OutArg = OutType == *T ? "" : ", " + typeName(OutType);
   // Fewer sequences than SMs: 1024 threads a sequence, whose 4x the token
   // groups read a quarter of the tokens each one after another (at 1 x 128
   // in f16, 6 where 256 threads read 26).
   uint32_t Threads = Sequences < Target.SmCount ? 1024 : 256;
+  // The template's defaulted last arguments (O = T, Threads = 256), named
+  // from the first that differs on.
+  std::string Defaulted;
   if (Threads != 256)
-    OutArg = ", " + typeName(OutType) + ", " + std::to_string(Threads);
+    Defaulted = ", " + typeName(OutType) + ", " + std::to_string(Threads);
+  else if (OutType != *T)
+    Defaulted = ", " + typeName(OutType);
   KernelLaunch L;
   L.Module = "pool_normalize.cuh";
   L.NameExpr = llvm::formatv(
@@ -654,7 +658,7 @@ llvm::Expected<NodeLowering> lowerPoolNormalize(const Node &N,
       Spans     ? "int32_t"
       : HasMask ? typeName(Mask->dtype())
                 : "float",
-      MaskKind, flag(Mean), flag(N.getInt("normalize", 1) != 0), OutArg);
+      MaskKind, flag(Mean), flag(N.getInt("normalize", 1) != 0), Defaulted);
   L.Grid[0] = uint32_t(Sequences);
   L.Block[0] = Threads;
   L.Args = {LaunchArg::operand(0),
