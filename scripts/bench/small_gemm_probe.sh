@@ -34,23 +34,6 @@ for r in 0 512; do
   timeout 60 ncu --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
     $C/kiln bench $W/probe$r.kiln --shapes 1x128 --iters 1 --warmup 0 > $W/ncu$r.csv 2> $W/ncu$r.err
   echo "rc=$?"; tail -2 $W/ncu$r.err
-  python3 - $W/ncu$r.csv <<'PY'
-import csv, sys, collections
-rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
-if not rows: sys.exit("no ncu rows")
-h = rows[0]; K = h.index("Kernel Name"); V = h.index("Metric Value")
-G = h.index("Grid Size") if "Grid Size" in h else None
-B = h.index("Block Size") if "Block Size" in h else None
-seen = collections.OrderedDict()
-for r in rows[1:]:
-    name = r[K][:90]
-    key = (name, r[G] if G is not None else "", r[B] if B is not None else "")
-    seen.setdefault(key, []).append(float(r[V].replace(",", "")))
-total = 0
-for (n, g, b), v in seen.items():
-    v.sort(); total += sum(v)
-    print(f"{len(v):3d}x median {v[len(v)//2]/1000:7.2f} us  grid {g:>14} block {b:>12}  {n}")
-print(f"sum of kernel durations {total/1000:.1f} us over {sum(len(v) for v in seen.values())} launches")
-PY
+  python3 scripts/bench/ncu_kernels.py $W/ncu$r.csv
 done
 t done
