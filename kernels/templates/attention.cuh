@@ -170,24 +170,36 @@ template <int Pending> __device__ __forceinline__ void cp_async_wait() {
   asm volatile("cp.async.wait_group %0;" ::"n"(Pending));
 }
 
-template <int D, int Warps> struct MmaShape {
+template <int D, int Warps, int RowTiles = 1, int KeyTile = 0,
+          int MinBlocksArg = 0>
+struct MmaShape {
   static_assert(D % 16 == 0 && D <= 128, "head_dim: a multiple of 16 <= 128");
+  static_assert(RowTiles == 1 || RowTiles == 2, "16 or 32 queries a warp");
   static constexpr int Threads = Warps * 32;
-  static constexpr int BQ = 16 * Warps;
-  static constexpr int BK = D <= 64 ? 64 : 32;
+  static constexpr int BQ = 16 * RowTiles * Warps;
+  static constexpr int BK = KeyTile ? KeyTile : D <= 64 ? 64 : 32;
+  static_assert(BK % 16 == 0 && BK <= 128, "keys a tile: a multiple of 16");
   /// Shared-memory row of a K/V tile, in elements: 16 bytes of padding.
   static constexpr int Row = D + 8;
   static constexpr int TileElems = BK * Row;
+  static_assert(2 * 2 * TileElems * 2 <= 48 * 1024,
+                "two stages of K and V in 48 KB of static shared memory");
   /// CTAs an SM must hold at once, which caps registers at 65536 /
   /// (Threads * MinBlocks): 80 at D = 32 (3 CTAs of 8 warps), where the
   /// kernel is latency-bound and 95 registers allowed only 2. A cap of 64
   /// (4 CTAs) is slower again (H100, MiniLM 256 x 128: 0.527 ms of
-  /// attention at 95 registers, 0.455 at 80, 0.471 at 64).
-  static constexpr int MinBlocks = D <= 32 ? 24 / Warps : 1;
+  /// attention at 95 registers, 0.455 at 80, 0.471 at 64). Other tilings
+  /// name their own (TargetInfo::Attention*), 1 when they do not.
+  static constexpr int MinBlocks = MinBlocksArg ? MinBlocksArg
+                                   : D <= 32 && RowTiles == 1 && !KeyTile
+                                       ? 24 / Warps
+                                       : 1;
 };
 
-template <int D, int Warps, typename T, typename M, int MaskKind>
-__global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
+template <int D, int Warps, typename T, typename M, int MaskKind,
+          int RowTiles = 1, int KeyTile = 0, int MinBlocksArg = 0>
+__global__ void __launch_bounds__(
+    Warps * 32, MmaShape<D, Warps, RowTiles, KeyTile, MinBlocksArg>::MinBlocks)
     attention_mma(const T *__restrict__ Q, const T *__restrict__ K,
                   const T *__restrict__ V, const M *__restrict__ Mask,
                   T *__restrict__ Out, int SeqQ, int SeqK, int Heads,
@@ -195,8 +207,8 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
                   int64_t KOff, int64_t VOff, int64_t MaskB, int64_t MaskH,
                   int64_t MaskI, int64_t MaskJ, float Scale) {
   wait_for_predecessor();
-  using S = MmaShape<D, Warps>;
-  constexpr int BK = S::BK, NT = BK / 8, DT = D / 8;
+  using S = MmaShape<D, Warps, RowTiles, KeyTile, MinBlocksArg>;
+  constexpr int BK = S::BK, NT = BK / 8, DT = D / 8, RT = RowTiles;
   __shared__ __align__(16) T Ks[2][S::TileElems];
   __shared__ __align__(16) T Vs[2][S::TileElems];
   __shared__ float MaskTile[2][MaskKind == 1 ? BK : 1];
@@ -209,7 +221,8 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
   SeqK = Rows.SeqK;
   if (int(blockIdx.x) * S::BQ >= SeqQ)
     return; // past the end of a span: the whole CTA, before any barrier
-  const int Q0 = blockIdx.x * S::BQ + Warp * 16;
+  // Row tile R of this warp holds queries Q0 + 16 R ... Q0 + 16 R + 15.
+  const int Q0 = blockIdx.x * S::BQ + Warp * 16 * RT;
   const int64_t HiddenOut = int64_t(Heads) * D;
   const T *KBase = K + Rows.KFirst * KStride + KOff + int64_t(H) * D;
   const T *VBase = V + Rows.KFirst * VStride + VOff + int64_t(H) * D;
@@ -249,41 +262,51 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
 
   // Q fragments (A operand, row-major 16 x 16 per k-block) straight from
   // global memory; rows past the end are zeros and never stored.
-  uint32_t QF[D / 16][4];
-  {
-    const int R0 = Q0 + G, R1 = Q0 + G + 8;
+  uint32_t QF[RT][D / 16][4];
+#pragma unroll
+  for (int R = 0; R < RT; ++R) {
+    const int R0 = Q0 + 16 * R + G, R1 = R0 + 8;
     const T *Row0 = Q + (Rows.QFirst + R0) * QStride + int64_t(H) * D;
     const T *Row1 = Q + (Rows.QFirst + R1) * QStride + int64_t(H) * D;
 #pragma unroll
     for (int Kb = 0; Kb < D / 16; ++Kb) {
       int Col = Kb * 16 + Tq * 2;
-      QF[Kb][0] =
+      QF[R][Kb][0] =
           R0 < SeqQ ? *reinterpret_cast<const uint32_t *>(Row0 + Col) : 0u;
-      QF[Kb][1] =
+      QF[R][Kb][1] =
           R1 < SeqQ ? *reinterpret_cast<const uint32_t *>(Row1 + Col) : 0u;
-      QF[Kb][2] =
+      QF[R][Kb][2] =
           R0 < SeqQ ? *reinterpret_cast<const uint32_t *>(Row0 + Col + 8) : 0u;
-      QF[Kb][3] =
+      QF[R][Kb][3] =
           R1 < SeqQ ? *reinterpret_cast<const uint32_t *>(Row1 + Col + 8) : 0u;
     }
   }
 
-  float O[DT][4];
+  float O[RT][DT][4];
 #pragma unroll
-  for (int N = 0; N < DT; ++N)
-    O[N][0] = O[N][1] = O[N][2] = O[N][3] = 0.0f;
-  float RowMax[2] = {neg_inf(), neg_inf()};
-  float RowSum[2] = {0.0f, 0.0f}; // this thread's share; summed at the end
+  for (int R = 0; R < RT; ++R)
+#pragma unroll
+    for (int N = 0; N < DT; ++N)
+      O[R][N][0] = O[R][N][1] = O[R][N][2] = O[R][N][3] = 0.0f;
+  // Per row tile, the thread's two rows G and G + 8.
+  float RowMax[RT][2], RowSum[RT][2]; // RowSum: this thread's share
   // MaskKind 2 reads the mask per element; rows past the end reuse the last.
-  const int64_t MaskRow0 = int64_t(min(Q0 + G, SeqQ - 1)) * MaskI;
-  const int64_t MaskRow1 = int64_t(min(Q0 + G + 8, SeqQ - 1)) * MaskI;
+  int64_t MaskRow[RT][2];
+#pragma unroll
+  for (int R = 0; R < RT; ++R) {
+    RowMax[R][0] = RowMax[R][1] = neg_inf();
+    RowSum[R][0] = RowSum[R][1] = 0.0f;
+    MaskRow[R][0] = int64_t(min(Q0 + 16 * R + G, SeqQ - 1)) * MaskI;
+    MaskRow[R][1] = int64_t(min(Q0 + 16 * R + G + 8, SeqQ - 1)) * MaskI;
+  }
 
   // ldmatrix lane addresses, as element offsets within a tile. K (x4): the
   // four 8x8 matrices are (keys +0..7, d +0..7), (keys +0..7, d +8..15),
   // (keys +8..15, d +0..7), (keys +8..15, d +8..15): B fragments of two key
   // blocks for one k16 block of d. V (x4.trans): (keys +0..7, d +0..7),
   // (keys +8..15, d +0..7), (keys +0..7, d +8..15), (keys +8..15, d +8..15):
-  // B fragments of two d blocks for one k16 block of keys.
+  // B fragments of two d blocks for one k16 block of keys. Each fragment
+  // serves every row tile of the warp.
   const int KLane = (Lane % 8 + (Lane / 16) * 8) * S::Row + (Lane / 8 % 2) * 8;
   const int VLane = (Lane % 8 + (Lane / 8 % 2) * 8) * S::Row + (Lane / 16) * 8;
 
@@ -310,87 +333,105 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
     const uint32_t KS = uint32_t(__cvta_generic_to_shared(&Ks[Stage][0]));
     const uint32_t VS = uint32_t(__cvta_generic_to_shared(&Vs[Stage][0]));
 
-    // S = Q K^T for this warp's 16 rows and BK keys.
-    float Sc[NT][4];
+    // S = Q K^T for this warp's rows and BK keys.
+    float Sc[RT][NT][4];
 #pragma unroll
-    for (int N = 0; N < NT; ++N)
-      Sc[N][0] = Sc[N][1] = Sc[N][2] = Sc[N][3] = 0.0f;
+    for (int R = 0; R < RT; ++R)
+#pragma unroll
+      for (int N = 0; N < NT; ++N)
+        Sc[R][N][0] = Sc[R][N][1] = Sc[R][N][2] = Sc[R][N][3] = 0.0f;
 #pragma unroll
     for (int Kb = 0; Kb < D / 16; ++Kb)
 #pragma unroll
       for (int N = 0; N < NT; N += 2) {
         uint32_t Bf[4];
         ldmatrix_x4(Bf, KS + 2 * (KLane + N * 8 * S::Row + Kb * 16));
-        mma16816<T>(Sc[N], QF[Kb], Bf[0], Bf[1]);
-        mma16816<T>(Sc[N + 1], QF[Kb], Bf[2], Bf[3]);
+#pragma unroll
+        for (int R = 0; R < RT; ++R) {
+          mma16816<T>(Sc[R][N], QF[R][Kb], Bf[0], Bf[1]);
+          mma16816<T>(Sc[R][N + 1], QF[R][Kb], Bf[2], Bf[3]);
+        }
       }
 
-    // Scale, mask, and the running max of each of the thread's two rows.
-    float TileMax[2] = {neg_inf(), neg_inf()};
+    // Scale, mask, and the running max of each of the thread's rows.
     const bool Partial = Key0 + BK > SeqK;
+    float Alpha[RT][2];
 #pragma unroll
-    for (int N = 0; N < NT; ++N)
+    for (int R = 0; R < RT; ++R) {
+      float TileMax[2] = {neg_inf(), neg_inf()};
 #pragma unroll
-      for (int E = 0; E < 4; ++E) {
-        int J = N * 8 + Tq * 2 + E % 2; // key within the tile
-        float X = Sc[N][E] * Scale;
-        if constexpr (MaskKind == 1)
-          X += MaskTile[Stage][J];
-        if constexpr (MaskKind == 2)
-          if (Key0 + J < SeqK)
-            X += to_float(MaskBase[(E < 2 ? MaskRow0 : MaskRow1) +
-                                   int64_t(Key0 + J) * MaskJ]);
-        if (MaskKind != 1 && Partial && Key0 + J >= SeqK)
-          X = neg_inf();
-        Sc[N][E] = X;
-        TileMax[E / 2] = fmaxf(TileMax[E / 2], X);
+      for (int N = 0; N < NT; ++N)
+#pragma unroll
+        for (int E = 0; E < 4; ++E) {
+          int J = N * 8 + Tq * 2 + E % 2; // key within the tile
+          float X = Sc[R][N][E] * Scale;
+          if constexpr (MaskKind == 1)
+            X += MaskTile[Stage][J];
+          if constexpr (MaskKind == 2)
+            if (Key0 + J < SeqK)
+              X += to_float(
+                  MaskBase[MaskRow[R][E / 2] + int64_t(Key0 + J) * MaskJ]);
+          if (MaskKind != 1 && Partial && Key0 + J >= SeqK)
+            X = neg_inf();
+          Sc[R][N][E] = X;
+          TileMax[E / 2] = fmaxf(TileMax[E / 2], X);
+        }
+#pragma unroll
+      for (int I = 0; I < 2; ++I) {
+        TileMax[I] =
+            fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 1));
+        TileMax[I] =
+            fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 2));
+        float NewMax = fmaxf(RowMax[R][I], TileMax[I]);
+        float Base = softmax_base(NewMax);
+        Alpha[R][I] = fast_exp2((RowMax[R][I] - Base) * Log2e);
+        RowMax[R][I] = NewMax;
+        RowSum[R][I] *= Alpha[R][I];
       }
-    float Alpha[2];
-#pragma unroll
-    for (int R = 0; R < 2; ++R) {
-      TileMax[R] =
-          fmaxf(TileMax[R], __shfl_xor_sync(0xffffffffu, TileMax[R], 1));
-      TileMax[R] =
-          fmaxf(TileMax[R], __shfl_xor_sync(0xffffffffu, TileMax[R], 2));
-      float NewMax = fmaxf(RowMax[R], TileMax[R]);
-      float Base = softmax_base(NewMax);
-      Alpha[R] = fast_exp2((RowMax[R] - Base) * Log2e);
-      RowMax[R] = NewMax;
-      RowSum[R] *= Alpha[R];
-    }
-    const float Base0 = softmax_base(RowMax[0]),
-                Base1 = softmax_base(RowMax[1]);
-#pragma unroll
-    for (int N = 0; N < NT; ++N) {
-      Sc[N][0] = fast_exp2((Sc[N][0] - Base0) * Log2e);
-      Sc[N][1] = fast_exp2((Sc[N][1] - Base0) * Log2e);
-      Sc[N][2] = fast_exp2((Sc[N][2] - Base1) * Log2e);
-      Sc[N][3] = fast_exp2((Sc[N][3] - Base1) * Log2e);
-      RowSum[0] += Sc[N][0] + Sc[N][1];
-      RowSum[1] += Sc[N][2] + Sc[N][3];
     }
 #pragma unroll
-    for (int N = 0; N < DT; ++N) {
-      O[N][0] *= Alpha[0];
-      O[N][1] *= Alpha[0];
-      O[N][2] *= Alpha[1];
-      O[N][3] *= Alpha[1];
+    for (int R = 0; R < RT; ++R) {
+      const float Base0 = softmax_base(RowMax[R][0]),
+                  Base1 = softmax_base(RowMax[R][1]);
+#pragma unroll
+      for (int N = 0; N < NT; ++N) {
+        Sc[R][N][0] = fast_exp2((Sc[R][N][0] - Base0) * Log2e);
+        Sc[R][N][1] = fast_exp2((Sc[R][N][1] - Base0) * Log2e);
+        Sc[R][N][2] = fast_exp2((Sc[R][N][2] - Base1) * Log2e);
+        Sc[R][N][3] = fast_exp2((Sc[R][N][3] - Base1) * Log2e);
+        RowSum[R][0] += Sc[R][N][0] + Sc[R][N][1];
+        RowSum[R][1] += Sc[R][N][2] + Sc[R][N][3];
+      }
+#pragma unroll
+      for (int N = 0; N < DT; ++N) {
+        O[R][N][0] *= Alpha[R][0];
+        O[R][N][1] *= Alpha[R][0];
+        O[R][N][2] *= Alpha[R][1];
+        O[R][N][3] *= Alpha[R][1];
+      }
     }
 
     // O += P V: P's A fragments are the accumulators of key blocks 2kb and
     // 2kb + 1, rounded to T.
 #pragma unroll
     for (int Kb = 0; Kb < BK / 16; ++Kb) {
-      uint32_t PF[4] = {pack2<T>(Sc[2 * Kb][0], Sc[2 * Kb][1]),
-                        pack2<T>(Sc[2 * Kb][2], Sc[2 * Kb][3]),
-                        pack2<T>(Sc[2 * Kb + 1][0], Sc[2 * Kb + 1][1]),
-                        pack2<T>(Sc[2 * Kb + 1][2], Sc[2 * Kb + 1][3])};
+      uint32_t PF[RT][4];
+#pragma unroll
+      for (int R = 0; R < RT; ++R) {
+        PF[R][0] = pack2<T>(Sc[R][2 * Kb][0], Sc[R][2 * Kb][1]);
+        PF[R][1] = pack2<T>(Sc[R][2 * Kb][2], Sc[R][2 * Kb][3]);
+        PF[R][2] = pack2<T>(Sc[R][2 * Kb + 1][0], Sc[R][2 * Kb + 1][1]);
+        PF[R][3] = pack2<T>(Sc[R][2 * Kb + 1][2], Sc[R][2 * Kb + 1][3]);
+      }
 #pragma unroll
       for (int N = 0; N < DT; N += 2) {
         uint32_t Bf[4];
         ldmatrix_x4_trans(Bf, VS + 2 * (VLane + Kb * 16 * S::Row + N * 8));
-        mma16816<T>(O[N], PF, Bf[0], Bf[1]);
-        mma16816<T>(O[N + 1], PF, Bf[2], Bf[3]);
+#pragma unroll
+        for (int R = 0; R < RT; ++R) {
+          mma16816<T>(O[R][N], PF[R], Bf[0], Bf[1]);
+          mma16816<T>(O[R][N + 1], PF[R], Bf[2], Bf[3]);
+        }
       }
     }
     if constexpr (MaskKind == 1)
@@ -400,25 +441,23 @@ __global__ void __launch_bounds__(Warps * 32, MmaShape<D, Warps>::MinBlocks)
     __syncthreads();
   }
 
-  float Inv[2];
 #pragma unroll
-  for (int R = 0; R < 2; ++R) {
-    float L = RowSum[R];
-    L += __shfl_xor_sync(0xffffffffu, L, 1);
-    L += __shfl_xor_sync(0xffffffffu, L, 2);
-    Inv[R] = L > 0.0f ? 1.0f / L : 0.0f;
-  }
+  for (int R = 0; R < RT; ++R)
 #pragma unroll
-  for (int R = 0; R < 2; ++R) {
-    int Row = Q0 + G + R * 8;
-    if (Row >= SeqQ)
-      continue;
-    T *Dst = Out + (Rows.QFirst + Row) * HiddenOut + int64_t(H) * D + Tq * 2;
+    for (int I = 0; I < 2; ++I) {
+      float L = RowSum[R][I];
+      L += __shfl_xor_sync(0xffffffffu, L, 1);
+      L += __shfl_xor_sync(0xffffffffu, L, 2);
+      const float Inv = L > 0.0f ? 1.0f / L : 0.0f;
+      const int Row = Q0 + 16 * R + G + I * 8;
+      if (Row >= SeqQ)
+        continue;
+      T *Dst = Out + (Rows.QFirst + Row) * HiddenOut + int64_t(H) * D + Tq * 2;
 #pragma unroll
-    for (int N = 0; N < DT; ++N)
-      *reinterpret_cast<uint32_t *>(Dst + N * 8) =
-          pack2<T>(O[N][2 * R] * Inv[R], O[N][2 * R + 1] * Inv[R]);
-  }
+      for (int N = 0; N < DT; ++N)
+        *reinterpret_cast<uint32_t *>(Dst + N * 8) =
+            pack2<T>(O[R][N][2 * I] * Inv, O[R][N][2 * I + 1] * Inv);
+    }
 }
 
 //===----------------------------------------------------------------------===//

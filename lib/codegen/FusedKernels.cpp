@@ -538,10 +538,31 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
                         Sequences * Heads * ceilDiv(Longest, 128) >= BigGridCtas
                     ? 8
                     : 4;
+    int RowTiles = 1;
+    std::string Tiling; // MmaShape's last arguments when not the default
+    if (Target.AttentionRowTiles || Target.AttentionKeyTile ||
+        Target.AttentionWarps || Target.AttentionMinBlocks) {
+      RowTiles = Target.AttentionRowTiles ? Target.AttentionRowTiles : 1;
+      if (Target.AttentionWarps)
+        Warps = Target.AttentionWarps;
+      int KeyTile = Target.AttentionKeyTile;
+      int BK = KeyTile ? KeyTile : HeadDim <= 64 ? 64 : 32;
+      if (RowTiles < 1 || RowTiles > 2 || Warps < 1 || Warps > 16 ||
+          KeyTile < 0 || KeyTile % 16 || KeyTile > 128 ||
+          Target.AttentionMinBlocks < 0 ||
+          4 * BK * (HeadDim + 8) * 2 > 48 * 1024 || // K, V: two stages
+          (MaskKind == 1 && BK > 32 * Warps))
+        return nodeError(
+            N, "unsupported attention tiling: " + llvm::Twine(RowTiles) +
+                   " row tiles, " + llvm::Twine(KeyTile) + " keys, " +
+                   llvm::Twine(Warps) + " warps");
+      Tiling = llvm::formatv(", {0}, {1}, {2}", RowTiles, KeyTile,
+                             Target.AttentionMinBlocks);
+    }
     L.NameExpr =
-        llvm::formatv("kiln::attention_mma<{0}, {1}, {2}, {3}, {4}>", HeadDim,
-                      Warps, typeName(*T), MaskType, MaskKind);
-    L.Grid[0] = ceilDiv(Longest, 16 * Warps);
+        llvm::formatv("kiln::attention_mma<{0}, {1}, {2}, {3}, {4}{5}>",
+                      HeadDim, Warps, typeName(*T), MaskType, MaskKind, Tiling);
+    L.Grid[0] = ceilDiv(Longest, 16 * RowTiles * Warps);
     L.Block[0] = uint32_t(32 * Warps);
   } else {
     // attention_simt reads any mask per element (no kind 1).

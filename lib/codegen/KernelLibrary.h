@@ -71,6 +71,14 @@ struct TargetInfo {
   /// above. Not the model's function: it differs from the erf GELU by up to
   /// 4.7e-4 (at x = -2.70). Off by default.
   bool GeluTanhApprox = false;
+  /// The tiling of attention_mma (attention.cuh's MmaShape), for timing
+  /// and tests; 0 keeps the lowering's choice. Query rows a warp: 16 or 32
+  /// (row tiles 1 or 2); keys a shared-memory tile (16 ... 128); warps a
+  /// CTA; CTAs an SM must hold (a register cap of 65536 / (threads x this)).
+  int AttentionRowTiles = 0;
+  int AttentionKeyTile = 0;
+  int AttentionWarps = 0;
+  int AttentionMinBlocks = 0;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200

@@ -270,6 +270,7 @@ struct AttentionCase {
   bool EmptySequence = false;
   /// Unpacked only: keys and values of another length.
   int64_t SeqK = 0;
+  AttentionTiling Tiling = {};
 };
 
 std::unique_ptr<Graph> attentionGraph(const AttentionCase &C) {
@@ -329,7 +330,8 @@ std::string attentionName(const testing::TestParamInfo<AttentionCase> &Info) {
   if (C.Mask == MaskShape::Padding)
     Name += "_" + str(C.MaskType) + (C.MaskValue < -1e30f ? "_min" : "") +
             (C.EmptySequence ? "_empty" : "");
-  return Name;
+  std::string Tiling = C.Tiling.name();
+  return Tiling == "default" ? Name : Name + "_" + Tiling;
 }
 
 void PrintTo(const AttentionCase &C, std::ostream *OS) {
@@ -340,7 +342,9 @@ class AttentionTest : public testing::TestWithParam<AttentionCase> {};
 
 TEST_P(AttentionTest, MatchesReference) {
   const AttentionCase &C = GetParam();
-  expectGpuMatchesReference(*attentionGraph(C), tolerance(C.T, C.Seq));
+  GpuCheck Check = tolerance(C.T, C.Seq);
+  Check.Attention = C.Tiling;
+  expectGpuMatchesReference(*attentionGraph(C), Check);
 }
 
 constexpr float FloatMin = -3.4028234663852886e38f;
@@ -404,6 +408,35 @@ INSTANTIATE_TEST_SUITE_P(
         AttentionCase{F32, 3, 40, 12, 32, true, MaskShape::Padding, FloatMin,
                       F32, true}),
     attentionName);
+
+// The other tilings of attention_mma (attentionTilings()) on the shapes
+// that exercise them: one key tile and several, partial tiles, CTAs past a
+// short sequence's end, every mask kind but spans (PackedTokensTest), bf16,
+// head_dim 16 and 64 where two stages of their key tiles fit.
+std::vector<AttentionCase> tilingCases() {
+  const AttentionCase Shapes[] = {
+      {F16, 3, 7, 12, 32, true, MaskShape::Padding, -65504.0f, F16},
+      {F16, 4, 128, 12, 32, true, MaskShape::Padding, -65504.0f, F16},
+      {F16, 2, 200, 12, 32, true, MaskShape::Padding, -65504.0f, F16, true},
+      {BF16, 3, 128, 12, 32, true, MaskShape::Padding, -10000.0f, F32},
+      {F16, 2, 65, 12, 32, true, MaskShape::HeadBias, 0, F16},
+      {F16, 2, 33, 4, 32, false, MaskShape::None, 0, F32, false, 150},
+      {F16, 2, 77, 4, 64, true, MaskShape::Padding, -10000.0f, F16},
+      {F16, 2, 40, 4, 16, true, MaskShape::QueryKey, 0, F16}};
+  std::vector<AttentionCase> Cases;
+  for (const AttentionTiling &T : attentionTilings())
+    for (AttentionCase C : Shapes) {
+      int BK = T.KeyTile ? T.KeyTile : C.HeadDim <= 64 ? 64 : 32;
+      if (4 * BK * (C.HeadDim + 8) * 2 > 48 * 1024)
+        continue; // two stages of K and V do not fit: the lowering refuses
+      C.Tiling = T;
+      Cases.push_back(C);
+    }
+  return Cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tilings, AttentionTest,
+                         testing::ValuesIn(tilingCases()), attentionName);
 
 //===----------------------------------------------------------------------===//
 // PoolNormalize
@@ -514,14 +547,15 @@ graph @pool(%h: bf16[2, 5, 768]) {
 //===----------------------------------------------------------------------===//
 
 /// Lowers the one node of `IrText` with its registered rule.
-llvm::Expected<NodeLowering> lowerOnly(llvm::StringRef IrText) {
+llvm::Expected<NodeLowering> lowerOnly(llvm::StringRef IrText,
+                                       const TargetInfo &Target = {}) {
   auto G = parseGraph(IrText, "<test>");
   if (!G)
     return G.takeError();
   const Node &N = *(*G)->nodes().front();
   const LoweringRule *Rule = KernelRegistry::get().lookup(N.opName());
   EXPECT_NE(Rule, nullptr) << N.opName().str();
-  return (*Rule)(N, TargetInfo());
+  return (*Rule)(N, Target);
 }
 
 // The -O2 MiniLM attention at (batch 32, seq 128) in fp16: tensor cores,
@@ -548,6 +582,57 @@ graph @a(%qkv: f16[32, 128, 1152], %mask: f16[32, 1, 1, 128]) {
   EXPECT_EQ(K.Args[12].Int, 768); // v offset
   EXPECT_EQ(K.Args[13].Int, 128); // mask batch stride
   EXPECT_EQ(K.Args[15].Int, 0);   // mask query stride: broadcast
+}
+
+// A tiling named in the target (`kiln compile --attention-tiling`): its
+// template arguments, and a grid of 16 * RowTiles * Warps-query CTAs.
+TEST(FusedLoweringTest, AttentionTilingFromTheTarget) {
+  const char *Ir = R"(
+graph @a(%qkv: f16[32, 128, 1152], %mask: f16[32, 1, 1, 128]) {
+  %y = Attention(%qkv, none, none, %mask) {num_heads = 12, scale = 0.17677669} : f16[32, 128, 384] loc("/attn")
+  return %y
+}
+)";
+  TargetInfo Target;
+  AttentionTiling{2, 32, 2, 0}.applyTo(Target);
+  auto L = lowerOnly(Ir, Target);
+  ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
+  const KernelLaunch &K = L->Launches[0];
+  EXPECT_EQ(K.NameExpr,
+            "kiln::attention_mma<32, 2, __half, __half, 1, 2, 32, 0>");
+  EXPECT_EQ(K.Grid[0], 2u); // 128 queries, 64 a CTA
+  EXPECT_EQ(K.Block[0], 64u);
+
+  // Only the warps named: the lowering's row tiles and key tile stay.
+  Target = {};
+  Target.AttentionWarps = 4;
+  L = lowerOnly(Ir, Target);
+  ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
+  EXPECT_EQ(L->Launches[0].NameExpr,
+            "kiln::attention_mma<32, 4, __half, __half, 1, 1, 0, 0>");
+  EXPECT_EQ(L->Launches[0].Grid[0], 2u);
+
+  // A padding mask staged one value a thread needs a key tile no larger
+  // than the CTA's threads; 128 keys of head_dim 64 exceed 48 KB.
+  Target = {};
+  AttentionTiling{2, 128, 2, 0}.applyTo(Target);
+  L = lowerOnly(Ir, Target);
+  ASSERT_FALSE(bool(L));
+  std::string Message = llvm::toString(L.takeError());
+  EXPECT_NE(Message.find("/attn"), std::string::npos) << Message;
+  EXPECT_NE(Message.find("unsupported attention tiling"), std::string::npos)
+      << Message;
+  Target = {};
+  AttentionTiling{1, 128, 4, 0}.applyTo(Target);
+  L = lowerOnly(R"(
+graph @a(%qkv: f16[2, 128, 768]) {
+  %y = Attention(%qkv) {num_heads = 4, scale = 0.125} : f16[2, 128, 256]
+  return %y
+}
+)",
+                Target);
+  ASSERT_FALSE(bool(L));
+  llvm::consumeError(L.takeError());
 }
 
 TEST(FusedLoweringTest, UnsupportedHeadDimIsAnError) {

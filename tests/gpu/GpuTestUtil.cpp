@@ -64,6 +64,7 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   Options.Target.SmallGemmMaxRows = Check.SmallGemmMaxRows;
   Options.Target.CutlassGeluGemmMinRows =
       Check.CutlassGeluGemm ? 0 : TargetInfo::NeverCutlassGeluGemm;
+  Check.Attention.applyTo(Options.Target);
   std::vector<Tensor> Got;
   if (!runOnGpu(std::move(G), Inputs, Got, Options))
     return;
@@ -103,6 +104,19 @@ bool runOnGpu(std::unique_ptr<Graph> G, llvm::ArrayRef<Tensor> Inputs,
               std::vector<Tensor> &Outputs, CompileOptions Options) {
   compileAndRun(std::move(G), Inputs, Outputs, std::move(Options));
   return !testing::Test::IsSkipped() && !testing::Test::HasFatalFailure();
+}
+
+std::string AttentionTiling::name() const {
+  if (!RowTiles && !KeyTile && !Warps && !MinBlocks)
+    return "default";
+  return "r" + std::to_string(RowTiles) + "_k" + std::to_string(KeyTile) +
+         "_w" + std::to_string(Warps) + "_b" + std::to_string(MinBlocks);
+}
+
+const std::vector<AttentionTiling> &attentionTilings() {
+  static const std::vector<AttentionTiling> Tilings = {
+      {2, 32, 4, 0}, {2, 64, 4, 2}, {1, 128, 4, 2}, {2, 64, 2, 4}};
+  return Tilings;
 }
 
 std::optional<Artifact> compileForTarget(const std::string &IrText,

@@ -25,6 +25,25 @@
 
 namespace kiln {
 
+/// A tiling of attention_mma (TargetInfo::Attention*); all zeros keep the
+/// lowering's choice.
+struct AttentionTiling {
+  int RowTiles = 0, KeyTile = 0, Warps = 0, MinBlocks = 0;
+  void applyTo(TargetInfo &Target) const {
+    Target.AttentionRowTiles = RowTiles;
+    Target.AttentionKeyTile = KeyTile;
+    Target.AttentionWarps = Warps;
+    Target.AttentionMinBlocks = MinBlocks;
+  }
+  /// "r2_k32_w4_b0", or "default"; a test-name suffix.
+  std::string name() const;
+};
+
+/// The tilings the attention GPU tests run besides the default one (each a
+/// candidate the timing test measures): 32 queries a warp with 32 or 64
+/// keys a tile, 128 keys a tile, and 2-warp CTAs.
+const std::vector<AttentionTiling> &attentionTilings();
+
 struct GpuCheck {
   double AbsTol = 1e-4;
   double RelTol = 1e-3;
@@ -43,6 +62,7 @@ struct GpuCheck {
   /// TargetInfo::SmallGemmMaxRows: kiln's own GEMM (and GEMM + SkipLayerNorm)
   /// up to this many rows; 0 keeps cuBLASLt.
   int64_t SmallGemmMaxRows = 0;
+  AttentionTiling Attention;
 };
 
 /// Compiles `G` (every dim static) with `Options` (two NVRTC jobs, no PTX)

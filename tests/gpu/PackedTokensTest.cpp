@@ -235,12 +235,14 @@ struct PackedAttentionCase {
   DType T;
   int64_t Batch, Seq, Tokens, Heads, HeadDim;
   uint64_t Seed;
+  AttentionTiling Tiling = {};
 };
 
 std::string caseName(const testing::TestParamInfo<PackedAttentionCase> &Info) {
   const PackedAttentionCase &C = Info.param;
   return dtypeName(C.T).str() + "_b" + str(C.Batch) + "_s" + str(C.Seq) + "_t" +
-         str(C.Tokens) + "_h" + str(C.Heads) + "_d" + str(C.HeadDim);
+         str(C.Tokens) + "_h" + str(C.Heads) + "_d" + str(C.HeadDim) +
+         (C.Tiling.name() == "default" ? "" : "_" + C.Tiling.name());
 }
 
 class PackedTokensAttention
@@ -270,7 +272,9 @@ TEST_P(PackedTokensAttention, MatchesReference) {
   auto Want = runReference(**G, Inputs);
   ASSERT_TRUE(bool(Want)) << llvm::toString(Want.takeError());
   std::vector<Tensor> Got;
-  if (!runOnGpu(std::move(*G), Inputs, Got))
+  CompileOptions Options;
+  C.Tiling.applyTo(Options.Target);
+  if (!runOnGpu(std::move(*G), Inputs, Got, Options))
     return;
   double Tol = C.T == DType::F32 ? 1e-4 : 2e-3;
   expectClose((*Want)[0], Got[0], Tol, C.T == DType::F32 ? 1e-3 : 2e-3,
@@ -296,6 +300,25 @@ INSTANTIATE_TEST_SUITE_P(
         PackedAttentionCase{F16, 1, 1, 8, 12, 32, 8},
         PackedAttentionCase{F32, 2, 9, 16, 2, 32, 9}),
     caseName);
+
+// The other tilings of attention_mma (attentionTilings()) over spans:
+// short spans, spans of several key tiles, one of one token.
+std::vector<PackedAttentionCase> packedTilingCases() {
+  const PackedAttentionCase Shapes[] = {{F16, 8, 64, 256, 12, 32, 1},
+                                        {F16, 4, 200, 500, 2, 32, 5},
+                                        {F16, 24, 128, 2048, 12, 32, 7},
+                                        {F16, 1, 1, 8, 12, 32, 8}};
+  std::vector<PackedAttentionCase> Cases;
+  for (const AttentionTiling &T : attentionTilings())
+    for (PackedAttentionCase C : Shapes) {
+      C.Tiling = T;
+      Cases.push_back(C);
+    }
+  return Cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(Tilings, PackedTokensAttention,
+                         testing::ValuesIn(packedTilingCases()), caseName);
 
 // Spans given as an input (any order, gaps between them, one empty): the
 // grid covers all the tokens; separate q, k and v.

@@ -80,6 +80,15 @@ static cl::opt<int64_t> SmallGemmRows(
              "LayerNorm (SkipLayerNorm) with the LayerNorm in the same "
              "kernel on sm_90 (0: never)"),
     cl::sub(compileSubcommand()));
+static cl::opt<std::string> AttentionTilingFlag(
+    "attention-tiling", cl::init(""),
+    cl::desc("The tensor-core attention kernel's tiling as "
+             "ROWTILES,KEYS,WARPS,CTAS: 16 or 32 query rows a warp (1 or 2), "
+             "keys a shared-memory tile (a multiple of 16 up to 128, 0: by "
+             "head_dim), warps a CTA (0: by grid size), CTAs an SM to keep "
+             "resident (0: the kernel's own register cap); empty: the "
+             "default tiling"),
+    cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     CacheDir("cache-dir", cl::init(""),
              cl::desc("Kernel cache (default $KILN_CACHE_DIR, else "
@@ -305,6 +314,29 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return makeError("--small-gemm-rows: expected a token count >= 0, got " +
                      std::to_string(SmallGemmRows));
   Options.Target.SmallGemmMaxRows = SmallGemmRows;
+  if (!AttentionTilingFlag.empty()) {
+    llvm::SmallVector<llvm::StringRef> Parts;
+    llvm::StringRef(AttentionTilingFlag).split(Parts, ',');
+    std::vector<int64_t> T;
+    for (llvm::StringRef P : Parts) {
+      int64_t N;
+      if (P.trim().getAsInteger(10, N) || N < 0)
+        break;
+      T.push_back(N);
+    }
+    if (T.size() != 4 || Parts.size() != 4)
+      return makeError("--attention-tiling: expected ROWTILES,KEYS,WARPS,CTAS "
+                       "(four integers >= 0), got '" +
+                       AttentionTilingFlag + "'");
+    if (T[0] < 1 || T[0] > 2 || T[1] > 128 || T[2] > 16 || T[3] > 32)
+      return makeError("--attention-tiling: row tiles 1 or 2, keys at most "
+                       "128, warps at most 16, CTAs at most 32; got '" +
+                       AttentionTilingFlag + "'");
+    Options.Target.AttentionRowTiles = int(T[0]);
+    Options.Target.AttentionKeyTile = int(T[1]);
+    Options.Target.AttentionWarps = int(T[2]);
+    Options.Target.AttentionMinBlocks = int(T[3]);
+  }
   if (GeluGemm == "cutlass") {
     if (!cutlassGemmBuilt())
       return makeError("--gelu-gemm cutlass: this build of kiln has no "
