@@ -32,6 +32,9 @@
 // - Registers per thread: O is D/2 floats, Q D/4 words, S BK/2 floats; at
 //   D = 128 about 140 in all, no spills. At D = 32 the launch bounds cap
 //   them at 80 so that 3 CTAs of 8 warps share an SM (MmaShape::MinBlocks).
+// - Other tilings (MmaShape's last arguments, TargetInfo::Attention*, for
+//   timing): 32 query rows a warp (two m16 tiles sharing each K and V
+//   fragment), BK up to 128 keys, and the CTAs an SM must hold.
 // - MaskKind 1 loads the next tile's mask values into registers when it
 //   issues that tile's K/V copies and stores them to shared memory after the
 //   current tile's math, so no warp waits on them.
@@ -51,11 +54,15 @@
 // each; K/V tiles of 32 keys in shared memory as floats; lane j scores key
 // j, then each lane accumulates output columns lane, lane + 32, ...
 //
-// Numerics: scores are kept in natural units (x = q.k * scale + mask) and
-// exponentiated as exp2((x - m) * log2 e), so a mask of -FLT_MAX stays
-// finite and a row whose every key is masked that way averages v as the
-// reference does. Keys past the end score -inf; a row with nothing but -inf
-// (an -inf mask everywhere) writes 0 instead of NaN.
+// Numerics: attention_mma keeps scores in log2 units, x = q.k * (scale *
+// log2 e) + mask * log2 e (one FMA a score), and exponentiates exp2(x - m);
+// a mask of -FLT_MAX stays -FLT_MAX (mask_log2), finite, so a row whose
+// every key is masked that way averages v as the reference does. Keys past
+// the end score -inf; a row with nothing but -inf (an -inf mask everywhere)
+// writes 0 instead of NaN. The row sums are P (rounded to T, as P V uses
+// it) times a column of ones on the tensor cores, one mma a k16 block of
+// keys in place of an add a score, and need no shuffles at the end.
+// attention_simt keeps natural units: exp2((x - m) * log2 e).
 //
 // An absent mask keeps its pointer slot; the launch passes 0.
 #pragma once
@@ -81,6 +88,14 @@ __device__ __forceinline__ float fast_exp2(float X) {
 /// while every score seen is -inf (so exp2 gives 0, not NaN).
 __device__ __forceinline__ float softmax_base(float Max) {
   return Max == neg_inf() ? 0.0f : Max;
+}
+
+/// A mask value in log2 units (times log2 e), kept finite where it was: a
+/// mask of -FLT_MAX (masked keys, finite) must not become -inf, or a row
+/// whose every key is masked would average nothing instead of v.
+__device__ __forceinline__ float mask_log2(float Mask) {
+  float L = Mask * Log2e;
+  return L == neg_inf() && Mask != neg_inf() ? -3.4028234663852886e38f : L;
 }
 
 /// The tokens of sequence `B`: its first token in the [batch, seq] or packed
@@ -255,8 +270,9 @@ __global__ void __launch_bounds__(
   // global memory in between.
   auto maskValue = [&](int Key0) {
     int Key = Key0 + Tid;
-    return Tid < BK && Key < SeqK ? to_float(MaskBase[int64_t(Key) * MaskJ])
-                                  : neg_inf();
+    return Tid < BK && Key < SeqK
+               ? mask_log2(to_float(MaskBase[int64_t(Key) * MaskJ]))
+               : neg_inf();
   };
   static_assert(MaskKind != 1 || BK <= S::Threads, "one mask value a thread");
 
@@ -288,14 +304,18 @@ __global__ void __launch_bounds__(
 #pragma unroll
     for (int N = 0; N < DT; ++N)
       O[R][N][0] = O[R][N][1] = O[R][N][2] = O[R][N][3] = 0.0f;
-  // Per row tile, the thread's two rows G and G + 8.
-  float RowMax[RT][2], RowSum[RT][2]; // RowSum: this thread's share
+  // Per row tile, the thread's two rows G and G + 8: their running max (log2
+  // units) and their sums of P, which P times a column of ones accumulates
+  // on the tensor cores (elements 0 and 2 of RowSum, rows G and G + 8; 1
+  // and 3 are the same sums and unused).
+  float RowMax[RT][2], RowSum[RT][4];
+  const float ScaleLog2 = Scale * Log2e;
   // MaskKind 2 reads the mask per element; rows past the end reuse the last.
   int64_t MaskRow[RT][2];
 #pragma unroll
   for (int R = 0; R < RT; ++R) {
     RowMax[R][0] = RowMax[R][1] = neg_inf();
-    RowSum[R][0] = RowSum[R][1] = 0.0f;
+    RowSum[R][0] = RowSum[R][1] = RowSum[R][2] = RowSum[R][3] = 0.0f;
     MaskRow[R][0] = int64_t(min(Q0 + 16 * R + G, SeqQ - 1)) * MaskI;
     MaskRow[R][1] = int64_t(min(Q0 + 16 * R + G + 8, SeqQ - 1)) * MaskI;
   }
@@ -364,13 +384,13 @@ __global__ void __launch_bounds__(
 #pragma unroll
         for (int E = 0; E < 4; ++E) {
           int J = N * 8 + Tq * 2 + E % 2; // key within the tile
-          float X = Sc[R][N][E] * Scale;
+          float X = Sc[R][N][E] * ScaleLog2;
           if constexpr (MaskKind == 1)
             X += MaskTile[Stage][J];
           if constexpr (MaskKind == 2)
             if (Key0 + J < SeqK)
-              X += to_float(
-                  MaskBase[MaskRow[R][E / 2] + int64_t(Key0 + J) * MaskJ]);
+              X += mask_log2(to_float(
+                  MaskBase[MaskRow[R][E / 2] + int64_t(Key0 + J) * MaskJ]));
           if (MaskKind != 1 && Partial && Key0 + J >= SeqK)
             X = neg_inf();
           Sc[R][N][E] = X;
@@ -384,9 +404,9 @@ __global__ void __launch_bounds__(
             fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 2));
         float NewMax = fmaxf(RowMax[R][I], TileMax[I]);
         float Base = softmax_base(NewMax);
-        Alpha[R][I] = fast_exp2((RowMax[R][I] - Base) * Log2e);
+        Alpha[R][I] = fast_exp2(RowMax[R][I] - Base);
         RowMax[R][I] = NewMax;
-        RowSum[R][I] *= Alpha[R][I];
+        RowSum[R][2 * I] *= Alpha[R][I];
       }
     }
 #pragma unroll
@@ -395,12 +415,10 @@ __global__ void __launch_bounds__(
                   Base1 = softmax_base(RowMax[R][1]);
 #pragma unroll
       for (int N = 0; N < NT; ++N) {
-        Sc[R][N][0] = fast_exp2((Sc[R][N][0] - Base0) * Log2e);
-        Sc[R][N][1] = fast_exp2((Sc[R][N][1] - Base0) * Log2e);
-        Sc[R][N][2] = fast_exp2((Sc[R][N][2] - Base1) * Log2e);
-        Sc[R][N][3] = fast_exp2((Sc[R][N][3] - Base1) * Log2e);
-        RowSum[R][0] += Sc[R][N][0] + Sc[R][N][1];
-        RowSum[R][1] += Sc[R][N][2] + Sc[R][N][3];
+        Sc[R][N][0] = fast_exp2(Sc[R][N][0] - Base0);
+        Sc[R][N][1] = fast_exp2(Sc[R][N][1] - Base0);
+        Sc[R][N][2] = fast_exp2(Sc[R][N][2] - Base1);
+        Sc[R][N][3] = fast_exp2(Sc[R][N][3] - Base1);
       }
 #pragma unroll
       for (int N = 0; N < DT; ++N) {
@@ -433,6 +451,11 @@ __global__ void __launch_bounds__(
           mma16816<T>(O[R][N + 1], PF[R], Bf[2], Bf[3]);
         }
       }
+      // The row sums: P times ones (B fragments of 1.0 in T).
+      const uint32_t Ones = pack2<T>(1.0f, 1.0f);
+#pragma unroll
+      for (int R = 0; R < RT; ++R)
+        mma16816<T>(RowSum[R], PF[R], Ones, Ones);
     }
     if constexpr (MaskKind == 1)
       if (Tile + 1 < Tiles && Tid < BK)
@@ -445,9 +468,7 @@ __global__ void __launch_bounds__(
   for (int R = 0; R < RT; ++R)
 #pragma unroll
     for (int I = 0; I < 2; ++I) {
-      float L = RowSum[R][I];
-      L += __shfl_xor_sync(0xffffffffu, L, 1);
-      L += __shfl_xor_sync(0xffffffffu, L, 2);
+      const float L = RowSum[R][2 * I];
       const float Inv = L > 0.0f ? 1.0f / L : 0.0f;
       const int Row = Q0 + 16 * R + G + I * 8;
       if (Row >= SeqQ)

@@ -540,8 +540,19 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
                     : 4;
     int RowTiles = 1;
     std::string Tiling; // MmaShape's last arguments when not the default
-    if (Target.AttentionRowTiles || Target.AttentionKeyTile ||
-        Target.AttentionWarps || Target.AttentionMinBlocks) {
+    bool Named = Target.AttentionRowTiles || Target.AttentionKeyTile ||
+                 Target.AttentionWarps || Target.AttentionMinBlocks;
+    // A grid of at most one 4-warp CTA an SM (MiniLM at 1 x 128: 24) has
+    // no neighbours to hide a CTA's latency: there, every key of a short
+    // head in one 128-key tile (one max, no rescaling) without the register
+    // cap was faster (H200, 1 x 128: 0.0064 -> 0.0056 ms a layer, the
+    // forward 0.153 -> 0.148; docs/benchmarks.md, run 15).
+    if (!Named && HeadDim <= 32 &&
+        Sequences * Heads * ceilDiv(Longest, 64) <= Target.SmCount) {
+      Warps = 4;
+      Tiling = ", 1, 128, 2";
+    }
+    if (Named) {
       RowTiles = Target.AttentionRowTiles ? Target.AttentionRowTiles : 1;
       if (Target.AttentionWarps)
         Warps = Target.AttentionWarps;

@@ -103,7 +103,7 @@ TEST(PackedLoweringTest, PackTokensInstantiation) {
 
 // The spans come from PackTokens: a span holds at most a row (64 tokens),
 // so grid.x covers 64 queries, not the 256 packed tokens; one grid.z slice
-// a span.
+// a span. 96 CTAs are under one an SM: every key in one 128-key tile.
 TEST(PackedLoweringTest, AttentionOverSpansOfPackTokens) {
   auto G = parseOrFail(Packed);
   ASSERT_TRUE(G);
@@ -111,7 +111,8 @@ TEST(PackedLoweringTest, AttentionOverSpansOfPackTokens) {
   ASSERT_TRUE(bool(L)) << llvm::toString(L.takeError());
   ASSERT_EQ(L->Launches.size(), 1u);
   const KernelLaunch &K = L->Launches[0];
-  EXPECT_EQ(K.NameExpr, "kiln::attention_mma<32, 4, __half, int32_t, 3>");
+  EXPECT_EQ(K.NameExpr,
+            "kiln::attention_mma<32, 4, __half, int32_t, 3, 1, 128, 2>");
   EXPECT_EQ(K.Grid[0], 1u);
   EXPECT_EQ(K.Grid[1], 12u);
   EXPECT_EQ(K.Grid[2], 8u);

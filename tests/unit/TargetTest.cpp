@@ -38,15 +38,26 @@ TEST(TargetTest, KnownArchsHaveTheirSmCount) {
   EXPECT_EQ(TargetInfo().SmCount, targetFor("sm_90a").SmCount);
 }
 
-// 12 CTAs do not fill an H100 twice: 4 warps of 64 queries, two CTAs per
-// head. On a fake GPU of 4 SMs they do: 8 warps, one CTA of 128 queries.
+// 12 heads of 128 queries at 64 a CTA are 24 CTAs, under one an SM of an
+// H100: 4 warps of 64 queries, two CTAs per head, every key in one 128-key
+// tile without the register cap. On a fake GPU of 4 SMs they fill it twice
+// over: 8 warps, one CTA of 128 queries, the default tiling; on one of 16,
+// between the two, 4 warps and the default tiling.
 TEST(TargetTest, FakeSmCountChangesTheAttentionGrid) {
   auto H100 = lowerAttention(targetFor("sm_90a"));
   ASSERT_TRUE(bool(H100)) << llvm::toString(H100.takeError());
   ASSERT_EQ(H100->Launches.size(), 1u);
   EXPECT_EQ(H100->Launches[0].NameExpr,
-            "kiln::attention_mma<32, 4, __half, __half, 1>");
+            "kiln::attention_mma<32, 4, __half, __half, 1, 1, 128, 2>");
   EXPECT_EQ(H100->Launches[0].Grid[0], 2u);
+
+  TargetInfo Middle = targetFor("sm_90a");
+  Middle.SmCount = 16;
+  auto Between = lowerAttention(Middle);
+  ASSERT_TRUE(bool(Between)) << llvm::toString(Between.takeError());
+  EXPECT_EQ(Between->Launches[0].NameExpr,
+            "kiln::attention_mma<32, 4, __half, __half, 1>");
+  EXPECT_EQ(Between->Launches[0].Grid[0], 2u);
 
   TargetInfo Small = targetFor("sm_90a");
   Small.SmCount = 4;
