@@ -35,12 +35,6 @@ $C/kiln run $C/real.kiln --inputs $C/in.npz -o $W/real-out.npz > /dev/null 2>$OU
 python3 scripts/bench/check_embeddings.py --reference $C/ref.npz --actual $W/real-out.npz --label "real all-MiniLM-L6-v2 fp16, 32 rows (packed, 3840)"
 $C/kiln run $C/real.kiln --packed off --inputs $C/in.npz -o $W/real-p.npz > /dev/null 2>>$OUT/real.txt || cat $OUT/real.txt
 python3 scripts/bench/check_embeddings.py --reference $C/ref.npz --actual $W/real-p.npz --label "real, 32 rows (padded 32x128)"
-t timing
-for b in old new; do
-  B=$O; [ $b = new ] && B=$C
-  KILN_ATTENTION_TIMING=1 timeout 150 $B/kiln-gpu-tests --gtest_filter='GpuAttentionTiming.*' > $OUT/attn-timing-$b.txt 2>&1
-  echo "-- $b rc=$?"; grep -E "^timing|Failure|FAILED" $OUT/attn-timing-$b.txt | sed 's/timing attention //; s/ (attention.cuh)//; s/step median/step/; s/graph replay median/graph/'
-done
 wait; tail -1 $W/export.log
 t model
 TOK=1024,2048,4096,8192,12288,16384,18432,20480,22528,24576
@@ -58,6 +52,22 @@ for turn in 1 2; do
     done
   done
 done
+t memcheck
+timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 $C/kiln-gpu-tests --gtest_brief=1 \
+  --gtest_filter='*AttentionTest*:PackedTokensAttention*' > $OUT/attn-memcheck.txt 2>&1
+echo "rc=$?" >> $OUT/attn-memcheck.txt; tail -3 $OUT/attn-memcheck.txt
+[ -n "${QUICK:-}" ] && { t done; exit 0; } # QUICK=1: checks and the forward only
+t timing
+for b in ${TIMING_BUILDS:-old new}; do
+  B=$O; [ $b = new ] && B=$C
+  KILN_ATTENTION_TIMING=1 timeout 150 $B/kiln-gpu-tests --gtest_filter='GpuAttentionTiming.*' > $OUT/attn-timing-$b.txt 2>&1
+  echo "-- $b rc=$?"; grep -E "^timing|Failure|FAILED" $OUT/attn-timing-$b.txt | sed 's/timing attention //; s/ (attention.cuh)//; s/step median/step/; s/graph replay median/graph/'
+done
+t ncu
+timeout 90 ncu --clock-control none -k regex:attention --launch-count 1 \
+  --metrics regex:smsp__average_warps_issue_stalled_.*_per_issue_active\\.ratio,smsp__inst_executed.sum,sm__cycles_elapsed.avg,smsp__issue_active.avg.pct_of_peak_sustained_active \
+  $C/kiln bench $W/m-new.kiln --shapes 256x128 --iters 1 --warmup 0 > $OUT/ncu-stalls.txt 2>&1
+grep -E "stalled|inst_executed|cycles_elapsed|issue_active" $OUT/ncu-stalls.txt | awk '$NF+0 > 0.05 || /inst|cycles|issue/' | sed 's/smsp__average_warps_issue_stalled_//' | head -30
 # The FFN's first GEMM at small batches (run 15's Nsight Compute at 1x128:
 # gemm_gelu.cuh's kernel 5.5 us against cuBLASLt's 5.0 + the GELU pass 2.9):
 # --gelu-gemm fused (that kernel for it, cuBLASLt for the rest) and
@@ -73,13 +83,4 @@ for turn in 1 2; do
     timeout 30 $C/kiln bench $W/g-$g.kiln --shapes 1x128,4x128,32x128 --iters 300 2>&1 | grep -E "^\| [0-9]|rror"
   done
 done
-t memcheck
-timeout 200 compute-sanitizer --tool memcheck --error-exitcode 9 $C/kiln-gpu-tests --gtest_brief=1 \
-  --gtest_filter='*AttentionTest*:PackedTokensAttention*' > $OUT/attn-memcheck.txt 2>&1
-echo "rc=$?" >> $OUT/attn-memcheck.txt; tail -3 $OUT/attn-memcheck.txt
-t ncu
-timeout 90 ncu --clock-control none -k regex:attention --launch-count 1 \
-  --metrics regex:smsp__average_warps_issue_stalled_.*_per_issue_active\\.ratio,smsp__inst_executed.sum,sm__cycles_elapsed.avg,smsp__issue_active.avg.pct_of_peak_sustained_active \
-  $C/kiln bench $W/m-new.kiln --shapes 256x128 --iters 1 --warmup 0 > $OUT/ncu-stalls.txt 2>&1
-grep -E "stalled|inst_executed|cycles_elapsed|issue_active" $OUT/ncu-stalls.txt | awk '$NF+0 > 0.05 || /inst|cycles|issue/' | sed 's/smsp__average_warps_issue_stalled_//' | head -30
 t done
