@@ -546,7 +546,8 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
     // no neighbours to hide a CTA's latency: there, every key of a short
     // head in one 128-key tile (one max, no rescaling) without the register
     // cap was faster (H200, 1 x 128: 0.0064 -> 0.0056 ms a layer, the
-    // forward 0.153 -> 0.148; docs/benchmarks.md, run 15).
+    // forward 0.153 -> 0.148; H100, the forward 0.155 -> 0.148;
+    // docs/benchmarks.md, run 15).
     if (!Named && HeadDim <= 32 &&
         Sequences * Heads * ceilDiv(Longest, 64) <= Target.SmCount) {
       Warps = 4;
