@@ -71,6 +71,17 @@ struct TargetInfo {
   /// above. Not the model's function: it differs from the erf GELU by up to
   /// 4.7e-4 (at x = -2.70). Off by default.
   bool GeluTanhApprox = false;
+  /// A cuBLASLt GEMM whose result only a SkipLayerNorm reads, as its x,
+  /// adds the skip itself (GemmStep::Epilogue::Residual: C with beta 1,
+  /// the bias too if it had none and the SkipLayerNorm has one), and the
+  /// SkipLayerNorm runs as a LayerNorm of that result: one read of
+  /// [rows, width] fewer, one more inside the GEMM (`kiln compile
+  /// --residual-gemm`). Auto: from ResidualGemmAutoMinRows rows and where
+  /// K >= 2 N, so that the GEMM's math covers the read of C (the FFN's
+  /// second projection, not the attention's output).
+  enum class ResidualGemmMode : uint8_t { Off, Auto, On };
+  ResidualGemmMode ResidualGemm = ResidualGemmMode::Auto;
+  static constexpr int64_t ResidualGemmAutoMinRows = 4096;
   /// The tiling of attention_mma (attention.cuh's MmaShape), for timing
   /// and tests; 0 keeps the lowering's choice. Query rows a warp: 16 or 32
   /// (row tiles 1 or 2); keys a shared-memory tile (16 ... 128); warps a
@@ -166,6 +177,11 @@ private:
 };
 
 void registerFusedKernels(KernelRegistry &R);
+
+/// A SkipLayerNorm(x, skip, scale, bias?, extra?) whose x already holds
+/// x + skip (+ extra): the LayerNorm of x with its scale and bias
+/// (TargetInfo::ResidualGemm).
+llvm::Expected<NodeLowering> lowerSkipLayerNormAsLayerNorm(const Node &N);
 void registerGenericKernels(KernelRegistry &R);
 void registerRowKernels(KernelRegistry &R);
 

@@ -15,6 +15,7 @@
 #include "runtime/InputRoles.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace kiln {
@@ -158,7 +159,10 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
       if (G->Epi == GemmStep::Epilogue::GeluErfBias) {
         if (llvm::Error Err = runCutlassGeluGemm(
                 *G, address(G->A), address(G->B), address(G->Bias),
-                address(G->D), Workspace, GemmWorkspaceBytes, Stream))
+                address(G->D), Workspace, GemmWorkspaceBytes, Stream,
+                CutlassTile::Auto,
+                E->Programmatic &&
+                    !std::getenv("KILN_EXPERIMENT_CUTLASS_NO_PDL")))
           return Err;
         continue;
       }

@@ -72,6 +72,14 @@ static cl::opt<std::string> GeluGemm(
              "epilogue: the tanh approximation, within 4.7e-4 of the erf "
              "GELU, not the model's function)"),
     cl::sub(compileSubcommand()));
+static cl::opt<std::string> ResidualGemmFlag(
+    "residual-gemm", cl::init("auto"),
+    cl::desc("A cuBLASLt GEMM whose result only a residual LayerNorm "
+             "(SkipLayerNorm) reads adds the skip itself (beta 1), and the "
+             "LayerNorm reads one tensor instead of two: 'on' wherever it "
+             "applies, 'off', or 'auto' (the default: from 4096 tokens, "
+             "where K >= 2 N)"),
+    cl::sub(compileSubcommand()));
 static cl::opt<int64_t> SmallGemmRows(
     "small-gemm-rows", cl::init(TargetInfo::DefaultSmallGemmMaxRows),
     cl::desc("GEMMs of at most this many tokens run as kiln's own "
@@ -355,6 +363,16 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
                      "'separate' or 'tanh', got '" +
                      GeluGemm.getValue() + "'");
   }
+  using ResidualMode = TargetInfo::ResidualGemmMode;
+  if (ResidualGemmFlag == "on")
+    Options.Target.ResidualGemm = ResidualMode::On;
+  else if (ResidualGemmFlag == "off")
+    Options.Target.ResidualGemm = ResidualMode::Off;
+  else if (ResidualGemmFlag == "auto")
+    Options.Target.ResidualGemm = ResidualMode::Auto;
+  else
+    return makeError("--residual-gemm: expected 'auto', 'on' or 'off', got '" +
+                     ResidualGemmFlag.getValue() + "'");
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);
