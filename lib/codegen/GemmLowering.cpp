@@ -341,10 +341,9 @@ bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
       *Why = std::move(Reason);
     return false;
   };
-  using Mode = TargetInfo::ResidualGemmMode;
   using E = GemmStep::Epilogue;
   GemmStep &S = G.Step;
-  if (Target.ResidualGemm == Mode::Off)
+  if (!Target.ResidualGemm)
     return No("not asked for (--residual-gemm off)");
   if (G.GeluAfter || G.AddCAfter || (S.Epi != E::None && S.Epi != E::Bias))
     return No("the GEMM's epilogue is more than a bias");
@@ -369,17 +368,6 @@ bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
               " values of the GEMM's dtype");
   if (!SkipReady)
     return No("the skip is computed after the GEMM");
-  if (Target.ResidualGemm == Mode::Auto) {
-    if (S.M < TargetInfo::ResidualGemmAutoMinRows)
-      return No(std::to_string(S.M) + " rows, below the " +
-                std::to_string(TargetInfo::ResidualGemmAutoMinRows) +
-                " of --residual-gemm auto");
-    if (S.K < 2 * S.N)
-      return No("K=" + std::to_string(S.K) +
-                " is below 2 N=" + std::to_string(2 * S.N) +
-                ": the read of C would not hide under the GEMM's math "
-                "(--residual-gemm auto)");
-  }
   S.Epi = G.HasBias || Extra ? E::ResidualBias : E::Residual;
   if (ExtraBias)
     *ExtraBias = Extra;

@@ -76,7 +76,7 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
 /// Makes the cuBLASLt GEMM `G` add the skip of the SkipLayerNorm `LN` that
 /// takes its result as x (GemmStep::Epilogue::Residual or ResidualBias:
 /// C with beta 1), so that LN can run as a LayerNorm of that result
-/// (lowerSkipLayerNormAsLayerNorm); TargetInfo::ResidualGemm says when.
+/// (lowerSkipLayerNormAsLayerNorm), when TargetInfo::ResidualGemm is on.
 /// Only for a GEMM whose epilogue is none or a bias, of one matrix, that
 /// kiln's own GEMM does not take, and an LN of one result whose x and skip
 /// have the result's shape and G's dtype; the skip must exist before the

@@ -75,13 +75,12 @@ struct TargetInfo {
   /// adds the skip itself (GemmStep::Epilogue::Residual: C with beta 1,
   /// the bias too if it had none and the SkipLayerNorm has one), and the
   /// SkipLayerNorm runs as a LayerNorm of that result: one read of
-  /// [rows, width] fewer, one more inside the GEMM (`kiln compile
-  /// --residual-gemm`). Auto: from ResidualGemmAutoMinRows rows and where
-  /// K >= 2 N, so that the GEMM's math covers the read of C (the FFN's
-  /// second projection, not the attention's output).
-  enum class ResidualGemmMode : uint8_t { Off, Auto, On };
-  ResidualGemmMode ResidualGemm = ResidualGemmMode::Auto;
-  static constexpr int64_t ResidualGemmAutoMinRows = 4096;
+  /// [rows, width] fewer in the LayerNorm, one more inside the GEMM
+  /// (`kiln compile --residual-gemm on|off`). On by default: on an H100
+  /// all-MiniLM-L6-v2 took 0.146 against 0.149 ms at 1x128 and 1.116
+  /// against 1.127 on 256 mixed rows, 0.371 against 0.368 at 32x128
+  /// (docs/benchmarks.md, run 17).
+  bool ResidualGemm = true;
   /// The tiling of attention_mma (attention.cuh's MmaShape), for timing
   /// and tests; 0 keeps the lowering's choice. Query rows a warp: 16 or 32
   /// (row tiles 1 or 2); keys a shared-memory tile (16 ... 128); warps a

@@ -15,7 +15,6 @@
 #include "runtime/InputRoles.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 
 namespace kiln {
@@ -160,9 +159,7 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
         if (llvm::Error Err = runCutlassGeluGemm(
                 *G, address(G->A), address(G->B), address(G->Bias),
                 address(G->D), Workspace, GemmWorkspaceBytes, Stream,
-                CutlassTile::Auto,
-                E->Programmatic &&
-                    !std::getenv("KILN_EXPERIMENT_CUTLASS_NO_PDL")))
+                CutlassTile::Auto, E->Programmatic))
           return Err;
         continue;
       }

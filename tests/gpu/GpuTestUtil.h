@@ -64,7 +64,7 @@ struct GpuCheck {
   int64_t SmallGemmMaxRows = 0;
   /// TargetInfo::ResidualGemm: the skip of a SkipLayerNorm added by the
   /// GEMM before it.
-  TargetInfo::ResidualGemmMode ResidualGemm = TargetInfo().ResidualGemm;
+  bool ResidualGemm = TargetInfo().ResidualGemm;
   AttentionTiling Attention;
 };
 

@@ -22,7 +22,6 @@
 namespace kiln {
 namespace {
 
-using Mode = TargetInfo::ResidualGemmMode;
 using Epi = GemmStep::Epilogue;
 
 struct ResidualGraph {
@@ -68,10 +67,10 @@ bool sameBuffer(const BufferRef &A, const BufferRef &B) {
   return A.In == B.In && A.Offset == B.Offset && A.Bytes == B.Bytes;
 }
 
-PlanFacts planFor(const ResidualGraph &R, Mode M) {
+PlanFacts planFor(const ResidualGraph &R, bool On) {
   PlanFacts F;
   TargetInfo T = targetFor("sm_90a");
-  T.ResidualGemm = M;
+  T.ResidualGemm = On;
   std::optional<Artifact> A = compileForTarget(R.ir(), T);
   if (!A)
     return F;
@@ -112,45 +111,38 @@ PlanFacts planFor(const ResidualGraph &R, Mode M) {
 }
 
 TEST(ResidualGemmLowering, FfnOutputAddsTheSkip) {
-  // MiniLM's FFN output at 32 x 128 tokens: K = 1536 >= 2 N.
+  // MiniLM's FFN output at 32 x 128 tokens (K 1536), and the attention's
+  // output at 77 tokens (K = N): on by default, wherever it applies.
   ResidualGraph R;
-  PlanFacts On = planFor(R, Mode::Auto);
-  EXPECT_EQ(On.Epilogues, std::vector<Epi>{Epi::ResidualBias});
-  EXPECT_TRUE(On.CIsTheSkip);
-  EXPECT_EQ(On.SkipLayerNorms, 0);
-  EXPECT_EQ(On.LayerNorms, 1);
-  PlanFacts Off = planFor(R, Mode::Off);
-  EXPECT_EQ(Off.Epilogues, std::vector<Epi>{Epi::Bias});
-  EXPECT_EQ(Off.SkipLayerNorms, 1);
-  EXPECT_EQ(Off.LayerNorms, 0);
-}
-
-TEST(ResidualGemmLowering, AutoOnlyWhereTheMathHidesTheRead) {
-  ResidualGraph R;
-  R.K = 384; // the attention's output projection: K = N
-  EXPECT_EQ(planFor(R, Mode::Auto).Epilogues, std::vector<Epi>{Epi::Bias});
-  EXPECT_EQ(planFor(R, Mode::On).Epilogues,
-            std::vector<Epi>{Epi::ResidualBias});
-  R.K = 1536;
-  R.Rows = 2048; // below ResidualGemmAutoMinRows
-  EXPECT_EQ(planFor(R, Mode::Auto).Epilogues, std::vector<Epi>{Epi::Bias});
-  EXPECT_EQ(planFor(R, Mode::On).Epilogues,
-            std::vector<Epi>{Epi::ResidualBias});
+  EXPECT_TRUE(TargetInfo().ResidualGemm);
+  for (int64_t K : {1536, 384}) {
+    R.K = K;
+    R.Rows = K == 384 ? 77 : 4096;
+    PlanFacts On = planFor(R, true);
+    EXPECT_EQ(On.Epilogues, std::vector<Epi>{Epi::ResidualBias});
+    EXPECT_TRUE(On.CIsTheSkip);
+    EXPECT_EQ(On.SkipLayerNorms, 0);
+    EXPECT_EQ(On.LayerNorms, 1);
+    PlanFacts Off = planFor(R, false);
+    EXPECT_EQ(Off.Epilogues, std::vector<Epi>{Epi::Bias});
+    EXPECT_EQ(Off.SkipLayerNorms, 1);
+    EXPECT_EQ(Off.LayerNorms, 0);
+  }
 }
 
 TEST(ResidualGemmLowering, ExtraBiasBecomesTheGemmsAndTwoBiasesStay) {
   ResidualGraph R;
   R.GemmBias = false;
   R.ExtraBias = true;
-  PlanFacts F = planFor(R, Mode::On);
+  PlanFacts F = planFor(R, true);
   EXPECT_EQ(F.Epilogues, std::vector<Epi>{Epi::ResidualBias});
   EXPECT_TRUE(F.BiasIsExtra);
   EXPECT_EQ(F.LayerNorms, 1);
   R.ExtraBias = false;
-  EXPECT_EQ(planFor(R, Mode::On).Epilogues, std::vector<Epi>{Epi::Residual});
+  EXPECT_EQ(planFor(R, true).Epilogues, std::vector<Epi>{Epi::Residual});
   R.GemmBias = true;
   R.ExtraBias = true;
-  F = planFor(R, Mode::On);
+  F = planFor(R, true);
   EXPECT_EQ(F.Epilogues, std::vector<Epi>{Epi::Bias});
   EXPECT_EQ(F.SkipLayerNorms, 1);
 }
@@ -158,7 +150,7 @@ TEST(ResidualGemmLowering, ExtraBiasBecomesTheGemmsAndTwoBiasesStay) {
 TEST(ResidualGemmLowering, SkipComputedAfterTheGemmIsLeftAlone) {
   ResidualGraph R;
   R.SkipAfter = true;
-  PlanFacts F = planFor(R, Mode::On);
+  PlanFacts F = planFor(R, true);
   EXPECT_EQ(F.Epilogues, std::vector<Epi>{Epi::Bias});
   EXPECT_EQ(F.SkipLayerNorms, 1);
 }
@@ -179,11 +171,11 @@ TEST(ResidualGemmLowering, SaysWhyNot) {
   ASSERT_TRUE(Shape && *Shape);
   TargetInfo T = targetFor("sm_90a");
   std::string Why;
-  T.ResidualGemm = Mode::Off;
+  T.ResidualGemm = false;
   GemmShape S = **Shape;
   EXPECT_FALSE(residualIntoGemm(S, *LN, T, true, nullptr, &Why));
   EXPECT_EQ(Why, "not asked for (--residual-gemm off)");
-  T.ResidualGemm = Mode::On;
+  T.ResidualGemm = true;
   EXPECT_FALSE(residualIntoGemm(S, *LN, T, false, nullptr, &Why));
   EXPECT_EQ(Why, "the skip is computed after the GEMM");
   EXPECT_EQ(S.Step.Epi, Epi::Bias);
@@ -196,10 +188,10 @@ TEST(ResidualGemmLowering, SaysWhyNot) {
 }
 
 /// fp16 sums of up to 1536 products, then a LayerNorm (results near 1).
-GpuCheck residualCheck(Mode M) {
+GpuCheck residualCheck(bool On) {
   GpuCheck C;
   C.AbsTol = C.RelTol = 1.5e-2;
-  C.ResidualGemm = M;
+  C.ResidualGemm = On;
   C.FusedGeluGemmMaxRows = 0;
   return C;
 }
@@ -211,24 +203,24 @@ TEST(GpuResidualGemm, MatchesTheReference) {
     R.GemmBias = !Extra;
     R.ExtraBias = Extra;
     SCOPED_TRACE(Extra ? "extra bias" : "GEMM bias");
-    expectGpuMatchesReference(R.ir(), residualCheck(Mode::On));
+    expectGpuMatchesReference(R.ir(), residualCheck(true));
     R.K = 384;
     R.Rows = 77;
-    expectGpuMatchesReference(R.ir(), residualCheck(Mode::On));
+    expectGpuMatchesReference(R.ir(), residualCheck(true));
   }
   ResidualGraph R;
   R.GemmBias = false;
   R.Rows = 5;
   R.K = 96;
   R.N = 64;
-  expectGpuMatchesReference(R.ir(), residualCheck(Mode::On));
+  expectGpuMatchesReference(R.ir(), residualCheck(true));
 }
 
-TEST(GpuResidualGemm, MiniLmFfnOutputAtAutosRows) {
-  // 4096 tokens, as --residual-gemm auto takes it, and the plan without.
+TEST(GpuResidualGemm, MiniLmFfnOutputRows) {
+  // 4096 tokens, the FFN's output, with and without.
   ResidualGraph R;
-  expectGpuMatchesReference(R.ir(), residualCheck(Mode::Auto));
-  expectGpuMatchesReference(R.ir(), residualCheck(Mode::Off));
+  expectGpuMatchesReference(R.ir(), residualCheck(true));
+  expectGpuMatchesReference(R.ir(), residualCheck(false));
 }
 
 } // namespace

@@ -73,12 +73,11 @@ static cl::opt<std::string> GeluGemm(
              "GELU, not the model's function)"),
     cl::sub(compileSubcommand()));
 static cl::opt<std::string> ResidualGemmFlag(
-    "residual-gemm", cl::init("auto"),
-    cl::desc("A cuBLASLt GEMM whose result only a residual LayerNorm "
-             "(SkipLayerNorm) reads adds the skip itself (beta 1), and the "
-             "LayerNorm reads one tensor instead of two: 'on' wherever it "
-             "applies, 'off', or 'auto' (the default: from 4096 tokens, "
-             "where K >= 2 N)"),
+    "residual-gemm", cl::init("on"),
+    cl::desc("'on' (the default): a cuBLASLt GEMM whose result only a "
+             "residual LayerNorm (SkipLayerNorm) reads adds the skip itself "
+             "(beta 1), and the LayerNorm reads one tensor instead of two; "
+             "'off': the GEMM, then the SkipLayerNorm"),
     cl::sub(compileSubcommand()));
 static cl::opt<int64_t> SmallGemmRows(
     "small-gemm-rows", cl::init(TargetInfo::DefaultSmallGemmMaxRows),
@@ -363,16 +362,10 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
                      "'separate' or 'tanh', got '" +
                      GeluGemm.getValue() + "'");
   }
-  using ResidualMode = TargetInfo::ResidualGemmMode;
-  if (ResidualGemmFlag == "on")
-    Options.Target.ResidualGemm = ResidualMode::On;
-  else if (ResidualGemmFlag == "off")
-    Options.Target.ResidualGemm = ResidualMode::Off;
-  else if (ResidualGemmFlag == "auto")
-    Options.Target.ResidualGemm = ResidualMode::Auto;
-  else
-    return makeError("--residual-gemm: expected 'auto', 'on' or 'off', got '" +
+  if (ResidualGemmFlag != "on" && ResidualGemmFlag != "off")
+    return makeError("--residual-gemm: expected 'on' or 'off', got '" +
                      ResidualGemmFlag.getValue() + "'");
+  Options.Target.ResidualGemm = ResidualGemmFlag == "on";
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);
