@@ -40,6 +40,8 @@
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 #include "cutlass/util/packed_stride.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -66,33 +68,40 @@ CUTLASS_HOST_DEVICE float exp2Approx(float X) {
 #endif
 }
 
-/// gelu(x) = relu(x) - |x| h(|x|), h(u) = erfc(u / sqrt(2)) / 2 = 2^Q(u).
-CUTLASS_HOST_DEVICE float geluErf(float X) {
-  float U = fabsf(X);
+/// Q(u) of h(u) = erfc(u / sqrt(2)) / 2 = 2^Q(u), u >= 0, by Horner.
+CUTLASS_HOST_DEVICE float geluQ(float U) {
   float Q = -4.732934175990522e-04f;
   Q = fmaf(Q, U, 7.084453012794256e-03f);
   Q = fmaf(Q, U, -5.182713642716408e-02f);
   Q = fmaf(Q, U, -0.4599927067756653f);
   Q = fmaf(Q, U, -1.1507877111434937f);
-  Q = fmaf(Q, U, -1.000037670135498f);
-  return fmaf(-U, exp2Approx(Q), fmaxf(X, 0.0f));
+  return fmaf(Q, U, -1.000037670135498f);
 }
 
-/// geluErf as LinCombPerColBiasEltAct calls it: on floats and on arrays of
-/// them.
-template <class T> struct GeluErf {
-  CUTLASS_HOST_DEVICE T operator()(T const &X) const {
-    if constexpr (std::is_same_v<T, float>) {
-      return geluErf(X);
-    } else {
-      T Y;
-      CUTLASS_PRAGMA_UNROLL
-      for (int I = 0; I < int(T::kElements); ++I)
-        Y[I] = geluErf(X[I]);
-      return Y;
+/// gelu(x) = relu(x) - |x| h(|x|), h(u) = erfc(u / sqrt(2)) / 2 = 2^Q(u).
+CUTLASS_HOST_DEVICE float geluErf(float X) {
+  float U = fabsf(X);
+  return fmaf(-U, exp2Approx(geluQ(U)), fmaxf(X, 0.0f));
+}
+
+/// `Fn` as LinCombPerColBiasEltAct calls an activation: on floats and on
+/// arrays of them.
+template <float (*Fn)(float)> struct Elementwise {
+  template <class T> struct Op {
+    CUTLASS_HOST_DEVICE T operator()(T const &X) const {
+      if constexpr (std::is_same_v<T, float>) {
+        return Fn(X);
+      } else {
+        T Y;
+        CUTLASS_PRAGMA_UNROLL
+        for (int I = 0; I < int(T::kElements); ++I)
+          Y[I] = Fn(X[I]);
+        return Y;
+      }
     }
-  }
+  };
 };
+template <class T> using GeluErf = Elementwise<geluErf>::Op<T>;
 
 using GeluFusion =
     cutlass::epilogue::fusion::LinCombPerColBiasEltAct<GeluErf, Half, float,
@@ -261,15 +270,9 @@ template <class T> struct GeluErfHalf {
 /// geluErf with 2^Q from the FMA pipe, no MUFU: 2^Q = 2^J 2^F, J = round(Q)
 /// (the 1.5 * 2^23 trick), F in [-0.5, 0.5], 2^F by its degree-5 Taylor
 /// polynomial (relative error below 2.5e-6), J added to the exponent bits.
-CUTLASS_DEVICE float geluErfFfma(float X) {
+CUTLASS_HOST_DEVICE float geluErfFfma(float X) {
   float U = fabsf(X);
-  float Q = -4.732934175990522e-04f;
-  Q = fmaf(Q, U, 7.084453012794256e-03f);
-  Q = fmaf(Q, U, -5.182713642716408e-02f);
-  Q = fmaf(Q, U, -0.4599927067756653f);
-  Q = fmaf(Q, U, -1.1507877111434937f);
-  Q = fmaf(Q, U, -1.000037670135498f);
-  Q = fmaxf(Q, -126.0f);
+  float Q = fmaxf(geluQ(U), -126.0f);
   float T = Q + 12582912.0f;
   float F = Q - (T - 12582912.0f);
   float P = 1.3333558e-3f;
@@ -278,12 +281,17 @@ CUTLASS_DEVICE float geluErfFfma(float X) {
   P = fmaf(P, F, 0.24022651f);
   P = fmaf(P, F, 0.69314718f);
   P = fmaf(P, F, 1.0f);
-  float H = __int_as_float(__float_as_int(P) + (__float_as_int(T) << 23));
+  uint32_t PBits, TBits;
+  memcpy(&PBits, &P, 4);
+  memcpy(&TBits, &T, 4);
+  PBits += TBits << 23;
+  float H;
+  memcpy(&H, &PBits, 4);
   return fmaf(-U, H, fmaxf(X, 0.0f));
 }
 /// geluErf with Q by Estrin's scheme: two more instructions, a chain of
 /// three FMAs before the 2^x instead of five.
-CUTLASS_DEVICE float geluErfEstrin(float X) {
+CUTLASS_HOST_DEVICE float geluErfEstrin(float X) {
   float U = fabsf(X);
   float U2 = U * U;
   float P01 = fmaf(-1.1507877111434937f, U, -1.000037670135498f);
@@ -292,43 +300,10 @@ CUTLASS_DEVICE float geluErfEstrin(float X) {
   float Q = fmaf(P45, U2 * U2, fmaf(P23, U2, P01));
   return fmaf(-U, exp2Approx(Q), fmaxf(X, 0.0f));
 }
-template <class T> struct GeluErfEstrin {
-  CUTLASS_HOST_DEVICE T operator()(T const &X) const {
-#ifdef __CUDA_ARCH__
-    if constexpr (std::is_same_v<T, float>) {
-      return geluErfEstrin(X);
-    } else {
-      T Y;
-      CUTLASS_PRAGMA_UNROLL
-      for (int I = 0; I < int(T::kElements); ++I)
-        Y[I] = geluErfEstrin(X[I]);
-      return Y;
-    }
-#else
-    return X;
-#endif
-  }
-};
+template <class T> using GeluErfFfma = Elementwise<geluErfFfma>::Op<T>;
+template <class T> using GeluErfEstrin = Elementwise<geluErfEstrin>::Op<T>;
 using EstrinGeluFusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<
     GeluErfEstrin, Half, float, Half, Half, float>;
-
-template <class T> struct GeluErfFfma {
-  CUTLASS_HOST_DEVICE T operator()(T const &X) const {
-#ifdef __CUDA_ARCH__
-    if constexpr (std::is_same_v<T, float>) {
-      return geluErfFfma(X);
-    } else {
-      T Y;
-      CUTLASS_PRAGMA_UNROLL
-      for (int I = 0; I < int(T::kElements); ++I)
-        Y[I] = geluErfFfma(X[I]);
-      return Y;
-    }
-#else
-    return X;
-#endif
-  }
-};
 using FfmaGeluFusion =
     cutlass::epilogue::fusion::LinCombPerColBiasEltAct<GeluErfFfma, Half, float,
                                                        Half, Half, float>;
