@@ -299,12 +299,19 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
             W.Kind = NodeKind::Absorbed;
           }
         if (const Node *LN = soleSkipLayerNormUser(*N);
-            LN && W.Kind == NodeKind::Gemm &&
-            residualIntoGemm(W.Gemm, *LN, Target,
-                             Locs.count(LN->operand(1)) > 0, &W.ExtraBias)) {
-          W.Residual = LN->operand(1);
-          use(W.Residual, Time);
-          AsLayerNorm.insert(LN);
+            LN && W.Kind == NodeKind::Gemm) {
+          // The skip and any extra bias must exist when the GEMM runs.
+          bool Ready = true;
+          for (unsigned I : {1u, 4u})
+            if (I < LN->numOperands() && LN->operand(I))
+              Ready &= Locs.count(LN->operand(I)) > 0;
+          if (residualIntoGemm(W.Gemm, *LN, Target, Ready, &W.ExtraBias)) {
+            W.Residual = LN->operand(1);
+            use(W.Residual, Time);
+            if (W.ExtraBias)
+              use(W.ExtraBias, Time);
+            AsLayerNorm.insert(LN);
+          }
         }
       }
     } else if (AsLayerNorm.count(N)) {

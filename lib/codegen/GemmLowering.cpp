@@ -367,7 +367,7 @@ bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
     return No("the SkipLayerNorm's extra bias is not " + std::to_string(S.N) +
               " values of the GEMM's dtype");
   if (!SkipReady)
-    return No("the skip is computed after the GEMM");
+    return No("the skip or the extra bias is computed after the GEMM");
   S.Epi = G.HasBias || Extra ? E::ResidualBias : E::Residual;
   if (ExtraBias)
     *ExtraBias = Extra;

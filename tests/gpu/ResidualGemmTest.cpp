@@ -26,15 +26,18 @@ using Epi = GemmStep::Epilogue;
 
 struct ResidualGraph {
   int64_t Rows = 4096, K = 1536, N = 384;
-  bool GemmBias = true;   // the FusedGemm's own bias
-  bool ExtraBias = false; // the SkipLayerNorm's fifth operand
-  bool SkipAfter = false; // the skip computed after the GEMM
+  bool GemmBias = true;    // the FusedGemm's own bias
+  bool ExtraBias = false;  // the SkipLayerNorm's fifth operand
+  bool SkipAfter = false;  // the skip computed after the GEMM
+  bool ExtraAfter = false; // the extra bias computed (from an input) after it
 
   std::string ir() const {
     std::string R = std::to_string(Rows);
     std::string X = "f16[" + R + ", " + std::to_string(N) + "]";
     std::string Ir =
         "graph @g(%h: f16[" + R + ", " + std::to_string(K) + "], %r: " + X +
+        (ExtraAfter ? ", %ein: f16[" + std::to_string(N) + "]"
+                    : std::string()) +
         ") {\n" + randomConst("w", "f16", {K, N}, 31) +
         randomConst("b", "f16", {N}, 32) + randomConst("s", "f16", {N}, 33) +
         randomConst("beta", "f16", {N}, 34) + randomConst("e", "f16", {N}, 35);
@@ -49,8 +52,13 @@ struct ResidualGraph {
       Ir += "  %r2 = Add(%r, %r) : " + X + "\n";
       Skip = "%r2";
     }
+    std::string Extra = "%e";
+    if (ExtraAfter) {
+      Ir += "  %e2 = Add(%ein, %ein) : f16[" + std::to_string(N) + "]\n";
+      Extra = "%e2";
+    }
     Ir += "  %z = SkipLayerNorm(%y, " + Skip + ", %s, %beta" +
-          std::string(ExtraBias ? ", %e" : "") +
+          (ExtraBias ? ", " + Extra : std::string()) +
           ") {epsilon = 1.0e-12} : " + X + "\n  return %z\n}\n";
     return Ir;
   }
@@ -153,6 +161,13 @@ TEST(ResidualGemmLowering, SkipComputedAfterTheGemmIsLeftAlone) {
   PlanFacts F = planFor(R, true);
   EXPECT_EQ(F.Epilogues, std::vector<Epi>{Epi::Bias});
   EXPECT_EQ(F.SkipLayerNorms, 1);
+  // Likewise an extra bias computed after the GEMM.
+  R.SkipAfter = false;
+  R.GemmBias = false;
+  R.ExtraBias = R.ExtraAfter = true;
+  F = planFor(R, true);
+  EXPECT_EQ(F.Epilogues, std::vector<Epi>{Epi::None});
+  EXPECT_EQ(F.SkipLayerNorms, 1);
 }
 
 TEST(ResidualGemmLowering, SaysWhyNot) {
@@ -177,7 +192,7 @@ TEST(ResidualGemmLowering, SaysWhyNot) {
   EXPECT_EQ(Why, "not asked for (--residual-gemm off)");
   T.ResidualGemm = true;
   EXPECT_FALSE(residualIntoGemm(S, *LN, T, false, nullptr, &Why));
-  EXPECT_EQ(Why, "the skip is computed after the GEMM");
+  EXPECT_EQ(Why, "the skip or the extra bias is computed after the GEMM");
   EXPECT_EQ(S.Step.Epi, Epi::Bias);
   T.SmallGemmMaxRows = 1 << 20;
   EXPECT_FALSE(residualIntoGemm(S, *LN, T, true, nullptr, &Why));
