@@ -6,6 +6,7 @@
 #include "ir/Error.h"
 
 #include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/xxhash.h"
 
@@ -108,6 +109,9 @@ private:
     /// When not empty, what the launches' operands name instead of N's:
     /// a kernel that computes a GEMM and the node after it in one.
     std::vector<const Value *> Operands;
+    /// A GEMM with a residual epilogue (residualIntoGemm): its C, and the
+    /// SkipLayerNorm's extra bias when that became the GEMM's bias.
+    const Value *Residual = nullptr, *ExtraBias = nullptr;
   };
   /// The SkipLayerNorm that takes a GEMM's result as x and nothing else
   /// does (no other use, no graph output), or null.
@@ -254,6 +258,8 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
   llvm::DenseMap<const Node *,
                  std::pair<KernelLaunch, std::vector<const Value *>>>
       WithGemm;
+  // SkipLayerNorms whose GEMM adds the skip: they run as LayerNorms.
+  llvm::DenseSet<const Node *> AsLayerNorm;
   int64_t Time = 0;
   for (const auto &NodePtr : G.nodes()) {
     const Node *N = NodePtr.get();
@@ -292,7 +298,27 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
             WithGemm[LN] = {std::move(*L), std::move(Ops)};
             W.Kind = NodeKind::Absorbed;
           }
+        if (const Node *LN = soleSkipLayerNormUser(*N);
+            LN && W.Kind == NodeKind::Gemm) {
+          // The skip and any extra bias must exist when the GEMM runs.
+          bool Ready = true;
+          for (unsigned I : {1u, 4u})
+            if (I < LN->numOperands() && LN->operand(I))
+              Ready &= Locs.count(LN->operand(I)) > 0;
+          if (residualIntoGemm(W.Gemm, *LN, Target, Ready, &W.ExtraBias)) {
+            W.Residual = LN->operand(1);
+            use(W.Residual, Time);
+            if (W.ExtraBias)
+              use(W.ExtraBias, Time);
+            AsLayerNorm.insert(LN);
+          }
+        }
       }
+    } else if (AsLayerNorm.count(N)) {
+      auto Lowered = lowerSkipLayerNormAsLayerNorm(*N);
+      if (!Lowered)
+        return Lowered.takeError();
+      W.Lowering = std::move(*Lowered);
     } else if (auto It = WithGemm.find(N); It != WithGemm.end()) {
       W.Lowering.Launches.push_back(std::move(It->second.first));
       W.Operands = std::move(It->second.second);
@@ -301,7 +327,8 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
           use(Op, Time);
     }
     // Everything else, and a MatMul cuBLASLt does not take, runs kernels.
-    if (W.Kind == NodeKind::Kernels && W.Operands.empty()) {
+    if (W.Kind == NodeKind::Kernels && W.Operands.empty() &&
+        !AsLayerNorm.count(N)) {
       const LoweringRule *Rule = KernelRegistry::get().lookup(N->opName());
       if (!Rule)
         return makeError(N->describe() + ": no GPU kernel for op '" +
@@ -377,6 +404,10 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
       S.D = ref(W.N->result());
       if (W.Gemm.HasBias)
         S.Bias = ref(W.N->operand(2));
+      if (W.ExtraBias)
+        S.Bias = ref(W.ExtraBias);
+      if (W.Residual)
+        S.C = ref(W.Residual);
       Plan.Steps.push_back(std::move(S));
       if (W.Gemm.GeluAfter)
         if (llvm::Error E = emitKernel(

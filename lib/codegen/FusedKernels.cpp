@@ -147,14 +147,15 @@ llvm::Expected<int64_t> repeatedRows(const Node &N, llvm::ArrayRef<int64_t> In,
 
 /// LayerNorm(x, scale, bias?) over rows of `Width` of a tensor of
 /// `Elements`: the launch LayerNorm and ONNX LayerNormalization share, with
-/// their dtype checks.
+/// their dtype checks; the scale is operand `Scale` and the bias the one
+/// after it (SkipLayerNorm's are 2 and 3).
 /// `Stats` of the node's results after the first receive each row's mean
 /// and 1/stddev (fp32); a 1/stddev nobody asked for goes to scratch.
 llvm::Expected<NodeLowering> layerNormRows(const Node &N, int64_t Width,
-                                           int64_t Elements,
-                                           unsigned Stats = 0) {
+                                           int64_t Elements, unsigned Stats = 0,
+                                           unsigned Scale = 1) {
   auto T = commonDType(N, {0}, "x");
-  auto P = commonDType(N, {1, 2}, "scale and bias");
+  auto P = commonDType(N, {Scale, Scale + 1}, "scale and bias");
   if (!T)
     return T.takeError();
   if (!P)
@@ -171,12 +172,12 @@ llvm::Expected<NodeLowering> layerNormRows(const Node &N, int64_t Width,
   KernelLaunch L;
   L.Module = "layernorm.cuh";
   L.NameExpr = llvm::formatv("kiln::layernorm<{0}, {1}, {2}, {3}, {4}>", Width,
-                             typeName(*T), typeName(*P), flag(N.operand(2)),
-                             flag(Stats > 0));
+                             typeName(*T), typeName(*P),
+                             flag(N.operand(Scale + 1)), flag(Stats > 0));
   setRowLaunch(L, *Shape, Rows);
   L.Args = {LaunchArg::operand(0),
-            LaunchArg::operand(1),
-            optionalOperand(N, 2),
+            LaunchArg::operand(Scale),
+            optionalOperand(N, Scale + 1),
             LaunchArg::result(0),
             Stats > 0 ? LaunchArg::result(1) : LaunchArg::i64(0),
             Stats > 1   ? LaunchArg::result(2)
@@ -280,6 +281,17 @@ llvm::Expected<NodeLowering> lowerSkipLayerNorm(const Node &N,
   Out.Launches.push_back(std::move(L));
   return Out;
 }
+
+} // namespace
+
+llvm::Expected<NodeLowering> lowerSkipLayerNormAsLayerNorm(const Node &N) {
+  auto Sizes = sizesOf(N, N.result());
+  if (!Sizes)
+    return Sizes.takeError();
+  return layerNormRows(N, Sizes->back(), product(*Sizes), 0, /*Scale=*/2);
+}
+
+namespace {
 
 //===----------------------------------------------------------------------===//
 // EmbedLayerNorm(ids, position_ids?, token_type_ids?, word, pos, type?,

@@ -333,6 +333,47 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
   return L;
 }
 
+bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
+                      bool SkipReady, const Value **ExtraBias,
+                      std::string *Why) {
+  auto No = [&](std::string Reason) {
+    if (Why)
+      *Why = std::move(Reason);
+    return false;
+  };
+  using E = GemmStep::Epilogue;
+  GemmStep &S = G.Step;
+  if (!Target.ResidualGemm)
+    return No("not asked for (--residual-gemm off)");
+  if (G.GeluAfter || G.AddCAfter || (S.Epi != E::None && S.Epi != E::Bias))
+    return No("the GEMM's epilogue is more than a bias");
+  if (S.Batch != 1)
+    return No("the GEMM is batched");
+  if (ownGemm(G, Target))
+    return No("kiln's own GEMM runs it (--small-gemm-rows)");
+  if (LN.opName() != "SkipLayerNorm" || LN.numOperands() < 3 ||
+      LN.numResults() != 1)
+    return No("not a SkipLayerNorm of one result");
+  const Value *X = LN.operand(0), *Skip = LN.operand(1), *Y = LN.result();
+  if (!X || !Skip || X->type() != Y->type() || Skip->type() != Y->type() ||
+      Y->dtype() != S.DType_)
+    return No("x, skip and the result are not of one shape and the GEMM's "
+              "dtype");
+  const Value *Extra = LN.numOperands() > 4 ? LN.operand(4) : nullptr;
+  if (Extra && G.HasBias)
+    return No("both the GEMM and the SkipLayerNorm add a bias");
+  if (Extra &&
+      (Extra->dtype() != S.DType_ || Extra->type().staticNumElements() != S.N))
+    return No("the SkipLayerNorm's extra bias is not " + std::to_string(S.N) +
+              " values of the GEMM's dtype");
+  if (!SkipReady)
+    return No("the skip or the extra bias is computed after the GEMM");
+  S.Epi = G.HasBias || Extra ? E::ResidualBias : E::Residual;
+  if (ExtraBias)
+    *ExtraBias = Extra;
+  return true;
+}
+
 bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
                           std::string *Why) {
   auto No = [&](std::string Reason) {

@@ -254,6 +254,9 @@ void encode(Encoder &E, const GemmStep &S) {
   E.f32(S.Alpha);
   for (const BufferRef *R : {&S.A, &S.B, &S.D, &S.Bias})
     encode(E, *R);
+  // Only where the epilogue reads it: other plans keep their bytes.
+  if (hasResidual(S.Epi))
+    encode(E, S.C);
   E.str(
       StringRef(reinterpret_cast<const char *>(S.Algo.data()), S.Algo.size()));
   E.str(S.Label);
@@ -272,6 +275,8 @@ void decode(Decoder &D, GemmStep &S) {
   S.Alpha = D.f32();
   for (BufferRef *R : {&S.A, &S.B, &S.D, &S.Bias})
     decode(D, *R);
+  if (hasResidual(S.Epi))
+    decode(D, S.C);
   std::string Algo = D.str();
   S.Algo.assign(Algo.begin(), Algo.end());
   S.Label = D.str();

@@ -189,11 +189,13 @@ std::optional<bool> epilogueHasBias(GemmStep::Epilogue Epi) {
   switch (Epi) {
   case GemmStep::Epilogue::None:
   case GemmStep::Epilogue::Relu:
-  case GemmStep::Epilogue::GeluTanh: return false;
+  case GemmStep::Epilogue::GeluTanh:
+  case GemmStep::Epilogue::Residual: return false;
   case GemmStep::Epilogue::Bias:
   case GemmStep::Epilogue::ReluBias:
   case GemmStep::Epilogue::GeluTanhBias:
-  case GemmStep::Epilogue::GeluErfBias: return true;
+  case GemmStep::Epilogue::GeluErfBias:
+  case GemmStep::Epilogue::ResidualBias: return true;
   }
   return std::nullopt;
 }
@@ -214,6 +216,9 @@ Error checkGemmStep(const GemmStep &S, const Spaces &Sp) {
   std::optional<bool> HasBias = epilogueHasBias(S.Epi);
   if (!HasBias)
     return makeError("invalid epilogue " + Twine(unsigned(S.Epi)));
+  if (hasResidual(S.Epi) && S.Batch != 1)
+    return makeError("a residual epilogue on a batch of " + Twine(S.Batch) +
+                     " matrices (it takes one)");
   if (!std::isfinite(S.Alpha))
     return makeError("alpha is not finite");
   int64_t MatrixD;
@@ -240,6 +245,17 @@ Error checkGemmStep(const GemmStep &S, const Spaces &Sp) {
     if (Error E = checkOperand(S.Bias, "bias", S.DType_, 1, 0, 1, S.N, Sp,
                                /*Written=*/false))
       return E;
+  if (hasResidual(S.Epi)) {
+    if (Error E = checkOperand(S.C, "C", S.DType_, 1, 0, S.M, S.N, Sp,
+                               /*Written=*/false))
+      return E;
+    // cuBLASLt reads C where it writes D only element for element.
+    if (S.C.In == S.D.In && S.C.Offset != S.D.Offset &&
+        S.C.Offset < S.D.Offset + S.D.Bytes &&
+        S.D.Offset < S.C.Offset + S.C.Bytes)
+      return makeError("C " + refStr(S.C) + " partly overlaps D " +
+                       refStr(S.D));
+  }
   return Error::success();
 }
 

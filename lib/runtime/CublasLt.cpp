@@ -141,6 +141,11 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
   case GemmStep::Epilogue::GeluErfBias:
     assert(false && "the CUTLASS GEMM returned above");
     break;
+  case GemmStep::Epilogue::Residual: break; // C through beta = 1
+  case GemmStep::Epilogue::ResidualBias:
+    Epi = CUBLASLT_EPILOGUE_BIAS;
+    Bias = true;
+    break;
   }
   KILN_CUBLAS(cublasLtMatmulDescSetAttribute(
                   G->Desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &Epi, sizeof(Epi)),
@@ -217,14 +222,16 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
 
 cublasStatus_t runGemm(cublasLtHandle_t Lt, const GemmStep &S,
                        const PreparedGemm &G, const cublasLtMatmulAlgo_t &Algo,
-                       const void *A, const void *B, void *D, void *Workspace,
-                       cudaStream_t Stream) {
+                       const void *A, const void *B, const void *C, void *D,
+                       void *Workspace, cudaStream_t Stream) {
   if (S.Epi == GemmStep::Epilogue::GeluErfBias)
     return CUBLAS_STATUS_NOT_SUPPORTED; // runCutlassGeluGemm runs it
-  float Alpha = S.Alpha, Beta = 0.0f;
+  // C has D's layout; without a residual beta = 0 and C is D.
+  bool Residual = hasResidual(S.Epi);
+  float Alpha = S.Alpha, Beta = Residual ? 1.0f : 0.0f;
   return cublasLtMatmul(Lt, G.Desc, &Alpha, B, G.LayoutA, A, G.LayoutB, &Beta,
-                        D, G.LayoutD, D, G.LayoutD, &Algo, Workspace,
-                        GemmWorkspaceBytes, Stream);
+                        Residual ? C : D, G.LayoutD, D, G.LayoutD, &Algo,
+                        Workspace, GemmWorkspaceBytes, Stream);
 }
 
 } // namespace kiln

@@ -46,12 +46,13 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
             std::vector<cublasLtMatmulAlgo_t> *Candidates = nullptr);
 
 /// D = epilogue(alpha op(A) op(B)) on `Stream` with algorithm `Algo` (the
-/// operand swap is in the prepared layouts). `Workspace` holds
-/// GemmWorkspaceBytes. Not for GeluErfBias (runCutlassGeluGemm).
+/// operand swap is in the prepared layouts); the Residual epilogues add C
+/// (beta 1), the others ignore it. `Workspace` holds GemmWorkspaceBytes.
+/// Not for GeluErfBias (runCutlassGeluGemm).
 cublasStatus_t runGemm(cublasLtHandle_t Lt, const GemmStep &S,
                        const PreparedGemm &G, const cublasLtMatmulAlgo_t &Algo,
-                       const void *A, const void *B, void *D, void *Workspace,
-                       cudaStream_t Stream);
+                       const void *A, const void *B, const void *C, void *D,
+                       void *Workspace, cudaStream_t Stream);
 
 } // namespace kiln
 

@@ -20,7 +20,8 @@ bool cutlassGemmBuilt() { return false; }
 std::string detail::launchCutlassGeluGemm(CutlassTile, bool, int, int, int,
                                           float, const void *, const void *,
                                           const void *, void *, void *,
-                                          uint64_t, int, int, cudaStream_t) {
+                                          uint64_t, int, int, cudaStream_t,
+                                          bool) {
   return "this build of kiln has no CUTLASS kernels (configure it with "
          "KILN_CUTLASS_DIR)";
 }
@@ -85,7 +86,7 @@ llvm::Error checkCutlassDevice() {
 llvm::Error runCutlassGeluGemm(const GemmStep &S, const void *A, const void *B,
                                const void *Bias, void *D, void *Workspace,
                                uint64_t WorkspaceBytes, cudaStream_t Stream,
-                               CutlassTile Tile) {
+                               CutlassTile Tile, bool Programmatic) {
   std::string Where = "the CUTLASS GEMM of " + S.Label;
   std::string Refusal = cutlassGeluGemmRefusal(S);
   if (!Refusal.empty())
@@ -102,7 +103,7 @@ llvm::Error runCutlassGeluGemm(const GemmStep &S, const void *A, const void *B,
     Tile = pickCutlassTile(S, SmCount);
   std::string Failure = detail::launchCutlassGeluGemm(
       Tile, S.TransB, int(S.M), int(S.N), int(S.K), S.Alpha, A, B, Bias, D,
-      Workspace, WorkspaceBytes, Device, SmCount, Stream);
+      Workspace, WorkspaceBytes, Device, SmCount, Stream, Programmatic);
   if (!Failure.empty())
     return makeError(Where + ": " + Failure);
   return llvm::Error::success();

@@ -40,8 +40,11 @@
 #include "cutlass/gemm/kernel/gemm_universal.hpp"
 #include "cutlass/util/packed_stride.hpp"
 
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 namespace kiln {
 namespace {
@@ -65,42 +68,51 @@ CUTLASS_HOST_DEVICE float exp2Approx(float X) {
 #endif
 }
 
-/// gelu(x) = relu(x) - |x| h(|x|), h(u) = erfc(u / sqrt(2)) / 2 = 2^Q(u).
-CUTLASS_HOST_DEVICE float geluErf(float X) {
-  float U = fabsf(X);
+/// Q(u) of h(u) = erfc(u / sqrt(2)) / 2 = 2^Q(u), u >= 0, by Horner.
+CUTLASS_HOST_DEVICE float geluQ(float U) {
   float Q = -4.732934175990522e-04f;
   Q = fmaf(Q, U, 7.084453012794256e-03f);
   Q = fmaf(Q, U, -5.182713642716408e-02f);
   Q = fmaf(Q, U, -0.4599927067756653f);
   Q = fmaf(Q, U, -1.1507877111434937f);
-  Q = fmaf(Q, U, -1.000037670135498f);
-  return fmaf(-U, exp2Approx(Q), fmaxf(X, 0.0f));
+  return fmaf(Q, U, -1.000037670135498f);
 }
 
-/// geluErf as LinCombPerColBiasEltAct calls it: on floats and on arrays of
-/// them.
-template <class T> struct GeluErf {
-  CUTLASS_HOST_DEVICE T operator()(T const &X) const {
-    if constexpr (std::is_same_v<T, float>) {
-      return geluErf(X);
-    } else {
-      T Y;
-      CUTLASS_PRAGMA_UNROLL
-      for (int I = 0; I < int(T::kElements); ++I)
-        Y[I] = geluErf(X[I]);
-      return Y;
+/// gelu(x) = relu(x) - |x| h(|x|), h(u) = erfc(u / sqrt(2)) / 2 = 2^Q(u).
+CUTLASS_HOST_DEVICE float geluErf(float X) {
+  float U = fabsf(X);
+  return fmaf(-U, exp2Approx(geluQ(U)), fmaxf(X, 0.0f));
+}
+
+/// `Fn` as LinCombPerColBiasEltAct calls an activation: on floats and on
+/// arrays of them.
+template <float (*Fn)(float)> struct Elementwise {
+  template <class T> struct Op {
+    CUTLASS_HOST_DEVICE T operator()(T const &X) const {
+      if constexpr (std::is_same_v<T, float>) {
+        return Fn(X);
+      } else {
+        T Y;
+        CUTLASS_PRAGMA_UNROLL
+        for (int I = 0; I < int(T::kElements); ++I)
+          Y[I] = Fn(X[I]);
+        return Y;
+      }
     }
-  }
+  };
 };
+template <class T> using GeluErf = Elementwise<geluErf>::Op<T>;
+
+using GeluFusion =
+    cutlass::epilogue::fusion::LinCombPerColBiasEltAct<GeluErf, Half, float,
+                                                       Half, Half, float>;
 
 template <class TileShape, class KernelSchedule, class EpilogueSchedule,
           class LayoutB,
-          class EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto>
+          class EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto,
+          class ClusterShape = cute::Shape<_1, _1, _1>,
+          class Fusion = GeluFusion>
 struct GeluGemm {
-  using ClusterShape = cute::Shape<_1, _1, _1>;
-  using Fusion =
-      cutlass::epilogue::fusion::LinCombPerColBiasEltAct<GeluErf, Half, float,
-                                                         Half, Half, float>;
   using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape,
       ClusterShape, EpilogueTile, float, float, void, cutlass::layout::RowMajor,
@@ -126,11 +138,18 @@ using CooperativeEpi = cutlass::epilogue::TmaWarpSpecializedCooperative;
 using RowB = cutlass::layout::RowMajor;
 using ColB = cutlass::layout::ColumnMajor;
 
+/// Whether an epilogue's arguments take a bias (the probe's plain linear
+/// combination does not).
+template <class T, class = void> struct HasBias : std::false_type {};
+template <class T>
+struct HasBias<T, std::void_t<decltype(std::declval<T &>().bias_ptr)>>
+    : std::true_type {};
+
 template <class Config>
 std::string launch(int M, int N, int K, float Alpha, const void *A,
                    const void *B, const void *Bias, void *D, void *Workspace,
                    uint64_t WorkspaceBytes, int Device, int SmCount,
-                   cudaStream_t Stream) {
+                   cudaStream_t Stream, bool Programmatic) {
   using Gemm = typename Config::Gemm;
   using Kernel = typename Gemm::GemmKernel;
   auto StrideA = cutlass::make_cute_packed_stride(typename Kernel::StrideA{},
@@ -153,7 +172,8 @@ std::string launch(int M, int N, int K, float Alpha, const void *A,
       Hw};
   Args.epilogue.thread.alpha = Alpha;
   Args.epilogue.thread.beta = 0.0f;
-  Args.epilogue.thread.bias_ptr = static_cast<const Half *>(Bias);
+  if constexpr (HasBias<decltype(Args.epilogue.thread)>::value)
+    Args.epilogue.thread.bias_ptr = static_cast<const Half *>(Bias);
   Gemm Op;
   cutlass::Status St = Op.can_implement(Args);
   if (St != cutlass::Status::kSuccess)
@@ -163,7 +183,7 @@ std::string launch(int M, int N, int K, float Alpha, const void *A,
   if (Needs > WorkspaceBytes)
     return "CUTLASS needs a workspace of " + std::to_string(Needs) +
            " bytes, the context has " + std::to_string(WorkspaceBytes);
-  St = Op.run(Args, Workspace, Stream);
+  St = Op.run(Args, Workspace, Stream, nullptr, Programmatic);
   if (St != cutlass::Status::kSuccess) {
     cudaError_t E = cudaGetLastError();
     return std::string("CUTLASS launch failed: ") +
@@ -178,19 +198,28 @@ template <class LayoutB>
 std::string launchTile(CutlassTile Tile, int M, int N, int K, float Alpha,
                        const void *A, const void *B, const void *Bias, void *D,
                        void *Workspace, uint64_t WorkspaceBytes, int Device,
-                       int SmCount, cudaStream_t Stream) {
+                       int SmCount, cudaStream_t Stream, bool Programmatic) {
   using Tile64x128 = cute::Shape<_64, _128, _64>;
   using Tile128x128 = cute::Shape<_128, _128, _64>;
   using Tile128x256 = cute::Shape<_128, _256, _64>;
   auto Run = [&](auto Config) {
     return launch<decltype(Config)>(M, N, K, Alpha, A, B, Bias, D, Workspace,
-                                    WorkspaceBytes, Device, SmCount, Stream);
+                                    WorkspaceBytes, Device, SmCount, Stream,
+                                    Programmatic);
   };
   switch (Tile) {
   case CutlassTile::Pingpong64x128:
     return Run(GeluGemm<Tile64x128, Pingpong, PingpongEpi, LayoutB>{});
   case CutlassTile::Pingpong128x128:
-    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, LayoutB>{});
+    // Epilogue sub-tiles of 64x64, not the builder's: 4% faster at 4096 to
+    // 32768 rows on an H100 with [K,N] weights (docs/benchmarks.md, run
+    // 17). [N,K] weights keep the builder's: that pairing ran on a GPU, the
+    // other has not yet.
+    if constexpr (std::is_same_v<LayoutB, cutlass::layout::ColumnMajor>)
+      return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, LayoutB>{});
+    else
+      return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, LayoutB,
+                          cute::Shape<_64, _64>>{});
   case CutlassTile::Auto:
   case CutlassTile::Cooperative128x256:
     // Epilogue sub-tiles of 128x64, not the builder's 128x32: half the
@@ -206,19 +235,200 @@ std::string launchTile(CutlassTile Tile, int M, int N, int K, float Alpha,
   return "unknown CUTLASS tile configuration";
 }
 
+#ifdef KILN_CUTLASS_PROBE
+/// The GELU of geluErf with its polynomial and 2^x in fp16 pairs
+/// (HFMA2, ex2.approx.f16x2): half the instructions, fp16's rounding in Q.
+struct GeluErfHalf2 {
+  CUTLASS_DEVICE static __half2 apply(__half2 X) {
+    __half2 U = __habs2(X);
+    __half2 Q = __float2half2_rn(-4.732934175990522e-04f);
+    Q = __hfma2(Q, U, __float2half2_rn(7.084453012794256e-03f));
+    Q = __hfma2(Q, U, __float2half2_rn(-5.182713642716408e-02f));
+    Q = __hfma2(Q, U, __float2half2_rn(-0.4599927067756653f));
+    Q = __hfma2(Q, U, __float2half2_rn(-1.1507877111434937f));
+    Q = __hfma2(Q, U, __float2half2_rn(-1.000037670135498f));
+    return __hfma2(__hneg2(U), h2exp2(Q), __hmax2(X, __float2half2_rn(0.0f)));
+  }
+};
+template <class T> struct GeluErfHalf {
+  CUTLASS_HOST_DEVICE T operator()(T const &X) const {
+#ifdef __CUDA_ARCH__
+    if constexpr (std::is_same_v<T, Half>) {
+      __half2 Y = GeluErfHalf2::apply(__half2half2(X.to_half()));
+      return Half(__low2half(Y));
+    } else {
+      static_assert(T::kElements % 2 == 0);
+      T Y;
+      auto const *X2 = reinterpret_cast<__half2 const *>(&X);
+      auto *Y2 = reinterpret_cast<__half2 *>(&Y);
+      CUTLASS_PRAGMA_UNROLL
+      for (int I = 0; I < int(T::kElements) / 2; ++I)
+        Y2[I] = GeluErfHalf2::apply(X2[I]);
+      return Y;
+    }
+#else
+    return X;
+#endif
+  }
+};
+
+/// geluErf with 2^Q from the FMA pipe, no MUFU: 2^Q = 2^J 2^F, J = round(Q)
+/// (the 1.5 * 2^23 trick), F in [-0.5, 0.5], 2^F by its degree-5 Taylor
+/// polynomial (relative error below 2.5e-6), J added to the exponent bits.
+CUTLASS_HOST_DEVICE float geluErfFfma(float X) {
+  float U = fabsf(X);
+  float Q = fmaxf(geluQ(U), -126.0f);
+  float T = Q + 12582912.0f;
+  float F = Q - (T - 12582912.0f);
+  float P = 1.3333558e-3f;
+  P = fmaf(P, F, 9.6181291e-3f);
+  P = fmaf(P, F, 5.5504109e-2f);
+  P = fmaf(P, F, 0.24022651f);
+  P = fmaf(P, F, 0.69314718f);
+  P = fmaf(P, F, 1.0f);
+  uint32_t PBits, TBits;
+  memcpy(&PBits, &P, 4);
+  memcpy(&TBits, &T, 4);
+  PBits += TBits << 23;
+  float H;
+  memcpy(&H, &PBits, 4);
+  return fmaf(-U, H, fmaxf(X, 0.0f));
+}
+/// geluErf with Q by Estrin's scheme: two more instructions, a chain of
+/// three FMAs before the 2^x instead of five.
+CUTLASS_HOST_DEVICE float geluErfEstrin(float X) {
+  float U = fabsf(X);
+  float U2 = U * U;
+  float P01 = fmaf(-1.1507877111434937f, U, -1.000037670135498f);
+  float P23 = fmaf(-5.182713642716408e-02f, U, -0.4599927067756653f);
+  float P45 = fmaf(-4.732934175990522e-04f, U, 7.084453012794256e-03f);
+  float Q = fmaf(P45, U2 * U2, fmaf(P23, U2, P01));
+  return fmaf(-U, exp2Approx(Q), fmaxf(X, 0.0f));
+}
+template <class T> using GeluErfFfma = Elementwise<geluErfFfma>::Op<T>;
+template <class T> using GeluErfEstrin = Elementwise<geluErfEstrin>::Op<T>;
+using EstrinGeluFusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<
+    GeluErfEstrin, Half, float, Half, Half, float>;
+using FfmaGeluFusion =
+    cutlass::epilogue::fusion::LinCombPerColBiasEltAct<GeluErfFfma, Half, float,
+                                                       Half, Half, float>;
+
+using BiasOnlyFusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<
+    cutlass::epilogue::thread::Identity, Half, float, Half, Half, float>;
+using PlainFusion =
+    cutlass::epilogue::fusion::LinearCombination<Half, float, void, float>;
+using HalfGeluFusion =
+    cutlass::epilogue::fusion::LinCombPerColBiasEltAct<GeluErfHalf, Half, Half,
+                                                       Half, Half, float>;
+#endif
+
 } // namespace
+
+#ifdef KILN_CUTLASS_PROBE
+int detail::cutlassProbeCount() { return 15; }
+
+const char *detail::cutlassProbeName(int Variant) {
+  switch (Variant) {
+  case 0: return "coop 128x256 epi 128x64 gelu (default)";
+  case 1: return "coop 128x256 epi 128x64 bias only";
+  case 2: return "coop 128x256 epi 128x64 plain (no bias)";
+  case 3: return "coop 128x256 epi 128x64 gelu, cluster 2x1";
+  case 4: return "coop 128x256 epi 128x64 gelu in f16x2";
+  case 5: return "pingpong 128x128 bias only";
+  case 6: return "pingpong 128x128 gelu in f16x2";
+  case 7: return "coop 128x256 epi 128x64 gelu, 2^x by FMAs";
+  case 8: return "pingpong 128x128 gelu, the builder's epilogue tile";
+  case 9: return "pingpong 128x128 gelu, 2^x by FMAs";
+  case 10: return "pingpong 128x128 gelu, epi 64x64 (default below 2 waves)";
+  case 11: return "pingpong 128x128 gelu, epi 64x128";
+  case 12: return "coop 128x256 epi 128x128 gelu";
+  case 13: return "coop 128x256 epi 128x64 gelu, Estrin";
+  case 14: return "pingpong 128x128 gelu, epi 64x64, Estrin";
+  }
+  return "?";
+}
+
+std::string detail::launchCutlassProbe(int Variant, int M, int N, int K,
+                                       const void *A, const void *B,
+                                       const void *Bias, void *D,
+                                       void *Workspace, uint64_t WorkspaceBytes,
+                                       int Device, int SmCount,
+                                       cudaStream_t Stream) {
+  using Tile128x128 = cute::Shape<_128, _128, _64>;
+  using Tile128x256 = cute::Shape<_128, _256, _64>;
+  using Epi128x64 = cute::Shape<_128, _64>;
+  using Auto = cutlass::epilogue::collective::EpilogueTileAuto;
+  using One = cute::Shape<_1, _1, _1>;
+  using Two = cute::Shape<cute::_2, _1, _1>;
+  auto Run = [&](auto Config) {
+    return launch<decltype(Config)>(M, N, K, 1.0f, A, B, Bias, D, Workspace,
+                                    WorkspaceBytes, Device, SmCount, Stream,
+                                    false);
+  };
+  switch (Variant) {
+  case 0:
+    return Run(
+        GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB, Epi128x64>{});
+  case 1:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        Epi128x64, One, BiasOnlyFusion>{});
+  case 2:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        Epi128x64, One, PlainFusion>{});
+  case 3:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        Epi128x64, Two>{});
+  case 4:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        Epi128x64, One, HalfGeluFusion>{});
+  case 5:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB, Auto, One,
+                        BiasOnlyFusion>{});
+  case 6:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB, Auto, One,
+                        HalfGeluFusion>{});
+  case 7:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        Epi128x64, One, FfmaGeluFusion>{});
+  case 8:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB, Auto>{});
+  case 10:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB,
+                        cute::Shape<_64, _64>>{});
+  case 11:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB,
+                        cute::Shape<_64, _128>>{});
+  case 12:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        cute::Shape<_128, _128>>{});
+  case 13:
+    return Run(GeluGemm<Tile128x256, Cooperative, CooperativeEpi, RowB,
+                        Epi128x64, One, EstrinGeluFusion>{});
+  case 14:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB,
+                        cute::Shape<_64, _64>, One, EstrinGeluFusion>{});
+  case 9:
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, RowB, Auto, One,
+                        FfmaGeluFusion>{});
+  }
+  return "no such probe variant";
+}
+#endif
 
 float detail::cutlassGeluErf(float X) { return geluErf(X); }
 
-std::string detail::launchCutlassGeluGemm(
-    CutlassTile Tile, bool TransB, int M, int N, int K, float Alpha,
-    const void *A, const void *B, const void *Bias, void *D, void *Workspace,
-    uint64_t WorkspaceBytes, int Device, int SmCount, cudaStream_t Stream) {
-  return TransB
-             ? launchTile<ColB>(Tile, M, N, K, Alpha, A, B, Bias, D, Workspace,
-                                WorkspaceBytes, Device, SmCount, Stream)
-             : launchTile<RowB>(Tile, M, N, K, Alpha, A, B, Bias, D, Workspace,
-                                WorkspaceBytes, Device, SmCount, Stream);
+std::string
+detail::launchCutlassGeluGemm(CutlassTile Tile, bool TransB, int M, int N,
+                              int K, float Alpha, const void *A, const void *B,
+                              const void *Bias, void *D, void *Workspace,
+                              uint64_t WorkspaceBytes, int Device, int SmCount,
+                              cudaStream_t Stream, bool Programmatic) {
+  return TransB ? launchTile<ColB>(Tile, M, N, K, Alpha, A, B, Bias, D,
+                                   Workspace, WorkspaceBytes, Device, SmCount,
+                                   Stream, Programmatic)
+                : launchTile<RowB>(Tile, M, N, K, Alpha, A, B, Bias, D,
+                                   Workspace, WorkspaceBytes, Device, SmCount,
+                                   Stream, Programmatic);
 }
 
 } // namespace kiln

@@ -36,11 +36,14 @@ llvm::Error checkCutlassDevice();
 
 /// D = gelu_erf(S.Alpha * A @ op(B) + Bias) on `Stream` (capturable into a
 /// CUDA graph). Pointers must be 16-byte aligned; `Workspace` holds
-/// `WorkspaceBytes`.
+/// `WorkspaceBytes`. `Programmatic`: launched with programmatic dependent
+/// launch, so that its prologue overlaps the kernel before it (its loads
+/// wait for that kernel, griddepcontrol.wait).
 llvm::Error runCutlassGeluGemm(const GemmStep &S, const void *A, const void *B,
                                const void *Bias, void *D, void *Workspace,
                                uint64_t WorkspaceBytes, cudaStream_t Stream,
-                               CutlassTile Tile = CutlassTile::Auto);
+                               CutlassTile Tile = CutlassTile::Auto,
+                               bool Programmatic = false);
 
 } // namespace kiln
 

@@ -32,12 +32,26 @@ enum class CutlassTile : uint8_t {
 namespace detail {
 /// Launches D = gelu_erf(Alpha * A @ op(B) + Bias) (CutlassGemm.cu); an
 /// empty string on success, else what failed. TransB chooses B's layout
-/// ([N,K] instead of [K,N]).
+/// ([N,K] instead of [K,N]); Programmatic launches it with programmatic
+/// dependent launch (its loads wait for the kernel before it).
 std::string launchCutlassGeluGemm(CutlassTile Tile, bool TransB, int M, int N,
                                   int K, float Alpha, const void *A,
                                   const void *B, const void *Bias, void *D,
                                   void *Workspace, uint64_t WorkspaceBytes,
-                                  int Device, int SmCount, cudaStream_t Stream);
+                                  int Device, int SmCount, cudaStream_t Stream,
+                                  bool Programmatic);
+
+#ifdef KILN_CUTLASS_PROBE
+/// Experiments (CMake -DKILN_CUTLASS_PROBE=ON only): variants of the
+/// cooperative and ping-pong kernels, B [K,N], alpha 1, for
+/// GpuCutlassProbe's timing.
+int cutlassProbeCount();
+const char *cutlassProbeName(int Variant);
+std::string launchCutlassProbe(int Variant, int M, int N, int K, const void *A,
+                               const void *B, const void *Bias, void *D,
+                               void *Workspace, uint64_t WorkspaceBytes,
+                               int Device, int SmCount, cudaStream_t Stream);
+#endif
 
 /// The epilogue's GELU on the host (exp2f for the SFU's 2^x), for tests.
 float cutlassGeluErf(float X);

@@ -126,7 +126,8 @@ struct ExecutionContext::Impl {
   /// Runs `S` on this context's stream with algorithm `Algo`.
   cublasStatus_t matmul(const GemmStep &S, const PreparedGemm &G,
                         const cublasLtMatmulAlgo_t &Algo) {
-    return runGemm(E->Lt, S, G, Algo, address(S.A), address(S.B), address(S.D),
+    return runGemm(E->Lt, S, G, Algo, address(S.A), address(S.B),
+                   hasResidual(S.Epi) ? address(S.C) : nullptr, address(S.D),
                    Workspace, Stream);
   }
   /// Launches the steps of a bucket; with `Events` (one per step plus

@@ -158,7 +158,8 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
       if (G->Epi == GemmStep::Epilogue::GeluErfBias) {
         if (llvm::Error Err = runCutlassGeluGemm(
                 *G, address(G->A), address(G->B), address(G->Bias),
-                address(G->D), Workspace, GemmWorkspaceBytes, Stream))
+                address(G->D), Workspace, GemmWorkspaceBytes, Stream,
+                CutlassTile::Auto, E->Programmatic))
           return Err;
         continue;
       }

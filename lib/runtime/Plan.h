@@ -64,7 +64,9 @@ struct GemmStep {
   /// cuBLASLt's epilogues, and GeluErfBias: gelu_erf(x + bias), which
   /// cuBLASLt cannot do (its GELU is the tanh approximation), run by the
   /// CUTLASS kernels instead (CutlassGemm.h). Without it the erf GELU runs
-  /// as a separate kernel after a Bias or None epilogue.
+  /// as a separate kernel after a Bias or None epilogue. Residual and
+  /// ResidualBias add C, a matrix shaped as D (x + C, x + bias + C):
+  /// cuBLASLt's beta = 1.
   enum class Epilogue : uint8_t {
     None,
     Bias,
@@ -72,7 +74,9 @@ struct GemmStep {
     ReluBias,
     GeluTanh,
     GeluTanhBias,
-    GeluErfBias
+    GeluErfBias,
+    Residual,
+    ResidualBias
   };
   int64_t M = 0, N = 0, K = 0;
   int64_t Batch = 1;
@@ -82,11 +86,18 @@ struct GemmStep {
   Epilogue Epi = Epilogue::None;
   float Alpha = 1.0f;
   BufferRef A, B, D, Bias; // Bias: the *Bias epilogues (N elements)
+  BufferRef C;             // the Residual epilogues: [M, N] as D, one matrix
   /// A cublasLtMatmulAlgo_t chosen by autotuning; empty: the heuristic's
   /// first choice, asked for at load.
   std::vector<uint8_t> Algo;
   std::string Label;
 };
+
+/// Whether `E` adds the matrix C (and the artifact stores C).
+inline bool hasResidual(GemmStep::Epilogue E) {
+  return E == GemmStep::Epilogue::Residual ||
+         E == GemmStep::Epilogue::ResidualBias;
+}
 
 /// A device-to-device copy inside the arena (or from the weights).
 struct CopyStep {

@@ -15,6 +15,7 @@
 #include "codegen/Compiler.h"
 #include "codegen/GemmLowering.h"
 #include "ir/DType.h"
+#include "ir/Error.h"
 #include "ir/Parser.h"
 #include "runtime/CublasLt.h"
 #include "runtime/CutlassGemm.h"
@@ -633,6 +634,152 @@ TEST(GpuGemmGeluTiming, CutlassAgainstCublasLtAndThePass) {
                       100));
   }
 }
+
+// The CUTLASS GEMM between two of kiln's kernels, launched with and
+// without programmatic dependent launch: its loads must wait for the
+// LayerNorm that writes its A, and the Add after it for its stores. Many
+// replays back to back, so that a read too early would show somewhere.
+TEST(GpuGemmGelu, CutlassProgrammaticLaunchGivesTheSameAnswers) {
+  std::string Why;
+  if (!cutlassRuns(Why))
+    GTEST_SKIP() << Why;
+  std::string Ir =
+      "graph @g(%x: f16[8, 128, 384]) {\n" +
+      randomConst("s", "f16", {384}, 21) +
+      randomConst("w", "f16", {384, 1536}, 22) +
+      randomConst("b", "f16", {1536}, 23) +
+      "  %n = LayerNorm(%x, %s) {epsilon = 1.0e-12} : f16[8, 128, 384]\n"
+      "  %y = FusedGemm(%n, %w, %b) {activation = \"gelu\"} : f16[8, 128, "
+      "1536]\n"
+      "  %z = Add(%y, %y) : f16[8, 128, 1536]\n"
+      "  return %z\n}\n";
+  auto G = parseGraph(Ir, "<t>");
+  ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
+  CompileOptions O;
+  O.Pipeline = {};
+  O.Target.CutlassGeluGemmMinRows = 0;
+  O.Target.FusedGeluGemmMaxRows = 0;
+  O.Jobs = 2;
+  O.EmitPtx = false;
+  auto A = compileGraph(std::move(*G), O);
+  ASSERT_TRUE(bool(A)) << llvm::toString(A.takeError());
+  int Cutlass = 0;
+  for (const Step &S : A->Plan.Buckets[0].Steps)
+    if (const auto *Gs = std::get_if<GemmStep>(&S))
+      Cutlass += Gs->Epi == GemmStep::Epilogue::GeluErfBias;
+  ASSERT_EQ(Cutlass, 1);
+  Tensor X(DType::F16, {8, 128, 384});
+  std::vector<uint16_t> H = randomHalves(8 * 128 * 384, 24);
+  for (int64_t I = 0; I < X.numElements(); ++I)
+    X.setDouble(I, 4 * halfToFloat(H[I]));
+  std::vector<Tensor> Inputs;
+  Inputs.push_back(std::move(X));
+  auto MaxDiff = [](const Tensor &P, const Tensor &Q) {
+    double D = 0;
+    for (int64_t I = 0; I < P.numElements(); ++I)
+      D = std::max(D, std::fabs(P.getDouble(I) - Q.getDouble(I)));
+    return D;
+  };
+  std::vector<Tensor> Firsts;
+  for (bool Programmatic : {true, false}) {
+    EngineOptions EO;
+    EO.ProgrammaticLaunch = Programmatic;
+    auto E = createEngine(*A, EO);
+    ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
+    auto Ctx = (*E)->createContext();
+    ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
+    for (int R = 0; R < 30; ++R) {
+      auto Got = runTensors(**Ctx, Inputs);
+      ASSERT_TRUE(bool(Got)) << llvm::toString(Got.takeError());
+      if (R == 0)
+        Firsts.push_back(std::move((*Got)[0]));
+      else
+        ASSERT_EQ(MaxDiff((*Got)[0], Firsts.back()), 0.0)
+            << "replay " << R << (Programmatic ? ", programmatic" : "");
+    }
+  }
+  EXPECT_EQ(MaxDiff(Firsts[0], Firsts[1]), 0.0);
+}
+
+#ifdef KILN_CUTLASS_PROBE
+/// Experiments on the epilogue (built with -DKILN_CUTLASS_PROBE=ON): each
+/// variant's time at the FFN's shape, and, for the GELU variants, its
+/// worst error against the erf GELU in double on 192 rows.
+TEST(GpuCutlassProbe, Epilogues) {
+  std::string Why;
+  if (!cutlassRuns(Why))
+    GTEST_SKIP() << Why;
+  int Device = 0, Sms = 0;
+  ASSERT_EQ(cudaGetDevice(&Device), cudaSuccess);
+  ASSERT_EQ(
+      cudaDeviceGetAttribute(&Sms, cudaDevAttrMultiProcessorCount, Device),
+      cudaSuccess);
+  const int64_t N = 1536, K = 384;
+  bool Once = std::getenv("KILN_PROBE_ONCE") != nullptr; // under ncu
+  std::vector<int64_t> Ms = {32768, 8192, 4096};
+  if (Once)
+    Ms.resize(1);
+  for (int64_t M : Ms) {
+    GemmOperands G(M, N, K, false);
+    std::mt19937_64 Rng(7);
+    std::vector<int64_t> Rows;
+    for (int64_t R = 0; R < 64; ++R)
+      Rows.insert(Rows.end(), {R, M - 1 - R, int64_t(Rng() % M)});
+    std::vector<double> Pre(Rows.size() * N);
+    for (size_t I = 0; I < Rows.size(); ++I)
+      for (int64_t C = 0; C < N; ++C) {
+        double X = 0;
+        for (int64_t J = 0; J < K; ++J)
+          X += double(halfToFloat(G.A[Rows[I] * K + J])) *
+               halfToFloat(G.B[J * N + C]);
+        Pre[I * N + C] = X + halfToFloat(G.Bias[C]);
+      }
+    for (int V = 0; V < detail::cutlassProbeCount(); ++V) {
+      auto Run = [&](cudaStream_t Stream) -> llvm::Error {
+        std::string F = detail::launchCutlassProbe(
+            V, int(M), int(N), int(K), G.DA.P, G.DB.P, G.DBias.P, G.DD.P,
+            G.Workspace.P, GemmWorkspaceBytes, Device, Sms, Stream);
+        return F.empty() ? llvm::Error::success() : makeError(F);
+      };
+      llvm::Error E = Run(nullptr);
+      ASSERT_FALSE(bool(E)) << detail::cutlassProbeName(V) << ": "
+                            << llvm::toString(std::move(E));
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      if (Once)
+        continue;
+      std::vector<uint16_t> D(M * N);
+      ASSERT_EQ(cudaMemcpy(D.data(), G.DD.P, M * N * 2, cudaMemcpyDeviceToHost),
+                cudaSuccess);
+      // Against the erf GELU (variants with a GELU), else the identity.
+      bool Gelu = std::string(detail::cutlassProbeName(V)).find("gelu") !=
+                  std::string::npos;
+      bool Bias = std::string(detail::cutlassProbeName(V)).find("no bias") ==
+                  std::string::npos;
+      double Worst = 0, WorstUlps = 0;
+      for (size_t I = 0; I < Rows.size(); ++I)
+        for (int64_t C = 0; C < N; ++C) {
+          double X = Pre[I * N + C] - (Bias ? 0.0 : halfToFloat(G.Bias[C]));
+          double Want =
+              Gelu ? 0.5 * X * (1.0 + std::erf(X / std::sqrt(2.0))) : X;
+          double Have = halfToFloat(D[Rows[I] * N + C]);
+          double Ulp = std::ldexp(
+              1.0, std::max(std::ilogb(std::fabs(Want) + 1e-30), -14) - 10);
+          Worst = std::max(Worst, std::fabs(Want - Have));
+          WorstUlps = std::max(WorstUlps, std::fabs(Want - Have) / Ulp);
+        }
+      float Ms = timeInGraph(Run, 100);
+      std::printf("probe M=%lld N=1536 K=384 %-45s %.4f ms (%.0f TFLOP/s), "
+                  "max abs err %.3g, max %.2f fp16 ulps\n",
+                  (long long)M, detail::cutlassProbeName(V), Ms,
+                  2.0 * M * N * K / (Ms * 1e-3) / 1e12, Worst, WorstUlps);
+      EXPECT_LT(Worst, 2e-2) << detail::cutlassProbeName(V);
+    }
+    timePlan(M, false, false);
+    if (!Once)
+      timePlan(M, false);
+  }
+}
+#endif
 
 } // namespace
 } // namespace kiln

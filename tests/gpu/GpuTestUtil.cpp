@@ -62,6 +62,7 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   Options.Precision = Check.Precision;
   Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
   Options.Target.SmallGemmMaxRows = Check.SmallGemmMaxRows;
+  Options.Target.ResidualGemm = Check.ResidualGemm;
   Options.Target.CutlassGeluGemmMinRows =
       Check.CutlassGeluGemm ? 0 : TargetInfo::NeverCutlassGeluGemm;
   Check.Attention.applyTo(Options.Target);

@@ -62,6 +62,9 @@ struct GpuCheck {
   /// TargetInfo::SmallGemmMaxRows: kiln's own GEMM (and GEMM + SkipLayerNorm)
   /// up to this many rows; 0 keeps cuBLASLt.
   int64_t SmallGemmMaxRows = 0;
+  /// TargetInfo::ResidualGemm: the skip of a SkipLayerNorm added by the
+  /// GEMM before it.
+  bool ResidualGemm = TargetInfo().ResidualGemm;
   AttentionTiling Attention;
 };
 

@@ -94,7 +94,7 @@ std::string dump(const Artifact &A) {
            << G->TransA << G->TransB << " " << dtypeName(G->AType)
            << dtypeName(G->BType) << dtypeName(G->DType_) << " "
            << unsigned(G->Epi) << " " << G->Alpha << " " << G->Label << " ";
-        for (const BufferRef *R : {&G->A, &G->B, &G->D, &G->Bias})
+        for (const BufferRef *R : {&G->A, &G->B, &G->D, &G->Bias, &G->C})
           Ref(*R);
         for (uint8_t Byte : G->Algo)
           OS << " " << unsigned(Byte);
@@ -164,10 +164,46 @@ TEST(Artifact, GeluErfBiasEpilogueRoundTripsAndTheNextValueIsRefused) {
   G.Bias.Bytes = 16;
   EXPECT_NE(errorOf(validateArtifact(A)), "<no error>");
   G.Bias.Bytes = 32;
-  G.Epi = GemmStep::Epilogue(uint8_t(GemmStep::Epilogue::GeluErfBias) + 1);
+  G.Epi = GemmStep::Epilogue(uint8_t(GemmStep::Epilogue::ResidualBias) + 1);
   EXPECT_EQ(errorOf(parseArtifact(serializeArtifact(A), "m.kiln")),
             "m.kiln: bucket (batch 8): step 0 (gemm '/MatMul'): invalid "
-            "epilogue 7");
+            "epilogue 9");
+}
+
+TEST(Artifact, ResidualEpiloguesStoreCAndCheckIt) {
+  Artifact A = makeArtifact();
+  std::string Plain = serializeArtifact(A);
+  GemmStep &G = std::get<GemmStep>(A.Plan.Buckets[1].Steps[0]);
+  // Batch 8: D is 8 x 8 f32 = 256 bytes at 1024; C likewise at 2048.
+  G.C = arena(2048, 256);
+  // Other epilogues do not store C: their bytes stay as they were.
+  EXPECT_EQ(serializeArtifact(A), Plain);
+  for (auto Epi :
+       {GemmStep::Epilogue::Residual, GemmStep::Epilogue::ResidualBias}) {
+    G.Epi = Epi;
+    ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
+    llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");
+    ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+    EXPECT_EQ(dump(A), dump(*B));
+    EXPECT_EQ(std::get<GemmStep>(B->Plan.Buckets[1].Steps[0]).C.Offset, 2048u);
+  }
+  // C where D is (cuBLASLt's in-place form) passes; partly over it, not.
+  G.C = G.D;
+  EXPECT_EQ(errorOf(validateArtifact(A)), "<no error>");
+  G.C = arena(1024 + 128, 256);
+  EXPECT_NE(errorOf(validateArtifact(A)).find("partly overlaps D"),
+            std::string::npos)
+      << errorOf(validateArtifact(A));
+  G.C = arena(2048, 128);
+  EXPECT_NE(errorOf(validateArtifact(A)).find("C arena"), std::string::npos)
+      << errorOf(validateArtifact(A));
+  G.C = arena(2048, 256);
+  G.Batch = 2;
+  G.StrideD = 64;
+  G.StrideA = 32;
+  EXPECT_NE(errorOf(validateArtifact(A)).find("residual epilogue on a batch"),
+            std::string::npos)
+      << errorOf(validateArtifact(A));
 }
 
 TEST(Artifact, RoundTripOfSymbolsUnknownDimsAndSeqBuckets) {

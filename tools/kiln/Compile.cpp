@@ -72,6 +72,13 @@ static cl::opt<std::string> GeluGemm(
              "epilogue: the tanh approximation, within 4.7e-4 of the erf "
              "GELU, not the model's function)"),
     cl::sub(compileSubcommand()));
+static cl::opt<std::string> ResidualGemmFlag(
+    "residual-gemm", cl::init("on"),
+    cl::desc("'on' (the default): a cuBLASLt GEMM whose result only a "
+             "residual LayerNorm (SkipLayerNorm) reads adds the skip itself "
+             "(beta 1), and the LayerNorm reads one tensor instead of two; "
+             "'off': the GEMM, then the SkipLayerNorm"),
+    cl::sub(compileSubcommand()));
 static cl::opt<int64_t> SmallGemmRows(
     "small-gemm-rows", cl::init(TargetInfo::DefaultSmallGemmMaxRows),
     cl::desc("GEMMs of at most this many tokens run as kiln's own "
@@ -355,6 +362,10 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
                      "'separate' or 'tanh', got '" +
                      GeluGemm.getValue() + "'");
   }
+  if (ResidualGemmFlag != "on" && ResidualGemmFlag != "off")
+    return makeError("--residual-gemm: expected 'on' or 'off', got '" +
+                     ResidualGemmFlag.getValue() + "'");
+  Options.Target.ResidualGemm = ResidualGemmFlag == "on";
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);
