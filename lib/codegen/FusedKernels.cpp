@@ -1,9 +1,10 @@
 //===- FusedKernels.cpp - lowering rules for kiln's fused ops -------------===//
 //
-// LayerNorm, SkipLayerNorm, EmbedLayerNorm, Attention, PoolNormalize and
-// PackTokens, each one launch of a template in kernels/templates
-// (layernorm.cuh, embed_layernorm.cuh, attention.cuh, pool_normalize.cuh,
-// pack_tokens.cuh).
+// LayerNorm, SkipLayerNorm, EmbedLayerNorm, PoolNormalize and PackTokens,
+// each one launch of a template in kernels/templates (layernorm.cuh,
+// embed_layernorm.cuh, pool_normalize.cuh, pack_tokens.cuh). Attention's
+// rule is in AttentionKernels.cpp; the helpers both files use are declared
+// in FusedKernelsInternal.h.
 //
 // Packed tokens: PackTokens packs a [batch, seq] mask's tokens into [1,
 // tokens] rows and makes spans ([batch, 2] i32: first token, count), which
@@ -20,6 +21,7 @@
 // mirror the constants at the top of each template; change both together.
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/FusedKernelsInternal.h"
 #include "codegen/KernelLibrary.h"
 #include "ir/Error.h"
 #include "ir/ops/KilnOps.h"
@@ -32,13 +34,12 @@
 #include <optional>
 
 namespace kiln {
-namespace {
+namespace fused {
 
 llvm::Error nodeError(const Node &N, const llvm::Twine &Cause) {
   return makeError(N.describe() + ": " + Cause);
 }
 
-/// The static sizes of a value (codegen runs on specialized graphs).
 llvm::Expected<std::vector<int64_t>> sizesOf(const Node &N, const Value *V) {
   if (!V->type().isStatic())
     return nodeError(N, "needs static shapes, got " + V->type().str());
@@ -50,7 +51,6 @@ int64_t product(llvm::ArrayRef<int64_t> Sizes) {
                          std::multiplies<int64_t>());
 }
 
-/// Floating storage the kernels read and write: f32, f16, bf16.
 llvm::Error checkStorage(const Node &N, const Value *V, llvm::StringRef What) {
   DType T = V->dtype();
   if (T == DType::F32 || T == DType::F16 || T == DType::BF16)
@@ -59,8 +59,6 @@ llvm::Error checkStorage(const Node &N, const Value *V, llvm::StringRef What) {
                           " (the kernel stores f32, f16 or bf16)");
 }
 
-/// Every present operand of `Indices` has the dtype of the first present
-/// one; returns that dtype.
 llvm::Expected<DType> commonDType(const Node &N,
                                   std::initializer_list<unsigned> Indices,
                                   llvm::StringRef What) {
@@ -89,6 +87,11 @@ LaunchArg optionalOperand(const Node &N, unsigned I) {
 }
 
 uint32_t ceilDiv(int64_t A, int64_t B) { return uint32_t((A + B - 1) / B); }
+
+} // namespace fused
+
+namespace {
+using namespace fused;
 
 /// common.cuh's widest_vec: elements per access of a row of `Width`.
 int64_t widestVec(int64_t Width, DType T) {
@@ -285,10 +288,11 @@ llvm::Expected<NodeLowering> lowerSkipLayerNorm(const Node &N,
 } // namespace
 
 llvm::Expected<NodeLowering> lowerSkipLayerNormAsLayerNorm(const Node &N) {
-  auto Sizes = sizesOf(N, N.result());
+  auto Sizes = fused::sizesOf(N, N.result());
   if (!Sizes)
     return Sizes.takeError();
-  return layerNormRows(N, Sizes->back(), product(*Sizes), 0, /*Scale=*/2);
+  return layerNormRows(N, Sizes->back(), fused::product(*Sizes), 0,
+                       /*Scale=*/2);
 }
 
 namespace {
@@ -412,11 +416,14 @@ llvm::Expected<NodeLowering> lowerEmbedLayerNorm(const Node &N,
   return Out;
 }
 
+} // namespace
+
 //===----------------------------------------------------------------------===//
 // Spans ([sequences, 2] i32: first token, count), made by PackTokens
 //===----------------------------------------------------------------------===//
 
-/// The number of sequences of the spans operand `I` of `N`.
+namespace fused {
+
 llvm::Expected<int64_t> spanCount(const Node &N, unsigned I) {
   const Value *Spans = N.operand(I);
   auto Sizes = sizesOf(N, Spans);
@@ -428,8 +435,6 @@ llvm::Expected<int64_t> spanCount(const Node &N, unsigned I) {
   return (*Sizes)[0];
 }
 
-/// The most tokens a span of `Spans` can hold when `Tokens` are packed: a
-/// row of the mask when PackTokens made them, else all the tokens.
 int64_t longestSpan(const Value *Spans, int64_t Tokens) {
   const Node *Def = Spans->definingNode();
   if (!Def || Def->opName() != "PackTokens" || Spans->resultIndex() != 0)
@@ -440,186 +445,9 @@ int64_t longestSpan(const Value *Spans, int64_t Tokens) {
   return std::min(Tokens, Mask->type().Dims[1].value());
 }
 
-//===----------------------------------------------------------------------===//
-// Attention(q, k?, v?, mask?, spans?) {num_heads, scale}
-//===----------------------------------------------------------------------===//
+} // namespace fused
 
-llvm::Expected<NodeLowering> lowerAttention(const Node &N,
-                                            const TargetInfo &Target) {
-  auto QSizes = sizesOf(N, N.operand(0));
-  if (!QSizes)
-    return QSizes.takeError();
-  if (QSizes->size() != 3)
-    return nodeError(N, "q must be [batch, seq, hidden], got " +
-                            N.operand(0)->type().str());
-  bool Packed = !N.operand(1);
-  if (Packed != !N.operand(2))
-    return nodeError(N, "k and v are both given or both absent (packed)");
-  auto T = commonDType(N, {0, 1, 2}, "q, k and v");
-  if (!T)
-    return T.takeError();
-  int64_t Batch = (*QSizes)[0], SeqQ = (*QSizes)[1];
-  int64_t Hidden = Packed ? (*QSizes)[2] / 3 : (*QSizes)[2];
-  int64_t Heads = N.getInt("num_heads", 0);
-  if (Heads <= 0 || Hidden % Heads || (Packed && (*QSizes)[2] % 3))
-    return nodeError(N, "hidden size " + llvm::Twine(Hidden) +
-                            " does not split into " + llvm::Twine(Heads) +
-                            " heads");
-  int64_t HeadDim = Hidden / Heads, SeqK = SeqQ;
-  // With spans, q, k and v are [1, tokens, ...]; each span is a sequence of
-  // at most `Longest` tokens, one grid.z slice of CTAs.
-  const Value *Spans = N.operand(ASpans);
-  int64_t Sequences = Batch, Longest = SeqQ;
-  if (Spans) {
-    if (N.operand(AMask))
-      return nodeError(N, "packed tokens (spans) take no additive mask");
-    if (Batch != 1)
-      return nodeError(N, "packed q must be [1, tokens, hidden], got " +
-                              N.operand(0)->type().str());
-    auto Count = spanCount(N, ASpans);
-    if (!Count)
-      return Count.takeError();
-    Sequences = *Count;
-    Longest = longestSpan(Spans, SeqQ);
-  }
-  if (!Packed) {
-    auto KSizes = sizesOf(N, N.operand(1));
-    auto VSizes = sizesOf(N, N.operand(2));
-    if (!KSizes)
-      return KSizes.takeError();
-    if (!VSizes)
-      return VSizes.takeError();
-    if (KSizes->size() != 3 || *KSizes != *VSizes || (*KSizes)[0] != Batch ||
-        (*KSizes)[2] != Hidden)
-      return nodeError(N, "unsupported k " + N.operand(1)->type().str() +
-                              " and v " + N.operand(2)->type().str() +
-                              " for q " + N.operand(0)->type().str() +
-                              " (both must be [batch, seq_k, hidden])");
-    SeqK = (*KSizes)[1];
-    if (Spans && SeqK != SeqQ)
-      return nodeError(N, "packed k and v must have q's tokens, got k " +
-                              N.operand(1)->type().str());
-  }
-  if (SeqQ > INT32_MAX || SeqK > INT32_MAX || Heads > 65535 ||
-      Sequences > 65535)
-    return nodeError(N, "unsupported size: batch and heads at most 65535");
-
-  std::vector<int64_t> MaskStrides = {0, 0, 0, 0};
-  const Value *Mask = N.operand(3);
-  if (Mask) {
-    auto MaskSizes = sizesOf(N, Mask);
-    if (!MaskSizes)
-      return MaskSizes.takeError();
-    std::vector<int64_t> Full = {Batch, Heads, SeqQ, SeqK};
-    auto Broadcast = broadcastSizes({*MaskSizes, Full});
-    if (!Broadcast || *Broadcast != Full) {
-      if (!Broadcast)
-        llvm::consumeError(Broadcast.takeError());
-      return nodeError(N, "mask " + Mask->type().str() +
-                              " does not broadcast to the scores [" +
-                              llvm::Twine(Batch) + ", " + llvm::Twine(Heads) +
-                              ", " + llvm::Twine(SeqQ) + ", " +
-                              llvm::Twine(SeqK) + "]");
-    }
-    MaskStrides = broadcastStrides(*MaskSizes, Full);
-  }
-  std::string MaskType = Spans  ? "int32_t"
-                         : Mask ? typeName(Mask->dtype())
-                                : "float";
-  // attention.cuh's MaskKind.
-  int MaskKind = Spans ? 3 : !Mask ? 0 : MaskStrides[2] == 0 ? 1 : 2;
-
-  bool TensorCores = (*T == DType::F16 || *T == DType::BF16) &&
-                     HeadDim % 16 == 0 && HeadDim <= 128 &&
-                     archNumber(Target.Arch) >= 80;
-  if (!TensorCores && HeadDim > 128)
-    return nodeError(N, "unsupported head_dim " + llvm::Twine(HeadDim) +
-                            " (at most 128)");
-
-  NodeLowering Out;
-  if (Sequences == 0 || Longest == 0)
-    return Out;
-  KernelLaunch L;
-  L.Module = "attention.cuh";
-  if (TensorCores) {
-    // Grids this large fill the GPU (132 SMs on an H100) twice over with
-    // 128-query CTAs, so the 8-warp kernel's halved K/V traffic costs no
-    // parallelism.
-    int64_t BigGridCtas = 2 * Target.SmCount;
-    int Warps = Longest >= 128 &&
-                        Sequences * Heads * ceilDiv(Longest, 128) >= BigGridCtas
-                    ? 8
-                    : 4;
-    int RowTiles = 1;
-    std::string Tiling; // MmaShape's last arguments when not the default
-    bool Named = Target.AttentionRowTiles || Target.AttentionKeyTile ||
-                 Target.AttentionWarps || Target.AttentionMinBlocks;
-    // A grid of at most one 4-warp CTA an SM (MiniLM at 1 x 128: 24) has
-    // no neighbours to hide a CTA's latency: there, every key of a short
-    // head in one 128-key tile (one max, no rescaling) without the register
-    // cap was faster (H200, 1 x 128: 0.0064 -> 0.0056 ms a layer, the
-    // forward 0.153 -> 0.148; H100, the forward 0.155 -> 0.148;
-    // docs/benchmarks.md, run 15).
-    if (!Named && HeadDim <= 32 &&
-        Sequences * Heads * ceilDiv(Longest, 64) <= Target.SmCount) {
-      Warps = 4;
-      Tiling = ", 1, 128, 2";
-    }
-    if (Named) {
-      RowTiles = Target.AttentionRowTiles ? Target.AttentionRowTiles : 1;
-      if (Target.AttentionWarps)
-        Warps = Target.AttentionWarps;
-      int KeyTile = Target.AttentionKeyTile;
-      int BK = KeyTile ? KeyTile : HeadDim <= 64 ? 64 : 32;
-      if (RowTiles < 1 || RowTiles > 2 || Warps < 1 || Warps > 16 ||
-          KeyTile < 0 || KeyTile % 16 || KeyTile > 128 ||
-          Target.AttentionMinBlocks < 0 ||
-          4 * BK * (HeadDim + 8) * 2 > 48 * 1024 || // K, V: two stages
-          (MaskKind == 1 && BK > 32 * Warps))
-        return nodeError(
-            N, "unsupported attention tiling: " + llvm::Twine(RowTiles) +
-                   " row tiles, " + llvm::Twine(KeyTile) + " keys, " +
-                   llvm::Twine(Warps) + " warps");
-      Tiling = llvm::formatv(", {0}, {1}, {2}", RowTiles, KeyTile,
-                             Target.AttentionMinBlocks);
-    }
-    L.NameExpr =
-        llvm::formatv("kiln::attention_mma<{0}, {1}, {2}, {3}, {4}{5}>",
-                      HeadDim, Warps, typeName(*T), MaskType, MaskKind, Tiling);
-    L.Grid[0] = ceilDiv(Longest, 16 * RowTiles * Warps);
-    L.Block[0] = uint32_t(32 * Warps);
-  } else {
-    // attention_simt reads any mask per element (no kind 1).
-    L.NameExpr =
-        llvm::formatv("kiln::attention_simt<{0}, {1}, {2}, {3}>", HeadDim,
-                      typeName(*T), MaskType, MaskKind == 1 ? 2 : MaskKind);
-    L.Grid[0] = ceilDiv(Longest, 16);
-    L.Block[0] = 128;
-  }
-  L.Grid[1] = uint32_t(Heads);
-  L.Grid[2] = uint32_t(Sequences);
-  int64_t QStride = (*QSizes)[2];
-  L.Args = {LaunchArg::operand(0),
-            LaunchArg::operand(Packed ? 0 : 1),
-            LaunchArg::operand(Packed ? 0 : 2),
-            Spans ? LaunchArg::operand(ASpans) : optionalOperand(N, AMask),
-            LaunchArg::result(0),
-            LaunchArg::i32(SeqQ),
-            LaunchArg::i32(SeqK),
-            LaunchArg::i32(Heads),
-            LaunchArg::i64(QStride),
-            LaunchArg::i64(Packed ? QStride : Hidden),
-            LaunchArg::i64(Packed ? QStride : Hidden),
-            LaunchArg::i64(Packed ? Hidden : 0),
-            LaunchArg::i64(Packed ? 2 * Hidden : 0),
-            LaunchArg::i64(MaskStrides[0]),
-            LaunchArg::i64(MaskStrides[1]),
-            LaunchArg::i64(MaskStrides[2]),
-            LaunchArg::i64(MaskStrides[3]),
-            LaunchArg::f32(N.getFloat("scale", 1.0f))};
-  Out.Launches.push_back(std::move(L));
-  return Out;
-}
+namespace {
 
 //===----------------------------------------------------------------------===//
 // PoolNormalize(h, mask?, spans?) {mode, normalize, min_count, epsilon}
@@ -805,7 +633,6 @@ llvm::Expected<NodeLowering> lowerPackTokens(const Node &N,
 } // namespace
 
 void registerFusedKernels(KernelRegistry &R) {
-  R.add("Attention", lowerAttention);
   R.add("EmbedLayerNorm", lowerEmbedLayerNorm);
   R.add("LayerNorm", lowerLayerNorm);
   R.add("LayerNormalization", lowerOnnxLayerNormalization);

@@ -11,6 +11,7 @@ const KernelRegistry &KernelRegistry::get() {
     registerGenericKernels(R);
     // Fused ops register last: a family never overrides another's op.
     registerFusedKernels(R);
+    registerAttentionKernels(R);
     registerRowKernels(R);
     return R;
   }();

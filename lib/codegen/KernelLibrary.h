@@ -176,13 +176,14 @@ private:
 };
 
 void registerFusedKernels(KernelRegistry &R);
+void registerAttentionKernels(KernelRegistry &R);
+void registerGenericKernels(KernelRegistry &R);
+void registerRowKernels(KernelRegistry &R);
 
 /// A SkipLayerNorm(x, skip, scale, bias?, extra?) whose x already holds
 /// x + skip (+ extra): the LayerNorm of x with its scale and bias
 /// (TargetInfo::ResidualGemm).
 llvm::Expected<NodeLowering> lowerSkipLayerNormAsLayerNorm(const Node &N);
-void registerGenericKernels(KernelRegistry &R);
-void registerRowKernels(KernelRegistry &R);
 
 /// The source of a file in kernels/templates/, or empty when there is none.
 llvm::StringRef templateSource(llvm::StringRef FileName);
