@@ -334,7 +334,7 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
 }
 
 bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
-                      bool SkipReady, const Value **ExtraBias,
+                      bool OperandsReady, const Value **ExtraBias,
                       std::string *Why) {
   auto No = [&](std::string Reason) {
     if (Why)
@@ -366,7 +366,7 @@ bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
       (Extra->dtype() != S.DType_ || Extra->type().staticNumElements() != S.N))
     return No("the SkipLayerNorm's extra bias is not " + std::to_string(S.N) +
               " values of the GEMM's dtype");
-  if (!SkipReady)
+  if (!OperandsReady)
     return No("the skip or the extra bias is computed after the GEMM");
   S.Epi = G.HasBias || Extra ? E::ResidualBias : E::Residual;
   if (ExtraBias)

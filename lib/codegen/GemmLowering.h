@@ -79,12 +79,12 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
 /// (lowerSkipLayerNormAsLayerNorm), when TargetInfo::ResidualGemm is on.
 /// Only for a GEMM whose epilogue is none or a bias, of one matrix, that
 /// kiln's own GEMM does not take, and an LN of one result whose x and skip
-/// have the result's shape and G's dtype; the skip (and LN's extra bias)
-/// must exist before the GEMM runs (`SkipReady`). LN's extra bias, if any, becomes the GEMM's
-/// bias (`*ExtraBias`; refused when G has one). Returns whether it did; if
-/// not, `G` is unchanged and `Why` says why.
+/// have the result's shape and G's dtype; the skip and LN's extra bias
+/// must exist before the GEMM runs (`OperandsReady`). LN's extra bias, if
+/// any, becomes the GEMM's bias (`*ExtraBias`; refused when G has one).
+/// Returns whether it did; if not, `G` is unchanged and `Why` says why.
 bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
-                      bool SkipReady, const Value **ExtraBias = nullptr,
+                      bool OperandsReady, const Value **ExtraBias = nullptr,
                       std::string *Why = nullptr);
 
 /// Moves the erf GELU of `G` (a FusedGemm {activation = "gelu"} with a

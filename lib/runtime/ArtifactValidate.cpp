@@ -83,6 +83,12 @@ std::string refStr(const BufferRef &R) {
          "[" + std::to_string(R.Offset) + ", +" + std::to_string(R.Bytes) + "]";
 }
 
+/// Whether two references share bytes of one space.
+bool overlaps(const BufferRef &A, const BufferRef &B) {
+  return A.In == B.In && A.Offset < B.Offset + B.Bytes &&
+         B.Offset < A.Offset + A.Bytes;
+}
+
 /// The two buffers a bucket's steps address.
 struct Spaces {
   uint64_t WeightBytes = 0, ArenaBytes = 0;
@@ -250,9 +256,7 @@ Error checkGemmStep(const GemmStep &S, const Spaces &Sp) {
                                /*Written=*/false))
       return E;
     // cuBLASLt reads C where it writes D only element for element.
-    if (S.C.In == S.D.In && S.C.Offset != S.D.Offset &&
-        S.C.Offset < S.D.Offset + S.D.Bytes &&
-        S.D.Offset < S.C.Offset + S.C.Bytes)
+    if (S.C.Offset != S.D.Offset && overlaps(S.C, S.D))
       return makeError("C " + refStr(S.C) + " partly overlaps D " +
                        refStr(S.D));
   }
@@ -267,9 +271,8 @@ Error checkCopyStep(const CopyStep &S, const Spaces &Sp) {
   if (S.Src.Bytes != S.Dst.Bytes)
     return makeError("source " + refStr(S.Src) + " and destination " +
                      refStr(S.Dst) + " differ in size");
-  if (S.Src.In == BufferRef::Space::Arena &&
-      S.Src.Offset < S.Dst.Offset + S.Dst.Bytes &&
-      S.Dst.Offset < S.Src.Offset + S.Src.Bytes)
+  // The destination is in the arena (checkWritable).
+  if (overlaps(S.Src, S.Dst))
     return makeError("source " + refStr(S.Src) + " overlaps destination " +
                      refStr(S.Dst));
   return Error::success();
