@@ -211,6 +211,134 @@ struct MmaShape {
                                        : 1;
 };
 
+/// One block of BK keys (keys Key0 ... Key0 + BK - 1) of the math that
+/// attention_mma and attention_short share, for a warp's RT tiles of 16
+/// query rows (A fragments that `LoadQ(QF)` fills once the scores are
+/// zeroed: from registers, or from shared memory where keeping them across
+/// the blocks would spill): S = Q K^T from the K rows at shared address
+/// KS (ldmatrix at KLane, rows of Row elements), the scores in log2 units
+/// with the mask (MaskKind 1: MaskVals[MaskAt + J] for key Key0 + J, the
+/// staged values, -inf past the end; 2: per element from MaskBase at MaskRow; otherwise keys
+/// from SeqK on score -inf), the online softmax's rescale of O and RowSum,
+/// O += P V from the V rows at VS (ldmatrix.trans at VLane), and P's row
+/// sums on the tensor cores.
+template <int D, int BK, int RT, int Row, typename T, typename M, int MaskKind,
+          typename LoadQ>
+__device__ __forceinline__ void
+attention_block(LoadQ &&loadQ, uint32_t KS, uint32_t VS, int KLane, int VLane,
+                int Key0, int SeqK, float ScaleLog2, const float *MaskVals,
+                int MaskAt, const M *MaskBase, const int64_t (&MaskRow)[RT][2],
+                int64_t MaskJ, int Tq, float (&O)[RT][D / 8][4],
+                float (&RowMax)[RT][2], float (&RowSum)[RT][4]) {
+  constexpr int NT = BK / 8, DT = D / 8;
+  // S = Q K^T for this warp's rows and BK keys.
+  float Sc[RT][NT][4];
+#pragma unroll
+  for (int R = 0; R < RT; ++R)
+#pragma unroll
+    for (int N = 0; N < NT; ++N)
+      Sc[R][N][0] = Sc[R][N][1] = Sc[R][N][2] = Sc[R][N][3] = 0.0f;
+  uint32_t QF[RT][D / 16][4];
+  loadQ(QF);
+#pragma unroll
+  for (int Kb = 0; Kb < D / 16; ++Kb)
+#pragma unroll
+    for (int N = 0; N < NT; N += 2) {
+      uint32_t Bf[4];
+      ldmatrix_x4(Bf, KS + 2 * (KLane + N * 8 * Row + Kb * 16));
+#pragma unroll
+      for (int R = 0; R < RT; ++R) {
+        mma16816<T>(Sc[R][N], QF[R][Kb], Bf[0], Bf[1]);
+        mma16816<T>(Sc[R][N + 1], QF[R][Kb], Bf[2], Bf[3]);
+      }
+    }
+
+  // Scale, mask, and the running max of each of the thread's rows.
+  const bool Partial = Key0 + BK > SeqK;
+  float Alpha[RT][2];
+#pragma unroll
+  for (int R = 0; R < RT; ++R) {
+    float TileMax[2] = {neg_inf(), neg_inf()};
+#pragma unroll
+    for (int N = 0; N < NT; ++N)
+#pragma unroll
+      for (int E = 0; E < 4; ++E) {
+        int J = N * 8 + Tq * 2 + E % 2; // key within the tile
+        float X = Sc[R][N][E] * ScaleLog2;
+        if constexpr (MaskKind == 1)
+          X += MaskVals[MaskAt + J];
+        if constexpr (MaskKind == 2)
+          if (Key0 + J < SeqK)
+            X += mask_log2(to_float(
+                MaskBase[MaskRow[R][E / 2] + int64_t(Key0 + J) * MaskJ]));
+        if (MaskKind != 1 && Partial && Key0 + J >= SeqK)
+          X = neg_inf();
+        Sc[R][N][E] = X;
+        TileMax[E / 2] = fmaxf(TileMax[E / 2], X);
+      }
+#pragma unroll
+    for (int I = 0; I < 2; ++I) {
+      TileMax[I] =
+          fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 1));
+      TileMax[I] =
+          fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 2));
+      float NewMax = fmaxf(RowMax[R][I], TileMax[I]);
+      float Base = softmax_base(NewMax);
+      Alpha[R][I] = fast_exp2(RowMax[R][I] - Base);
+      RowMax[R][I] = NewMax;
+      RowSum[R][2 * I] *= Alpha[R][I];
+    }
+  }
+#pragma unroll
+  for (int R = 0; R < RT; ++R) {
+    const float Base0 = softmax_base(RowMax[R][0]),
+                Base1 = softmax_base(RowMax[R][1]);
+#pragma unroll
+    for (int N = 0; N < NT; ++N) {
+      Sc[R][N][0] = fast_exp2(Sc[R][N][0] - Base0);
+      Sc[R][N][1] = fast_exp2(Sc[R][N][1] - Base0);
+      Sc[R][N][2] = fast_exp2(Sc[R][N][2] - Base1);
+      Sc[R][N][3] = fast_exp2(Sc[R][N][3] - Base1);
+    }
+#pragma unroll
+    for (int N = 0; N < DT; ++N) {
+      O[R][N][0] *= Alpha[R][0];
+      O[R][N][1] *= Alpha[R][0];
+      O[R][N][2] *= Alpha[R][1];
+      O[R][N][3] *= Alpha[R][1];
+    }
+  }
+
+  // O += P V: P's A fragments are the accumulators of key blocks 2kb and
+  // 2kb + 1, rounded to T.
+#pragma unroll
+  for (int Kb = 0; Kb < BK / 16; ++Kb) {
+    uint32_t PF[RT][4];
+#pragma unroll
+    for (int R = 0; R < RT; ++R) {
+      PF[R][0] = pack2<T>(Sc[R][2 * Kb][0], Sc[R][2 * Kb][1]);
+      PF[R][1] = pack2<T>(Sc[R][2 * Kb][2], Sc[R][2 * Kb][3]);
+      PF[R][2] = pack2<T>(Sc[R][2 * Kb + 1][0], Sc[R][2 * Kb + 1][1]);
+      PF[R][3] = pack2<T>(Sc[R][2 * Kb + 1][2], Sc[R][2 * Kb + 1][3]);
+    }
+#pragma unroll
+    for (int N = 0; N < DT; N += 2) {
+      uint32_t Bf[4];
+      ldmatrix_x4_trans(Bf, VS + 2 * (VLane + Kb * 16 * Row + N * 8));
+#pragma unroll
+      for (int R = 0; R < RT; ++R) {
+        mma16816<T>(O[R][N], PF[R], Bf[0], Bf[1]);
+        mma16816<T>(O[R][N + 1], PF[R], Bf[2], Bf[3]);
+      }
+    }
+    // The row sums: P times ones (B fragments of 1.0 in T).
+    const uint32_t Ones = pack2<T>(1.0f, 1.0f);
+#pragma unroll
+    for (int R = 0; R < RT; ++R)
+      mma16816<T>(RowSum[R], PF[R], Ones, Ones);
+  }
+}
+
 template <int D, int Warps, typename T, typename M, int MaskKind,
           int RowTiles = 1, int KeyTile = 0, int MinBlocksArg = 0>
 __global__ void __launch_bounds__(
@@ -223,7 +351,7 @@ __global__ void __launch_bounds__(
                   int64_t MaskI, int64_t MaskJ, float Scale) {
   wait_for_predecessor();
   using S = MmaShape<D, Warps, RowTiles, KeyTile, MinBlocksArg>;
-  constexpr int BK = S::BK, NT = BK / 8, DT = D / 8, RT = RowTiles;
+  constexpr int BK = S::BK, DT = D / 8, RT = RowTiles;
   __shared__ __align__(16) T Ks[2][S::TileElems];
   __shared__ __align__(16) T Vs[2][S::TileElems];
   __shared__ float MaskTile[2][MaskKind == 1 ? BK : 1];
@@ -353,110 +481,18 @@ __global__ void __launch_bounds__(
     const uint32_t KS = uint32_t(__cvta_generic_to_shared(&Ks[Stage][0]));
     const uint32_t VS = uint32_t(__cvta_generic_to_shared(&Vs[Stage][0]));
 
-    // S = Q K^T for this warp's rows and BK keys.
-    float Sc[RT][NT][4];
+    attention_block<D, BK, RT, S::Row, T, M, MaskKind>(
+        [&](uint32_t(&F)[RT][D / 16][4]) {
 #pragma unroll
-    for (int R = 0; R < RT; ++R)
+          for (int R = 0; R < RT; ++R)
 #pragma unroll
-      for (int N = 0; N < NT; ++N)
-        Sc[R][N][0] = Sc[R][N][1] = Sc[R][N][2] = Sc[R][N][3] = 0.0f;
+            for (int Kb = 0; Kb < D / 16; ++Kb)
 #pragma unroll
-    for (int Kb = 0; Kb < D / 16; ++Kb)
-#pragma unroll
-      for (int N = 0; N < NT; N += 2) {
-        uint32_t Bf[4];
-        ldmatrix_x4(Bf, KS + 2 * (KLane + N * 8 * S::Row + Kb * 16));
-#pragma unroll
-        for (int R = 0; R < RT; ++R) {
-          mma16816<T>(Sc[R][N], QF[R][Kb], Bf[0], Bf[1]);
-          mma16816<T>(Sc[R][N + 1], QF[R][Kb], Bf[2], Bf[3]);
-        }
-      }
-
-    // Scale, mask, and the running max of each of the thread's rows.
-    const bool Partial = Key0 + BK > SeqK;
-    float Alpha[RT][2];
-#pragma unroll
-    for (int R = 0; R < RT; ++R) {
-      float TileMax[2] = {neg_inf(), neg_inf()};
-#pragma unroll
-      for (int N = 0; N < NT; ++N)
-#pragma unroll
-        for (int E = 0; E < 4; ++E) {
-          int J = N * 8 + Tq * 2 + E % 2; // key within the tile
-          float X = Sc[R][N][E] * ScaleLog2;
-          if constexpr (MaskKind == 1)
-            X += MaskTile[Stage][J];
-          if constexpr (MaskKind == 2)
-            if (Key0 + J < SeqK)
-              X += mask_log2(to_float(
-                  MaskBase[MaskRow[R][E / 2] + int64_t(Key0 + J) * MaskJ]));
-          if (MaskKind != 1 && Partial && Key0 + J >= SeqK)
-            X = neg_inf();
-          Sc[R][N][E] = X;
-          TileMax[E / 2] = fmaxf(TileMax[E / 2], X);
-        }
-#pragma unroll
-      for (int I = 0; I < 2; ++I) {
-        TileMax[I] =
-            fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 1));
-        TileMax[I] =
-            fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 2));
-        float NewMax = fmaxf(RowMax[R][I], TileMax[I]);
-        float Base = softmax_base(NewMax);
-        Alpha[R][I] = fast_exp2(RowMax[R][I] - Base);
-        RowMax[R][I] = NewMax;
-        RowSum[R][2 * I] *= Alpha[R][I];
-      }
-    }
-#pragma unroll
-    for (int R = 0; R < RT; ++R) {
-      const float Base0 = softmax_base(RowMax[R][0]),
-                  Base1 = softmax_base(RowMax[R][1]);
-#pragma unroll
-      for (int N = 0; N < NT; ++N) {
-        Sc[R][N][0] = fast_exp2(Sc[R][N][0] - Base0);
-        Sc[R][N][1] = fast_exp2(Sc[R][N][1] - Base0);
-        Sc[R][N][2] = fast_exp2(Sc[R][N][2] - Base1);
-        Sc[R][N][3] = fast_exp2(Sc[R][N][3] - Base1);
-      }
-#pragma unroll
-      for (int N = 0; N < DT; ++N) {
-        O[R][N][0] *= Alpha[R][0];
-        O[R][N][1] *= Alpha[R][0];
-        O[R][N][2] *= Alpha[R][1];
-        O[R][N][3] *= Alpha[R][1];
-      }
-    }
-
-    // O += P V: P's A fragments are the accumulators of key blocks 2kb and
-    // 2kb + 1, rounded to T.
-#pragma unroll
-    for (int Kb = 0; Kb < BK / 16; ++Kb) {
-      uint32_t PF[RT][4];
-#pragma unroll
-      for (int R = 0; R < RT; ++R) {
-        PF[R][0] = pack2<T>(Sc[R][2 * Kb][0], Sc[R][2 * Kb][1]);
-        PF[R][1] = pack2<T>(Sc[R][2 * Kb][2], Sc[R][2 * Kb][3]);
-        PF[R][2] = pack2<T>(Sc[R][2 * Kb + 1][0], Sc[R][2 * Kb + 1][1]);
-        PF[R][3] = pack2<T>(Sc[R][2 * Kb + 1][2], Sc[R][2 * Kb + 1][3]);
-      }
-#pragma unroll
-      for (int N = 0; N < DT; N += 2) {
-        uint32_t Bf[4];
-        ldmatrix_x4_trans(Bf, VS + 2 * (VLane + Kb * 16 * S::Row + N * 8));
-#pragma unroll
-        for (int R = 0; R < RT; ++R) {
-          mma16816<T>(O[R][N], PF[R], Bf[0], Bf[1]);
-          mma16816<T>(O[R][N + 1], PF[R], Bf[2], Bf[3]);
-        }
-      }
-      // The row sums: P times ones (B fragments of 1.0 in T).
-      const uint32_t Ones = pack2<T>(1.0f, 1.0f);
-#pragma unroll
-      for (int R = 0; R < RT; ++R)
-        mma16816<T>(RowSum[R], PF[R], Ones, Ones);
-    }
+              for (int I = 0; I < 4; ++I)
+                F[R][Kb][I] = QF[R][Kb][I];
+        },
+        KS, VS, KLane, VLane, Key0, SeqK, ScaleLog2, MaskTile[Stage], 0,
+        MaskBase, MaskRow, MaskJ, Tq, O, RowMax, RowSum);
     if constexpr (MaskKind == 1)
       if (Tile + 1 < Tiles && Tid < BK)
         MaskTile[Stage ^ 1][Tid] = NextMask;
@@ -524,7 +560,7 @@ __global__ void __launch_bounds__(Warps * 32, MinBlocks)
   using S = ShortShape<D, Warps>;
   static_assert(!TwoBatches || S::Chunk % S::RowsAPass == 0,
                 "a batch ends where a chunk does");
-  constexpr int NT = S::Chunk / 8, DT = D / 8, Row = S::Row;
+  constexpr int DT = D / 8, Row = S::Row;
   __shared__ __align__(16) T Qs[S::BQ * Row];
   __shared__ __align__(16) T Ks[ShortKeys * Row];
   __shared__ __align__(16) T Vs[ShortKeys * Row];
@@ -610,15 +646,14 @@ __global__ void __launch_bounds__(Warps * 32, MinBlocks)
   const int KLane = (Lane % 8 + (Lane / 16) * 8) * Row + (Lane / 8 % 2) * 8;
   const int VLane = (Lane % 8 + (Lane / 8 % 2) * 8) * Row + (Lane / 16) * 8;
 
-  float O[DT][4];
+  float O[1][DT][4], RowMax[1][2] = {{neg_inf(), neg_inf()}},
+                     RowSum[1][4] = {{0.0f, 0.0f, 0.0f, 0.0f}};
 #pragma unroll
   for (int N = 0; N < DT; ++N)
-    O[N][0] = O[N][1] = O[N][2] = O[N][3] = 0.0f;
-  float RowMax[2] = {neg_inf(), neg_inf()};
-  float RowSum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    O[0][N][0] = O[0][N][1] = O[0][N][2] = O[0][N][3] = 0.0f;
   const float ScaleLog2 = Scale * Log2e;
-  const int64_t MaskRow[2] = {int64_t(min(QW + G, SeqQ - 1)) * MaskI,
-                              int64_t(min(QW + G + 8, SeqQ - 1)) * MaskI};
+  const int64_t MaskRow[1][2] = {{int64_t(min(QW + G, SeqQ - 1)) * MaskI,
+                                  int64_t(min(QW + G + 8, SeqQ - 1)) * MaskI}};
 
 #pragma unroll 1
   for (int C = 0; C < Chunks; ++C) {
@@ -627,88 +662,15 @@ __global__ void __launch_bounds__(Warps * 32, MinBlocks)
       __syncthreads();
     }
     const int Key0 = C * S::Chunk;
-    const uint32_t KC = KS + 2 * Key0 * Row, VC = VS + 2 * Key0 * Row;
-    float Sc[NT][4];
+    attention_block<D, S::Chunk, 1, Row, T, M, MaskKind>(
+        [&](uint32_t(&F)[1][D / 16][4]) {
 #pragma unroll
-    for (int N = 0; N < NT; ++N)
-      Sc[N][0] = Sc[N][1] = Sc[N][2] = Sc[N][3] = 0.0f;
-    uint32_t QF[D / 16][4];
-#pragma unroll
-    for (int Kb = 0; Kb < D / 16; ++Kb)
-      ldmatrix_x4(QF[Kb], QLane + 2 * Kb * 16);
-#pragma unroll
-    for (int Kb = 0; Kb < D / 16; ++Kb)
-#pragma unroll
-      for (int N = 0; N < NT; N += 2) {
-        uint32_t Bf[4];
-        ldmatrix_x4(Bf, KC + 2 * (KLane + N * 8 * Row + Kb * 16));
-        mma16816<T>(Sc[N], QF[Kb], Bf[0], Bf[1]);
-        mma16816<T>(Sc[N + 1], QF[Kb], Bf[2], Bf[3]);
-      }
-
-    const bool Partial = Key0 + S::Chunk > SeqK;
-    float TileMax[2] = {neg_inf(), neg_inf()};
-#pragma unroll
-    for (int N = 0; N < NT; ++N)
-#pragma unroll
-      for (int E = 0; E < 4; ++E) {
-        int J = Key0 + N * 8 + Tq * 2 + E % 2; // key
-        float X = Sc[N][E] * ScaleLog2;
-        if constexpr (MaskKind == 1)
-          X += MaskS[J];
-        if constexpr (MaskKind == 2)
-          if (J < SeqK)
-            X += mask_log2(
-                to_float(MaskBase[MaskRow[E / 2] + int64_t(J) * MaskJ]));
-        if (MaskKind != 1 && Partial && J >= SeqK)
-          X = neg_inf();
-        Sc[N][E] = X;
-        TileMax[E / 2] = fmaxf(TileMax[E / 2], X);
-      }
-    float Alpha[2];
-#pragma unroll
-    for (int I = 0; I < 2; ++I) {
-      TileMax[I] =
-          fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 1));
-      TileMax[I] =
-          fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 2));
-      float NewMax = fmaxf(RowMax[I], TileMax[I]);
-      Alpha[I] = fast_exp2(RowMax[I] - softmax_base(NewMax));
-      RowMax[I] = NewMax;
-      RowSum[2 * I] *= Alpha[I];
-    }
-    const float Base0 = softmax_base(RowMax[0]),
-                Base1 = softmax_base(RowMax[1]);
-#pragma unroll
-    for (int N = 0; N < NT; ++N) {
-      Sc[N][0] = fast_exp2(Sc[N][0] - Base0);
-      Sc[N][1] = fast_exp2(Sc[N][1] - Base0);
-      Sc[N][2] = fast_exp2(Sc[N][2] - Base1);
-      Sc[N][3] = fast_exp2(Sc[N][3] - Base1);
-    }
-#pragma unroll
-    for (int N = 0; N < DT; ++N) {
-      O[N][0] *= Alpha[0];
-      O[N][1] *= Alpha[0];
-      O[N][2] *= Alpha[1];
-      O[N][3] *= Alpha[1];
-    }
-    const uint32_t Ones = pack2<T>(1.0f, 1.0f);
-#pragma unroll
-    for (int Kb = 0; Kb < S::Chunk / 16; ++Kb) {
-      uint32_t PF[4] = {pack2<T>(Sc[2 * Kb][0], Sc[2 * Kb][1]),
-                        pack2<T>(Sc[2 * Kb][2], Sc[2 * Kb][3]),
-                        pack2<T>(Sc[2 * Kb + 1][0], Sc[2 * Kb + 1][1]),
-                        pack2<T>(Sc[2 * Kb + 1][2], Sc[2 * Kb + 1][3])};
-#pragma unroll
-      for (int N = 0; N < DT; N += 2) {
-        uint32_t Bf[4];
-        ldmatrix_x4_trans(Bf, VC + 2 * (VLane + Kb * 16 * Row + N * 8));
-        mma16816<T>(O[N], PF, Bf[0], Bf[1]);
-        mma16816<T>(O[N + 1], PF, Bf[2], Bf[3]);
-      }
-      mma16816<T>(RowSum, PF, Ones, Ones);
-    }
+          for (int Kb = 0; Kb < D / 16; ++Kb)
+            ldmatrix_x4(F[0][Kb], QLane + 2 * Kb * 16);
+        },
+        KS + 2 * Key0 * Row, VS + 2 * Key0 * Row, KLane, VLane, Key0, SeqK,
+        ScaleLog2, MaskS, Key0, MaskBase, MaskRow, MaskJ, Tq, O, RowMax,
+        RowSum);
   }
 
   // O / l rounded to T into this warp's rows of Qs (its Q is in registers
@@ -717,13 +679,13 @@ __global__ void __launch_bounds__(Warps * 32, MinBlocks)
   __syncwarp();
 #pragma unroll
   for (int I = 0; I < 2; ++I) {
-    const float L = RowSum[2 * I];
+    const float L = RowSum[0][2 * I];
     const float Inv = L > 0.0f ? 1.0f / L : 0.0f;
 #pragma unroll
     for (int N = 0; N < DT; ++N)
       *reinterpret_cast<uint32_t *>(
           &Stage[(G + 8 * I) * Row + N * 8 + Tq * 2]) =
-          pack2<T>(O[N][2 * I] * Inv, O[N][2 * I + 1] * Inv);
+          pack2<T>(O[0][N][2 * I] * Inv, O[0][N][2 * I + 1] * Inv);
   }
   __syncwarp();
   const int64_t HiddenOut = int64_t(Heads) * D;
