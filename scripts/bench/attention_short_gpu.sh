@@ -20,14 +20,7 @@
 #   (CARRY holds kiln, kiln-gpu-tests, real.kiln, in.npz, ref.npz; any of
 #   them may come xz-compressed as NAME.xz, for the transfer limit)
 . "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
-mkdir -p $W/c
-for f in $C/*; do
-  case $f in
-    *.xz) python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' $f $W/c/$(basename $f .xz) ;;
-    *) ln -sf $f $W/c/ ;;
-  esac
-done
-chmod +x $W/c/kiln $W/c/kiln-gpu-tests; C=$W/c
+unpack_carry
 G=$C/kiln-gpu-tests
 TOK=1024,2048,4096,8192,12288,16384,18432,20480,22528,24576
 {

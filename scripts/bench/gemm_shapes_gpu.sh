@@ -16,14 +16,7 @@
 #   (CARRY holds kiln and the probe build's kiln-gpu-tests, either as
 #   NAME.xz)
 . "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
-mkdir -p $W/c
-for f in $C/*; do
-  case $f in
-    *.xz) python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' $f $W/c/$(basename $f .xz) ;;
-    *) ln -sf $f $W/c/ ;;
-  esac
-done
-chmod +x $W/c/kiln $W/c/kiln-gpu-tests; C=$W/c
+unpack_carry
 TOK=1024,2048,4096,8192,12288,16384,18432,20480,22528,24576
 python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.log 2>&1; tail -1 $W/export.log
 timeout 150 $C/kiln compile $M -o $W/m.kiln --batch 1,32,256 --seq 32,128 --tokens $TOK --precision fp16 \
