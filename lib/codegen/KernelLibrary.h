@@ -95,8 +95,8 @@ struct TargetInfo {
   /// 4-warp CTA an SM, which keep attention_mma's 128-key tile, and not
   /// with a tiling named above. On: where it applies, a named tiling giving
   /// only its warps and CTAs an SM. Off: never (`kiln compile
-  /// --attention-short auto|on|off`). On an H200, MiniLM's attention at
-  /// 256 x 128 took 0.049 against attention_mma's 0.065 ms, and the small
+  /// --attention-short auto|on|off`). On an H100, MiniLM's attention at
+  /// 256 x 128 took 0.050 against attention_mma's 0.069 ms, and the small
   /// grid (1 x 128) was even (docs/benchmarks.md, run 18).
   enum class Switch { Auto, On, Off };
   Switch AttentionShort = Switch::Auto;
