@@ -102,7 +102,8 @@ static cl::opt<std::string> AttentionShortFlag(
              "most 128 keys run as the attention kernel that holds every key "
              "in shared memory, except on grids of at most one 4-warp CTA an "
              "SM and with --attention-tiling; 'on': wherever it applies, "
-             "--attention-tiling giving only its warps and CTAs; 'off': never"),
+             "--attention-tiling giving only its warps, CTAs an SM and (with "
+             "64 keys) keys copied in two batches; 'off': never"),
     cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     CacheDir("cache-dir", cl::init(""),
