@@ -211,6 +211,134 @@ struct MmaShape {
                                        : 1;
 };
 
+/// One block of BK keys (keys Key0 ... Key0 + BK - 1) of the math that
+/// attention_mma and attention_short share, for a warp's RT tiles of 16
+/// query rows (A fragments that `LoadQ(QF)` fills once the scores are
+/// zeroed: from registers, or from shared memory where keeping them across
+/// the blocks would spill): S = Q K^T from the K rows at shared address
+/// KS (ldmatrix at KLane, rows of Row elements), the scores in log2 units
+/// with the mask (MaskKind 1: MaskVals[MaskAt + J] for key Key0 + J, the
+/// staged values, -inf past the end; 2: per element from MaskBase at MaskRow; otherwise keys
+/// from SeqK on score -inf), the online softmax's rescale of O and RowSum,
+/// O += P V from the V rows at VS (ldmatrix.trans at VLane), and P's row
+/// sums on the tensor cores.
+template <int D, int BK, int RT, int Row, typename T, typename M, int MaskKind,
+          typename LoadQ>
+__device__ __forceinline__ void
+attention_block(LoadQ &&loadQ, uint32_t KS, uint32_t VS, int KLane, int VLane,
+                int Key0, int SeqK, float ScaleLog2, const float *MaskVals,
+                int MaskAt, const M *MaskBase, const int64_t (&MaskRow)[RT][2],
+                int64_t MaskJ, int Tq, float (&O)[RT][D / 8][4],
+                float (&RowMax)[RT][2], float (&RowSum)[RT][4]) {
+  constexpr int NT = BK / 8, DT = D / 8;
+  // S = Q K^T for this warp's rows and BK keys.
+  float Sc[RT][NT][4];
+#pragma unroll
+  for (int R = 0; R < RT; ++R)
+#pragma unroll
+    for (int N = 0; N < NT; ++N)
+      Sc[R][N][0] = Sc[R][N][1] = Sc[R][N][2] = Sc[R][N][3] = 0.0f;
+  uint32_t QF[RT][D / 16][4];
+  loadQ(QF);
+#pragma unroll
+  for (int Kb = 0; Kb < D / 16; ++Kb)
+#pragma unroll
+    for (int N = 0; N < NT; N += 2) {
+      uint32_t Bf[4];
+      ldmatrix_x4(Bf, KS + 2 * (KLane + N * 8 * Row + Kb * 16));
+#pragma unroll
+      for (int R = 0; R < RT; ++R) {
+        mma16816<T>(Sc[R][N], QF[R][Kb], Bf[0], Bf[1]);
+        mma16816<T>(Sc[R][N + 1], QF[R][Kb], Bf[2], Bf[3]);
+      }
+    }
+
+  // Scale, mask, and the running max of each of the thread's rows.
+  const bool Partial = Key0 + BK > SeqK;
+  float Alpha[RT][2];
+#pragma unroll
+  for (int R = 0; R < RT; ++R) {
+    float TileMax[2] = {neg_inf(), neg_inf()};
+#pragma unroll
+    for (int N = 0; N < NT; ++N)
+#pragma unroll
+      for (int E = 0; E < 4; ++E) {
+        int J = N * 8 + Tq * 2 + E % 2; // key within the tile
+        float X = Sc[R][N][E] * ScaleLog2;
+        if constexpr (MaskKind == 1)
+          X += MaskVals[MaskAt + J];
+        if constexpr (MaskKind == 2)
+          if (Key0 + J < SeqK)
+            X += mask_log2(to_float(
+                MaskBase[MaskRow[R][E / 2] + int64_t(Key0 + J) * MaskJ]));
+        if (MaskKind != 1 && Partial && Key0 + J >= SeqK)
+          X = neg_inf();
+        Sc[R][N][E] = X;
+        TileMax[E / 2] = fmaxf(TileMax[E / 2], X);
+      }
+#pragma unroll
+    for (int I = 0; I < 2; ++I) {
+      TileMax[I] =
+          fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 1));
+      TileMax[I] =
+          fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 2));
+      float NewMax = fmaxf(RowMax[R][I], TileMax[I]);
+      float Base = softmax_base(NewMax);
+      Alpha[R][I] = fast_exp2(RowMax[R][I] - Base);
+      RowMax[R][I] = NewMax;
+      RowSum[R][2 * I] *= Alpha[R][I];
+    }
+  }
+#pragma unroll
+  for (int R = 0; R < RT; ++R) {
+    const float Base0 = softmax_base(RowMax[R][0]),
+                Base1 = softmax_base(RowMax[R][1]);
+#pragma unroll
+    for (int N = 0; N < NT; ++N) {
+      Sc[R][N][0] = fast_exp2(Sc[R][N][0] - Base0);
+      Sc[R][N][1] = fast_exp2(Sc[R][N][1] - Base0);
+      Sc[R][N][2] = fast_exp2(Sc[R][N][2] - Base1);
+      Sc[R][N][3] = fast_exp2(Sc[R][N][3] - Base1);
+    }
+#pragma unroll
+    for (int N = 0; N < DT; ++N) {
+      O[R][N][0] *= Alpha[R][0];
+      O[R][N][1] *= Alpha[R][0];
+      O[R][N][2] *= Alpha[R][1];
+      O[R][N][3] *= Alpha[R][1];
+    }
+  }
+
+  // O += P V: P's A fragments are the accumulators of key blocks 2kb and
+  // 2kb + 1, rounded to T.
+#pragma unroll
+  for (int Kb = 0; Kb < BK / 16; ++Kb) {
+    uint32_t PF[RT][4];
+#pragma unroll
+    for (int R = 0; R < RT; ++R) {
+      PF[R][0] = pack2<T>(Sc[R][2 * Kb][0], Sc[R][2 * Kb][1]);
+      PF[R][1] = pack2<T>(Sc[R][2 * Kb][2], Sc[R][2 * Kb][3]);
+      PF[R][2] = pack2<T>(Sc[R][2 * Kb + 1][0], Sc[R][2 * Kb + 1][1]);
+      PF[R][3] = pack2<T>(Sc[R][2 * Kb + 1][2], Sc[R][2 * Kb + 1][3]);
+    }
+#pragma unroll
+    for (int N = 0; N < DT; N += 2) {
+      uint32_t Bf[4];
+      ldmatrix_x4_trans(Bf, VS + 2 * (VLane + Kb * 16 * Row + N * 8));
+#pragma unroll
+      for (int R = 0; R < RT; ++R) {
+        mma16816<T>(O[R][N], PF[R], Bf[0], Bf[1]);
+        mma16816<T>(O[R][N + 1], PF[R], Bf[2], Bf[3]);
+      }
+    }
+    // The row sums: P times ones (B fragments of 1.0 in T).
+    const uint32_t Ones = pack2<T>(1.0f, 1.0f);
+#pragma unroll
+    for (int R = 0; R < RT; ++R)
+      mma16816<T>(RowSum[R], PF[R], Ones, Ones);
+  }
+}
+
 template <int D, int Warps, typename T, typename M, int MaskKind,
           int RowTiles = 1, int KeyTile = 0, int MinBlocksArg = 0>
 __global__ void __launch_bounds__(
@@ -223,7 +351,7 @@ __global__ void __launch_bounds__(
                   int64_t MaskI, int64_t MaskJ, float Scale) {
   wait_for_predecessor();
   using S = MmaShape<D, Warps, RowTiles, KeyTile, MinBlocksArg>;
-  constexpr int BK = S::BK, NT = BK / 8, DT = D / 8, RT = RowTiles;
+  constexpr int BK = S::BK, DT = D / 8, RT = RowTiles;
   __shared__ __align__(16) T Ks[2][S::TileElems];
   __shared__ __align__(16) T Vs[2][S::TileElems];
   __shared__ float MaskTile[2][MaskKind == 1 ? BK : 1];
@@ -353,110 +481,18 @@ __global__ void __launch_bounds__(
     const uint32_t KS = uint32_t(__cvta_generic_to_shared(&Ks[Stage][0]));
     const uint32_t VS = uint32_t(__cvta_generic_to_shared(&Vs[Stage][0]));
 
-    // S = Q K^T for this warp's rows and BK keys.
-    float Sc[RT][NT][4];
+    attention_block<D, BK, RT, S::Row, T, M, MaskKind>(
+        [&](uint32_t(&F)[RT][D / 16][4]) {
 #pragma unroll
-    for (int R = 0; R < RT; ++R)
+          for (int R = 0; R < RT; ++R)
 #pragma unroll
-      for (int N = 0; N < NT; ++N)
-        Sc[R][N][0] = Sc[R][N][1] = Sc[R][N][2] = Sc[R][N][3] = 0.0f;
+            for (int Kb = 0; Kb < D / 16; ++Kb)
 #pragma unroll
-    for (int Kb = 0; Kb < D / 16; ++Kb)
-#pragma unroll
-      for (int N = 0; N < NT; N += 2) {
-        uint32_t Bf[4];
-        ldmatrix_x4(Bf, KS + 2 * (KLane + N * 8 * S::Row + Kb * 16));
-#pragma unroll
-        for (int R = 0; R < RT; ++R) {
-          mma16816<T>(Sc[R][N], QF[R][Kb], Bf[0], Bf[1]);
-          mma16816<T>(Sc[R][N + 1], QF[R][Kb], Bf[2], Bf[3]);
-        }
-      }
-
-    // Scale, mask, and the running max of each of the thread's rows.
-    const bool Partial = Key0 + BK > SeqK;
-    float Alpha[RT][2];
-#pragma unroll
-    for (int R = 0; R < RT; ++R) {
-      float TileMax[2] = {neg_inf(), neg_inf()};
-#pragma unroll
-      for (int N = 0; N < NT; ++N)
-#pragma unroll
-        for (int E = 0; E < 4; ++E) {
-          int J = N * 8 + Tq * 2 + E % 2; // key within the tile
-          float X = Sc[R][N][E] * ScaleLog2;
-          if constexpr (MaskKind == 1)
-            X += MaskTile[Stage][J];
-          if constexpr (MaskKind == 2)
-            if (Key0 + J < SeqK)
-              X += mask_log2(to_float(
-                  MaskBase[MaskRow[R][E / 2] + int64_t(Key0 + J) * MaskJ]));
-          if (MaskKind != 1 && Partial && Key0 + J >= SeqK)
-            X = neg_inf();
-          Sc[R][N][E] = X;
-          TileMax[E / 2] = fmaxf(TileMax[E / 2], X);
-        }
-#pragma unroll
-      for (int I = 0; I < 2; ++I) {
-        TileMax[I] =
-            fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 1));
-        TileMax[I] =
-            fmaxf(TileMax[I], __shfl_xor_sync(0xffffffffu, TileMax[I], 2));
-        float NewMax = fmaxf(RowMax[R][I], TileMax[I]);
-        float Base = softmax_base(NewMax);
-        Alpha[R][I] = fast_exp2(RowMax[R][I] - Base);
-        RowMax[R][I] = NewMax;
-        RowSum[R][2 * I] *= Alpha[R][I];
-      }
-    }
-#pragma unroll
-    for (int R = 0; R < RT; ++R) {
-      const float Base0 = softmax_base(RowMax[R][0]),
-                  Base1 = softmax_base(RowMax[R][1]);
-#pragma unroll
-      for (int N = 0; N < NT; ++N) {
-        Sc[R][N][0] = fast_exp2(Sc[R][N][0] - Base0);
-        Sc[R][N][1] = fast_exp2(Sc[R][N][1] - Base0);
-        Sc[R][N][2] = fast_exp2(Sc[R][N][2] - Base1);
-        Sc[R][N][3] = fast_exp2(Sc[R][N][3] - Base1);
-      }
-#pragma unroll
-      for (int N = 0; N < DT; ++N) {
-        O[R][N][0] *= Alpha[R][0];
-        O[R][N][1] *= Alpha[R][0];
-        O[R][N][2] *= Alpha[R][1];
-        O[R][N][3] *= Alpha[R][1];
-      }
-    }
-
-    // O += P V: P's A fragments are the accumulators of key blocks 2kb and
-    // 2kb + 1, rounded to T.
-#pragma unroll
-    for (int Kb = 0; Kb < BK / 16; ++Kb) {
-      uint32_t PF[RT][4];
-#pragma unroll
-      for (int R = 0; R < RT; ++R) {
-        PF[R][0] = pack2<T>(Sc[R][2 * Kb][0], Sc[R][2 * Kb][1]);
-        PF[R][1] = pack2<T>(Sc[R][2 * Kb][2], Sc[R][2 * Kb][3]);
-        PF[R][2] = pack2<T>(Sc[R][2 * Kb + 1][0], Sc[R][2 * Kb + 1][1]);
-        PF[R][3] = pack2<T>(Sc[R][2 * Kb + 1][2], Sc[R][2 * Kb + 1][3]);
-      }
-#pragma unroll
-      for (int N = 0; N < DT; N += 2) {
-        uint32_t Bf[4];
-        ldmatrix_x4_trans(Bf, VS + 2 * (VLane + Kb * 16 * S::Row + N * 8));
-#pragma unroll
-        for (int R = 0; R < RT; ++R) {
-          mma16816<T>(O[R][N], PF[R], Bf[0], Bf[1]);
-          mma16816<T>(O[R][N + 1], PF[R], Bf[2], Bf[3]);
-        }
-      }
-      // The row sums: P times ones (B fragments of 1.0 in T).
-      const uint32_t Ones = pack2<T>(1.0f, 1.0f);
-#pragma unroll
-      for (int R = 0; R < RT; ++R)
-        mma16816<T>(RowSum[R], PF[R], Ones, Ones);
-    }
+              for (int I = 0; I < 4; ++I)
+                F[R][Kb][I] = QF[R][Kb][I];
+        },
+        KS, VS, KLane, VLane, Key0, SeqK, ScaleLog2, MaskTile[Stage], 0,
+        MaskBase, MaskRow, MaskJ, Tq, O, RowMax, RowSum);
     if constexpr (MaskKind == 1)
       if (Tile + 1 < Tiles && Tid < BK)
         MaskTile[Stage ^ 1][Tid] = NextMask;
@@ -479,6 +515,188 @@ __global__ void __launch_bounds__(
         *reinterpret_cast<uint32_t *>(Dst + N * 8) =
             pack2<T>(O[R][N][2 * I] * Inv, O[R][N][2 * I + 1] * Inv);
     }
+}
+
+//===----------------------------------------------------------------------===//
+// Short sequences: every key of the sequence in shared memory
+//===----------------------------------------------------------------------===//
+
+/// attention_short<D, Warps, MinBlocks, T, M, MaskKind>: attention_mma's
+/// math for heads of at most 32 and sequences of at most ShortKeys keys
+/// (the lowering sees to both). A CTA copies its 16 * Warps query rows and
+/// every key and value of its (sequence, head) into shared memory in one
+/// cp.async batch and waits once: one barrier a CTA instead of two a key
+/// tile, Q through the same batch instead of scattered 4-byte loads, and
+/// shared-memory offsets that do not change from tile to tile. The online
+/// softmax then runs over 64-key chunks of what is resident (one or two),
+/// and each warp writes its 16 rows through its own rows of Q's buffer, 16
+/// bytes a lane. MaskKind as attention_mma's; kind 1 stages the mask once.
+/// TwoBatches: Q and the first 64 keys are one cp.async batch and the rest
+/// another, waited for (a second barrier) after the first chunk's math.
+constexpr int ShortKeys = 128;
+
+template <int D, int Warps> struct ShortShape {
+  static_assert(D % 16 == 0 && D <= 32, "head_dim 16 or 32");
+  static constexpr int Threads = Warps * 32, BQ = 16 * Warps;
+  static constexpr int Chunk = 64;  // keys a pass of the online softmax
+  static constexpr int Row = D + 8; // 16 bytes of padding, as attention_mma
+  static constexpr int RowChunks = D / 8; // 16-byte copies a row
+  static_assert(Threads % RowChunks == 0, "whole rows a pass");
+  static constexpr int RowsAPass = Threads / RowChunks;
+  static_assert(BQ % RowsAPass == 0 && ShortKeys % RowsAPass == 0,
+                "whole passes over Q's rows and the keys");
+};
+
+template <int D, int Warps, int MinBlocks, typename T, typename M, int MaskKind,
+          bool TwoBatches = false>
+__global__ void __launch_bounds__(Warps * 32, MinBlocks)
+    attention_short(const T *__restrict__ Q, const T *__restrict__ K,
+                    const T *__restrict__ V, const M *__restrict__ Mask,
+                    T *__restrict__ Out, int SeqQ, int SeqK, int Heads,
+                    int64_t QStride, int64_t KStride, int64_t VStride,
+                    int64_t KOff, int64_t VOff, int64_t MaskB, int64_t MaskH,
+                    int64_t MaskI, int64_t MaskJ, float Scale) {
+  wait_for_predecessor();
+  using S = ShortShape<D, Warps>;
+  static_assert(!TwoBatches || S::Chunk % S::RowsAPass == 0,
+                "a batch ends where a chunk does");
+  constexpr int DT = D / 8, Row = S::Row;
+  __shared__ __align__(16) T Qs[S::BQ * Row];
+  __shared__ __align__(16) T Ks[ShortKeys * Row];
+  __shared__ __align__(16) T Vs[ShortKeys * Row];
+  __shared__ float MaskS[MaskKind == 1 ? ShortKeys : 1];
+
+  const int Tid = threadIdx.x, Warp = Tid / 32, Lane = Tid % 32;
+  const int G = Lane / 4, Tq = Lane % 4;
+  const int H = blockIdx.y, B = blockIdx.z;
+  const AttentionRows Rows = attention_rows<MaskKind>(Mask, B, SeqQ, SeqK);
+  SeqQ = Rows.SeqQ;
+  SeqK = min(Rows.SeqK, ShortKeys); // never more: shared memory holds these
+  const int QBase = blockIdx.x * S::BQ;
+  if (QBase >= SeqQ)
+    return; // past the end of a span: the whole CTA, before the barrier
+  const int Chunks = (SeqK + S::Chunk - 1) / S::Chunk;
+  const int KeyRows = Chunks * S::Chunk; // zeros past SeqK
+  const M *MaskBase = Mask + int64_t(B) * MaskB + int64_t(H) * MaskH;
+
+  // One batch: Q's rows (zeros past SeqQ), then K's and V's.
+  {
+    const int R0 = Tid / S::RowChunks, Col = Tid % S::RowChunks * 8;
+    const T *QSrc = Q + (Rows.QFirst + QBase) * QStride + int64_t(H) * D + Col;
+    const T *KSrc = K + Rows.KFirst * KStride + KOff + int64_t(H) * D + Col;
+    const T *VSrc = V + Rows.KFirst * VStride + VOff + int64_t(H) * D + Col;
+    const uint32_t QDst = uint32_t(__cvta_generic_to_shared(&Qs[Col])),
+                   KDst = uint32_t(__cvta_generic_to_shared(&Ks[Col])),
+                   VDst = uint32_t(__cvta_generic_to_shared(&Vs[Col]));
+#pragma unroll
+    for (int P = 0; P < S::BQ / S::RowsAPass; ++P) {
+      const int R = R0 + P * S::RowsAPass;
+      const bool In = QBase + R < SeqQ;
+      cp_async16(QDst + 2 * R * Row, QSrc + int64_t(In ? R : 0) * QStride,
+                 In ? 16 : 0);
+    }
+#pragma unroll
+    for (int P = 0; P < ShortKeys / S::RowsAPass; ++P) {
+      const int R = R0 + P * S::RowsAPass;
+      if (R >= KeyRows)
+        break;
+      const bool In = R < SeqK;
+      const int64_t Src = In ? R : 0;
+      cp_async16(KDst + 2 * R * Row, KSrc + Src * KStride, In ? 16 : 0);
+      cp_async16(VDst + 2 * R * Row, VSrc + Src * VStride, In ? 16 : 0);
+      if (TwoBatches && (P + 1) * S::RowsAPass == S::Chunk)
+        cp_async_commit();
+    }
+    cp_async_commit();
+  }
+  // Kind 1: the keys' mask values in log2 units, -inf past the end; the
+  // loads overlap the copies in flight.
+  if constexpr (MaskKind == 1) {
+#pragma unroll
+    for (int P = 0; P < (ShortKeys + S::Threads - 1) / S::Threads; ++P) {
+      const int J = Tid + P * S::Threads;
+      if (J < KeyRows)
+        MaskS[J] = J < SeqK ? mask_log2(to_float(MaskBase[int64_t(J) * MaskJ]))
+                            : neg_inf();
+    }
+  }
+  if constexpr (TwoBatches)
+    cp_async_wait<1>(); // Q and the first chunk's keys
+  else
+    cp_async_wait<0>();
+  __syncthreads();
+
+  const int QW = QBase + Warp * 16; // this warp's first query
+  if (QW >= SeqQ) {
+    if (TwoBatches && Chunks > 1) {
+      cp_async_wait<0>(); // the second chunk's barrier, for the others
+      __syncthreads();
+    }
+    return;
+  }
+  const uint32_t QS = uint32_t(__cvta_generic_to_shared(&Qs[0]));
+  const uint32_t KS = uint32_t(__cvta_generic_to_shared(&Ks[0]));
+  const uint32_t VS = uint32_t(__cvta_generic_to_shared(&Vs[0]));
+  // Q's A fragments come from ldmatrix x4 (rows +0..7 and +8..15, d +0..7
+  // and +8..15), again each chunk: 8 registers fewer across the loop.
+  const uint32_t QLane =
+      QS + 2 * ((Warp * 16 + Lane % 16) * Row + (Lane / 16) * 8);
+  // As attention_mma: K (x4) gives B fragments of two key blocks, V
+  // (x4.trans) of two d blocks.
+  const int KLane = (Lane % 8 + (Lane / 16) * 8) * Row + (Lane / 8 % 2) * 8;
+  const int VLane = (Lane % 8 + (Lane / 8 % 2) * 8) * Row + (Lane / 16) * 8;
+
+  float O[1][DT][4], RowMax[1][2] = {{neg_inf(), neg_inf()}},
+                     RowSum[1][4] = {{0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll
+  for (int N = 0; N < DT; ++N)
+    O[0][N][0] = O[0][N][1] = O[0][N][2] = O[0][N][3] = 0.0f;
+  const float ScaleLog2 = Scale * Log2e;
+  const int64_t MaskRow[1][2] = {{int64_t(min(QW + G, SeqQ - 1)) * MaskI,
+                                  int64_t(min(QW + G + 8, SeqQ - 1)) * MaskI}};
+
+#pragma unroll 1
+  for (int C = 0; C < Chunks; ++C) {
+    if (TwoBatches && C == 1) {
+      cp_async_wait<0>();
+      __syncthreads();
+    }
+    const int Key0 = C * S::Chunk;
+    attention_block<D, S::Chunk, 1, Row, T, M, MaskKind>(
+        [&](uint32_t(&F)[1][D / 16][4]) {
+#pragma unroll
+          for (int Kb = 0; Kb < D / 16; ++Kb)
+            ldmatrix_x4(F[0][Kb], QLane + 2 * Kb * 16);
+        },
+        KS + 2 * Key0 * Row, VS + 2 * Key0 * Row, KLane, VLane, Key0, SeqK,
+        ScaleLog2, MaskS, Key0, MaskBase, MaskRow, MaskJ, Tq, O, RowMax,
+        RowSum);
+  }
+
+  // O / l rounded to T into this warp's rows of Qs (its Q is in registers
+  // now), then 16-byte stores of the rows that exist.
+  T *Stage = &Qs[Warp * 16 * Row];
+  __syncwarp();
+#pragma unroll
+  for (int I = 0; I < 2; ++I) {
+    const float L = RowSum[0][2 * I];
+    const float Inv = L > 0.0f ? 1.0f / L : 0.0f;
+#pragma unroll
+    for (int N = 0; N < DT; ++N)
+      *reinterpret_cast<uint32_t *>(
+          &Stage[(G + 8 * I) * Row + N * 8 + Tq * 2]) =
+          pack2<T>(O[0][N][2 * I] * Inv, O[0][N][2 * I + 1] * Inv);
+  }
+  __syncwarp();
+  const int64_t HiddenOut = int64_t(Heads) * D;
+  T *Dst = Out + (Rows.QFirst + QW) * HiddenOut + int64_t(H) * D;
+#pragma unroll
+  for (int I = Lane; I < 16 * S::RowChunks; I += 32) {
+    const int R = I / S::RowChunks, Col = I % S::RowChunks * 8;
+    if (QW + R < SeqQ)
+      *reinterpret_cast<uint4 *>(Dst + R * HiddenOut + Col) =
+          *reinterpret_cast<const uint4 *>(&Stage[R * Row + Col]);
+  }
 }
 
 //===----------------------------------------------------------------------===//

@@ -24,6 +24,9 @@ namespace kiln {
 namespace {
 using namespace fused;
 
+/// attention.cuh's ShortKeys: the most keys a sequence attention_short takes.
+constexpr int64_t ShortKeys = 128;
+
 llvm::Expected<NodeLowering> lowerAttention(const Node &N,
                                             const TargetInfo &Target) {
   auto QSizes = sizesOf(N, N.operand(0));
@@ -145,7 +148,44 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
       Warps = 4;
       Tiling = ", 1, 128, 2";
     }
-    if (Named) {
+    // attention_short: every key of a short sequence in shared memory with
+    // the CTA's queries, loaded in one batch (docs/runtime.md, Attention).
+    int64_t KeysASequence = Spans ? Longest : SeqK;
+    bool Short = Target.AttentionShort != TargetInfo::Switch::Off &&
+                 (HeadDim == 16 || HeadDim == 32) &&
+                 KeysASequence <= ShortKeys &&
+                 (Target.AttentionShort == TargetInfo::Switch::On ||
+                  (!Named && Tiling.empty()));
+    if (Short) {
+      int MinBlocks = 24 / Warps; // 80 registers, as attention_mma's cap
+      if (!Tiling.empty())
+        MinBlocks = 1; // the small grid: no cap, as its 128-key tile
+      bool TwoBatches = false;
+      if (Named) {
+        // Keys a tile 64: the keys arrive in two cp.async batches of 64.
+        if (Target.AttentionRowTiles > 1 ||
+            (Target.AttentionKeyTile && Target.AttentionKeyTile != 64))
+          return nodeError(N, "unsupported attention tiling for the short "
+                              "kernel: it takes warps, CTAs an SM and 64 "
+                              "keys a batch only");
+        if (Target.AttentionWarps)
+          Warps = Target.AttentionWarps;
+        TwoBatches = Target.AttentionKeyTile == 64;
+        if ((Warps != 1 && Warps != 2 && Warps != 4 && Warps != 8) ||
+            (TwoBatches && HeadDim == 16 && Warps == 8))
+          return nodeError(N, "unsupported attention tiling for the short "
+                              "kernel: " +
+                                  llvm::Twine(Warps) + " warps");
+        MinBlocks = Target.AttentionMinBlocks ? Target.AttentionMinBlocks
+                                              : std::max(1, 24 / Warps);
+      }
+      L.NameExpr = llvm::formatv(
+          "kiln::attention_short<{0}, {1}, {2}, {3}, {4}, {5}{6}>", HeadDim,
+          Warps, MinBlocks, typeName(*T), MaskType, MaskKind,
+          TwoBatches ? ", true" : "");
+      L.Grid[0] = ceilDiv(Longest, 16 * Warps);
+      L.Block[0] = uint32_t(32 * Warps);
+    } else if (Named) {
       RowTiles = Target.AttentionRowTiles ? Target.AttentionRowTiles : 1;
       if (Target.AttentionWarps)
         Warps = Target.AttentionWarps;
@@ -163,11 +203,13 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
       Tiling = llvm::formatv(", {0}, {1}, {2}", RowTiles, KeyTile,
                              Target.AttentionMinBlocks);
     }
-    L.NameExpr =
-        llvm::formatv("kiln::attention_mma<{0}, {1}, {2}, {3}, {4}{5}>",
-                      HeadDim, Warps, typeName(*T), MaskType, MaskKind, Tiling);
-    L.Grid[0] = ceilDiv(Longest, 16 * RowTiles * Warps);
-    L.Block[0] = uint32_t(32 * Warps);
+    if (!Short) {
+      L.NameExpr = llvm::formatv(
+          "kiln::attention_mma<{0}, {1}, {2}, {3}, {4}{5}>", HeadDim, Warps,
+          typeName(*T), MaskType, MaskKind, Tiling);
+      L.Grid[0] = ceilDiv(Longest, 16 * RowTiles * Warps);
+      L.Block[0] = uint32_t(32 * Warps);
+    }
   } else {
     // attention_simt reads any mask per element (no kind 1).
     L.NameExpr =

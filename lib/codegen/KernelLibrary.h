@@ -89,6 +89,17 @@ struct TargetInfo {
   int AttentionKeyTile = 0;
   int AttentionWarps = 0;
   int AttentionMinBlocks = 0;
+  /// attention_short (attention.cuh: every key of a sequence of at most
+  /// 128, head_dim 16 or 32, in shared memory with the CTA's queries, one
+  /// barrier). Auto: where it applies, but not on grids of at most one
+  /// 4-warp CTA an SM, which keep attention_mma's 128-key tile, and not
+  /// with a tiling named above. On: where it applies, a named tiling giving
+  /// only its warps and CTAs an SM. Off: never (`kiln compile
+  /// --attention-short auto|on|off`). On an H100, MiniLM's attention at
+  /// 256 x 128 took 0.050 against attention_mma's 0.069 ms, and the small
+  /// grid (1 x 128) was even (docs/benchmarks.md, run 18).
+  enum class Switch { Auto, On, Off };
+  Switch AttentionShort = Switch::Auto;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200

@@ -11,3 +11,15 @@ C=$(realpath "${1:-.carry}"); W=/tmp/w; mkdir -p $W $OUT/l
 T0=$(date +%s); t() { echo "== [$(( $(date +%s) - T0 )) s] $*"; }
 t env; nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 M=$W/minilm.onnx
+# Carried files may come xz-compressed as NAME.xz (the transfer limit):
+# unpack_carry points C at a folder of them all, unpacked, the rest linked.
+unpack_carry() {
+  mkdir -p $W/c
+  for f in $C/*; do
+    case $f in
+      *.xz) python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' $f $W/c/$(basename $f .xz) ;;
+      *) ln -sf $f $W/c/ ;;
+    esac
+  done
+  chmod +x $W/c/kiln* 2>/dev/null; C=$W/c
+}

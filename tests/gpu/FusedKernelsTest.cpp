@@ -409,10 +409,12 @@ INSTANTIATE_TEST_SUITE_P(
                       F32, true}),
     attentionName);
 
-// The other tilings of attention_mma (attentionTilings()) on the shapes
-// that exercise them: one key tile and several, partial tiles, CTAs past a
-// short sequence's end, every mask kind but spans (PackedTokensTest), bf16,
-// head_dim 16 and 64 where two stages of their key tiles fit.
+// The other tilings of attention_mma and attention_short
+// (attentionTilings()) on the shapes that exercise them: one key tile and
+// several, partial tiles, CTAs past a short sequence's end, every mask kind
+// but spans (PackedTokensTest), bf16, head_dim 16 and 64 where two stages
+// of their key tiles fit; attention_short's forced tilings where it
+// applies (head_dim 16 or 32, at most 128 keys).
 std::vector<AttentionCase> tilingCases() {
   const AttentionCase Shapes[] = {
       {F16, 3, 7, 12, 32, true, MaskShape::Padding, -65504.0f, F16},
@@ -429,6 +431,13 @@ std::vector<AttentionCase> tilingCases() {
       int BK = T.KeyTile ? T.KeyTile : C.HeadDim <= 64 ? 64 : 32;
       if (4 * BK * (C.HeadDim + 8) * 2 > 48 * 1024)
         continue; // two stages of K and V do not fit: the lowering refuses
+      bool ShortApplies = (C.HeadDim == 16 || C.HeadDim == 32) &&
+                          (C.SeqK ? C.SeqK : C.Seq) <= 128;
+      if (T.Short == TargetInfo::Switch::On && !ShortApplies)
+        continue; // attention_mma with these warps: the tilings above
+      if (T.Short == TargetInfo::Switch::On && T.KeyTile == 64 &&
+          C.HeadDim == 16 && T.Warps == 8)
+        continue; // one pass of 8 warps copies 128 rows: no second batch
       C.Tiling = T;
       Cases.push_back(C);
     }
@@ -546,20 +555,22 @@ graph @pool(%h: bf16[2, 5, 768]) {
 // Lowering decisions, without a GPU
 //===----------------------------------------------------------------------===//
 
-/// Lowers the one node of `IrText` with its registered rule.
+/// Lowers the last node of `IrText` (the one a test is about; any before it
+/// feed it) with its registered rule.
 llvm::Expected<NodeLowering> lowerOnly(llvm::StringRef IrText,
                                        const TargetInfo &Target = {}) {
   auto G = parseGraph(IrText, "<test>");
   if (!G)
     return G.takeError();
-  const Node &N = *(*G)->nodes().front();
+  const Node &N = *(*G)->nodes().back();
   const LoweringRule *Rule = KernelRegistry::get().lookup(N.opName());
   EXPECT_NE(Rule, nullptr) << N.opName().str();
   return (*Rule)(N, Target);
 }
 
 // The -O2 MiniLM attention at (batch 32, seq 128) in fp16: tensor cores,
-// 8 warps (384 CTAs of 128 queries), the padding mask staged per tile.
+// every key in shared memory (attention_short), 8 warps (384 CTAs of 128
+// queries) and 3 CTAs an SM, the padding mask staged once.
 TEST(FusedLoweringTest, MiniLmAttentionInstantiation) {
   auto L = lowerOnly(R"(
 graph @a(%qkv: f16[32, 128, 1152], %mask: f16[32, 1, 1, 128]) {
@@ -571,7 +582,7 @@ graph @a(%qkv: f16[32, 128, 1152], %mask: f16[32, 1, 1, 128]) {
   ASSERT_EQ(L->Launches.size(), 1u);
   const KernelLaunch &K = L->Launches[0];
   EXPECT_EQ(K.Module, "attention.cuh");
-  EXPECT_EQ(K.NameExpr, "kiln::attention_mma<32, 8, __half, __half, 1>");
+  EXPECT_EQ(K.NameExpr, "kiln::attention_short<32, 8, 3, __half, __half, 1>");
   EXPECT_EQ(K.Grid[0], 1u);
   EXPECT_EQ(K.Grid[1], 12u);
   EXPECT_EQ(K.Grid[2], 32u);
@@ -633,6 +644,99 @@ graph @a(%qkv: f16[2, 128, 768]) {
                 Target);
   ASSERT_FALSE(bool(L));
   llvm::consumeError(L.takeError());
+}
+
+// Where attention_short runs: heads of 16 or 32 over at most 128 keys a
+// sequence (spans: the PackTokens mask's row), not on the small grid unless
+// forced, never when switched off; forced on, a named tiling gives its
+// warps, CTAs an SM and (64 keys a tile) two cp.async batches, nothing else.
+TEST(FusedLoweringTest, AttentionShortWhereItApplies) {
+  using Switch = TargetInfo::Switch;
+  auto Name = [](const std::string &Ir, const TargetInfo &Target) {
+    auto L = lowerOnly(Ir, Target);
+    EXPECT_TRUE(bool(L)) << llvm::toString(L.takeError());
+    return L ? L->Launches[0].NameExpr + " grid " +
+                   std::to_string(L->Launches[0].Grid[0]) + " block " +
+                   std::to_string(L->Launches[0].Block[0])
+             : std::string();
+  };
+  auto Padded = [](int Batch, int Seq, int Heads, int HeadDim) {
+    std::string B = std::to_string(Batch), S = std::to_string(Seq),
+                H = std::to_string(Heads * HeadDim);
+    return "graph @a(%qkv: f16[" + B + ", " + S + ", " +
+           std::to_string(3 * Heads * HeadDim) + "], %mask: f16[" + B +
+           ", 1, 1, " + S +
+           "]) {\n  %y = Attention(%qkv, none, none, %mask) {num_heads = " +
+           std::to_string(Heads) + ", scale = 0.125} : f16[" + B + ", " + S +
+           ", " + H + "]\n  return %y\n}\n";
+  };
+  TargetInfo Auto, On, Off;
+  On.AttentionShort = Switch::On;
+  Off.AttentionShort = Switch::Off;
+
+  // 16 x 128 (384 CTAs of 64 queries: 4 warps, 6 CTAs an SM).
+  EXPECT_EQ(Name(Padded(16, 128, 12, 32), Auto),
+            "kiln::attention_short<32, 4, 6, __half, __half, 1> grid 2 block "
+            "128");
+  EXPECT_EQ(Name(Padded(16, 128, 12, 32), Off),
+            "kiln::attention_mma<32, 4, __half, __half, 1> grid 2 block 128");
+  // head_dim 16; 129 keys or head_dim 64 do not apply.
+  EXPECT_EQ(Name(Padded(8, 100, 16, 16), Auto),
+            "kiln::attention_short<16, 4, 6, __half, __half, 1> grid 2 block "
+            "128");
+  EXPECT_EQ(Name(Padded(4, 129, 12, 32), On),
+            "kiln::attention_mma<32, 4, __half, __half, 1> grid 3 block 128");
+  EXPECT_EQ(Name(Padded(4, 128, 6, 64), On),
+            "kiln::attention_mma<64, 4, __half, __half, 1> grid 2 block 128");
+  // The small grid (1 x 128: 24 CTAs) keeps attention_mma's 128-key tile
+  // unless forced, then 4 warps without a register cap.
+  EXPECT_EQ(Name(Padded(1, 128, 12, 32), Auto),
+            "kiln::attention_mma<32, 4, __half, __half, 1, 1, 128, 2> grid 2 "
+            "block 128");
+  EXPECT_EQ(Name(Padded(1, 128, 12, 32), On),
+            "kiln::attention_short<32, 4, 1, __half, __half, 1> grid 2 block "
+            "128");
+  // A named tiling: attention_mma unless forced; forced, its warps and CTAs.
+  TargetInfo Named = Auto;
+  Named.AttentionWarps = 2;
+  Named.AttentionMinBlocks = 8;
+  EXPECT_EQ(Name(Padded(16, 128, 12, 32), Named),
+            "kiln::attention_mma<32, 2, __half, __half, 1, 1, 0, 8> grid 4 "
+            "block 64");
+  Named.AttentionShort = Switch::On;
+  EXPECT_EQ(Name(Padded(16, 128, 12, 32), Named),
+            "kiln::attention_short<32, 2, 8, __half, __half, 1> grid 4 block "
+            "64");
+  Named.AttentionKeyTile = 64; // two cp.async batches of 64 keys
+  EXPECT_EQ(Name(Padded(16, 128, 12, 32), Named),
+            "kiln::attention_short<32, 2, 8, __half, __half, 1, true> grid 4 "
+            "block 64");
+  Named.AttentionKeyTile = 32;
+  auto L = lowerOnly(Padded(16, 128, 12, 32), Named);
+  ASSERT_FALSE(bool(L));
+  std::string Message = llvm::toString(L.takeError());
+  EXPECT_NE(Message.find("64 keys a batch only"), std::string::npos) << Message;
+  Named.AttentionKeyTile = 0;
+  Named.AttentionWarps = 3;
+  L = lowerOnly(Padded(16, 128, 12, 32), Named);
+  ASSERT_FALSE(bool(L));
+  Message = llvm::toString(L.takeError());
+  EXPECT_NE(Message.find("3 warps"), std::string::npos) << Message;
+
+  // Spans: the longest is the PackTokens mask's row, not the tokens.
+  auto Spans = [](int Seq) {
+    std::string S = std::to_string(Seq);
+    return "graph @a(%mask: i64[64, " + S +
+           "], %qkv: f16[1, 4096, 1152]) {\n  %spans = PackTokens(%mask) : "
+           "i32[64, 2]\n  %y = Attention(%qkv, none, none, none, %spans) "
+           "{num_heads = 12, scale = 0.17677669} : f16[1, 4096, 384]\n  "
+           "return %y\n}\n";
+  };
+  EXPECT_EQ(Name(Spans(128), Auto),
+            "kiln::attention_short<32, 8, 3, __half, int32_t, 3> grid 1 "
+            "block 256");
+  EXPECT_EQ(Name(Spans(256), Auto),
+            "kiln::attention_mma<32, 8, __half, int32_t, 3> grid 2 block 256");
 }
 
 TEST(FusedLoweringTest, UnsupportedHeadDimIsAnError) {

@@ -21,6 +21,9 @@
 #include "runtime/CutlassGemm.h"
 #include "runtime/EngineInternal.h"
 
+#include "llvm/ADT/SmallVector.h"
+#include "llvm/ADT/StringRef.h"
+
 #include "gtest/gtest.h"
 
 #include <algorithm>
@@ -556,9 +559,10 @@ template <class Fn> float timeInGraph(Fn Launch, int Runs) {
 /// the pass; with `GeluAfter` false, cuBLASLt's bias GEMM alone), run once
 /// on random inputs, then timed: the median of 100 graph replays, and each
 /// step's median of 100 runs without a graph.
-void timePlan(int64_t Rows, bool Cutlass, bool GeluAfter = true) {
+void timePlan(int64_t Rows, bool Cutlass, bool GeluAfter = true,
+              int64_t N = 1536, int64_t K = 384) {
   auto G = parseGraph(
-      ffnGraph(Rows / 128, 128, 384, 1536, false, GeluAfter ? "gelu" : "none"),
+      ffnGraph(Rows / 128, 128, K, N, false, GeluAfter ? "gelu" : "none"),
       "<t>");
   ASSERT_TRUE(bool(G)) << llvm::toString(G.takeError());
   CompileOptions O;
@@ -574,8 +578,8 @@ void timePlan(int64_t Rows, bool Cutlass, bool GeluAfter = true) {
   ASSERT_TRUE(bool(E)) << llvm::toString(E.takeError());
   auto Ctx = (*E)->createContext();
   ASSERT_TRUE(bool(Ctx)) << llvm::toString(Ctx.takeError());
-  Tensor X(DType::F16, {Rows / 128, 128, 384});
-  std::vector<uint16_t> H = randomHalves(Rows * 384, 5);
+  Tensor X(DType::F16, {Rows / 128, 128, K});
+  std::vector<uint16_t> H = randomHalves(Rows * K, 5);
   for (int64_t I = 0; I < X.numElements(); ++I)
     X.setDouble(I, halfToFloat(H[I]));
   std::vector<Tensor> Inputs;
@@ -586,8 +590,8 @@ void timePlan(int64_t Rows, bool Cutlass, bool GeluAfter = true) {
   ASSERT_TRUE(bool(Replays)) << llvm::toString(Replays.takeError());
   auto Steps = (*Ctx)->profileBucket(0, 100);
   ASSERT_TRUE(bool(Steps)) << llvm::toString(Steps.takeError());
-  std::printf("timing M=%lld N=1536 K=384 %s: graph replay median %.4f ms;",
-              (long long)Rows,
+  std::printf("timing M=%lld N=%lld K=%lld %s: graph replay median %.4f ms;",
+              (long long)Rows, (long long)N, (long long)K,
               Cutlass     ? "cutlass"
               : GeluAfter ? "cublaslt+pass"
                           : "cublaslt bias only",
@@ -704,7 +708,10 @@ TEST(GpuGemmGelu, CutlassProgrammaticLaunchGivesTheSameAnswers) {
 #ifdef KILN_CUTLASS_PROBE
 /// Experiments on the epilogue (built with -DKILN_CUTLASS_PROBE=ON): each
 /// variant's time at the FFN's shape, and, for the GELU variants, its
-/// worst error against the erf GELU in double on 192 rows.
+/// worst error against the erf GELU in double on 192 rows, beside
+/// cuBLASLt's bias GEMM. KILN_PROBE_SHAPES ("NxK,...", 1536x384 unless
+/// set) names other weight shapes and KILN_PROBE_VARIANTS ("1,5,...") a
+/// subset of the variants.
 TEST(GpuCutlassProbe, Epilogues) {
   std::string Why;
   if (!cutlassRuns(Why))
@@ -714,69 +721,102 @@ TEST(GpuCutlassProbe, Epilogues) {
   ASSERT_EQ(
       cudaDeviceGetAttribute(&Sms, cudaDevAttrMultiProcessorCount, Device),
       cudaSuccess);
-  const int64_t N = 1536, K = 384;
+  std::vector<std::pair<int64_t, int64_t>> Shapes = {{1536, 384}};
+  if (const char *Env = std::getenv("KILN_PROBE_SHAPES")) {
+    Shapes.clear();
+    llvm::SmallVector<llvm::StringRef> Parts;
+    llvm::StringRef(Env).split(Parts, ',');
+    for (llvm::StringRef P : Parts) {
+      auto [NText, KText] = P.split('x');
+      int64_t N = 0, K = 0;
+      ASSERT_FALSE(NText.getAsInteger(10, N) || KText.getAsInteger(10, K) ||
+                   N <= 0 || K <= 0)
+          << "KILN_PROBE_SHAPES: '" << P.str() << "' is not NxK";
+      Shapes.push_back({N, K});
+    }
+  }
+  std::vector<int> Variants;
+  if (const char *Env = std::getenv("KILN_PROBE_VARIANTS")) {
+    llvm::SmallVector<llvm::StringRef> Parts;
+    llvm::StringRef(Env).split(Parts, ',');
+    for (llvm::StringRef P : Parts) {
+      int V = -1;
+      ASSERT_FALSE(P.getAsInteger(10, V) || V < 0 ||
+                   V >= detail::cutlassProbeCount())
+          << "KILN_PROBE_VARIANTS: '" << P.str() << "' is no variant";
+      Variants.push_back(V);
+    }
+  } else {
+    for (int V = 0; V < detail::cutlassProbeCount(); ++V)
+      Variants.push_back(V);
+  }
   bool Once = std::getenv("KILN_PROBE_ONCE") != nullptr; // under ncu
   std::vector<int64_t> Ms = {32768, 8192, 4096};
   if (Once)
     Ms.resize(1);
-  for (int64_t M : Ms) {
-    GemmOperands G(M, N, K, false);
-    std::mt19937_64 Rng(7);
-    std::vector<int64_t> Rows;
-    for (int64_t R = 0; R < 64; ++R)
-      Rows.insert(Rows.end(), {R, M - 1 - R, int64_t(Rng() % M)});
-    std::vector<double> Pre(Rows.size() * N);
-    for (size_t I = 0; I < Rows.size(); ++I)
-      for (int64_t C = 0; C < N; ++C) {
-        double X = 0;
-        for (int64_t J = 0; J < K; ++J)
-          X += double(halfToFloat(G.A[Rows[I] * K + J])) *
-               halfToFloat(G.B[J * N + C]);
-        Pre[I * N + C] = X + halfToFloat(G.Bias[C]);
-      }
-    for (int V = 0; V < detail::cutlassProbeCount(); ++V) {
-      auto Run = [&](cudaStream_t Stream) -> llvm::Error {
-        std::string F = detail::launchCutlassProbe(
-            V, int(M), int(N), int(K), G.DA.P, G.DB.P, G.DBias.P, G.DD.P,
-            G.Workspace.P, GemmWorkspaceBytes, Device, Sms, Stream);
-        return F.empty() ? llvm::Error::success() : makeError(F);
-      };
-      llvm::Error E = Run(nullptr);
-      ASSERT_FALSE(bool(E)) << detail::cutlassProbeName(V) << ": "
-                            << llvm::toString(std::move(E));
-      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-      if (Once)
-        continue;
-      std::vector<uint16_t> D(M * N);
-      ASSERT_EQ(cudaMemcpy(D.data(), G.DD.P, M * N * 2, cudaMemcpyDeviceToHost),
-                cudaSuccess);
-      // Against the erf GELU (variants with a GELU), else the identity.
-      bool Gelu = std::string(detail::cutlassProbeName(V)).find("gelu") !=
-                  std::string::npos;
-      bool Bias = std::string(detail::cutlassProbeName(V)).find("no bias") ==
-                  std::string::npos;
-      double Worst = 0, WorstUlps = 0;
+  for (const auto &Shape : Shapes) {
+    const int64_t N = Shape.first, K = Shape.second;
+    for (int64_t M : Ms) {
+      GemmOperands G(M, N, K, false);
+      std::mt19937_64 Rng(7);
+      std::vector<int64_t> Rows;
+      for (int64_t R = 0; R < 64; ++R)
+        Rows.insert(Rows.end(), {R, M - 1 - R, int64_t(Rng() % M)});
+      std::vector<double> Pre(Rows.size() * N);
       for (size_t I = 0; I < Rows.size(); ++I)
         for (int64_t C = 0; C < N; ++C) {
-          double X = Pre[I * N + C] - (Bias ? 0.0 : halfToFloat(G.Bias[C]));
-          double Want =
-              Gelu ? 0.5 * X * (1.0 + std::erf(X / std::sqrt(2.0))) : X;
-          double Have = halfToFloat(D[Rows[I] * N + C]);
-          double Ulp = std::ldexp(
-              1.0, std::max(std::ilogb(std::fabs(Want) + 1e-30), -14) - 10);
-          Worst = std::max(Worst, std::fabs(Want - Have));
-          WorstUlps = std::max(WorstUlps, std::fabs(Want - Have) / Ulp);
+          double X = 0;
+          for (int64_t J = 0; J < K; ++J)
+            X += double(halfToFloat(G.A[Rows[I] * K + J])) *
+                 halfToFloat(G.B[J * N + C]);
+          Pre[I * N + C] = X + halfToFloat(G.Bias[C]);
         }
-      float Ms = timeInGraph(Run, 100);
-      std::printf("probe M=%lld N=1536 K=384 %-45s %.4f ms (%.0f TFLOP/s), "
-                  "max abs err %.3g, max %.2f fp16 ulps\n",
-                  (long long)M, detail::cutlassProbeName(V), Ms,
-                  2.0 * M * N * K / (Ms * 1e-3) / 1e12, Worst, WorstUlps);
-      EXPECT_LT(Worst, 2e-2) << detail::cutlassProbeName(V);
+      for (int V : Variants) {
+        auto Run = [&](cudaStream_t Stream) -> llvm::Error {
+          std::string F = detail::launchCutlassProbe(
+              V, int(M), int(N), int(K), G.DA.P, G.DB.P, G.DBias.P, G.DD.P,
+              G.Workspace.P, GemmWorkspaceBytes, Device, Sms, Stream);
+          return F.empty() ? llvm::Error::success() : makeError(F);
+        };
+        llvm::Error E = Run(nullptr);
+        ASSERT_FALSE(bool(E)) << detail::cutlassProbeName(V) << ": "
+                              << llvm::toString(std::move(E));
+        ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+        if (Once)
+          continue;
+        std::vector<uint16_t> D(M * N);
+        ASSERT_EQ(
+            cudaMemcpy(D.data(), G.DD.P, M * N * 2, cudaMemcpyDeviceToHost),
+            cudaSuccess);
+        // Against the erf GELU (variants with a GELU), else the identity.
+        bool Gelu = std::string(detail::cutlassProbeName(V)).find("gelu") !=
+                    std::string::npos;
+        bool Bias = std::string(detail::cutlassProbeName(V)).find("no bias") ==
+                    std::string::npos;
+        double Worst = 0, WorstUlps = 0;
+        for (size_t I = 0; I < Rows.size(); ++I)
+          for (int64_t C = 0; C < N; ++C) {
+            double X = Pre[I * N + C] - (Bias ? 0.0 : halfToFloat(G.Bias[C]));
+            double Want =
+                Gelu ? 0.5 * X * (1.0 + std::erf(X / std::sqrt(2.0))) : X;
+            double Have = halfToFloat(D[Rows[I] * N + C]);
+            double Ulp = std::ldexp(
+                1.0, std::max(std::ilogb(std::fabs(Want) + 1e-30), -14) - 10);
+            Worst = std::max(Worst, std::fabs(Want - Have));
+            WorstUlps = std::max(WorstUlps, std::fabs(Want - Have) / Ulp);
+          }
+        float Ms = timeInGraph(Run, 100);
+        std::printf("probe M=%lld N=%lld K=%lld %-45s %.4f ms (%.0f TFLOP/s), "
+                    "max abs err %.3g, max %.2f fp16 ulps\n",
+                    (long long)M, (long long)N, (long long)K,
+                    detail::cutlassProbeName(V), Ms,
+                    2.0 * M * N * K / (Ms * 1e-3) / 1e12, Worst, WorstUlps);
+        EXPECT_LT(Worst, 2e-2) << detail::cutlassProbeName(V);
+      }
+      timePlan(M, false, false, N, K);
+      if (!Once)
+        timePlan(M, false, true, N, K);
     }
-    timePlan(M, false, false);
-    if (!Once)
-      timePlan(M, false);
   }
 }
 #endif

@@ -108,15 +108,31 @@ bool runOnGpu(std::unique_ptr<Graph> G, llvm::ArrayRef<Tensor> Inputs,
 }
 
 std::string AttentionTiling::name() const {
+  using Switch = TargetInfo::Switch;
+  if (Short == Switch::On)
+    return "short_w" + std::to_string(Warps) + "_b" +
+           std::to_string(MinBlocks) +
+           (KeyTile ? "_k" + std::to_string(KeyTile) : "");
+  std::string Name = Short == Switch::Off ? "tiled" : "";
   if (!RowTiles && !KeyTile && !Warps && !MinBlocks)
-    return "default";
-  return "r" + std::to_string(RowTiles) + "_k" + std::to_string(KeyTile) +
-         "_w" + std::to_string(Warps) + "_b" + std::to_string(MinBlocks);
+    return Name.empty() ? "default" : Name;
+  return Name + (Name.empty() ? "" : "_") + "r" + std::to_string(RowTiles) +
+         "_k" + std::to_string(KeyTile) + "_w" + std::to_string(Warps) + "_b" +
+         std::to_string(MinBlocks);
 }
 
 const std::vector<AttentionTiling> &attentionTilings() {
+  using Switch = TargetInfo::Switch;
   static const std::vector<AttentionTiling> Tilings = {
-      {2, 32, 4, 0}, {2, 64, 4, 2}, {1, 128, 4, 2}, {2, 64, 2, 4}};
+      {2, 32, 4, 0},
+      {2, 64, 4, 2},
+      {1, 128, 4, 2},
+      {2, 64, 2, 4},
+      {0, 0, 0, 0, Switch::Off},
+      {0, 0, 4, 1, Switch::On},
+      {0, 64, 8, 0, Switch::On},
+      {0, 0, 2, 0, Switch::On},
+      {0, 64, 1, 0, Switch::On}};
   return Tilings;
 }
 

@@ -29,19 +29,25 @@ namespace kiln {
 /// lowering's choice.
 struct AttentionTiling {
   int RowTiles = 0, KeyTile = 0, Warps = 0, MinBlocks = 0;
+  /// TargetInfo::AttentionShort: whether attention_short may run.
+  TargetInfo::Switch Short = TargetInfo::Switch::Auto;
   void applyTo(TargetInfo &Target) const {
     Target.AttentionRowTiles = RowTiles;
     Target.AttentionKeyTile = KeyTile;
     Target.AttentionWarps = Warps;
     Target.AttentionMinBlocks = MinBlocks;
+    Target.AttentionShort = Short;
   }
-  /// "r2_k32_w4_b0", or "default"; a test-name suffix.
+  /// "r2_k32_w4_b0", "tiled" (attention_short off), "short_w4_b1"
+  /// (attention_short forced on), or "default"; a test-name suffix.
   std::string name() const;
 };
 
 /// The tilings the attention GPU tests run besides the default one (each a
-/// candidate the timing test measures): 32 queries a warp with 32 or 64
-/// keys a tile, 128 keys a tile, and 2-warp CTAs.
+/// candidate the timing test measures): attention_mma at 32 queries a warp
+/// with 32 or 64 keys a tile, 128 keys a tile, 2-warp CTAs, and its own
+/// tiling where attention_short would run; attention_short forced onto 4
+/// warps without a register cap (small grids), and onto 2 and 1 warps.
 const std::vector<AttentionTiling> &attentionTilings();
 
 struct GpuCheck {

@@ -41,8 +41,9 @@ TEST(TargetTest, KnownArchsHaveTheirSmCount) {
 // 12 heads of 128 queries at 64 a CTA are 24 CTAs, under one an SM of an
 // H100: 4 warps of 64 queries, two CTAs per head, every key in one 128-key
 // tile without the register cap. On a fake GPU of 4 SMs they fill it twice
-// over: 8 warps, one CTA of 128 queries, the default tiling; on one of 16,
-// between the two, 4 warps and the default tiling.
+// over: 8 warps, one CTA of 128 queries, every key in shared memory
+// (attention_short, 3 CTAs an SM); on one of 16, between the two, 4 warps
+// (6 CTAs an SM).
 TEST(TargetTest, FakeSmCountChangesTheAttentionGrid) {
   auto H100 = lowerAttention(targetFor("sm_90a"));
   ASSERT_TRUE(bool(H100)) << llvm::toString(H100.takeError());
@@ -56,7 +57,7 @@ TEST(TargetTest, FakeSmCountChangesTheAttentionGrid) {
   auto Between = lowerAttention(Middle);
   ASSERT_TRUE(bool(Between)) << llvm::toString(Between.takeError());
   EXPECT_EQ(Between->Launches[0].NameExpr,
-            "kiln::attention_mma<32, 4, __half, __half, 1>");
+            "kiln::attention_short<32, 4, 6, __half, __half, 1>");
   EXPECT_EQ(Between->Launches[0].Grid[0], 2u);
 
   TargetInfo Small = targetFor("sm_90a");
@@ -65,7 +66,7 @@ TEST(TargetTest, FakeSmCountChangesTheAttentionGrid) {
   ASSERT_TRUE(bool(Fake)) << llvm::toString(Fake.takeError());
   ASSERT_EQ(Fake->Launches.size(), 1u);
   EXPECT_EQ(Fake->Launches[0].NameExpr,
-            "kiln::attention_mma<32, 8, __half, __half, 1>");
+            "kiln::attention_short<32, 8, 3, __half, __half, 1>");
   EXPECT_EQ(Fake->Launches[0].Grid[0], 1u);
 }
 

@@ -96,6 +96,15 @@ static cl::opt<std::string> AttentionTilingFlag(
              "resident (0: the kernel's own register cap); empty: the "
              "default tiling"),
     cl::sub(compileSubcommand()));
+static cl::opt<std::string> AttentionShortFlag(
+    "attention-short", cl::init("auto"),
+    cl::desc("'auto' (the default): heads of 16 or 32 over sequences of at "
+             "most 128 keys run as the attention kernel that holds every key "
+             "in shared memory, except on grids of at most one 4-warp CTA an "
+             "SM and with --attention-tiling; 'on': wherever it applies, "
+             "--attention-tiling giving only its warps, CTAs an SM and (with "
+             "64 keys) keys copied in two batches; 'off': never"),
+    cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     CacheDir("cache-dir", cl::init(""),
              cl::desc("Kernel cache (default $KILN_CACHE_DIR, else "
@@ -366,6 +375,16 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return makeError("--residual-gemm: expected 'on' or 'off', got '" +
                      ResidualGemmFlag.getValue() + "'");
   Options.Target.ResidualGemm = ResidualGemmFlag == "on";
+  if (AttentionShortFlag == "auto")
+    Options.Target.AttentionShort = TargetInfo::Switch::Auto;
+  else if (AttentionShortFlag == "on")
+    Options.Target.AttentionShort = TargetInfo::Switch::On;
+  else if (AttentionShortFlag == "off")
+    Options.Target.AttentionShort = TargetInfo::Switch::Off;
+  else
+    return makeError(
+        "--attention-short: expected 'auto', 'on' or 'off', got '" +
+        AttentionShortFlag.getValue() + "'");
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);
