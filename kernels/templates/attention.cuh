@@ -221,7 +221,9 @@ struct MmaShape {
 /// staged values, -inf past the end; 2: per element from MaskBase at MaskRow; otherwise keys
 /// from SeqK on score -inf), the online softmax's rescale of O and RowSum,
 /// O += P V from the V rows at VS (ldmatrix.trans at VLane), and P's row
-/// sums on the tensor cores.
+/// sums on the tensor cores. attention_short passes its whole staged mask
+/// with MaskAt = Key0, not MaskS + Key0, and both kernels compute KLane and
+/// VLane themselves: either other way ptxas spilled at the 80-register cap.
 template <int D, int BK, int RT, int Row, typename T, typename M, int MaskKind,
           typename LoadQ>
 __device__ __forceinline__ void

@@ -143,8 +143,9 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
     // cap was faster (H200, 1 x 128: 0.0064 -> 0.0056 ms a layer, the
     // forward 0.153 -> 0.148; H100, the forward 0.155 -> 0.148;
     // docs/benchmarks.md, run 15).
-    if (!Named && HeadDim <= 32 &&
-        Sequences * Heads * ceilDiv(Longest, 64) <= Target.SmCount) {
+    bool SmallGrid = !Named && HeadDim <= 32 &&
+                     Sequences * Heads * ceilDiv(Longest, 64) <= Target.SmCount;
+    if (SmallGrid) {
       Warps = 4;
       Tiling = ", 1, 128, 2";
     }
@@ -155,11 +156,11 @@ llvm::Expected<NodeLowering> lowerAttention(const Node &N,
                  (HeadDim == 16 || HeadDim == 32) &&
                  KeysASequence <= ShortKeys &&
                  (Target.AttentionShort == TargetInfo::Switch::On ||
-                  (!Named && Tiling.empty()));
+                  (!Named && !SmallGrid));
     if (Short) {
-      int MinBlocks = 24 / Warps; // 80 registers, as attention_mma's cap
-      if (!Tiling.empty())
-        MinBlocks = 1; // the small grid: no cap, as its 128-key tile
+      // 80 registers, as attention_mma's cap; on the small grid none, as its
+      // 128-key tile.
+      int MinBlocks = SmallGrid ? 1 : 24 / Warps;
       bool TwoBatches = false;
       if (Named) {
         // Keys a tile 64: the keys arrive in two cp.async batches of 64.
