@@ -47,8 +47,8 @@ struct Variant {
 };
 
 // Registers (ptxas, sm_90a, MaskKind 1): attention_short 80 at 3 (8-warp)
-// or 6 (4-warp) CTAs an SM, 20 bytes spilled; attention_mma's default 80
-// (capped, 28 bytes spilled). The default is attention_short where it applies
+// or 6 (4-warp) CTAs an SM, no spills; attention_mma's default 80 (capped,
+// 28 bytes spilled). The default is attention_short where it applies
 // (every shape here but the small grid, 1 x 128).
 using Switch = TargetInfo::Switch;
 const Variant Variants[] = {
