@@ -82,8 +82,6 @@ done
 [ -n "${NO_PEERS:-}" ] && { t done; exit 0; }
 {
 t peers
-PEERS="python3 scripts/bench/peers.py --device cuda --warmup 5 --iters 50"
-timeout 120 $C/kiln bench $W/auto.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 --peers "$PEERS" 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
-timeout 180 $C/kiln bench $W/auto.kiln --shapes 1x128,32x128,256x128,256x32 --iters 200 --peers "$PEERS" 2>&1 | grep -E "^\| [0-9]|rror"
+peers_step $W/auto.kiln
 t done
 } 2>&1 | tee $OUT/peers.txt

@@ -39,8 +39,6 @@ KILN_GEMM_GELU_TIMING=1 KILN_PROBE_SHAPES=1152x384,384x384,384x1536,1536x384 KIL
 [ -n "${NO_PEERS:-}" ] && { t done; exit 0; }
 {
 t peers
-PEERS="python3 scripts/bench/peers.py --device cuda --warmup 5 --iters 50"
-timeout 120 $C/kiln bench $W/m.kiln --batch 256 --lengths 8:128 --seed 0 --iters 100 --peers "$PEERS" 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
-timeout 200 $C/kiln bench $W/m.kiln --shapes 1x128,32x128,256x128,256x32 --iters 200 --peers "$PEERS" 2>&1 | grep -E "^\| [0-9]|rror"
+peers_step $W/m.kiln
 t done
 } 2>&1 | tee $OUT/peers.txt

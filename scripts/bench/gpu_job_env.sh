@@ -23,3 +23,10 @@ unpack_carry() {
   done
   chmod +x $W/c/kiln* 2>/dev/null; C=$W/c
 }
+# The workloads with kiln's artifact $1 beside PyTorch eager (SDPA)
+# and torch.compile (reduce-overhead), same card and shapes.
+peers_step() {
+  local PEERS="python3 scripts/bench/peers.py --device cuda --warmup 5 --iters 50"
+  timeout 120 $C/kiln bench $1 --batch 256 --lengths 8:128 --seed 0 --iters 100 --peers "$PEERS" 2>&1 | grep -E "^lengths|^\| [0-9]|rror"
+  timeout 200 $C/kiln bench $1 --shapes 1x128,32x128,256x128,256x32 --iters 200 --peers "$PEERS" 2>&1 | grep -E "^\| [0-9]|rror"
+}
