@@ -32,6 +32,9 @@ struct GemmShape {
   /// ONNX Gemm's beta * C when C is no bias vector: added after the GEMM.
   std::optional<KernelLaunch> AddCAfter;
   bool HasBias = false;
+  /// B is a constant (a weight), which no kernel writes: kiln's own GEMM
+  /// may load it before the kernel before it has finished.
+  bool ConstantB = false;
 };
 
 /// The GEMM of a MatMul, Gemm or FusedGemm, or why cuBLASLt cannot run it.

@@ -100,6 +100,22 @@ struct TargetInfo {
   /// grid (1 x 128) was even (docs/benchmarks.md, run 18).
   enum class Switch { Auto, On, Off };
   Switch AttentionShort = Switch::Auto;
+  /// A GEMM + SkipLayerNorm of kiln's own (SmallGemmMaxRows) runs as
+  /// gemm_ksplit_layernorm_f16, the cluster splitting K (each CTA a slice
+  /// of K for whole rows, the partial sums added through distributed
+  /// shared memory), instead of gemm_skip_layernorm_f16, the cluster
+  /// splitting N. Auto: where it applies and its row blocks times the
+  /// cluster are at most two CTAs an SM (each row block reads the whole
+  /// weight once). On: wherever it applies. Off: never (`kiln compile
+  /// --ksplit-layernorm auto|on|off`). Off by default until it has run on
+  /// a GPU (scripts/bench/small_rows_gpu.sh).
+  Switch KSplitLayerNorm = Switch::Off;
+  /// kiln's own GEMMs whose B is a constant (a weight) issue the copies of
+  /// its first k-steps before they wait for the kernel before them, so
+  /// under programmatic dependent launch those loads overlap it (`kiln
+  /// compile --prefetch-weights on|off`). Off by default until it has run
+  /// on a GPU.
+  bool PrefetchWeights = false;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200

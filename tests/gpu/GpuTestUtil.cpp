@@ -63,6 +63,8 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
   Options.Target.SmallGemmMaxRows = Check.SmallGemmMaxRows;
   Options.Target.ResidualGemm = Check.ResidualGemm;
+  Options.Target.KSplitLayerNorm = Check.KSplitLayerNorm;
+  Options.Target.PrefetchWeights = Check.PrefetchWeights;
   Options.Target.CutlassGeluGemmMinRows =
       Check.CutlassGeluGemm ? 0 : TargetInfo::NeverCutlassGeluGemm;
   Check.Attention.applyTo(Options.Target);

@@ -71,6 +71,12 @@ struct GpuCheck {
   /// TargetInfo::ResidualGemm: the skip of a SkipLayerNorm added by the
   /// GEMM before it.
   bool ResidualGemm = TargetInfo().ResidualGemm;
+  /// TargetInfo::KSplitLayerNorm: which cluster kernel a GEMM +
+  /// SkipLayerNorm of kiln's own runs as.
+  TargetInfo::Switch KSplitLayerNorm = TargetInfo().KSplitLayerNorm;
+  /// TargetInfo::PrefetchWeights: kiln's own GEMMs copy weights before
+  /// they wait for the kernel before them.
+  bool PrefetchWeights = TargetInfo().PrefetchWeights;
   AttentionTiling Attention;
 };
 
