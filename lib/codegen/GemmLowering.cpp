@@ -357,15 +357,13 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
   if (auto KSplit = kSplitTiling(S, Target)) {
     KernelLaunch L;
     L.Module = "gemm_gelu.cuh";
-    L.NameExpr = "kiln::gemm_ksplit_layernorm_f16<" +
-                 std::to_string(KSplit->BM) + ", " + std::to_string(S.N) +
-                 ", " + std::to_string(KSplit->BK) + ", " +
-                 std::to_string(KSplitWarps) + ", " +
-                 std::to_string(KSplit->Stages) + ", " + Flag(S.TransB) + ", " +
-                 std::to_string(KSplit->Cluster) + ", " +
-                 cudaTypeName(P).str() + ", " + Flag(G.HasBias) + ", " +
-                 Flag(Beta) + ", " + Flag(Extra) + ", " +
-                 Flag(prefetchB(G, Target)) + ">";
+    L.NameExpr =
+        "kiln::gemm_ksplit_layernorm_f16<" + std::to_string(KSplit->BM) + ", " +
+        std::to_string(S.N) + ", " + std::to_string(KSplit->BK) + ", " +
+        std::to_string(KSplitWarps) + ", " + std::to_string(KSplit->Stages) +
+        ", " + Flag(S.TransB) + ", " + std::to_string(KSplit->Cluster) + ", " +
+        cudaTypeName(P).str() + ", " + Flag(G.HasBias) + ", " + Flag(Beta) +
+        ", " + Flag(Extra) + ", " + Flag(prefetchB(G, Target)) + ">";
     L.Grid[0] = uint32_t(KSplit->Cluster);
     L.Grid[1] = uint32_t((S.M + KSplit->BM - 1) / KSplit->BM);
     L.Block[0] = uint32_t(KSplitWarps * 32);
@@ -402,8 +400,8 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
   L.NameExpr = "kiln::gemm_skip_layernorm_f16<" +
                tileArgs(T, S.K, S.TransB, Stages, BK) + ", " +
                std::to_string(Cluster) + ", " + cudaTypeName(P).str() + ", " +
-               Flag(G.HasBias) + ", " + Flag(Beta) + ", " + Flag(Extra) +
-               ", " + Flag(prefetchB(G, Target)) + ">";
+               Flag(G.HasBias) + ", " + Flag(Beta) + ", " + Flag(Extra) + ", " +
+               Flag(prefetchB(G, Target)) + ">";
   L.Grid[0] = uint32_t(Cluster);
   L.Grid[1] = uint32_t((S.M + T.BM - 1) / T.BM);
   L.Block[0] = uint32_t(T.WarpsM * T.WarpsN * 32);
@@ -490,11 +488,40 @@ bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
               Target.Arch);
   if (!cutlassGemmBuilt())
     return No("this build has no CUTLASS kernels");
-  std::string Refusal = cutlassGeluGemmRefusal(G.Step);
+  std::string Refusal = cutlassGemmRefusal(G.Step);
   if (!Refusal.empty())
     return No(std::move(Refusal));
   G.Step.Epi = GemmStep::Epilogue::GeluErfBias;
   G.GeluAfter = false;
+  return true;
+}
+
+bool biasGemmOnCutlass(GemmShape &G, const TargetInfo &Target,
+                       std::string *Why) {
+  auto No = [&](std::string Reason) {
+    if (Why)
+      *Why = std::move(Reason);
+    return false;
+  };
+  if (G.Step.Epi != GemmStep::Epilogue::Bias || G.GeluAfter || G.AddCAfter)
+    return No("its epilogue is not a bias alone");
+  if (Target.CutlassBiasGemmMinRows == TargetInfo::NeverCutlassBiasGemm)
+    return No("not asked for (--cutlass-bias-gemm)");
+  if (G.Step.M < Target.CutlassBiasGemmMinRows)
+    return No(std::to_string(G.Step.M) + " rows, below the " +
+              std::to_string(Target.CutlassBiasGemmMinRows) +
+              " where it beat cuBLASLt (--cutlass-bias-gemm)");
+  if (Target.Arch != "sm_90a" && Target.Arch != "sm_90")
+    return No("the CUTLASS kernels are for sm_90a, the target is " +
+              Target.Arch);
+  if (!cutlassGemmBuilt())
+    return No("this build has no CUTLASS kernels");
+  if (ownGemm(G, Target))
+    return No("kiln's own GEMM runs it (--small-gemm-rows)");
+  std::string Refusal = cutlassGemmRefusal(G.Step);
+  if (!Refusal.empty())
+    return No(std::move(Refusal));
+  G.Step.Epi = GemmStep::Epilogue::CutlassBias;
   return true;
 }
 

@@ -65,6 +65,18 @@ struct TargetInfo {
   int64_t CutlassGeluGemmMinRows = DefaultCutlassGeluGemmMinRows;
   static constexpr int64_t DefaultCutlassGeluGemmMinRows = 1024;
   static constexpr int64_t NeverCutlassGeluGemm = INT64_MAX;
+  /// A GEMM whose epilogue is a bias alone, of at least this many rows,
+  /// runs on the CUTLASS kernels (GemmStep::Epilogue::CutlassBias, sm_90
+  /// targets, builds that have CUTLASS) instead of cuBLASLt, and adds no
+  /// skip (`kiln compile --cutlass-bias-gemm off|auto|on`: never, from
+  /// AutoCutlassBiasGemmMinRows, always). Never by default until it has
+  /// run in a forward on a GPU: the kernel alone was 5%, 20% and 8% ahead
+  /// of cuBLASLt on MiniLM's QKV, attention-output and FFN-output GEMMs at
+  /// 32768 rows and behind from 8192 rows down (H200, docs/benchmarks.md,
+  /// run 18), without the skip cuBLASLt adds in the forward.
+  int64_t CutlassBiasGemmMinRows = NeverCutlassBiasGemm;
+  static constexpr int64_t AutoCutlassBiasGemmMinRows = 32768;
+  static constexpr int64_t NeverCutlassBiasGemm = INT64_MAX;
   /// `kiln compile --gelu-gemm tanh`: a FusedGemm's erf GELU runs as
   /// cuBLASLt's GELU epilogue, which is the tanh approximation
   /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), ahead of every choice

@@ -22,7 +22,7 @@
 #   scripts/bench/small_rows_gpu.sh [CARRY]
 #   (CARRY holds kiln, kiln-gpu-tests, real.kiln, in.npz, ref.npz; any of
 #   them may come xz-compressed as NAME.xz, for the transfer limit;
-#   scripts/bench/small_rows_carry.sh makes it)
+#   scripts/bench/issue15_carry.sh makes it)
 . "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
 unpack_carry
 G=$C/kiln-gpu-tests

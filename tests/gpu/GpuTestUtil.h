@@ -65,6 +65,9 @@ struct GpuCheck {
   /// The CUTLASS GEMM for the erf GELU: TargetInfo::CutlassGeluGemmMinRows
   /// 0 if set, else never.
   bool CutlassGeluGemm = false;
+  /// Every bias GEMM on the CUTLASS kernels: TargetInfo::CutlassBiasGemmMinRows
+  /// 0 if set, else never.
+  bool CutlassBiasGemm = false;
   /// TargetInfo::SmallGemmMaxRows: kiln's own GEMM (and GEMM + SkipLayerNorm)
   /// up to this many rows; 0 keeps cuBLASLt.
   int64_t SmallGemmMaxRows = 0;

@@ -105,6 +105,15 @@ static cl::opt<std::string> AttentionShortFlag(
              "--attention-tiling giving only its warps, CTAs an SM and (with "
              "64 keys) keys copied in two batches; 'off': never"),
     cl::sub(compileSubcommand()));
+static cl::opt<std::string> CutlassBiasGemmFlag(
+    "cutlass-bias-gemm", cl::init("off"),
+    cl::desc("A GEMM whose epilogue is a bias alone runs on the CUTLASS "
+             "ping-pong kernel instead of cuBLASLt (sm_90): 'off' (the "
+             "default, until it is measured in a forward), 'auto' (from "
+             "32768 tokens, where the kernel alone was ahead), 'on' "
+             "(always); such a GEMM does not add a residual LayerNorm's "
+             "skip"),
+    cl::sub(compileSubcommand()));
 static cl::opt<std::string> KSplitLayerNormFlag(
     "ksplit-layernorm", cl::init("off"),
     cl::desc("For a GEMM + residual LayerNorm of kiln's own "
@@ -402,6 +411,17 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return makeError(
         "--attention-short: expected 'auto', 'on' or 'off', got '" +
         AttentionShortFlag.getValue() + "'");
+  if (CutlassBiasGemmFlag == "off")
+    Options.Target.CutlassBiasGemmMinRows = TargetInfo::NeverCutlassBiasGemm;
+  else if (CutlassBiasGemmFlag == "auto")
+    Options.Target.CutlassBiasGemmMinRows =
+        TargetInfo::AutoCutlassBiasGemmMinRows;
+  else if (CutlassBiasGemmFlag == "on")
+    Options.Target.CutlassBiasGemmMinRows = 0;
+  else
+    return makeError(
+        "--cutlass-bias-gemm: expected 'off', 'auto' or 'on', got '" +
+        CutlassBiasGemmFlag.getValue() + "'");
   if (KSplitLayerNormFlag == "auto")
     Options.Target.KSplitLayerNorm = TargetInfo::Switch::Auto;
   else if (KSplitLayerNormFlag == "on")
