@@ -585,14 +585,23 @@ __global__ void __cluster_dims__(CLUSTER, 1, 1) __launch_bounds__(WARPS_N * 32)
   cluster_arrive();
   cluster_wait(); // every CTA's partial sums are written
 
+  // A thread's I-th group of 4 columns: its row and first column among
+  // this CTA's NC, or false past the last group.
+  auto GroupAt = [&](int I, int &R, int &C) {
+    int Idx = Tid + I * Threads;
+    R = Idx / (NC / 4);
+    C = (Idx % (NC / 4)) * 4;
+    return Groups % Threads == 0 || Idx < Groups;
+  };
+
   // x = the CLUSTER partials + bias + extra + skip, 4 columns a group.
   float4 V[PerThread];
 #pragma unroll
   for (int I = 0; I < PerThread; ++I) {
-    int Idx = Tid + I * Threads;
-    if (Groups % Threads != 0 && Idx >= Groups)
+    int R, C;
+    if (!GroupAt(I, R, C))
       break;
-    int R = Idx / (NC / 4), C = (Idx % (NC / 4)) * 4, Col = int(Rank) * NC + C;
+    const int Col = int(Rank) * NC + C;
     float4 S = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
     for (int Q = 0; Q < CLUSTER; ++Q) {
@@ -669,10 +678,10 @@ __global__ void __cluster_dims__(CLUSTER, 1, 1) __launch_bounds__(WARPS_N * 32)
 
 #pragma unroll
   for (int I = 0; I < PerThread; ++I) {
-    int Idx = Tid + I * Threads;
-    if (Groups % Threads != 0 && Idx >= Groups)
+    int R, C;
+    if (!GroupAt(I, R, C))
       break;
-    int R = Idx / (NC / 4), C = (Idx % (NC / 4)) * 4, Col = int(Rank) * NC + C;
+    const int Col = int(Rank) * NC + C;
     if (Row0 + R >= M)
       continue;
     float Mu = Mean[R], Rs = Rstd[R];

@@ -265,6 +265,16 @@ std::optional<KSplitShape> kSplitTiling(const GemmStep &S,
   return std::nullopt;
 }
 
+/// Why the CUTLASS kernels cannot run `S` for `Target` (an sm_90 target,
+/// a build that has them, a shape they take), or an empty string.
+std::string cutlassRefusal(const GemmStep &S, const TargetInfo &Target) {
+  if (Target.Arch != "sm_90a" && Target.Arch != "sm_90")
+    return "the CUTLASS kernels are for sm_90a, the target is " + Target.Arch;
+  if (!cutlassGemmBuilt())
+    return "this build has no CUTLASS kernels";
+  return cutlassGemmRefusal(S);
+}
+
 } // namespace
 
 std::optional<KernelLaunch> ownGemm(const GemmShape &G,
@@ -483,13 +493,7 @@ bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
     return No(std::to_string(G.Step.M) + " rows, below the " +
               std::to_string(Target.CutlassGeluGemmMinRows) +
               " where it beats cuBLASLt and the pass (--gelu-gemm)");
-  if (Target.Arch != "sm_90a" && Target.Arch != "sm_90")
-    return No("the CUTLASS kernels are for sm_90a, the target is " +
-              Target.Arch);
-  if (!cutlassGemmBuilt())
-    return No("this build has no CUTLASS kernels");
-  std::string Refusal = cutlassGemmRefusal(G.Step);
-  if (!Refusal.empty())
+  if (std::string Refusal = cutlassRefusal(G.Step, Target); !Refusal.empty())
     return No(std::move(Refusal));
   G.Step.Epi = GemmStep::Epilogue::GeluErfBias;
   G.GeluAfter = false;
@@ -511,15 +515,9 @@ bool biasGemmOnCutlass(GemmShape &G, const TargetInfo &Target,
     return No(std::to_string(G.Step.M) + " rows, below the " +
               std::to_string(Target.CutlassBiasGemmMinRows) +
               " where it beat cuBLASLt (--cutlass-bias-gemm)");
-  if (Target.Arch != "sm_90a" && Target.Arch != "sm_90")
-    return No("the CUTLASS kernels are for sm_90a, the target is " +
-              Target.Arch);
-  if (!cutlassGemmBuilt())
-    return No("this build has no CUTLASS kernels");
   if (ownGemm(G, Target))
     return No("kiln's own GEMM runs it (--small-gemm-rows)");
-  std::string Refusal = cutlassGemmRefusal(G.Step);
-  if (!Refusal.empty())
+  if (std::string Refusal = cutlassRefusal(G.Step, Target); !Refusal.empty())
     return No(std::move(Refusal));
   G.Step.Epi = GemmStep::Epilogue::CutlassBias;
   return true;
