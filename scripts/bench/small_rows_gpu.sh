@@ -17,7 +17,8 @@
 #  3. ncu.txt: every kernel's duration in one forward at 1x128 (cuBLASLt
 #     plan, and ours);
 #  4. peers.txt: 1x128 and 32x128 beside PyTorch eager (SDPA) and
-#     torch.compile (reduce-overhead); NO_PEERS=1 skips it.
+#     torch.compile (reduce-overhead), with PEERS=1 only (the steps above
+#     take about 8 of a device call's 10 minutes).
 #
 #   scripts/bench/small_rows_gpu.sh [CARRY]
 #   (CARRY holds kiln, kiln-gpu-tests, real.kiln, in.npz, ref.npz; any of
@@ -86,7 +87,7 @@ for v in cublas own512 own512-ksplit; do
   python3 scripts/bench/ncu_kernels.py $W/ncu-$v.csv
 done
 } 2>&1 | tee $OUT/ncu.txt
-[ -n "${NO_PEERS:-}" ] && { t done; exit 0; }
+[ -z "${PEERS:-}" ] && { t done; exit 0; }
 {
 t peers
 PEERS="python3 scripts/bench/peers.py --device cuda --warmup 5 --iters 50"
