@@ -48,6 +48,9 @@ __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float X) {
 /// predecessor has completed and its writes are visible, so nothing is read
 /// or written before it; launch_dependents then lets the next kernel be
 /// scheduled. Launched without PDL (or before sm_90), both are no-ops.
+/// gemm_gelu.cuh's kernels with PREFETCH call it later, in GemmTile::run,
+/// after the copies of weights no kernel writes (tests/unit/
+/// KernelTemplatesTest.cpp checks every kernel for one or the other).
 __device__ __forceinline__ void wait_for_predecessor() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");

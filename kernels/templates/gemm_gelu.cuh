@@ -105,10 +105,17 @@ __device__ __forceinline__ float gelu_erf(float V) {
 }
 
 /// The main loop the kernels below share: `Acc` (this warp's MI x NI
-/// m16n8 accumulators) += A[Row0 .., :] B[:, Col0 ..] for the CTA's BM x BN
-/// tile, through STAGES shared-memory buffers at `Smem`
+/// m16n8 accumulators) = A[Row0 .., K0 .. K0 + KLen] B[K0 .. K0 + KLen,
+/// Col0 ..] for the CTA's BM x BN tile (K is the row length of A, and of B
+/// when TRANS_B), through STAGES shared-memory buffers at `Smem`
 /// (STAGES * (BM * BK + BK * BN) halves). Returns with every copy landed
 /// and the CTA synchronized, so the caller may reuse the buffers.
+///
+/// With PREFETCH, run waits for the predecessor kernel itself (the caller
+/// must not have), after it has issued the copies of B for the first
+/// STAGES - 1 k-steps: B is a weight no kernel writes, so under
+/// programmatic dependent launch those copies overlap the predecessor's
+/// run, and only A's wait for it.
 template <int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES,
           bool TRANS_B>
 struct GemmTile {
@@ -117,46 +124,60 @@ struct GemmTile {
   static constexpr int MI = WM / 16, NI = WN / 8;
   static constexpr int TileA = BM * BK, TileB = BK * BN;
   static_assert(WM % 16 == 0 && WN % 16 == 0, "warp tile of 16x16 steps");
+  static_assert(STAGES >= 2, "a stage in use and one being filled");
   static_assert(BK == 32 || BK % 64 == 0, "rows of 32 or 64k halves");
   static_assert(TRANS_B || BN % 64 == 0, "B rows need 8 chunks to swizzle");
-  static_assert((BM * BK / 8) % Threads == 0 && (BK * BN / 8) % Threads == 0,
-                "whole chunks per thread");
+  // Chunks of 16 bytes a thread copies a stage (the last round partial
+  // where the tile has fewer chunks than a multiple of the threads).
+  static constexpr int ChunksA = BM * BK / 8, ChunksB = BK * BN / 8;
 
-  __device__ static void run(const __half *__restrict__ A,
-                             const __half *__restrict__ B, int M, int N, int K,
-                             int Row0, int Col0, __half *Smem,
-                             float (&Acc)[MI][NI][4]) {
+  template <bool PREFETCH = false>
+  __device__ static void
+  run(const __half *__restrict__ A, const __half *__restrict__ B, int M, int N,
+      int K, int Row0, int Col0, __half *Smem, float (&Acc)[MI][NI][4],
+      int K0 = 0, int KLen = -1) {
     __half *SA = Smem;
     __half *SB = SA + STAGES * TileA;
     const int Tid = threadIdx.x, Lane = Tid & 31, Warp = Tid >> 5;
     const int WarpM = Warp / WARPS_N, WarpN = Warp % WARPS_N;
-    const int KTiles = K / BK;
+    const int KTiles = (KLen < 0 ? K : KLen) / BK;
 
-    auto LoadStage = [&](int Stage, int KTile) {
-      const int K0 = KTile * BK;
+    auto LoadA = [&](int Stage, int KTile) {
+      const int KA = K0 + KTile * BK;
       __half *DA = SA + Stage * TileA;
 #pragma unroll
-      for (int I = 0; I < BM * BK / 8 / Threads; ++I) {
+      for (int I = 0; I < (ChunksA + Threads - 1) / Threads; ++I) {
         int Idx = Tid + I * Threads, R = Idx / (BK / 8), C = Idx % (BK / 8);
+        if (ChunksA % Threads != 0 && Idx >= ChunksA)
+          break;
         int GRow = Row0 + R;
         bool Valid = GRow < M;
-        const __half *Src = A + (int64_t(Valid ? GRow : 0) * K + K0 + C * 8);
+        const __half *Src = A + (int64_t(Valid ? GRow : 0) * K + KA + C * 8);
         cp_async16(smem_addr(DA + tile_offset<BK>(R, C)), Src, Valid);
       }
+    };
+    auto LoadB = [&](int Stage, int KTile) {
+      const int KB = K0 + KTile * BK;
       __half *DB = SB + Stage * TileB;
 #pragma unroll
-      for (int I = 0; I < BK * BN / 8 / Threads; ++I) {
+      for (int I = 0; I < (ChunksB + Threads - 1) / Threads; ++I) {
         int Idx = Tid + I * Threads;
+        if (ChunksB % Threads != 0 && Idx >= ChunksB)
+          break;
         if constexpr (TRANS_B) { // B is [N, K]: the tile is BN rows of BK
           int R = Idx / (BK / 8), C = Idx % (BK / 8);
-          const __half *Src = B + (int64_t(Col0 + R) * K + K0 + C * 8);
+          const __half *Src = B + (int64_t(Col0 + R) * K + KB + C * 8);
           cp_async16(smem_addr(DB + tile_offset<BK>(R, C)), Src, true);
         } else { // B is [K, N]: the tile is BK rows of BN
           int R = Idx / (BN / 8), C = Idx % (BN / 8);
-          const __half *Src = B + (int64_t(K0 + R) * N + Col0 + C * 8);
+          const __half *Src = B + (int64_t(KB + R) * N + Col0 + C * 8);
           cp_async16(smem_addr(DB + wide_offset<BN>(R, C)), Src, true);
         }
       }
+    };
+    auto LoadStage = [&](int Stage, int KTile) {
+      LoadA(Stage, KTile);
+      LoadB(Stage, KTile);
     };
 
 #pragma unroll
@@ -167,11 +188,27 @@ struct GemmTile {
         for (int E = 0; E < 4; ++E)
           Acc[I][J][E] = 0.0f;
 
+    if constexpr (PREFETCH) {
+      // The weights' first stages, then the wait, then A's: the first
+      // commit group holds every B copy issued here.
 #pragma unroll
-    for (int S = 0; S < STAGES - 1; ++S) {
-      if (S < KTiles)
-        LoadStage(S, S);
-      asm volatile("cp.async.commit_group;");
+      for (int S = 0; S < STAGES - 1; ++S)
+        if (S < KTiles)
+          LoadB(S, S);
+      wait_for_predecessor();
+#pragma unroll
+      for (int S = 0; S < STAGES - 1; ++S) {
+        if (S < KTiles)
+          LoadA(S, S);
+        asm volatile("cp.async.commit_group;");
+      }
+    } else {
+#pragma unroll
+      for (int S = 0; S < STAGES - 1; ++S) {
+        if (S < KTiles)
+          LoadStage(S, S);
+        asm volatile("cp.async.commit_group;");
+      }
     }
 
     for (int KT = 0; KT < KTiles; ++KT) {
@@ -254,6 +291,19 @@ __device__ __forceinline__ float ld_cluster_f32(const float *P, uint32_t Rank) {
                : "memory");
   return V;
 }
+__device__ __forceinline__ float4 ld_cluster_f32x4(const float *P,
+                                                   uint32_t Rank) {
+  uint32_t Remote;
+  asm volatile("mapa.shared::cluster.u32 %0, %1, %2;"
+               : "=r"(Remote)
+               : "r"(smem_addr(P)), "r"(Rank));
+  float4 V;
+  asm volatile("ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(V.x), "=f"(V.y), "=f"(V.z), "=f"(V.w)
+               : "r"(Remote)
+               : "memory");
+  return V;
+}
 __device__ __forceinline__ void cluster_arrive() {
   asm volatile("barrier.cluster.arrive.release.aligned;" ::: "memory");
 }
@@ -267,13 +317,15 @@ __device__ __forceinline__ void cluster_wait() {
 /// projection, or any f16 GEMM the lowering gives to this kernel (small
 /// batches, where its grid of small tiles beats cuBLASLt's launch).
 template <int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES,
-          bool TRANS_B, bool GELU = true, bool HAS_BIAS = true>
+          bool TRANS_B, bool GELU = true, bool HAS_BIAS = true,
+          bool PREFETCH = false>
 __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
     gemm_bias_gelu_f16(const __half *__restrict__ A,
                        const __half *__restrict__ B,
                        const __half *__restrict__ Bias, __half *__restrict__ D,
                        int M, int N, int K) {
-  wait_for_predecessor();
+  if constexpr (!PREFETCH)
+    wait_for_predecessor();
   using namespace gemm_gelu_detail;
   using Tile = GemmTile<BM, BN, BK, WARPS_M, WARPS_N, STAGES, TRANS_B>;
   constexpr int MI = Tile::MI, NI = Tile::NI, WM = Tile::WM, WN = Tile::WN;
@@ -283,7 +335,8 @@ __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
   const int Row0 = blockIdx.y * BM, Col0 = blockIdx.x * BN;
 
   float Acc[MI][NI][4];
-  Tile::run(A, B, M, N, K, Row0, Col0, reinterpret_cast<__half *>(Smem), Acc);
+  Tile::template run<PREFETCH>(A, B, M, N, K, Row0, Col0,
+                               reinterpret_cast<__half *>(Smem), Acc);
 
   // Bias + erf GELU in fp32, rounded once to fp16, into a padded tile (rows
   // of BN + 8 halves: the 8 rows a store touches start 4 banks apart).
@@ -330,7 +383,7 @@ __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)
 /// rounds it once. P is the storage of gamma, beta and extra.
 template <int BM, int BN, int BK, int WARPS_M, int WARPS_N, int STAGES,
           bool TRANS_B, int CLUSTER, typename P, bool HAS_BIAS, bool HAS_BETA,
-          bool HAS_EXTRA>
+          bool HAS_EXTRA, bool PREFETCH = false>
 __global__ void __cluster_dims__(CLUSTER, 1, 1)
     __launch_bounds__(WARPS_M *WARPS_N * 32) gemm_skip_layernorm_f16(
         const __half *__restrict__ A, const __half *__restrict__ B,
@@ -338,7 +391,8 @@ __global__ void __cluster_dims__(CLUSTER, 1, 1)
         const P *__restrict__ Gamma, const P *__restrict__ Beta,
         const P *__restrict__ Extra, __half *__restrict__ Y, int M, int N,
         int K, float Epsilon) {
-  wait_for_predecessor();
+  if constexpr (!PREFETCH)
+    wait_for_predecessor();
   using namespace gemm_gelu_detail;
   using Tile = GemmTile<BM, BN, BK, WARPS_M, WARPS_N, STAGES, TRANS_B>;
   constexpr int MI = Tile::MI, NI = Tile::NI, WM = Tile::WM, WN = Tile::WN;
@@ -353,7 +407,8 @@ __global__ void __cluster_dims__(CLUSTER, 1, 1)
   const int Row0 = blockIdx.y * BM, Col0 = blockIdx.x * BN;
 
   float Acc[MI][NI][4];
-  Tile::run(A, B, M, N, K, Row0, Col0, reinterpret_cast<__half *>(Smem), Acc);
+  Tile::template run<PREFETCH>(A, B, M, N, K, Row0, Col0,
+                               reinterpret_cast<__half *>(Smem), Acc);
 
   // Acc becomes x = A B + bias + extra + skip, in fp32.
 #pragma unroll
@@ -461,6 +516,190 @@ __global__ void __cluster_dims__(CLUSTER, 1, 1)
   }
   __syncthreads();
   store_tile<BM, BN, Tile::Threads>(Out, Y, M, N, Row0, Col0);
+  cluster_wait();
+}
+
+/// gemm_skip_layernorm_f16's result for the few rows of a small batch,
+/// with the cluster splitting K instead of N. CTA r of the CLUSTER that
+/// shares a BM-row block multiplies the slice [r KLen, (r + 1) KLen) of K
+/// (KLen = K / CLUSTER) into a partial sum for whole rows (BN = N, each of
+/// the WARPS_N warps N / WARPS_N columns). So a CTA reads 1 / CLUSTER of
+/// A's row block, where the N-split kernel reads all of it, and its slice
+/// of B in STAGES large steps issued at once (KLen is a few k-steps), with
+/// PREFETCH before the predecessor kernel has ended. The partial sums stay
+/// in each CTA's shared memory; CTA r adds the CLUSTER partials of its NC =
+/// N / CLUSTER columns through distributed shared memory, then the bias,
+/// extra and skip. The LayerNorm's statistics are fp32: each CTA's mean of
+/// a row over its NC columns and the sum of squared deviations from it
+/// (two passes over values in shared memory), combined over the cluster in
+/// one exchange with Chan et al.'s formula for the variance of a union of
+/// groups (M2 = sum of M2_r + NC * sum of (mean_r - mean)^2).
+template <int BM, int N, int BK, int WARPS_N, int STAGES, bool TRANS_B,
+          int CLUSTER, typename P, bool HAS_BIAS, bool HAS_BETA, bool HAS_EXTRA,
+          bool PREFETCH>
+__global__ void __cluster_dims__(CLUSTER, 1, 1) __launch_bounds__(WARPS_N * 32)
+    gemm_ksplit_layernorm_f16(
+        const __half *__restrict__ A, const __half *__restrict__ B,
+        const __half *__restrict__ Bias, const __half *__restrict__ Skip,
+        const P *__restrict__ Gamma, const P *__restrict__ Beta,
+        const P *__restrict__ Extra, __half *__restrict__ Y, int M, int K,
+        float Epsilon) {
+  if constexpr (!PREFETCH)
+    wait_for_predecessor();
+  using namespace gemm_gelu_detail;
+  using Tile = GemmTile<BM, N, BK, 1, WARPS_N, STAGES, TRANS_B>;
+  constexpr int MI = Tile::MI, NI = Tile::NI, WN = Tile::WN;
+  constexpr int Threads = Tile::Threads;
+  constexpr int NC = N / CLUSTER; // the columns this CTA normalizes
+  constexpr int Groups = BM * NC / 4,
+                PerThread = (Groups + Threads - 1) / Threads;
+  constexpr int Pitch = N + 8; // of the partial sums, in floats
+  static_assert(N % CLUSTER == 0 && NC % 4 == 0, "4-column groups");
+  static_assert(BM <= Threads, "a thread per row for the statistics");
+  extern __shared__ __align__(128) unsigned char Smem[];
+  __shared__ float X[BM][NC + 1];
+  __shared__ float CtaMean[BM], CtaM2[BM]; // read by the whole cluster
+  __shared__ float Mean[BM], Rstd[BM];
+  const int Tid = threadIdx.x, Lane = Tid & 31, Warp = Tid >> 5;
+  const int G = Lane >> 2, Tq = Lane & 3;
+  const uint32_t Rank = blockIdx.x; // the grid's x is one cluster
+  const int Row0 = blockIdx.y * BM, KLen = K / CLUSTER;
+
+  float Acc[MI][NI][4];
+  Tile::template run<PREFETCH>(A, B, M, N, K, Row0, 0,
+                               reinterpret_cast<__half *>(Smem), Acc,
+                               int(Rank) * KLen, KLen);
+
+  // This CTA's partial sums for the whole rows, where the pipeline was.
+  float *Part = reinterpret_cast<float *>(Smem);
+#pragma unroll
+  for (int I = 0; I < MI; ++I)
+#pragma unroll
+    for (int J = 0; J < NI; ++J)
+#pragma unroll
+      for (int H = 0; H < 2; ++H) {
+        int R = I * 16 + G + H * 8, C = Warp * WN + J * 8 + Tq * 2;
+        *reinterpret_cast<float2 *>(Part + R * Pitch + C) =
+            make_float2(Acc[I][J][2 * H], Acc[I][J][2 * H + 1]);
+      }
+  cluster_arrive();
+  cluster_wait(); // every CTA's partial sums are written
+
+  // A thread's I-th group of 4 columns: its row and first column among
+  // this CTA's NC, or false past the last group.
+  auto GroupAt = [&](int I, int &R, int &C) {
+    int Idx = Tid + I * Threads;
+    R = Idx / (NC / 4);
+    C = (Idx % (NC / 4)) * 4;
+    return Groups % Threads == 0 || Idx < Groups;
+  };
+
+  // x = the CLUSTER partials + bias + extra + skip, 4 columns a group.
+  float4 V[PerThread];
+#pragma unroll
+  for (int I = 0; I < PerThread; ++I) {
+    int R, C;
+    if (!GroupAt(I, R, C))
+      break;
+    const int Col = int(Rank) * NC + C;
+    float4 S = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+    for (int Q = 0; Q < CLUSTER; ++Q) {
+      float4 T = ld_cluster_f32x4(Part + R * Pitch + Col, uint32_t(Q));
+      S.x += T.x;
+      S.y += T.y;
+      S.z += T.z;
+      S.w += T.w;
+    }
+    float Add[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+    for (int E = 0; E < 4; ++E) {
+      if constexpr (HAS_BIAS)
+        Add[E] += __half2float(Bias[Col + E]);
+      if constexpr (HAS_EXTRA)
+        Add[E] += to_float(Extra[Col + E]);
+    }
+    if (Row0 + R < M) {
+      uint2 Raw =
+          *reinterpret_cast<const uint2 *>(Skip + int64_t(Row0 + R) * N + Col);
+      float2 S0 = __half22float2(*reinterpret_cast<const __half2 *>(&Raw.x));
+      float2 S1 = __half22float2(*reinterpret_cast<const __half2 *>(&Raw.y));
+      Add[0] += S0.x;
+      Add[1] += S0.y;
+      Add[2] += S1.x;
+      Add[3] += S1.y;
+    }
+    V[I] = make_float4(S.x + Add[0], S.y + Add[1], S.z + Add[2], S.w + Add[3]);
+    X[R][C] = V[I].x;
+    X[R][C + 1] = V[I].y;
+    X[R][C + 2] = V[I].z;
+    X[R][C + 3] = V[I].w;
+  }
+  __syncthreads();
+
+  // Each row's mean over this CTA's columns and the sum of squared
+  // deviations from it: a warp a row.
+  for (int R = Warp; R < BM; R += WARPS_N) {
+    float S = 0.0f;
+    for (int C = Lane; C < NC; C += 32)
+      S += X[R][C];
+    float Mu = warp_sum(S) * (1.0f / float(NC)), Q = 0.0f;
+    for (int C = Lane; C < NC; C += 32) {
+      float D = X[R][C] - Mu;
+      Q += D * D;
+    }
+    Q = warp_sum(Q);
+    if (Lane == 0) {
+      CtaMean[R] = Mu;
+      CtaM2[R] = Q;
+    }
+  }
+  cluster_arrive();
+  cluster_wait(); // every CTA's statistics are written
+  if (Tid < BM) {
+    float Means[CLUSTER], Mu = 0.0f, M2 = 0.0f;
+#pragma unroll
+    for (int Q = 0; Q < CLUSTER; ++Q) {
+      Means[Q] = ld_cluster_f32(CtaMean + Tid, uint32_t(Q));
+      M2 += ld_cluster_f32(CtaM2 + Tid, uint32_t(Q));
+      Mu += Means[Q];
+    }
+    Mu *= 1.0f / float(CLUSTER);
+#pragma unroll
+    for (int Q = 0; Q < CLUSTER; ++Q)
+      M2 += float(NC) * (Means[Q] - Mu) * (Means[Q] - Mu);
+    Mean[Tid] = Mu;
+    Rstd[Tid] = rsqrtf(M2 * (1.0f / float(N)) + Epsilon);
+  }
+  // No CTA may exit while another still reads its shared memory: arrive
+  // now, wait before returning.
+  cluster_arrive();
+  __syncthreads();
+
+#pragma unroll
+  for (int I = 0; I < PerThread; ++I) {
+    int R, C;
+    if (!GroupAt(I, R, C))
+      break;
+    const int Col = int(Rank) * NC + C;
+    if (Row0 + R >= M)
+      continue;
+    float Mu = Mean[R], Rs = Rstd[R];
+    float Vals[4] = {V[I].x, V[I].y, V[I].z, V[I].w}, Out[4];
+#pragma unroll
+    for (int E = 0; E < 4; ++E) {
+      float Be = 0.0f;
+      if constexpr (HAS_BETA)
+        Be = to_float(Beta[Col + E]);
+      Out[E] = (Vals[E] - Mu) * Rs * to_float(Gamma[Col + E]) + Be;
+    }
+    __half2 H0 = __floats2half2_rn(Out[0], Out[1]);
+    __half2 H1 = __floats2half2_rn(Out[2], Out[3]);
+    uint2 Raw;
+    Raw.x = *reinterpret_cast<uint32_t *>(&H0);
+    Raw.y = *reinterpret_cast<uint32_t *>(&H1);
+    *reinterpret_cast<uint2 *>(Y + int64_t(Row0 + R) * N + Col) = Raw;
+  }
   cluster_wait();
 }
 

@@ -298,6 +298,8 @@ llvm::Expected<BucketPlan> BucketLowering::run() {
             WithGemm[LN] = {std::move(*L), std::move(Ops)};
             W.Kind = NodeKind::Absorbed;
           }
+        if (W.Kind == NodeKind::Gemm)
+          biasGemmOnCutlass(W.Gemm, Target);
         if (const Node *LN = soleSkipLayerNormUser(*N);
             LN && W.Kind == NodeKind::Gemm) {
           // The skip and any extra bias must exist when the GEMM runs.

@@ -19,6 +19,7 @@ llvm::Expected<GemmShape> gemmShape(const Node &N) {
   std::vector<int64_t> As = A.staticSizes(), Bs = B.staticSizes(),
                        Ds = N.result()->type().staticSizes();
   GemmShape G;
+  G.ConstantB = N.operand(1)->isConstant();
   GemmStep &S = G.Step;
   S.AType = A.Elem;
   S.BType = B.Elem;
@@ -200,10 +201,78 @@ std::string tileArgs(const TileShape &T, int64_t K, bool TransB,
          (TransB ? "true" : "false");
 }
 
+/// Whether kiln's own GEMM copies B's first k-steps before it waits for
+/// the kernel before it (gemm_gelu.cuh's PREFETCH): B a weight, and asked
+/// for.
+bool prefetchB(const GemmShape &G, const TargetInfo &Target) {
+  return G.ConstantB && Target.PrefetchWeights;
+}
+
 uint32_t pipelineBytes(const TileShape &T, int64_t BK, int64_t Stages) {
   // The pipeline's buffers; the epilogue's padded output tile reuses them.
   return uint32_t(
       std::max(Stages * (T.BM * BK + BK * T.BN) * 2, T.BM * (T.BN + 8) * 2));
+}
+
+/// gemm_ksplit_layernorm_f16's warps: 8, each N / 8 columns of the row.
+constexpr int64_t KSplitWarps = 8;
+
+/// The tiling of gemm_ksplit_layernorm_f16 for `S`, if it applies and the
+/// target wants it (TargetInfo::KSplitLayerNorm).
+struct KSplitShape {
+  int64_t BM, BK, Stages, Cluster, SharedBytes;
+};
+std::optional<KSplitShape> kSplitTiling(const GemmStep &S,
+                                        const TargetInfo &Target) {
+  using Sw = TargetInfo::Switch;
+  if (Target.KSplitLayerNorm == Sw::Off)
+    return std::nullopt;
+  // Whole rows in one tile: 8 warps of N / 8 columns (a multiple of 16),
+  // an accumulator of at most 64 floats a thread.
+  if (S.N % (KSplitWarps * 16) != 0 || S.N > 1024)
+    return std::nullopt;
+  for (int64_t Cluster : {8, 6, 4, 3, 2}) {
+    int64_t KLen = S.K / Cluster;
+    if (S.K % Cluster != 0 || KLen % 32 != 0 || S.N % (Cluster * 4) != 0)
+      continue;
+    // 16-row blocks while the cluster's CTAs fit the SMs once, else 32.
+    int64_t BM = (S.M + 15) / 16 * Cluster <= Target.SmCount ? 16 : 32;
+    int64_t Blocks = (S.M + BM - 1) / BM;
+    if (Target.KSplitLayerNorm == Sw::Auto &&
+        Blocks * Cluster > 2 * Target.SmCount)
+      return std::nullopt;
+    // sm_90's 227 KB of shared memory a CTA, less the kernel's static
+    // arrays (x for its columns, four statistics a row) and 1 KB.
+    int64_t Budget =
+        227 * 1024 - BM * (S.N / Cluster + 1) * 4 - 4 * BM * 4 - 1024;
+    // Steps of 64 where two stages fit, else 32; one stage more than KLen
+    // has steps within the budget, so that every copy of B's slice is
+    // issued before the kernel waits for its predecessor (the main loop
+    // keeps one stage free).
+    for (int64_t BK : {64, 32}) {
+      if (KLen % BK != 0)
+        continue;
+      int64_t StageBytes = (BM * BK + BK * S.N) * 2;
+      int64_t Stages = std::min(KLen / BK + 1, Budget / StageBytes);
+      if (Stages < 2)
+        continue;
+      int64_t Bytes = std::max(Stages * StageBytes, BM * (S.N + 8) * 4);
+      if (Bytes > Budget)
+        continue;
+      return KSplitShape{BM, BK, Stages, Cluster, Bytes};
+    }
+  }
+  return std::nullopt;
+}
+
+/// Why the CUTLASS kernels cannot run `S` for `Target` (an sm_90 target,
+/// a build that has them, a shape they take), or an empty string.
+std::string cutlassRefusal(const GemmStep &S, const TargetInfo &Target) {
+  if (Target.Arch != "sm_90a" && Target.Arch != "sm_90")
+    return "the CUTLASS kernels are for sm_90a, the target is " + Target.Arch;
+  if (!cutlassGemmBuilt())
+    return "this build has no CUTLASS kernels";
+  return cutlassGemmRefusal(S);
 }
 
 } // namespace
@@ -237,7 +306,8 @@ std::optional<KernelLaunch> ownGemm(const GemmShape &G,
   L.NameExpr = "kiln::gemm_bias_gelu_f16<" +
                tileArgs(T, S.K, S.TransB, Stages, BK) + ", " +
                (G.GeluAfter ? "true" : "false") + ", " +
-               (G.HasBias ? "true" : "false") + ">";
+               (G.HasBias ? "true" : "false") + ", " +
+               (prefetchB(G, Target) ? "true" : "false") + ">";
   L.Grid[0] = uint32_t(S.N / T.BN);
   L.Grid[1] = uint32_t((S.M + T.BM - 1) / T.BM);
   L.Block[0] = uint32_t(T.WarpsM * T.WarpsN * 32);
@@ -288,6 +358,39 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
       return No("operand " + std::to_string(I) + " holds " +
                 std::to_string(V->type().staticNumElements()) +
                 " values, not the row's " + std::to_string(S.N));
+  auto Flag = [](bool B) { return B ? "true" : "false"; };
+  const Value *Beta = LN.numOperands() > 3 ? LN.operand(3) : nullptr;
+  const Value *Extra = LN.numOperands() > 4 ? LN.operand(4) : nullptr;
+  auto Optional = [](const Value *V, unsigned I) {
+    return V ? LaunchArg::operand(I) : LaunchArg::i64(0);
+  };
+  if (auto KSplit = kSplitTiling(S, Target)) {
+    KernelLaunch L;
+    L.Module = "gemm_gelu.cuh";
+    L.NameExpr =
+        "kiln::gemm_ksplit_layernorm_f16<" + std::to_string(KSplit->BM) + ", " +
+        std::to_string(S.N) + ", " + std::to_string(KSplit->BK) + ", " +
+        std::to_string(KSplitWarps) + ", " + std::to_string(KSplit->Stages) +
+        ", " + Flag(S.TransB) + ", " + std::to_string(KSplit->Cluster) + ", " +
+        cudaTypeName(P).str() + ", " + Flag(G.HasBias) + ", " + Flag(Beta) +
+        ", " + Flag(Extra) + ", " + Flag(prefetchB(G, Target)) + ">";
+    L.Grid[0] = uint32_t(KSplit->Cluster);
+    L.Grid[1] = uint32_t((S.M + KSplit->BM - 1) / KSplit->BM);
+    L.Block[0] = uint32_t(KSplitWarps * 32);
+    L.SharedBytes = uint32_t(KSplit->SharedBytes);
+    L.Args = {LaunchArg::operand(0),
+              LaunchArg::operand(1),
+              G.HasBias ? LaunchArg::operand(2) : LaunchArg::i64(0),
+              LaunchArg::operand(3),
+              LaunchArg::operand(4),
+              Optional(Beta, 5),
+              Optional(Extra, 6),
+              LaunchArg::result(0),
+              LaunchArg::i32(S.M),
+              LaunchArg::i32(S.K),
+              LaunchArg::f32(LN.getFloat("epsilon", 1e-5f))};
+    return L;
+  }
   // A cluster of at most 8 CTAs (the portable size) of 64 or 128 columns.
   int64_t BN = S.N % 64 == 0 && S.N / 64 <= 8     ? 64
                : S.N % 128 == 0 && S.N / 128 <= 8 ? 128
@@ -302,22 +405,17 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
   if ((S.M + 31) / 32 * Cluster < Target.SmCount && S.K % 64 == 0)
     T = {16, BN, 1, 4};
   int64_t Stages = 0, BK = 0;
-  auto Flag = [](bool B) { return B ? "true" : "false"; };
-  const Value *Beta = LN.numOperands() > 3 ? LN.operand(3) : nullptr;
-  const Value *Extra = LN.numOperands() > 4 ? LN.operand(4) : nullptr;
   KernelLaunch L;
   L.Module = "gemm_gelu.cuh";
   L.NameExpr = "kiln::gemm_skip_layernorm_f16<" +
                tileArgs(T, S.K, S.TransB, Stages, BK) + ", " +
                std::to_string(Cluster) + ", " + cudaTypeName(P).str() + ", " +
-               Flag(G.HasBias) + ", " + Flag(Beta) + ", " + Flag(Extra) + ">";
+               Flag(G.HasBias) + ", " + Flag(Beta) + ", " + Flag(Extra) + ", " +
+               Flag(prefetchB(G, Target)) + ">";
   L.Grid[0] = uint32_t(Cluster);
   L.Grid[1] = uint32_t((S.M + T.BM - 1) / T.BM);
   L.Block[0] = uint32_t(T.WarpsM * T.WarpsN * 32);
   L.SharedBytes = pipelineBytes(T, BK, Stages);
-  auto Optional = [](const Value *V, unsigned I) {
-    return V ? LaunchArg::operand(I) : LaunchArg::i64(0);
-  };
   L.Args = {LaunchArg::operand(0),
             LaunchArg::operand(1),
             G.HasBias ? LaunchArg::operand(2) : LaunchArg::i64(0),
@@ -395,16 +493,33 @@ bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
     return No(std::to_string(G.Step.M) + " rows, below the " +
               std::to_string(Target.CutlassGeluGemmMinRows) +
               " where it beats cuBLASLt and the pass (--gelu-gemm)");
-  if (Target.Arch != "sm_90a" && Target.Arch != "sm_90")
-    return No("the CUTLASS kernels are for sm_90a, the target is " +
-              Target.Arch);
-  if (!cutlassGemmBuilt())
-    return No("this build has no CUTLASS kernels");
-  std::string Refusal = cutlassGeluGemmRefusal(G.Step);
-  if (!Refusal.empty())
+  if (std::string Refusal = cutlassRefusal(G.Step, Target); !Refusal.empty())
     return No(std::move(Refusal));
   G.Step.Epi = GemmStep::Epilogue::GeluErfBias;
   G.GeluAfter = false;
+  return true;
+}
+
+bool biasGemmOnCutlass(GemmShape &G, const TargetInfo &Target,
+                       std::string *Why) {
+  auto No = [&](std::string Reason) {
+    if (Why)
+      *Why = std::move(Reason);
+    return false;
+  };
+  if (G.Step.Epi != GemmStep::Epilogue::Bias || G.GeluAfter || G.AddCAfter)
+    return No("its epilogue is not a bias alone");
+  if (Target.CutlassBiasGemmMinRows == TargetInfo::NeverCutlassBiasGemm)
+    return No("not asked for (--cutlass-bias-gemm)");
+  if (G.Step.M < Target.CutlassBiasGemmMinRows)
+    return No(std::to_string(G.Step.M) + " rows, below the " +
+              std::to_string(Target.CutlassBiasGemmMinRows) +
+              " where it beat cuBLASLt (--cutlass-bias-gemm)");
+  if (ownGemm(G, Target))
+    return No("kiln's own GEMM runs it (--small-gemm-rows)");
+  if (std::string Refusal = cutlassRefusal(G.Step, Target); !Refusal.empty())
+    return No(std::move(Refusal));
+  G.Step.Epi = GemmStep::Epilogue::CutlassBias;
   return true;
 }
 

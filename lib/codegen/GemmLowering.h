@@ -32,6 +32,9 @@ struct GemmShape {
   /// ONNX Gemm's beta * C when C is no bias vector: added after the GEMM.
   std::optional<KernelLaunch> AddCAfter;
   bool HasBias = false;
+  /// B is a constant (a weight), which no kernel writes: kiln's own GEMM
+  /// may load it before the kernel before it has finished.
+  bool ConstantB = false;
 };
 
 /// The GEMM of a MatMul, Gemm or FusedGemm, or why cuBLASLt cannot run it.
@@ -91,12 +94,22 @@ bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
 /// bias) into its GEMM's epilogue (GemmStep::Epilogue::GeluErfBias, run
 /// by the CUTLASS kernels) when it has Target.CutlassGeluGemmMinRows rows
 /// or more, the target is sm_90, this build has the kernels and they take
-/// the shape (cutlassGeluGemmRefusal); with Target.GeluTanhApprox, into
+/// the shape (cutlassGemmRefusal); with Target.GeluTanhApprox, into
 /// cuBLASLt's tanh-form GELU epilogue instead, always (an approximation the
 /// caller asked for). Returns whether it did; if not, `G` is unchanged.
 /// With `Why`, says why not.
 bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
                           std::string *Why = nullptr);
+
+/// Runs the bias GEMM `G` (epilogue Bias alone) on the CUTLASS kernels
+/// (GemmStep::Epilogue::CutlassBias: the ping-pong 128x128 kernel) when it
+/// has Target.CutlassBiasGemmMinRows rows or more, the target is sm_90,
+/// this build has the kernels, kiln's own GEMM does not run it and the
+/// kernels take the shape (cutlassGemmRefusal). Such a GEMM adds no skip
+/// (residualIntoGemm takes only None and Bias). Returns whether it did;
+/// if not, `G` is unchanged. With `Why`, says why not.
+bool biasGemmOnCutlass(GemmShape &G, const TargetInfo &Target,
+                       std::string *Why = nullptr);
 
 /// The elementwise erf GELU applied in place after a GEMM.
 /// Its grid strides over the elements with a few waves of `Target`'s SMs.

@@ -65,6 +65,18 @@ struct TargetInfo {
   int64_t CutlassGeluGemmMinRows = DefaultCutlassGeluGemmMinRows;
   static constexpr int64_t DefaultCutlassGeluGemmMinRows = 1024;
   static constexpr int64_t NeverCutlassGeluGemm = INT64_MAX;
+  /// A GEMM whose epilogue is a bias alone, of at least this many rows,
+  /// runs on the CUTLASS kernels (GemmStep::Epilogue::CutlassBias, sm_90
+  /// targets, builds that have CUTLASS) instead of cuBLASLt, and adds no
+  /// skip (`kiln compile --cutlass-bias-gemm off|auto|on`: never, from
+  /// AutoCutlassBiasGemmMinRows, always). Never by default until it has
+  /// run in a forward on a GPU: the kernel alone was 5%, 20% and 8% ahead
+  /// of cuBLASLt on MiniLM's QKV, attention-output and FFN-output GEMMs at
+  /// 32768 rows and behind from 8192 rows down (H200, docs/benchmarks.md,
+  /// run 18), without the skip cuBLASLt adds in the forward.
+  int64_t CutlassBiasGemmMinRows = NeverCutlassBiasGemm;
+  static constexpr int64_t AutoCutlassBiasGemmMinRows = 32768;
+  static constexpr int64_t NeverCutlassBiasGemm = INT64_MAX;
   /// `kiln compile --gelu-gemm tanh`: a FusedGemm's erf GELU runs as
   /// cuBLASLt's GELU epilogue, which is the tanh approximation
   /// 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), ahead of every choice
@@ -100,6 +112,22 @@ struct TargetInfo {
   /// grid (1 x 128) was even (docs/benchmarks.md, run 18).
   enum class Switch { Auto, On, Off };
   Switch AttentionShort = Switch::Auto;
+  /// A GEMM + SkipLayerNorm of kiln's own (SmallGemmMaxRows) runs as
+  /// gemm_ksplit_layernorm_f16, the cluster splitting K (each CTA a slice
+  /// of K for whole rows, the partial sums added through distributed
+  /// shared memory), instead of gemm_skip_layernorm_f16, the cluster
+  /// splitting N. Auto: where it applies and its row blocks times the
+  /// cluster are at most two CTAs an SM (each row block reads the whole
+  /// weight once). On: wherever it applies. Off: never (`kiln compile
+  /// --ksplit-layernorm auto|on|off`). Off by default until it has run on
+  /// a GPU (scripts/bench/small_rows_gpu.sh).
+  Switch KSplitLayerNorm = Switch::Off;
+  /// kiln's own GEMMs whose B is a constant (a weight) issue the copies of
+  /// its first k-steps before they wait for the kernel before them, so
+  /// under programmatic dependent launch those loads overlap it (`kiln
+  /// compile --prefetch-weights on|off`). Off by default until it has run
+  /// on a GPU.
+  bool PrefetchWeights = false;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200

@@ -201,7 +201,8 @@ std::optional<bool> epilogueHasBias(GemmStep::Epilogue Epi) {
   case GemmStep::Epilogue::ReluBias:
   case GemmStep::Epilogue::GeluTanhBias:
   case GemmStep::Epilogue::GeluErfBias:
-  case GemmStep::Epilogue::ResidualBias: return true;
+  case GemmStep::Epilogue::ResidualBias:
+  case GemmStep::Epilogue::CutlassBias: return true;
   }
   return std::nullopt;
 }

@@ -81,8 +81,8 @@ autotunedPlan(ExecutionContext &Ctx, unsigned Candidates, unsigned Iterations) {
   for (size_t B = 0; B < Plan.Buckets.size(); ++B) {
     for (size_t I = 0; I < Plan.Buckets[B].Steps.size(); ++I) {
       auto *S = std::get_if<GemmStep>(&Plan.Buckets[B].Steps[I]);
-      // The CUTLASS GEMM has no cuBLASLt algorithm to choose.
-      if (!S || S->Epi == GemmStep::Epilogue::GeluErfBias)
+      // The CUTLASS GEMMs have no cuBLASLt algorithm to choose.
+      if (!S || runsOnCutlass(S->Epi))
         continue;
       std::string Key;
       llvm::raw_string_ostream(Key)

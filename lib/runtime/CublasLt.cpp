@@ -98,10 +98,10 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
   // op(A)^T: cuBLASLt's first matrix is our B, its second our A.
   auto G = std::make_unique<PreparedGemm>();
   std::string Where = "preparing the GEMM of " + S.Label;
-  if (S.Epi == GemmStep::Epilogue::GeluErfBias) {
+  if (runsOnCutlass(S.Epi)) {
     // The CUTLASS kernels run it (CutlassGemm.h): no descriptors, no
     // heuristic, nothing to autotune.
-    std::string Refusal = cutlassGeluGemmRefusal(S);
+    std::string Refusal = cutlassGemmRefusal(S);
     if (!Refusal.empty())
       return makeError(Where +
                        ": the CUTLASS kernels cannot run it: " + Refusal);
@@ -139,6 +139,7 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
     Bias = true;
     break;
   case GemmStep::Epilogue::GeluErfBias:
+  case GemmStep::Epilogue::CutlassBias:
     assert(false && "the CUTLASS GEMM returned above");
     break;
   case GemmStep::Epilogue::Residual: break; // C through beta = 1
@@ -224,8 +225,8 @@ cublasStatus_t runGemm(cublasLtHandle_t Lt, const GemmStep &S,
                        const PreparedGemm &G, const cublasLtMatmulAlgo_t &Algo,
                        const void *A, const void *B, const void *C, void *D,
                        void *Workspace, cudaStream_t Stream) {
-  if (S.Epi == GemmStep::Epilogue::GeluErfBias)
-    return CUBLAS_STATUS_NOT_SUPPORTED; // runCutlassGeluGemm runs it
+  if (runsOnCutlass(S.Epi))
+    return CUBLAS_STATUS_NOT_SUPPORTED; // runCutlassGemm runs it
   // C has D's layout; without a residual beta = 0 and C is D.
   bool Residual = hasResidual(S.Epi);
   float Alpha = S.Alpha, Beta = Residual ? 1.0f : 0.0f;

@@ -37,8 +37,8 @@ struct PreparedGemm {
 /// Describes `S` to cuBLASLt, its bias at `BiasPtr` (for the *Bias
 /// epilogues), and picks its algorithm: the stored one, else the
 /// heuristic's first. With `Candidates`, also lists up to `Count` of the
-/// heuristic's choices (for autotuning). A GeluErfBias step is no cuBLASLt
-/// GEMM: it is only checked (that the CUTLASS kernels take it and the
+/// heuristic's choices (for autotuning). A step of a CUTLASS epilogue
+/// (runsOnCutlass) is no cuBLASLt GEMM: it is only checked (that the CUTLASS kernels take it and the
 /// device runs them) and gets an empty PreparedGemm.
 llvm::Expected<std::unique_ptr<PreparedGemm>>
 prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
@@ -48,7 +48,7 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
 /// D = epilogue(alpha op(A) op(B)) on `Stream` with algorithm `Algo` (the
 /// operand swap is in the prepared layouts); the Residual epilogues add C
 /// (beta 1), the others ignore it. `Workspace` holds GemmWorkspaceBytes.
-/// Not for GeluErfBias (runCutlassGeluGemm).
+/// Not for the CUTLASS epilogues (runCutlassGemm).
 cublasStatus_t runGemm(cublasLtHandle_t Lt, const GemmStep &S,
                        const PreparedGemm &G, const cublasLtMatmulAlgo_t &Algo,
                        const void *A, const void *B, const void *C, void *D,

@@ -17,11 +17,10 @@ bool cutlassGemmBuilt() { return true; }
 // (cutlassGemmBuilt), and an artifact that has one fails to load here.
 bool cutlassGemmBuilt() { return false; }
 
-std::string detail::launchCutlassGeluGemm(CutlassTile, bool, int, int, int,
-                                          float, const void *, const void *,
-                                          const void *, void *, void *,
-                                          uint64_t, int, int, cudaStream_t,
-                                          bool) {
+std::string detail::launchCutlassGemm(CutlassTile, bool, bool, int, int, int,
+                                      float, const void *, const void *,
+                                      const void *, void *, void *, uint64_t,
+                                      int, int, cudaStream_t, bool) {
   return "this build of kiln has no CUTLASS kernels (configure it with "
          "KILN_CUTLASS_DIR)";
 }
@@ -32,7 +31,7 @@ float detail::cutlassGeluErf(float) {
 }
 #endif
 
-std::string cutlassGeluGemmRefusal(const GemmStep &S) {
+std::string cutlassGemmRefusal(const GemmStep &S) {
   if (S.AType != DType::F16 || S.BType != DType::F16 || S.DType_ != DType::F16)
     return "its operands and result are not all f16";
   if (S.Batch != 1)
@@ -65,7 +64,8 @@ llvm::Error checkCutlassDevice() {
   if (!cutlassGemmBuilt())
     return makeError("this build of kiln has no CUTLASS kernels (configure "
                      "it with KILN_CUTLASS_DIR), which a GEMM with the erf "
-                     "GELU in its epilogue needs");
+                     "GELU in its epilogue, or a bias GEMM compiled with "
+                     "--cutlass-bias-gemm, needs");
   int Device = 0, Major = 0, Minor = 0;
   KILN_CUDA(cudaGetDevice(&Device), "finding the current device");
   KILN_CUDA(
@@ -75,20 +75,22 @@ llvm::Error checkCutlassDevice() {
       cudaDeviceGetAttribute(&Minor, cudaDevAttrComputeCapabilityMinor, Device),
       "reading the compute capability");
   if (Major != 9 || Minor != 0)
-    return makeError("the CUTLASS GEMM with the erf GELU is built for sm_90a, "
-                     "device " +
+    return makeError("the CUTLASS GEMMs are built for sm_90a, device " +
                      llvm::Twine(Device) + " is sm_" + llvm::Twine(Major) +
                      llvm::Twine(Minor) +
-                     " (compile with --gelu-gemm separate for it)");
+                     " (compile with --gelu-gemm separate and "
+                     "--cutlass-bias-gemm off for it)");
   return llvm::Error::success();
 }
 
-llvm::Error runCutlassGeluGemm(const GemmStep &S, const void *A, const void *B,
-                               const void *Bias, void *D, void *Workspace,
-                               uint64_t WorkspaceBytes, cudaStream_t Stream,
-                               CutlassTile Tile, bool Programmatic) {
+llvm::Error runCutlassGemm(const GemmStep &S, const void *A, const void *B,
+                           const void *Bias, void *D, void *Workspace,
+                           uint64_t WorkspaceBytes, cudaStream_t Stream,
+                           CutlassTile Tile, bool Programmatic) {
   std::string Where = "the CUTLASS GEMM of " + S.Label;
-  std::string Refusal = cutlassGeluGemmRefusal(S);
+  if (!runsOnCutlass(S.Epi))
+    return makeError(Where + ": its epilogue is no CUTLASS one");
+  std::string Refusal = cutlassGemmRefusal(S);
   if (!Refusal.empty())
     return makeError(Where + ": " + Refusal);
   for (const void *P : {A, B, Bias, static_cast<const void *>(D)})
@@ -101,9 +103,10 @@ llvm::Error runCutlassGeluGemm(const GemmStep &S, const void *A, const void *B,
       Where);
   if (Tile == CutlassTile::Auto)
     Tile = pickCutlassTile(S, SmCount);
-  std::string Failure = detail::launchCutlassGeluGemm(
-      Tile, S.TransB, int(S.M), int(S.N), int(S.K), S.Alpha, A, B, Bias, D,
-      Workspace, WorkspaceBytes, Device, SmCount, Stream, Programmatic);
+  bool Gelu = S.Epi == GemmStep::Epilogue::GeluErfBias;
+  std::string Failure = detail::launchCutlassGemm(
+      Tile, S.TransB, Gelu, int(S.M), int(S.N), int(S.K), S.Alpha, A, B, Bias,
+      D, Workspace, WorkspaceBytes, Device, SmCount, Stream, Programmatic);
   if (!Failure.empty())
     return makeError(Where + ": " + Failure);
   return llvm::Error::success();

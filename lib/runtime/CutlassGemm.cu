@@ -1,8 +1,10 @@
-//===- CutlassGemm.cu - CUTLASS 3 GEMM + bias + erf GELU for sm_90a -------===//
+//===- CutlassGemm.cu - CUTLASS 3 GEMM + bias (+ erf GELU) for sm_90a -----===//
 //
-// The kernels behind runCutlassGeluGemm (CutlassGemm.h): three
-// configurations (CutlassTile), each for B [K,N] and B [N,K], kept of
-// eight timed on an H200 (docs/runtime.md).
+// The kernels behind runCutlassGemm (CutlassGemm.h): for the erf GELU,
+// three configurations (CutlassTile), each for B [K,N] and B [N,K], kept
+// of eight timed on an H200 (docs/runtime.md); for the bias alone, the
+// ping-pong 128x128 kernel with the builder's epilogue sub-tiles, the
+// probe's fastest at MiniLM's bias GEMMs at 32768 rows (run 18).
 //
 //   row-major D[M,N] = GELU(alpha * A[M,K] @ op(B) + bias[N])
 //   A: RowMajor (K contiguous); B [K,N] row-major: CUTLASS RowMajor B
@@ -138,6 +140,10 @@ using CooperativeEpi = cutlass::epilogue::TmaWarpSpecializedCooperative;
 using RowB = cutlass::layout::RowMajor;
 using ColB = cutlass::layout::ColumnMajor;
 
+/// The bias alone: the same per-column bias, no activation.
+using BiasOnlyFusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<
+    cutlass::epilogue::thread::Identity, Half, float, Half, Half, float>;
+
 /// Whether an epilogue's arguments take a bias (the probe's plain linear
 /// combination does not).
 template <class T, class = void> struct HasBias : std::false_type {};
@@ -193,12 +199,14 @@ std::string launch(int M, int N, int K, float Alpha, const void *A,
   return {};
 }
 
-/// The configuration `Tile` for B laid out as `LayoutB`.
+/// The configuration `Tile` for B laid out as `LayoutB`; without Gelu,
+/// the bias-only kernel.
 template <class LayoutB>
-std::string launchTile(CutlassTile Tile, int M, int N, int K, float Alpha,
-                       const void *A, const void *B, const void *Bias, void *D,
-                       void *Workspace, uint64_t WorkspaceBytes, int Device,
-                       int SmCount, cudaStream_t Stream, bool Programmatic) {
+std::string launchTile(CutlassTile Tile, bool Gelu, int M, int N, int K,
+                       float Alpha, const void *A, const void *B,
+                       const void *Bias, void *D, void *Workspace,
+                       uint64_t WorkspaceBytes, int Device, int SmCount,
+                       cudaStream_t Stream, bool Programmatic) {
   using Tile64x128 = cute::Shape<_64, _128, _64>;
   using Tile128x128 = cute::Shape<_128, _128, _64>;
   using Tile128x256 = cute::Shape<_128, _256, _64>;
@@ -207,6 +215,10 @@ std::string launchTile(CutlassTile Tile, int M, int N, int K, float Alpha,
                                     WorkspaceBytes, Device, SmCount, Stream,
                                     Programmatic);
   };
+  if (!Gelu)
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, LayoutB,
+                        cutlass::epilogue::collective::EpilogueTileAuto,
+                        cute::Shape<_1, _1, _1>, BiasOnlyFusion>{});
   switch (Tile) {
   case CutlassTile::Pingpong64x128:
     return Run(GeluGemm<Tile64x128, Pingpong, PingpongEpi, LayoutB>{});
@@ -313,8 +325,6 @@ using FfmaGeluFusion =
     cutlass::epilogue::fusion::LinCombPerColBiasEltAct<GeluErfFfma, Half, float,
                                                        Half, Half, float>;
 
-using BiasOnlyFusion = cutlass::epilogue::fusion::LinCombPerColBiasEltAct<
-    cutlass::epilogue::thread::Identity, Half, float, Half, Half, float>;
 using PlainFusion =
     cutlass::epilogue::fusion::LinearCombination<Half, float, void, float>;
 using HalfGeluFusion =
@@ -417,16 +427,17 @@ std::string detail::launchCutlassProbe(int Variant, int M, int N, int K,
 
 float detail::cutlassGeluErf(float X) { return geluErf(X); }
 
-std::string
-detail::launchCutlassGeluGemm(CutlassTile Tile, bool TransB, int M, int N,
-                              int K, float Alpha, const void *A, const void *B,
-                              const void *Bias, void *D, void *Workspace,
-                              uint64_t WorkspaceBytes, int Device, int SmCount,
-                              cudaStream_t Stream, bool Programmatic) {
-  return TransB ? launchTile<ColB>(Tile, M, N, K, Alpha, A, B, Bias, D,
+std::string detail::launchCutlassGemm(CutlassTile Tile, bool TransB, bool Gelu,
+                                      int M, int N, int K, float Alpha,
+                                      const void *A, const void *B,
+                                      const void *Bias, void *D,
+                                      void *Workspace, uint64_t WorkspaceBytes,
+                                      int Device, int SmCount,
+                                      cudaStream_t Stream, bool Programmatic) {
+  return TransB ? launchTile<ColB>(Tile, Gelu, M, N, K, Alpha, A, B, Bias, D,
                                    Workspace, WorkspaceBytes, Device, SmCount,
                                    Stream, Programmatic)
-                : launchTile<RowB>(Tile, M, N, K, Alpha, A, B, Bias, D,
+                : launchTile<RowB>(Tile, Gelu, M, N, K, Alpha, A, B, Bias, D,
                                    Workspace, WorkspaceBytes, Device, SmCount,
                                    Stream, Programmatic);
 }

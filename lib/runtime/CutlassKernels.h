@@ -30,16 +30,18 @@ enum class CutlassTile : uint8_t {
 };
 
 namespace detail {
-/// Launches D = gelu_erf(Alpha * A @ op(B) + Bias) (CutlassGemm.cu); an
-/// empty string on success, else what failed. TransB chooses B's layout
-/// ([N,K] instead of [K,N]); Programmatic launches it with programmatic
-/// dependent launch (its loads wait for the kernel before it).
-std::string launchCutlassGeluGemm(CutlassTile Tile, bool TransB, int M, int N,
-                                  int K, float Alpha, const void *A,
-                                  const void *B, const void *Bias, void *D,
-                                  void *Workspace, uint64_t WorkspaceBytes,
-                                  int Device, int SmCount, cudaStream_t Stream,
-                                  bool Programmatic);
+/// Launches D = gelu_erf(Alpha * A @ op(B) + Bias), or without Gelu D =
+/// Alpha * A @ op(B) + Bias on the ping-pong 128x128 kernel whatever
+/// `Tile` says (CutlassGemm.cu); an empty string on success, else what
+/// failed. TransB chooses B's layout ([N,K] instead of [K,N]);
+/// Programmatic launches it with programmatic dependent launch (its loads
+/// wait for the kernel before it).
+std::string launchCutlassGemm(CutlassTile Tile, bool TransB, bool Gelu, int M,
+                              int N, int K, float Alpha, const void *A,
+                              const void *B, const void *Bias, void *D,
+                              void *Workspace, uint64_t WorkspaceBytes,
+                              int Device, int SmCount, cudaStream_t Stream,
+                              bool Programmatic);
 
 #ifdef KILN_CUTLASS_PROBE
 /// Experiments (CMake -DKILN_CUTLASS_PROBE=ON only): variants of the

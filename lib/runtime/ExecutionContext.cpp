@@ -155,8 +155,8 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
                 "launching " + E->A.Plan.Kernels[K->Kernel].LoweredName +
                     " for " + K->Label);
     } else if (const auto *G = std::get_if<GemmStep>(&S)) {
-      if (G->Epi == GemmStep::Epilogue::GeluErfBias) {
-        if (llvm::Error Err = runCutlassGeluGemm(
+      if (runsOnCutlass(G->Epi)) {
+        if (llvm::Error Err = runCutlassGemm(
                 *G, address(G->A), address(G->B), address(G->Bias),
                 address(G->D), Workspace, GemmWorkspaceBytes, Stream,
                 CutlassTile::Auto, E->Programmatic))

@@ -66,7 +66,9 @@ struct GemmStep {
   /// CUTLASS kernels instead (CutlassGemm.h). Without it the erf GELU runs
   /// as a separate kernel after a Bias or None epilogue. Residual and
   /// ResidualBias add C, a matrix shaped as D (x + C, x + bias + C):
-  /// cuBLASLt's beta = 1.
+  /// cuBLASLt's beta = 1. CutlassBias is Bias run by the CUTLASS kernels
+  /// (a ping-pong 128x128 kernel that was ahead of cuBLASLt on MiniLM's
+  /// bias GEMMs at 32768 rows, docs/runtime.md).
   enum class Epilogue : uint8_t {
     None,
     Bias,
@@ -76,7 +78,8 @@ struct GemmStep {
     GeluTanhBias,
     GeluErfBias,
     Residual,
-    ResidualBias
+    ResidualBias,
+    CutlassBias
   };
   int64_t M = 0, N = 0, K = 0;
   int64_t Batch = 1;
@@ -92,6 +95,13 @@ struct GemmStep {
   std::vector<uint8_t> Algo;
   std::string Label;
 };
+
+/// Whether the CUTLASS kernels run a GEMM of epilogue `E`
+/// (runCutlassGemm), not cuBLASLt.
+inline bool runsOnCutlass(GemmStep::Epilogue E) {
+  return E == GemmStep::Epilogue::GeluErfBias ||
+         E == GemmStep::Epilogue::CutlassBias;
+}
 
 /// Whether `E` adds the matrix C (and the artifact stores C).
 inline bool hasResidual(GemmStep::Epilogue E) {

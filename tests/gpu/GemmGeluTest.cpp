@@ -277,6 +277,96 @@ TEST(GemmGeluLowering, CutlassEpilogueSaysWhyNot) {
   }
 }
 
+TEST(CutlassBiasGemmLowering, SaysWhyNot) {
+  GemmShape G;
+  G.HasBias = true;
+  G.Step.M = 32768;
+  G.Step.N = 384;
+  G.Step.K = 384;
+  G.Step.AType = G.Step.BType = G.Step.DType_ = DType::F16;
+  G.Step.Epi = GemmStep::Epilogue::Bias;
+  TargetInfo T = targetFor("sm_90a");
+  std::string Why;
+  // Off by default.
+  EXPECT_EQ(T.CutlassBiasGemmMinRows, TargetInfo::NeverCutlassBiasGemm);
+  EXPECT_FALSE(biasGemmOnCutlass(G, T, &Why));
+  EXPECT_EQ(Why, "not asked for (--cutlass-bias-gemm)");
+  T.CutlassBiasGemmMinRows = TargetInfo::AutoCutlassBiasGemmMinRows;
+  G.Step.M = 32767;
+  EXPECT_FALSE(biasGemmOnCutlass(G, T, &Why));
+  EXPECT_EQ(Why, "32767 rows, below the 32768 where it beat cuBLASLt "
+                 "(--cutlass-bias-gemm)");
+  G.Step.M = 32768;
+  G.GeluAfter = true;
+  EXPECT_FALSE(biasGemmOnCutlass(G, T, &Why));
+  EXPECT_EQ(Why, "its epilogue is not a bias alone");
+  G.GeluAfter = false;
+  G.Step.Epi = GemmStep::Epilogue::None;
+  EXPECT_FALSE(biasGemmOnCutlass(G, T, &Why));
+  EXPECT_EQ(Why, "its epilogue is not a bias alone");
+  G.Step.Epi = GemmStep::Epilogue::Bias;
+  TargetInfo Old = targetFor("sm_80");
+  Old.CutlassBiasGemmMinRows = 0;
+  EXPECT_FALSE(biasGemmOnCutlass(G, Old, &Why));
+  EXPECT_EQ(Why, "the CUTLASS kernels are for sm_90a, the target is sm_80");
+  if (!cutlassGemmBuilt()) {
+    EXPECT_FALSE(biasGemmOnCutlass(G, T, &Why));
+    EXPECT_EQ(Why, "this build has no CUTLASS kernels");
+    return;
+  }
+  T.SmallGemmMaxRows = INT64_MAX;
+  EXPECT_FALSE(biasGemmOnCutlass(G, T, &Why));
+  EXPECT_EQ(Why, "kiln's own GEMM runs it (--small-gemm-rows)");
+  T.SmallGemmMaxRows = 0;
+  G.Step.N = 100;
+  EXPECT_FALSE(biasGemmOnCutlass(G, T, &Why));
+  EXPECT_EQ(Why, "N=100 and K=384 are not both multiples of 8");
+  G.Step.N = 384;
+  EXPECT_EQ(G.Step.Epi, GemmStep::Epilogue::Bias); // unchanged when refused
+  EXPECT_TRUE(biasGemmOnCutlass(G, T, &Why));
+  EXPECT_EQ(G.Step.Epi, GemmStep::Epilogue::CutlassBias);
+}
+
+TEST(CutlassBiasGemmLowering, TheLayerNormKeepsItsSkip) {
+  // MiniLM's attention output at 256 x 128 tokens and its residual
+  // LayerNorm: by default cuBLASLt adds the skip (ResidualBias); with
+  // --cutlass-bias-gemm auto the GEMM runs on CUTLASS with its bias alone
+  // and the SkipLayerNorm kernel adds the skip; 255 x 128 stays below.
+  if (!cutlassGemmBuilt())
+    GTEST_SKIP() << "built without CUTLASS (KILN_CUTLASS_DIR)";
+  auto Graph = [](int64_t Batch) {
+    std::string Dims = std::to_string(Batch) + ", 128, 384";
+    return "graph @g(%x: f16[" + Dims + "], %skip: f16[" + Dims + "]) {\n" +
+           randomConst("w", "f16", {384, 384}, 41) +
+           randomConst("b", "f16", {384}, 42) +
+           randomConst("gamma", "f16", {384}, 43) +
+           randomConst("beta", "f16", {384}, 44) +
+           "  %y = FusedGemm(%x, %w, %b) {activation = \"none\"} : f16[" +
+           Dims +
+           "]\n"
+           "  %z = SkipLayerNorm(%y, %skip, %gamma, %beta) {epsilon = "
+           "1.0e-12} : f16[" +
+           Dims + "]\n  return %z\n}\n";
+  };
+  auto Epilogues = [&](int64_t Batch, int64_t MinRows) {
+    TargetInfo T = targetFor("sm_90a");
+    T.CutlassBiasGemmMinRows = MinRows;
+    std::vector<GemmStep::Epilogue> Out;
+    std::optional<Artifact> A = compileForTarget(Graph(Batch), T);
+    if (A)
+      for (const Step &S : A->Plan.Buckets[0].Steps)
+        if (const auto *G = std::get_if<GemmStep>(&S))
+          Out.push_back(G->Epi);
+    return Out;
+  };
+  using E = GemmStep::Epilogue;
+  constexpr int64_t Auto = TargetInfo::AutoCutlassBiasGemmMinRows;
+  EXPECT_EQ(Epilogues(256, TargetInfo::NeverCutlassBiasGemm),
+            std::vector<E>{E::ResidualBias});
+  EXPECT_EQ(Epilogues(256, Auto), std::vector<E>{E::CutlassBias});
+  EXPECT_EQ(Epilogues(255, Auto), std::vector<E>{E::ResidualBias});
+}
+
 TEST(GpuGemmGelu, CutlassThroughThePlan) {
   // The MiniLM FFN (256 tokens), 7 rows, transposed weights, and the FFN's
   // second shape (N 384, K 1536) at a row count no tile divides; through
@@ -350,8 +440,8 @@ struct GemmOperands {
               cudaSuccess);
   }
   llvm::Error run(cudaStream_t Stream, CutlassTile Tile) {
-    return runCutlassGeluGemm(S, DA.P, DB.P, DBias.P, DD.P, Workspace.P,
-                              GemmWorkspaceBytes, Stream, Tile);
+    return runCutlassGemm(S, DA.P, DB.P, DBias.P, DD.P, Workspace.P,
+                          GemmWorkspaceBytes, Stream, Tile);
   }
 };
 
@@ -365,17 +455,22 @@ const char *tileName(CutlassTile T) {
   return "?";
 }
 
-/// The CUTLASS GEMM on random inputs against a double-precision host
-/// reference of the same fp16 inputs, on every row up to 256 rows, else on
-/// the first and last 64 and 64 random ones. The result's bytes start as
-/// NaN, so a row left unwritten fails.
-void expectCutlassMatchesHost(int64_t M, int64_t N, int64_t K, bool TransB,
-                              CutlassTile Tile, float Alpha = 1.0f) {
+/// The CUTLASS GEMM (with the erf GELU, or with Epi CutlassBias the bias
+/// alone) on random inputs against a double-precision host reference of
+/// the same fp16 inputs, on every row up to 256 rows, else on the first
+/// and last 64 and 64 random ones. The result's bytes start as NaN, so a
+/// row left unwritten fails.
+void expectCutlassMatchesHost(
+    int64_t M, int64_t N, int64_t K, bool TransB, CutlassTile Tile,
+    float Alpha = 1.0f,
+    GemmStep::Epilogue Epi = GemmStep::Epilogue::GeluErfBias) {
+  bool Gelu = Epi == GemmStep::Epilogue::GeluErfBias;
   SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) +
                " K=" + std::to_string(K) + (TransB ? " transB" : "") +
-               " tile " + tileName(Tile));
+               (Gelu ? " tile " + std::string(tileName(Tile)) : " bias only"));
   GemmOperands G(M, N, K, TransB);
   G.S.Alpha = Alpha;
+  G.S.Epi = Epi;
   ASSERT_EQ(cudaMemset(G.DD.P, 0xff, M * N * 2), cudaSuccess);
   llvm::Error E = G.run(nullptr, Tile);
   ASSERT_FALSE(bool(E)) << llvm::toString(std::move(E));
@@ -404,7 +499,7 @@ void expectCutlassMatchesHost(int64_t M, int64_t N, int64_t K, bool TransB,
         X += double(halfToFloat(G.A[R * K + I])) *
              halfToFloat(TransB ? G.B[C * K + I] : G.B[I * N + C]);
       X = Alpha * X + halfToFloat(G.Bias[C]);
-      double Want = 0.5 * X * (1.0 + std::erf(X / std::sqrt(2.0)));
+      double Want = Gelu ? 0.5 * X * (1.0 + std::erf(X / std::sqrt(2.0))) : X;
       double Have = halfToFloat(D[R * N + C]);
       double Err = std::fabs(Want - Have);
       if (!(Err <= AbsTol + RelTol * std::fabs(Want))) {
@@ -494,25 +589,72 @@ TEST(GpuCutlassGeluGemm, PicksTheTileByShape) {
   EXPECT_EQ(Pick(32768), CutlassTile::Cooperative128x256);
 }
 
+TEST(GpuCutlassBiasGemm, MiniLmShapesAndTransposedWeights) {
+  // The QKV, attention-output and FFN-output GEMMs of all-MiniLM-L6-v2,
+  // the bias alone (the ping-pong 128x128 kernel), from one row to 32768
+  // and at row counts no tile divides.
+  std::string Why;
+  if (!cutlassRuns(Why))
+    GTEST_SKIP() << Why;
+  const auto Bias = GemmStep::Epilogue::CutlassBias;
+  for (int64_t M : {1, 200, 4097, 32768}) {
+    expectCutlassMatchesHost(M, 1152, 384, false, CutlassTile::Auto, 1.0f,
+                             Bias);
+    expectCutlassMatchesHost(M, 384, 384, false, CutlassTile::Auto, 1.0f, Bias);
+  }
+  expectCutlassMatchesHost(4096, 384, 1536, false, CutlassTile::Auto, 1.0f,
+                           Bias);
+  expectCutlassMatchesHost(300, 384, 1536, true, CutlassTile::Auto, 0.5f, Bias);
+  expectCutlassMatchesHost(77, 1152, 384, true, CutlassTile::Auto, 1.0f, Bias);
+}
+
+TEST(GpuCutlassBiasGemm, ThroughThePlanBesideTheLayerNorm) {
+  // A projection and the residual LayerNorm after it, and a bias GEMM
+  // alone, with every bias GEMM on CUTLASS: the GEMM adds no skip, the
+  // SkipLayerNorm kernel does (through the artifact, the context's
+  // preparation and a CUDA graph).
+  GpuCheck C;
+  C.AbsTol = C.RelTol = 8e-3;
+  C.CutlassBiasGemm = true;
+  C.FusedGeluGemmMaxRows = 0;
+  std::string Ir =
+      "graph @g(%x: f16[2, 100, 384], %skip: f16[2, 100, 384]) {\n" +
+      randomConst("w", "f16", {384, 384}, 41) +
+      randomConst("b", "f16", {384}, 42) +
+      randomConst("gamma", "f16", {384}, 43) +
+      randomConst("beta", "f16", {384}, 44) +
+      "  %y = FusedGemm(%x, %w, %b) {activation = \"none\"} : "
+      "f16[2, 100, 384]\n"
+      "  %z = SkipLayerNorm(%y, %skip, %gamma, %beta) {epsilon = 1.0e-12} : "
+      "f16[2, 100, 384]\n  return %z\n}\n";
+  expectGpuMatchesReference(Ir, C);
+  std::string Alone =
+      "graph @g(%x: f16[3, 50, 384]) {\n" +
+      randomConst("w", "f16", {1152, 384}, 45) +
+      randomConst("b", "f16", {1152}, 46) +
+      "  %y = FusedGemm(%x, %w, %b) {activation = \"none\", trans_b = 1} : "
+      "f16[3, 50, 1152]\n  return %y\n}\n";
+  expectGpuMatchesReference(Alone, C);
+}
+
 TEST(GpuCutlassGeluGemm, RefusesWhatItCannotRun) {
   GemmStep S;
   S.M = 64;
   S.N = 100;
   S.K = 384;
   S.AType = S.BType = S.DType_ = DType::F16;
-  EXPECT_EQ(cutlassGeluGemmRefusal(S),
+  EXPECT_EQ(cutlassGemmRefusal(S),
             "N=100 and K=384 are not both multiples of 8");
   S.N = 128;
-  EXPECT_EQ(cutlassGeluGemmRefusal(S), "");
+  EXPECT_EQ(cutlassGemmRefusal(S), "");
   S.Batch = 2;
-  EXPECT_EQ(cutlassGeluGemmRefusal(S), "it is batched");
+  EXPECT_EQ(cutlassGemmRefusal(S), "it is batched");
   S.Batch = 1;
   S.TransA = true;
-  EXPECT_EQ(cutlassGeluGemmRefusal(S), "A is transposed");
+  EXPECT_EQ(cutlassGemmRefusal(S), "A is transposed");
   S.TransA = false;
   S.DType_ = DType::BF16;
-  EXPECT_EQ(cutlassGeluGemmRefusal(S),
-            "its operands and result are not all f16");
+  EXPECT_EQ(cutlassGemmRefusal(S), "its operands and result are not all f16");
 }
 
 float median(std::vector<float> V) {

@@ -63,8 +63,12 @@ void check(std::unique_ptr<Graph> G, const GpuCheck &Check) {
   Options.Target.FusedGeluGemmMaxRows = Check.FusedGeluGemmMaxRows;
   Options.Target.SmallGemmMaxRows = Check.SmallGemmMaxRows;
   Options.Target.ResidualGemm = Check.ResidualGemm;
+  Options.Target.KSplitLayerNorm = Check.KSplitLayerNorm;
+  Options.Target.PrefetchWeights = Check.PrefetchWeights;
   Options.Target.CutlassGeluGemmMinRows =
       Check.CutlassGeluGemm ? 0 : TargetInfo::NeverCutlassGeluGemm;
+  Options.Target.CutlassBiasGemmMinRows =
+      Check.CutlassBiasGemm ? 0 : TargetInfo::NeverCutlassBiasGemm;
   Check.Attention.applyTo(Options.Target);
   std::vector<Tensor> Got;
   if (!runOnGpu(std::move(G), Inputs, Got, Options))

@@ -65,12 +65,21 @@ struct GpuCheck {
   /// The CUTLASS GEMM for the erf GELU: TargetInfo::CutlassGeluGemmMinRows
   /// 0 if set, else never.
   bool CutlassGeluGemm = false;
+  /// Every bias GEMM on the CUTLASS kernels: TargetInfo::CutlassBiasGemmMinRows
+  /// 0 if set, else never.
+  bool CutlassBiasGemm = false;
   /// TargetInfo::SmallGemmMaxRows: kiln's own GEMM (and GEMM + SkipLayerNorm)
   /// up to this many rows; 0 keeps cuBLASLt.
   int64_t SmallGemmMaxRows = 0;
   /// TargetInfo::ResidualGemm: the skip of a SkipLayerNorm added by the
   /// GEMM before it.
   bool ResidualGemm = TargetInfo().ResidualGemm;
+  /// TargetInfo::KSplitLayerNorm: which cluster kernel a GEMM +
+  /// SkipLayerNorm of kiln's own runs as.
+  TargetInfo::Switch KSplitLayerNorm = TargetInfo().KSplitLayerNorm;
+  /// TargetInfo::PrefetchWeights: kiln's own GEMMs copy weights before
+  /// they wait for the kernel before them.
+  bool PrefetchWeights = TargetInfo().PrefetchWeights;
   AttentionTiling Attention;
 };
 

@@ -31,6 +31,12 @@ config.substitutions.append(
     ("%FileCheck", os.path.join(llvm_bin, "FileCheck") + " --enable-var-scope"))
 config.substitutions.append(("%python", os.path.join(repo_root, ".venv", "bin", "python")))
 
+# Builds with the CUTLASS kernels (CMake found KILN_CUTLASS_DIR): the
+# lowering emits CUTLASS GEMM steps only there.
+if os.path.exists(os.path.join(build_dir, "CMakeFiles", "kiln_runtime.dir", "lib",
+                               "runtime", "CutlassGemm.cu.o")):
+    config.available_features.add("cutlass")
+
 for tool in ("kiln-opt", "kiln"):
     if not os.path.exists(os.path.join(tools_dir, tool)):
         lit_config.warning("%s not found in %s (set KILN_BUILD_DIR)" % (tool, tools_dir))

@@ -164,10 +164,26 @@ TEST(Artifact, GeluErfBiasEpilogueRoundTripsAndTheNextValueIsRefused) {
   G.Bias.Bytes = 16;
   EXPECT_NE(errorOf(validateArtifact(A)), "<no error>");
   G.Bias.Bytes = 32;
-  G.Epi = GemmStep::Epilogue(uint8_t(GemmStep::Epilogue::ResidualBias) + 1);
+  G.Epi = GemmStep::Epilogue(uint8_t(GemmStep::Epilogue::CutlassBias) + 1);
   EXPECT_EQ(errorOf(parseArtifact(serializeArtifact(A), "m.kiln")),
             "m.kiln: bucket (batch 8): step 0 (gemm '/MatMul'): invalid "
-            "epilogue 9");
+            "epilogue 10");
+}
+
+TEST(Artifact, CutlassBiasEpilogueRoundTripsAndNeedsItsBias) {
+  Artifact A = makeArtifact();
+  GemmStep &G = std::get<GemmStep>(A.Plan.Buckets[1].Steps[0]);
+  G.Epi = GemmStep::Epilogue::CutlassBias;
+  ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
+  llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");
+  ASSERT_TRUE(bool(B)) << errorOf(B.takeError());
+  EXPECT_EQ(std::get<GemmStep>(B->Plan.Buckets[1].Steps[0]).Epi,
+            GemmStep::Epilogue::CutlassBias);
+  EXPECT_EQ(dump(A), dump(*B));
+  EXPECT_TRUE(runsOnCutlass(GemmStep::Epilogue::CutlassBias));
+  EXPECT_FALSE(runsOnCutlass(GemmStep::Epilogue::Bias));
+  G.Bias.Bytes = 16;
+  EXPECT_NE(errorOf(validateArtifact(A)), "<no error>");
 }
 
 TEST(Artifact, ResidualEpiloguesStoreCAndCheckIt) {

@@ -105,6 +105,32 @@ static cl::opt<std::string> AttentionShortFlag(
              "--attention-tiling giving only its warps, CTAs an SM and (with "
              "64 keys) keys copied in two batches; 'off': never"),
     cl::sub(compileSubcommand()));
+static cl::opt<std::string> CutlassBiasGemmFlag(
+    "cutlass-bias-gemm", cl::init("off"),
+    cl::desc("A GEMM whose epilogue is a bias alone runs on the CUTLASS "
+             "ping-pong kernel instead of cuBLASLt (sm_90): 'off' (the "
+             "default, until it is measured in a forward), 'auto' (from "
+             "32768 tokens, where the kernel alone was ahead), 'on' "
+             "(always); such a GEMM does not add a residual LayerNorm's "
+             "skip"),
+    cl::sub(compileSubcommand()));
+static cl::opt<std::string> KSplitLayerNormFlag(
+    "ksplit-layernorm", cl::init("off"),
+    cl::desc("For a GEMM + residual LayerNorm of kiln's own "
+             "(--small-gemm-rows): 'auto': the kernel whose thread-block "
+             "cluster splits K (whole rows a CTA, partial sums added through "
+             "distributed shared memory) where it applies and its row blocks "
+             "times the cluster are at most two CTAs an SM; 'on': wherever "
+             "it applies; 'off' (the default, until it is measured): the "
+             "cluster splits N"),
+    cl::sub(compileSubcommand()));
+static cl::opt<std::string> PrefetchWeightsFlag(
+    "prefetch-weights", cl::init("off"),
+    cl::desc("'on': kiln's own GEMMs copy a weight's first k-steps before "
+             "they wait for the kernel before them, so under programmatic "
+             "dependent launch the copies overlap it; 'off' (the default, "
+             "until it is measured): after"),
+    cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     CacheDir("cache-dir", cl::init(""),
              cl::desc("Kernel cache (default $KILN_CACHE_DIR, else "
@@ -385,6 +411,31 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return makeError(
         "--attention-short: expected 'auto', 'on' or 'off', got '" +
         AttentionShortFlag.getValue() + "'");
+  if (CutlassBiasGemmFlag == "off")
+    Options.Target.CutlassBiasGemmMinRows = TargetInfo::NeverCutlassBiasGemm;
+  else if (CutlassBiasGemmFlag == "auto")
+    Options.Target.CutlassBiasGemmMinRows =
+        TargetInfo::AutoCutlassBiasGemmMinRows;
+  else if (CutlassBiasGemmFlag == "on")
+    Options.Target.CutlassBiasGemmMinRows = 0;
+  else
+    return makeError(
+        "--cutlass-bias-gemm: expected 'off', 'auto' or 'on', got '" +
+        CutlassBiasGemmFlag.getValue() + "'");
+  if (KSplitLayerNormFlag == "auto")
+    Options.Target.KSplitLayerNorm = TargetInfo::Switch::Auto;
+  else if (KSplitLayerNormFlag == "on")
+    Options.Target.KSplitLayerNorm = TargetInfo::Switch::On;
+  else if (KSplitLayerNormFlag == "off")
+    Options.Target.KSplitLayerNorm = TargetInfo::Switch::Off;
+  else
+    return makeError(
+        "--ksplit-layernorm: expected 'auto', 'on' or 'off', got '" +
+        KSplitLayerNormFlag.getValue() + "'");
+  if (PrefetchWeightsFlag != "on" && PrefetchWeightsFlag != "off")
+    return makeError("--prefetch-weights: expected 'on' or 'off', got '" +
+                     PrefetchWeightsFlag.getValue() + "'");
+  Options.Target.PrefetchWeights = PrefetchWeightsFlag == "on";
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);
