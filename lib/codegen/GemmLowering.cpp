@@ -364,31 +364,36 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
   auto Optional = [](const Value *V, unsigned I) {
     return V ? LaunchArg::operand(I) : LaunchArg::i64(0);
   };
+  // What the two kernels share: their last template arguments, and their
+  // arguments up to M (G's A, B and bias, LN's skip, scale, bias and extra
+  // bias, the result); the sizes after M and the epsilon follow.
+  std::string Tail = cudaTypeName(P).str() + ", " + Flag(G.HasBias) + ", " +
+                     Flag(Beta) + ", " + Flag(Extra) + ", " +
+                     Flag(prefetchB(G, Target)) + ">";
+  KernelLaunch L;
+  L.Module = "gemm_gelu.cuh";
+  L.Args = {LaunchArg::operand(0),
+            LaunchArg::operand(1),
+            G.HasBias ? LaunchArg::operand(2) : LaunchArg::i64(0),
+            LaunchArg::operand(3),
+            LaunchArg::operand(4),
+            Optional(Beta, 5),
+            Optional(Extra, 6),
+            LaunchArg::result(0),
+            LaunchArg::i32(S.M)};
+  LaunchArg Epsilon = LaunchArg::f32(LN.getFloat("epsilon", 1e-5f));
   if (auto KSplit = kSplitTiling(S, Target)) {
-    KernelLaunch L;
-    L.Module = "gemm_gelu.cuh";
-    L.NameExpr =
-        "kiln::gemm_ksplit_layernorm_f16<" + std::to_string(KSplit->BM) + ", " +
-        std::to_string(S.N) + ", " + std::to_string(KSplit->BK) + ", " +
-        std::to_string(KSplitWarps) + ", " + std::to_string(KSplit->Stages) +
-        ", " + Flag(S.TransB) + ", " + std::to_string(KSplit->Cluster) + ", " +
-        cudaTypeName(P).str() + ", " + Flag(G.HasBias) + ", " + Flag(Beta) +
-        ", " + Flag(Extra) + ", " + Flag(prefetchB(G, Target)) + ">";
+    L.NameExpr = "kiln::gemm_ksplit_layernorm_f16<" +
+                 std::to_string(KSplit->BM) + ", " + std::to_string(S.N) +
+                 ", " + std::to_string(KSplit->BK) + ", " +
+                 std::to_string(KSplitWarps) + ", " +
+                 std::to_string(KSplit->Stages) + ", " + Flag(S.TransB) + ", " +
+                 std::to_string(KSplit->Cluster) + ", " + Tail;
     L.Grid[0] = uint32_t(KSplit->Cluster);
     L.Grid[1] = uint32_t((S.M + KSplit->BM - 1) / KSplit->BM);
     L.Block[0] = uint32_t(KSplitWarps * 32);
     L.SharedBytes = uint32_t(KSplit->SharedBytes);
-    L.Args = {LaunchArg::operand(0),
-              LaunchArg::operand(1),
-              G.HasBias ? LaunchArg::operand(2) : LaunchArg::i64(0),
-              LaunchArg::operand(3),
-              LaunchArg::operand(4),
-              Optional(Beta, 5),
-              Optional(Extra, 6),
-              LaunchArg::result(0),
-              LaunchArg::i32(S.M),
-              LaunchArg::i32(S.K),
-              LaunchArg::f32(LN.getFloat("epsilon", 1e-5f))};
+    L.Args.insert(L.Args.end(), {LaunchArg::i32(S.K), Epsilon});
     return L;
   }
   // A cluster of at most 8 CTAs (the portable size) of 64 or 128 columns.
@@ -405,29 +410,15 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
   if ((S.M + 31) / 32 * Cluster < Target.SmCount && S.K % 64 == 0)
     T = {16, BN, 1, 4};
   int64_t Stages = 0, BK = 0;
-  KernelLaunch L;
-  L.Module = "gemm_gelu.cuh";
   L.NameExpr = "kiln::gemm_skip_layernorm_f16<" +
                tileArgs(T, S.K, S.TransB, Stages, BK) + ", " +
-               std::to_string(Cluster) + ", " + cudaTypeName(P).str() + ", " +
-               Flag(G.HasBias) + ", " + Flag(Beta) + ", " + Flag(Extra) + ", " +
-               Flag(prefetchB(G, Target)) + ">";
+               std::to_string(Cluster) + ", " + Tail;
   L.Grid[0] = uint32_t(Cluster);
   L.Grid[1] = uint32_t((S.M + T.BM - 1) / T.BM);
   L.Block[0] = uint32_t(T.WarpsM * T.WarpsN * 32);
   L.SharedBytes = pipelineBytes(T, BK, Stages);
-  L.Args = {LaunchArg::operand(0),
-            LaunchArg::operand(1),
-            G.HasBias ? LaunchArg::operand(2) : LaunchArg::i64(0),
-            LaunchArg::operand(3),
-            LaunchArg::operand(4),
-            Optional(Beta, 5),
-            Optional(Extra, 6),
-            LaunchArg::result(0),
-            LaunchArg::i32(S.M),
-            LaunchArg::i32(S.N),
-            LaunchArg::i32(S.K),
-            LaunchArg::f32(LN.getFloat("epsilon", 1e-5f))};
+  L.Args.insert(L.Args.end(),
+                {LaunchArg::i32(S.N), LaunchArg::i32(S.K), Epsilon});
   return L;
 }
 

@@ -325,6 +325,28 @@ static llvm::Error reportPruning(const Graph &Unpruned, const Artifact &A) {
   return llvm::Error::success();
 }
 
+/// `--Flag auto|on|off` as a TargetInfo::Switch.
+static llvm::Expected<TargetInfo::Switch> parseSwitch(llvm::StringRef Value,
+                                                      llvm::StringRef Flag) {
+  if (Value == "auto")
+    return TargetInfo::Switch::Auto;
+  if (Value == "on")
+    return TargetInfo::Switch::On;
+  if (Value == "off")
+    return TargetInfo::Switch::Off;
+  return makeError("--" + Flag + ": expected 'auto', 'on' or 'off', got '" +
+                   Value + "'");
+}
+
+/// `--Flag on|off` as a bool.
+static llvm::Expected<bool> parseOnOff(llvm::StringRef Value,
+                                       llvm::StringRef Flag) {
+  if (Value != "on" && Value != "off")
+    return makeError("--" + Flag + ": expected 'on' or 'off', got '" + Value +
+                     "'");
+  return Value == "on";
+}
+
 llvm::Error kiln::compileCommand(int argc, char **argv) {
   if (Devices == 0)
     return makeError("--devices must be at least 1");
@@ -397,20 +419,14 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
                      "'separate' or 'tanh', got '" +
                      GeluGemm.getValue() + "'");
   }
-  if (ResidualGemmFlag != "on" && ResidualGemmFlag != "off")
-    return makeError("--residual-gemm: expected 'on' or 'off', got '" +
-                     ResidualGemmFlag.getValue() + "'");
-  Options.Target.ResidualGemm = ResidualGemmFlag == "on";
-  if (AttentionShortFlag == "auto")
-    Options.Target.AttentionShort = TargetInfo::Switch::Auto;
-  else if (AttentionShortFlag == "on")
-    Options.Target.AttentionShort = TargetInfo::Switch::On;
-  else if (AttentionShortFlag == "off")
-    Options.Target.AttentionShort = TargetInfo::Switch::Off;
-  else
-    return makeError(
-        "--attention-short: expected 'auto', 'on' or 'off', got '" +
-        AttentionShortFlag.getValue() + "'");
+  auto ResidualGemm = parseOnOff(ResidualGemmFlag, "residual-gemm");
+  if (!ResidualGemm)
+    return ResidualGemm.takeError();
+  Options.Target.ResidualGemm = *ResidualGemm;
+  auto AttentionShort = parseSwitch(AttentionShortFlag, "attention-short");
+  if (!AttentionShort)
+    return AttentionShort.takeError();
+  Options.Target.AttentionShort = *AttentionShort;
   if (CutlassBiasGemmFlag == "off")
     Options.Target.CutlassBiasGemmMinRows = TargetInfo::NeverCutlassBiasGemm;
   else if (CutlassBiasGemmFlag == "auto")
@@ -422,20 +438,14 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
     return makeError(
         "--cutlass-bias-gemm: expected 'off', 'auto' or 'on', got '" +
         CutlassBiasGemmFlag.getValue() + "'");
-  if (KSplitLayerNormFlag == "auto")
-    Options.Target.KSplitLayerNorm = TargetInfo::Switch::Auto;
-  else if (KSplitLayerNormFlag == "on")
-    Options.Target.KSplitLayerNorm = TargetInfo::Switch::On;
-  else if (KSplitLayerNormFlag == "off")
-    Options.Target.KSplitLayerNorm = TargetInfo::Switch::Off;
-  else
-    return makeError(
-        "--ksplit-layernorm: expected 'auto', 'on' or 'off', got '" +
-        KSplitLayerNormFlag.getValue() + "'");
-  if (PrefetchWeightsFlag != "on" && PrefetchWeightsFlag != "off")
-    return makeError("--prefetch-weights: expected 'on' or 'off', got '" +
-                     PrefetchWeightsFlag.getValue() + "'");
-  Options.Target.PrefetchWeights = PrefetchWeightsFlag == "on";
+  auto KSplit = parseSwitch(KSplitLayerNormFlag, "ksplit-layernorm");
+  if (!KSplit)
+    return KSplit.takeError();
+  Options.Target.KSplitLayerNorm = *KSplit;
+  auto Prefetch = parseOnOff(PrefetchWeightsFlag, "prefetch-weights");
+  if (!Prefetch)
+    return Prefetch.takeError();
+  Options.Target.PrefetchWeights = *Prefetch;
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);
