@@ -25,12 +25,8 @@ G=$C/kiln-gpu-tests
 TOK=1024,2048,4096,8192,12288,16384,18432,20480,22528,24576
 {
 t checks
-timeout 240 $G --gtest_brief=1 \
-  --gtest_filter='*Attention*:PackedTokens*:FusedLowering*:Runtime.Packed*:Runtime.ProgrammaticLaunch*' > $OUT/tests.txt 2>&1
-echo "tests rc=$?"; grep -E "^\[  PASSED|^\[  FAILED|Failure|SKIPPED \]" $OUT/tests.txt | head -20
-timeout 240 compute-sanitizer --tool memcheck --error-exitcode 9 $G --gtest_brief=1 \
-  --gtest_filter='*AttentionTest.*:*PackedTokensAttention*' > $OUT/memcheck.txt 2>&1
-echo "memcheck rc=$?"; grep -E "ERROR SUMMARY|PASSED|FAILED" $OUT/memcheck.txt | head -5
+tests_and_memcheck 240 '*Attention*:PackedTokens*:FusedLowering*:Runtime.Packed*:Runtime.ProgrammaticLaunch*' \
+  '*AttentionTest.*:*PackedTokensAttention*'
 for p in on off; do
   timeout 60 $C/kiln run $C/real.kiln --packed $p --inputs $C/in.npz -o $W/real-$p.npz > /dev/null 2> $W/real.log || tail -3 $W/real.log
   python3 scripts/bench/check_embeddings.py --reference $C/ref.npz --actual $W/real-$p.npz \

@@ -21,12 +21,8 @@ unpack_carry
 G=$C/kiln-gpu-tests
 {
 t checks
-timeout 300 $G --gtest_brief=1 \
-  --gtest_filter='GpuCutlassBiasGemm.*:GpuCutlassGeluGemm.*:GpuGemmGelu.*:CutlassBiasGemmLowering.*:*ResidualGemm*' > $OUT/tests.txt 2>&1
-echo "tests rc=$?"; grep -E "^\[  PASSED|^\[  FAILED|Failure|SKIPPED \]" $OUT/tests.txt | head -20
-timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 $G --gtest_brief=1 \
-  --gtest_filter='GpuCutlassBiasGemm.*' > $OUT/memcheck.txt 2>&1
-echo "memcheck rc=$?"; grep -E "ERROR SUMMARY|PASSED|FAILED" $OUT/memcheck.txt | head -5
+tests_and_memcheck 300 'GpuCutlassBiasGemm.*:GpuCutlassGeluGemm.*:GpuGemmGelu.*:CutlassBiasGemmLowering.*:*ResidualGemm*' \
+  'GpuCutlassBiasGemm.*'
 timeout 60 $C/kiln run $C/real.kiln --packed off --inputs $C/in256.npz -o $W/real256.npz > /dev/null 2> $W/real.log || tail -3 $W/real.log
 python3 scripts/bench/check_embeddings.py --reference $C/ref256.npz --actual $W/real256.npz \
   --min-cos 0.9999 --label "real all-MiniLM-L6-v2 fp16, 256x128 padded, bias GEMMs on CUTLASS" 2>&1 | tail -2

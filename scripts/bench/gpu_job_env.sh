@@ -23,6 +23,16 @@ unpack_carry() {
   done
   chmod +x $W/c/kiln* 2>/dev/null; C=$W/c
 }
+# The GPU tests matching $2 (kiln-gpu-tests at $G), then compute-sanitizer
+# memcheck over those matching $3, each within $1 seconds; the full logs go
+# to $OUT/tests.txt and $OUT/memcheck.txt, a summary to stdout.
+tests_and_memcheck() {
+  timeout $1 $G --gtest_brief=1 --gtest_filter="$2" > $OUT/tests.txt 2>&1
+  echo "tests rc=$?"; grep -E "^\[  PASSED|^\[  FAILED|Failure|SKIPPED \]" $OUT/tests.txt | head -20
+  timeout $1 compute-sanitizer --tool memcheck --error-exitcode 9 $G --gtest_brief=1 \
+    --gtest_filter="$3" > $OUT/memcheck.txt 2>&1
+  echo "memcheck rc=$?"; grep -E "ERROR SUMMARY|PASSED|FAILED" $OUT/memcheck.txt | head -5
+}
 # The workloads with kiln's artifact $1 beside PyTorch eager (SDPA)
 # and torch.compile (reduce-overhead), same card and shapes.
 peers_step() {

@@ -40,12 +40,8 @@ VARIANTS=(
 )
 {
 t checks
-timeout 300 $G --gtest_brief=1 \
-  --gtest_filter='*SmallGemm*:*GemmSkipLayerNorm*:GpuGemmGelu.*:*ResidualGemm*:Runtime.ProgrammaticLaunch*' > $OUT/tests.txt 2>&1
-echo "tests rc=$?"; grep -E "^\[  PASSED|^\[  FAILED|Failure|SKIPPED \]" $OUT/tests.txt | head -20
-timeout 300 compute-sanitizer --tool memcheck --error-exitcode 9 $G --gtest_brief=1 \
-  --gtest_filter='GpuGemmSkipLayerNorm.*:GpuSmallGemm.*' > $OUT/memcheck.txt 2>&1
-echo "memcheck rc=$?"; grep -E "ERROR SUMMARY|PASSED|FAILED" $OUT/memcheck.txt | head -5
+tests_and_memcheck 300 '*SmallGemm*:*GemmSkipLayerNorm*:GpuGemmGelu.*:*ResidualGemm*:Runtime.ProgrammaticLaunch*' \
+  'GpuGemmSkipLayerNorm.*:GpuSmallGemm.*'
 for p in on off; do
   timeout 60 $C/kiln run $C/real.kiln --packed $p --inputs $C/in.npz -o $W/real-$p.npz > /dev/null 2> $W/real.log || tail -3 $W/real.log
   python3 scripts/bench/check_embeddings.py --reference $C/ref.npz --actual $W/real-$p.npz \
