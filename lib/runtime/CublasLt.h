@@ -38,8 +38,9 @@ struct PreparedGemm {
 /// epilogues), and picks its algorithm: the stored one, else the
 /// heuristic's first. With `Candidates`, also lists up to `Count` of the
 /// heuristic's choices (for autotuning). A step of a CUTLASS epilogue
-/// (runsOnCutlass) is no cuBLASLt GEMM: it is only checked (that the CUTLASS kernels take it and the
-/// device runs them) and gets an empty PreparedGemm.
+/// (runsOnCutlass) is no cuBLASLt GEMM: it is only checked (that the
+/// CUTLASS kernels take it and the device runs them) and gets an empty
+/// PreparedGemm.
 llvm::Expected<std::unique_ptr<PreparedGemm>>
 prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
             unsigned Count = 1,

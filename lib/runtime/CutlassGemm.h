@@ -1,4 +1,4 @@
-//===- CutlassGemm.h - GEMMs with a bias (+ erf GELU) on CUTLASS -*- C++ -*-===//
+//===- CutlassGemm.h - GEMMs with a bias (+ GELU) on CUTLASS ---*- C++ -*-===//
 //
 // GemmStep::Epilogue::GeluErfBias, which cuBLASLt cannot run (its GELU is
 // the tanh form): D = gelu_erf(alpha * A @ op(B) + bias), and
