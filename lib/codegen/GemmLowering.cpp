@@ -239,7 +239,7 @@ std::optional<KSplitShape> kSplitTiling(const GemmStep &S,
     int64_t BM = (S.M + 15) / 16 * Cluster <= Target.SmCount ? 16 : 32;
     int64_t Blocks = (S.M + BM - 1) / BM;
     if (Target.KSplitLayerNorm == Sw::Auto &&
-        Blocks * Cluster > 2 * Target.SmCount)
+        2 * Blocks * Cluster > Target.SmCount)
       return std::nullopt;
     // sm_90's 227 KB of shared memory a CTA, less the kernel's static
     // arrays (x for its columns, four statistics a row) and 1 KB.
@@ -434,7 +434,9 @@ bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
   GemmStep &S = G.Step;
   if (!Target.ResidualGemm)
     return No("not asked for (--residual-gemm off)");
-  if (G.GeluAfter || G.AddCAfter || (S.Epi != E::None && S.Epi != E::Bias))
+  bool Cutlass = S.Epi == E::CutlassBias;
+  if (G.GeluAfter || G.AddCAfter ||
+      (S.Epi != E::None && S.Epi != E::Bias && !Cutlass))
     return No("the GEMM's epilogue is more than a bias");
   if (S.Batch != 1)
     return No("the GEMM is batched");
@@ -457,7 +459,10 @@ bool residualIntoGemm(GemmShape &G, const Node &LN, const TargetInfo &Target,
               " values of the GEMM's dtype");
   if (!OperandsReady)
     return No("the skip or the extra bias is computed after the GEMM");
-  S.Epi = G.HasBias || Extra ? E::ResidualBias : E::Residual;
+  // A CUTLASS bias GEMM has a bias (biasGemmOnCutlass), so no extra one.
+  S.Epi = Cutlass              ? E::CutlassResidualBias
+          : G.HasBias || Extra ? E::ResidualBias
+                               : E::Residual;
   if (ExtraBias)
     *ExtraBias = Extra;
   return true;

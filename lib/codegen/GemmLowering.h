@@ -79,8 +79,10 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
 /// Makes the cuBLASLt GEMM `G` add the skip of the SkipLayerNorm `LN` that
 /// takes its result as x (GemmStep::Epilogue::Residual or ResidualBias:
 /// C with beta 1), so that LN can run as a LayerNorm of that result
-/// (lowerSkipLayerNormAsLayerNorm), when TargetInfo::ResidualGemm is on.
-/// Only for a GEMM whose epilogue is none or a bias, of one matrix, that
+/// (lowerSkipLayerNormAsLayerNorm), when TargetInfo::ResidualGemm is on;
+/// a CUTLASS bias GEMM (CutlassBias, biasGemmOnCutlass) likewise becomes
+/// CutlassResidualBias. Only for a GEMM whose epilogue is none or a bias
+/// (either kind), of one matrix, that
 /// kiln's own GEMM does not take, and an LN of one result whose x and skip
 /// have the result's shape and G's dtype; the skip and LN's extra bias
 /// must exist before the GEMM runs (`OperandsReady`). LN's extra bias, if
@@ -105,8 +107,9 @@ bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
 /// (GemmStep::Epilogue::CutlassBias: the ping-pong 128x128 kernel) when it
 /// has Target.CutlassBiasGemmMinRows rows or more, the target is sm_90,
 /// this build has the kernels, kiln's own GEMM does not run it and the
-/// kernels take the shape (cutlassGemmRefusal). Such a GEMM adds no skip
-/// (residualIntoGemm takes only None and Bias). Returns whether it did;
+/// kernels take the shape (cutlassGemmRefusal). residualIntoGemm may then
+/// add a SkipLayerNorm's skip to it (CutlassResidualBias). Returns whether
+/// it did;
 /// if not, `G` is unchanged. With `Why`, says why not.
 bool biasGemmOnCutlass(GemmShape &G, const TargetInfo &Target,
                        std::string *Why = nullptr);

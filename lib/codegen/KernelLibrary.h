@@ -69,12 +69,12 @@ struct TargetInfo {
   /// runs on the CUTLASS kernels (GemmStep::Epilogue::CutlassBias, sm_90
   /// targets, builds that have CUTLASS) instead of cuBLASLt, and adds no
   /// skip (`kiln compile --cutlass-bias-gemm off|auto|on`: never, from
-  /// AutoCutlassBiasGemmMinRows, always). Never by default until it has
-  /// run in a forward on a GPU: the kernel alone was 5%, 20% and 8% ahead
-  /// of cuBLASLt on MiniLM's QKV, attention-output and FFN-output GEMMs at
-  /// 32768 rows and behind from 8192 rows down (H200, docs/benchmarks.md,
-  /// run 18), without the skip cuBLASLt adds in the forward.
-  int64_t CutlassBiasGemmMinRows = NeverCutlassBiasGemm;
+  /// AutoCutlassBiasGemmMinRows, always). From 32768 rows by default: the
+  /// kernel alone was 5%, 20% and 8% ahead of cuBLASLt on MiniLM's QKV,
+  /// attention-output and FFN-output GEMMs at 32768 rows and behind from
+  /// 8192 rows down (H200, run 18), and the forward at 256x128 took 2.180
+  /// against 2.196-2.200 ms on an H100 (docs/benchmarks.md, run 19).
+  int64_t CutlassBiasGemmMinRows = AutoCutlassBiasGemmMinRows;
   static constexpr int64_t AutoCutlassBiasGemmMinRows = 32768;
   static constexpr int64_t NeverCutlassBiasGemm = INT64_MAX;
   /// `kiln compile --gelu-gemm tanh`: a FusedGemm's erf GELU runs as
@@ -116,18 +116,22 @@ struct TargetInfo {
   /// gemm_ksplit_layernorm_f16, the cluster splitting K (each CTA a slice
   /// of K for whole rows, the partial sums added through distributed
   /// shared memory), instead of gemm_skip_layernorm_f16, the cluster
-  /// splitting N. Auto: where it applies and its row blocks times the
-  /// cluster are at most two CTAs an SM (each row block reads the whole
-  /// weight once). On: wherever it applies. Off: never (`kiln compile
-  /// --ksplit-layernorm auto|on|off`). Off by default until it has run on
-  /// a GPU (scripts/bench/small_rows_gpu.sh).
-  Switch KSplitLayerNorm = Switch::Off;
+  /// splitting N. Auto (the default): where it applies and its row blocks
+  /// times the cluster are at most half the SMs (each row block reads the
+  /// whole weight once). On an H100 all-MiniLM-L6-v2 with kiln's own GEMMs
+  /// took 0.145 against 0.155 ms at 1x128 (64 CTAs a kernel) and 0.249
+  /// against 0.205 at 4x128 (128 CTAs), docs/benchmarks.md, run 19. On:
+  /// wherever it applies. Off: never (`kiln compile --ksplit-layernorm
+  /// auto|on|off`).
+  Switch KSplitLayerNorm = Switch::Auto;
   /// kiln's own GEMMs whose B is a constant (a weight) issue the copies of
   /// its first k-steps before they wait for the kernel before them, so
   /// under programmatic dependent launch those loads overlap it (`kiln
-  /// compile --prefetch-weights on|off`). Off by default until it has run
-  /// on a GPU.
-  bool PrefetchWeights = false;
+  /// compile --prefetch-weights on|off`). On by default: on an H100
+  /// all-MiniLM-L6-v2 with kiln's own GEMMs took 0.155 against 0.167 ms
+  /// at 1x128 and 0.206 against 0.217 at 4x128 (docs/benchmarks.md, run
+  /// 19).
+  bool PrefetchWeights = true;
 };
 
 /// The facts of `Arch`: sm_90 and sm_90a have the SMs of an H100 or H200

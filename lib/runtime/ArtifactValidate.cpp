@@ -202,7 +202,8 @@ std::optional<bool> epilogueHasBias(GemmStep::Epilogue Epi) {
   case GemmStep::Epilogue::GeluTanhBias:
   case GemmStep::Epilogue::GeluErfBias:
   case GemmStep::Epilogue::ResidualBias:
-  case GemmStep::Epilogue::CutlassBias: return true;
+  case GemmStep::Epilogue::CutlassBias:
+  case GemmStep::Epilogue::CutlassResidualBias: return true;
   }
   return std::nullopt;
 }

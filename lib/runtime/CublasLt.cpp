@@ -140,6 +140,7 @@ prepareGemm(cublasLtHandle_t Lt, const GemmStep &S, const void *BiasPtr,
     break;
   case GemmStep::Epilogue::GeluErfBias:
   case GemmStep::Epilogue::CutlassBias:
+  case GemmStep::Epilogue::CutlassResidualBias:
     assert(false && "the CUTLASS GEMM returned above");
     break;
   case GemmStep::Epilogue::Residual: break; // C through beta = 1

@@ -19,8 +19,9 @@ bool cutlassGemmBuilt() { return false; }
 
 std::string detail::launchCutlassGemm(CutlassTile, bool, bool, int, int, int,
                                       float, const void *, const void *,
-                                      const void *, void *, void *, uint64_t,
-                                      int, int, cudaStream_t, bool) {
+                                      const void *, const void *, void *,
+                                      void *, uint64_t, int, int, cudaStream_t,
+                                      bool) {
   return "this build of kiln has no CUTLASS kernels (configure it with "
          "KILN_CUTLASS_DIR)";
 }
@@ -84,16 +85,22 @@ llvm::Error checkCutlassDevice() {
 }
 
 llvm::Error runCutlassGemm(const GemmStep &S, const void *A, const void *B,
-                           const void *Bias, void *D, void *Workspace,
-                           uint64_t WorkspaceBytes, cudaStream_t Stream,
-                           CutlassTile Tile, bool Programmatic) {
+                           const void *Bias, const void *C, void *D,
+                           void *Workspace, uint64_t WorkspaceBytes,
+                           cudaStream_t Stream, CutlassTile Tile,
+                           bool Programmatic) {
   std::string Where = "the CUTLASS GEMM of " + S.Label;
   if (!runsOnCutlass(S.Epi))
     return makeError(Where + ": its epilogue is no CUTLASS one");
   std::string Refusal = cutlassGemmRefusal(S);
   if (!Refusal.empty())
     return makeError(Where + ": " + Refusal);
-  for (const void *P : {A, B, Bias, static_cast<const void *>(D)})
+  bool Residual = S.Epi == GemmStep::Epilogue::CutlassResidualBias;
+  if (Residual != (C != nullptr))
+    return makeError(Where + (Residual ? ": its residual epilogue has no C"
+                                       : ": C given to an epilogue without "
+                                         "one"));
+  for (const void *P : {A, B, Bias, C, static_cast<const void *>(D)})
     if (reinterpret_cast<uintptr_t>(P) % 16 != 0)
       return makeError(Where + ": an operand is not 16-byte aligned");
   int Device = 0, SmCount = 0;
@@ -106,7 +113,7 @@ llvm::Error runCutlassGemm(const GemmStep &S, const void *A, const void *B,
   bool Gelu = S.Epi == GemmStep::Epilogue::GeluErfBias;
   std::string Failure = detail::launchCutlassGemm(
       Tile, S.TransB, Gelu, int(S.M), int(S.N), int(S.K), S.Alpha, A, B, Bias,
-      D, Workspace, WorkspaceBytes, Device, SmCount, Stream, Programmatic);
+      C, D, Workspace, WorkspaceBytes, Device, SmCount, Stream, Programmatic);
   if (!Failure.empty())
     return makeError(Where + ": " + Failure);
   return llvm::Error::success();

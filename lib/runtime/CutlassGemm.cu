@@ -4,12 +4,14 @@
 // three configurations (CutlassTile), each for B [K,N] and B [N,K], kept
 // of eight timed on an H200 (docs/runtime.md); for the bias alone, the
 // ping-pong 128x128 kernel with the builder's epilogue sub-tiles, the
-// probe's fastest at MiniLM's bias GEMMs at 32768 rows (run 18).
+// probe's fastest at MiniLM's bias GEMMs at 32768 rows (run 18), without
+// and with a residual C.
 //
 //   row-major D[M,N] = GELU(alpha * A[M,K] @ op(B) + bias[N])
 //   A: RowMajor (K contiguous); B [K,N] row-major: CUTLASS RowMajor B
 //   (N contiguous); B [N,K] (TransB): ColumnMajor B (K contiguous);
-//   bias: one value per column of D (LinCombPerColBiasEltAct); no C.
+//   bias: one value per column of D (LinCombPerColBiasEltAct); C (the
+//   bias-only kernel with a residual): [M,N] row-major as D, beta 1.
 //
 // The GELU is the exact form, 0.5 x (1 + erf(x / sqrt(2))), in fp32, in
 // as few instructions as we could: at K = 384 the epilogue takes about as
@@ -113,13 +115,15 @@ template <class TileShape, class KernelSchedule, class EpilogueSchedule,
           class LayoutB,
           class EpilogueTile = cutlass::epilogue::collective::EpilogueTileAuto,
           class ClusterShape = cute::Shape<_1, _1, _1>,
-          class Fusion = GeluFusion>
+          class Fusion = GeluFusion, class ElementC = void>
 struct GeluGemm {
+  /// void: no source matrix; Half: C, read by the epilogue's TMA loads.
+  using SourceElement = ElementC;
   using Epilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape,
-      ClusterShape, EpilogueTile, float, float, void, cutlass::layout::RowMajor,
-      Align, Half, cutlass::layout::RowMajor, Align, EpilogueSchedule,
-      Fusion>::CollectiveOp;
+      ClusterShape, EpilogueTile, float, float, ElementC,
+      cutlass::layout::RowMajor, Align, Half, cutlass::layout::RowMajor, Align,
+      EpilogueSchedule, Fusion>::CollectiveOp;
   using Mainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, Half,
       cutlass::layout::RowMajor, Align, Half, LayoutB, Align, float, TileShape,
@@ -153,9 +157,9 @@ struct HasBias<T, std::void_t<decltype(std::declval<T &>().bias_ptr)>>
 
 template <class Config>
 std::string launch(int M, int N, int K, float Alpha, const void *A,
-                   const void *B, const void *Bias, void *D, void *Workspace,
-                   uint64_t WorkspaceBytes, int Device, int SmCount,
-                   cudaStream_t Stream, bool Programmatic) {
+                   const void *B, const void *Bias, const void *C, void *D,
+                   void *Workspace, uint64_t WorkspaceBytes, int Device,
+                   int SmCount, cudaStream_t Stream, bool Programmatic) {
   using Gemm = typename Config::Gemm;
   using Kernel = typename Gemm::GemmKernel;
   auto StrideA = cutlass::make_cute_packed_stride(typename Kernel::StrideA{},
@@ -178,6 +182,12 @@ std::string launch(int M, int N, int K, float Alpha, const void *A,
       Hw};
   Args.epilogue.thread.alpha = Alpha;
   Args.epilogue.thread.beta = 0.0f;
+  if constexpr (!std::is_void_v<typename Config::SourceElement>) {
+    if (!C)
+      return "a kernel with a source matrix was given no C";
+    Args.epilogue.ptr_C = static_cast<const Half *>(C);
+    Args.epilogue.thread.beta = 1.0f;
+  }
   if constexpr (HasBias<decltype(Args.epilogue.thread)>::value)
     Args.epilogue.thread.bias_ptr = static_cast<const Half *>(Bias);
   Gemm Op;
@@ -204,21 +214,27 @@ std::string launch(int M, int N, int K, float Alpha, const void *A,
 template <class LayoutB>
 std::string launchTile(CutlassTile Tile, bool Gelu, int M, int N, int K,
                        float Alpha, const void *A, const void *B,
-                       const void *Bias, void *D, void *Workspace,
-                       uint64_t WorkspaceBytes, int Device, int SmCount,
-                       cudaStream_t Stream, bool Programmatic) {
+                       const void *Bias, const void *C, void *D,
+                       void *Workspace, uint64_t WorkspaceBytes, int Device,
+                       int SmCount, cudaStream_t Stream, bool Programmatic) {
   using Tile64x128 = cute::Shape<_64, _128, _64>;
   using Tile128x128 = cute::Shape<_128, _128, _64>;
   using Tile128x256 = cute::Shape<_128, _256, _64>;
   auto Run = [&](auto Config) {
-    return launch<decltype(Config)>(M, N, K, Alpha, A, B, Bias, D, Workspace,
+    return launch<decltype(Config)>(M, N, K, Alpha, A, B, Bias, C, D, Workspace,
                                     WorkspaceBytes, Device, SmCount, Stream,
                                     Programmatic);
   };
+  using AutoEpi = cutlass::epilogue::collective::EpilogueTileAuto;
+  using One = cute::Shape<_1, _1, _1>;
+  if (!Gelu && C)
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, LayoutB, AutoEpi,
+                        One, BiasOnlyFusion, Half>{});
   if (!Gelu)
-    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, LayoutB,
-                        cutlass::epilogue::collective::EpilogueTileAuto,
-                        cute::Shape<_1, _1, _1>, BiasOnlyFusion>{});
+    return Run(GeluGemm<Tile128x128, Pingpong, PingpongEpi, LayoutB, AutoEpi,
+                        One, BiasOnlyFusion>{});
+  if (C)
+    return "the GELU kernels take no C";
   switch (Tile) {
   case CutlassTile::Pingpong64x128:
     return Run(GeluGemm<Tile64x128, Pingpong, PingpongEpi, LayoutB>{});
@@ -371,9 +387,9 @@ std::string detail::launchCutlassProbe(int Variant, int M, int N, int K,
   using One = cute::Shape<_1, _1, _1>;
   using Two = cute::Shape<cute::_2, _1, _1>;
   auto Run = [&](auto Config) {
-    return launch<decltype(Config)>(M, N, K, 1.0f, A, B, Bias, D, Workspace,
-                                    WorkspaceBytes, Device, SmCount, Stream,
-                                    false);
+    return launch<decltype(Config)>(M, N, K, 1.0f, A, B, Bias, nullptr, D,
+                                    Workspace, WorkspaceBytes, Device, SmCount,
+                                    Stream, false);
   };
   switch (Variant) {
   case 0:
@@ -430,14 +446,14 @@ float detail::cutlassGeluErf(float X) { return geluErf(X); }
 std::string detail::launchCutlassGemm(CutlassTile Tile, bool TransB, bool Gelu,
                                       int M, int N, int K, float Alpha,
                                       const void *A, const void *B,
-                                      const void *Bias, void *D,
+                                      const void *Bias, const void *C, void *D,
                                       void *Workspace, uint64_t WorkspaceBytes,
                                       int Device, int SmCount,
                                       cudaStream_t Stream, bool Programmatic) {
-  return TransB ? launchTile<ColB>(Tile, Gelu, M, N, K, Alpha, A, B, Bias, D,
+  return TransB ? launchTile<ColB>(Tile, Gelu, M, N, K, Alpha, A, B, Bias, C, D,
                                    Workspace, WorkspaceBytes, Device, SmCount,
                                    Stream, Programmatic)
-                : launchTile<RowB>(Tile, Gelu, M, N, K, Alpha, A, B, Bias, D,
+                : launchTile<RowB>(Tile, Gelu, M, N, K, Alpha, A, B, Bias, C, D,
                                    Workspace, WorkspaceBytes, Device, SmCount,
                                    Stream, Programmatic);
 }

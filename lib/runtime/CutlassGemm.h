@@ -2,7 +2,8 @@
 //
 // GemmStep::Epilogue::GeluErfBias, which cuBLASLt cannot run (its GELU is
 // the tanh form): D = gelu_erf(alpha * A @ op(B) + bias), and
-// GemmStep::Epilogue::CutlassBias: D = alpha * A @ op(B) + bias; fp16
+// GemmStep::Epilogue::CutlassBias: D = alpha * A @ op(B) + bias, and
+// CutlassResidualBias: D = alpha * A @ op(B) + bias + C; fp16
 // operands and result, fp32 accumulation, as CUTLASS 3 kernels for sm_90a
 // (TMA loads, warpgroup MMA, warp-specialized) compiled into the runtime
 // (CutlassGemm.cu). Builds without the CUTLASS headers leave them out:
@@ -37,15 +38,18 @@ CutlassTile pickCutlassTile(const GemmStep &S, int SmCount);
 llvm::Error checkCutlassDevice();
 
 /// D = gelu_erf(S.Alpha * A @ op(B) + Bias) for a GeluErfBias `S`, D =
-/// S.Alpha * A @ op(B) + Bias for a CutlassBias one, on `Stream`
-/// (capturable into a CUDA graph). Pointers must be 16-byte aligned;
+/// S.Alpha * A @ op(B) + Bias for a CutlassBias one, D = S.Alpha * A @
+/// op(B) + Bias + C for a CutlassResidualBias one (C: [M, N] as D, null
+/// for the others), on `Stream` (capturable into a CUDA graph). Pointers
+/// (C too) must be 16-byte aligned;
 /// `Workspace` holds `WorkspaceBytes`. `Tile` applies to GeluErfBias.
 /// `Programmatic`: launched with programmatic dependent launch, so that its
 /// prologue overlaps the kernel before it (its loads wait for that kernel,
 /// griddepcontrol.wait).
 llvm::Error runCutlassGemm(const GemmStep &S, const void *A, const void *B,
-                           const void *Bias, void *D, void *Workspace,
-                           uint64_t WorkspaceBytes, cudaStream_t Stream,
+                           const void *Bias, const void *C, void *D,
+                           void *Workspace, uint64_t WorkspaceBytes,
+                           cudaStream_t Stream,
                            CutlassTile Tile = CutlassTile::Auto,
                            bool Programmatic = false);
 

@@ -31,15 +31,15 @@ enum class CutlassTile : uint8_t {
 
 namespace detail {
 /// Launches D = gelu_erf(Alpha * A @ op(B) + Bias), or without Gelu D =
-/// Alpha * A @ op(B) + Bias on the ping-pong 128x128 kernel whatever
-/// `Tile` says (CutlassGemm.cu); an empty string on success, else what
-/// failed. TransB chooses B's layout ([N,K] instead of [K,N]);
-/// Programmatic launches it with programmatic dependent launch (its loads
-/// wait for the kernel before it).
+/// Alpha * A @ op(B) + Bias (+ C, an [M,N] matrix, when C is not null) on
+/// the ping-pong 128x128 kernel whatever `Tile` says (CutlassGemm.cu); an
+/// empty string on success, else what failed. TransB chooses B's layout
+/// ([N,K] instead of [K,N]); Programmatic launches it with programmatic
+/// dependent launch (its loads wait for the kernel before it).
 std::string launchCutlassGemm(CutlassTile Tile, bool TransB, bool Gelu, int M,
                               int N, int K, float Alpha, const void *A,
-                              const void *B, const void *Bias, void *D,
-                              void *Workspace, uint64_t WorkspaceBytes,
+                              const void *B, const void *Bias, const void *C,
+                              void *D, void *Workspace, uint64_t WorkspaceBytes,
                               int Device, int SmCount, cudaStream_t Stream,
                               bool Programmatic);
 

@@ -158,8 +158,9 @@ ExecutionContext::Impl::launchSteps(size_t Bucket,
       if (runsOnCutlass(G->Epi)) {
         if (llvm::Error Err = runCutlassGemm(
                 *G, address(G->A), address(G->B), address(G->Bias),
-                address(G->D), Workspace, GemmWorkspaceBytes, Stream,
-                CutlassTile::Auto, E->Programmatic))
+                hasResidual(G->Epi) ? address(G->C) : nullptr, address(G->D),
+                Workspace, GemmWorkspaceBytes, Stream, CutlassTile::Auto,
+                E->Programmatic))
           return Err;
         continue;
       }

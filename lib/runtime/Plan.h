@@ -68,7 +68,8 @@ struct GemmStep {
   /// ResidualBias add C, a matrix shaped as D (x + C, x + bias + C):
   /// cuBLASLt's beta = 1. CutlassBias is Bias run by the CUTLASS kernels
   /// (a ping-pong 128x128 kernel that was ahead of cuBLASLt on MiniLM's
-  /// bias GEMMs at 32768 rows, docs/runtime.md).
+  /// bias GEMMs at 32768 rows, docs/runtime.md), CutlassResidualBias
+  /// ResidualBias run by the same kernel with C as its source.
   enum class Epilogue : uint8_t {
     None,
     Bias,
@@ -79,7 +80,8 @@ struct GemmStep {
     GeluErfBias,
     Residual,
     ResidualBias,
-    CutlassBias
+    CutlassBias,
+    CutlassResidualBias
   };
   int64_t M = 0, N = 0, K = 0;
   int64_t Batch = 1;
@@ -100,13 +102,15 @@ struct GemmStep {
 /// (runCutlassGemm), not cuBLASLt.
 inline bool runsOnCutlass(GemmStep::Epilogue E) {
   return E == GemmStep::Epilogue::GeluErfBias ||
-         E == GemmStep::Epilogue::CutlassBias;
+         E == GemmStep::Epilogue::CutlassBias ||
+         E == GemmStep::Epilogue::CutlassResidualBias;
 }
 
 /// Whether `E` adds the matrix C (and the artifact stores C).
 inline bool hasResidual(GemmStep::Epilogue E) {
   return E == GemmStep::Epilogue::Residual ||
-         E == GemmStep::Epilogue::ResidualBias;
+         E == GemmStep::Epilogue::ResidualBias ||
+         E == GemmStep::Epilogue::CutlassResidualBias;
 }
 
 /// A device-to-device copy inside the arena (or from the weights).

@@ -287,8 +287,9 @@ TEST(CutlassBiasGemmLowering, SaysWhyNot) {
   G.Step.Epi = GemmStep::Epilogue::Bias;
   TargetInfo T = targetFor("sm_90a");
   std::string Why;
-  // Off by default.
-  EXPECT_EQ(T.CutlassBiasGemmMinRows, TargetInfo::NeverCutlassBiasGemm);
+  // From 32768 rows by default (auto).
+  EXPECT_EQ(T.CutlassBiasGemmMinRows, TargetInfo::AutoCutlassBiasGemmMinRows);
+  T.CutlassBiasGemmMinRows = TargetInfo::NeverCutlassBiasGemm;
   EXPECT_FALSE(biasGemmOnCutlass(G, T, &Why));
   EXPECT_EQ(Why, "not asked for (--cutlass-bias-gemm)");
   T.CutlassBiasGemmMinRows = TargetInfo::AutoCutlassBiasGemmMinRows;
@@ -327,11 +328,13 @@ TEST(CutlassBiasGemmLowering, SaysWhyNot) {
   EXPECT_EQ(G.Step.Epi, GemmStep::Epilogue::CutlassBias);
 }
 
-TEST(CutlassBiasGemmLowering, TheLayerNormKeepsItsSkip) {
+TEST(CutlassBiasGemmLowering, TheSkipGoesIntoTheCutlassGemm) {
   // MiniLM's attention output at 256 x 128 tokens and its residual
-  // LayerNorm: by default cuBLASLt adds the skip (ResidualBias); with
-  // --cutlass-bias-gemm auto the GEMM runs on CUTLASS with its bias alone
-  // and the SkipLayerNorm kernel adds the skip; 255 x 128 stays below.
+  // LayerNorm: with --cutlass-bias-gemm off cuBLASLt adds the skip
+  // (ResidualBias); with auto (the default) the CUTLASS GEMM adds it
+  // (CutlassResidualBias), or with --residual-gemm off runs with its bias
+  // alone and the SkipLayerNorm kernel adds the skip; 255 x 128 stays
+  // below.
   if (!cutlassGemmBuilt())
     GTEST_SKIP() << "built without CUTLASS (KILN_CUTLASS_DIR)";
   auto Graph = [](int64_t Batch) {
@@ -348,9 +351,11 @@ TEST(CutlassBiasGemmLowering, TheLayerNormKeepsItsSkip) {
            "1.0e-12} : f16[" +
            Dims + "]\n  return %z\n}\n";
   };
-  auto Epilogues = [&](int64_t Batch, int64_t MinRows) {
+  auto Epilogues = [&](int64_t Batch, int64_t MinRows,
+                       bool ResidualGemm = true) {
     TargetInfo T = targetFor("sm_90a");
     T.CutlassBiasGemmMinRows = MinRows;
+    T.ResidualGemm = ResidualGemm;
     std::vector<GemmStep::Epilogue> Out;
     std::optional<Artifact> A = compileForTarget(Graph(Batch), T);
     if (A)
@@ -363,7 +368,8 @@ TEST(CutlassBiasGemmLowering, TheLayerNormKeepsItsSkip) {
   constexpr int64_t Auto = TargetInfo::AutoCutlassBiasGemmMinRows;
   EXPECT_EQ(Epilogues(256, TargetInfo::NeverCutlassBiasGemm),
             std::vector<E>{E::ResidualBias});
-  EXPECT_EQ(Epilogues(256, Auto), std::vector<E>{E::CutlassBias});
+  EXPECT_EQ(Epilogues(256, Auto), std::vector<E>{E::CutlassResidualBias});
+  EXPECT_EQ(Epilogues(256, Auto, false), std::vector<E>{E::CutlassBias});
   EXPECT_EQ(Epilogues(255, Auto), std::vector<E>{E::ResidualBias});
 }
 
@@ -415,15 +421,17 @@ struct DeviceBuffer {
   ~DeviceBuffer() { cudaFree(P); }
 };
 
-/// The operands of one GEMM (fp16, uniform in [-0.5, 0.5)) on the device.
+/// The operands of one GEMM (fp16, uniform in [-0.5, 0.5)) on the device;
+/// C (the residual, [M, N]) is passed only to a CutlassResidualBias GEMM.
 struct GemmOperands {
   GemmStep S;
-  std::vector<uint16_t> A, B, Bias;
-  DeviceBuffer DA, DB, DBias, DD, Workspace;
+  std::vector<uint16_t> A, B, Bias, C;
+  DeviceBuffer DA, DB, DBias, DC, DD, Workspace;
   GemmOperands(int64_t M, int64_t N, int64_t K, bool TransB)
       : A(randomHalves(M * K, 1)), B(randomHalves(K * N, 2)),
-        Bias(randomHalves(N, 3)), DA(M * K * 2), DB(K * N * 2), DBias(N * 2),
-        DD(M * N * 2), Workspace(GemmWorkspaceBytes) {
+        Bias(randomHalves(N, 3)), C(randomHalves(M * N, 4)), DA(M * K * 2),
+        DB(K * N * 2), DBias(N * 2), DC(M * N * 2), DD(M * N * 2),
+        Workspace(GemmWorkspaceBytes) {
     S.M = M;
     S.N = N;
     S.K = K;
@@ -438,10 +446,13 @@ struct GemmOperands {
               cudaSuccess);
     EXPECT_EQ(cudaMemcpy(DBias.P, Bias.data(), N * 2, cudaMemcpyHostToDevice),
               cudaSuccess);
+    EXPECT_EQ(cudaMemcpy(DC.P, C.data(), M * N * 2, cudaMemcpyHostToDevice),
+              cudaSuccess);
   }
   llvm::Error run(cudaStream_t Stream, CutlassTile Tile) {
-    return runCutlassGemm(S, DA.P, DB.P, DBias.P, DD.P, Workspace.P,
-                          GemmWorkspaceBytes, Stream, Tile);
+    return runCutlassGemm(S, DA.P, DB.P, DBias.P,
+                          hasResidual(S.Epi) ? DC.P : nullptr, DD.P,
+                          Workspace.P, GemmWorkspaceBytes, Stream, Tile);
   }
 };
 
@@ -456,7 +467,7 @@ const char *tileName(CutlassTile T) {
 }
 
 /// The CUTLASS GEMM (with the erf GELU, or with Epi CutlassBias the bias
-/// alone) on random inputs against a double-precision host reference of
+/// alone, with CutlassResidualBias the bias and C) on random inputs against a double-precision host reference of
 /// the same fp16 inputs, on every row up to 256 rows, else on the first
 /// and last 64 and 64 random ones. The result's bytes start as NaN, so a
 /// row left unwritten fails.
@@ -465,9 +476,12 @@ void expectCutlassMatchesHost(
     float Alpha = 1.0f,
     GemmStep::Epilogue Epi = GemmStep::Epilogue::GeluErfBias) {
   bool Gelu = Epi == GemmStep::Epilogue::GeluErfBias;
+  bool Residual = hasResidual(Epi);
   SCOPED_TRACE("M=" + std::to_string(M) + " N=" + std::to_string(N) +
                " K=" + std::to_string(K) + (TransB ? " transB" : "") +
-               (Gelu ? " tile " + std::string(tileName(Tile)) : " bias only"));
+               (Gelu       ? " tile " + std::string(tileName(Tile))
+                : Residual ? " bias and C"
+                           : " bias only"));
   GemmOperands G(M, N, K, TransB);
   G.S.Alpha = Alpha;
   G.S.Epi = Epi;
@@ -498,7 +512,8 @@ void expectCutlassMatchesHost(
       for (int64_t I = 0; I < K; ++I)
         X += double(halfToFloat(G.A[R * K + I])) *
              halfToFloat(TransB ? G.B[C * K + I] : G.B[I * N + C]);
-      X = Alpha * X + halfToFloat(G.Bias[C]);
+      X = Alpha * X + halfToFloat(G.Bias[C]) +
+          (Residual ? halfToFloat(G.C[R * N + C]) : 0.0);
       double Want = Gelu ? 0.5 * X * (1.0 + std::erf(X / std::sqrt(2.0))) : X;
       double Have = halfToFloat(D[R * N + C]);
       double Err = std::fabs(Want - Have);
@@ -608,11 +623,45 @@ TEST(GpuCutlassBiasGemm, MiniLmShapesAndTransposedWeights) {
   expectCutlassMatchesHost(77, 1152, 384, true, CutlassTile::Auto, 1.0f, Bias);
 }
 
+TEST(GpuCutlassBiasGemm, AddsTheResidual) {
+  // The attention-output and FFN-output GEMMs with a residual LayerNorm's
+  // skip as C (CutlassResidualBias), from one row to 32768, at row counts
+  // no tile divides, with alpha and transposed weights.
+  std::string Why;
+  if (!cutlassRuns(Why))
+    GTEST_SKIP() << Why;
+  const auto Residual = GemmStep::Epilogue::CutlassResidualBias;
+  for (int64_t M : {1, 200, 4097, 32768})
+    expectCutlassMatchesHost(M, 384, 384, false, CutlassTile::Auto, 1.0f,
+                             Residual);
+  expectCutlassMatchesHost(32768, 384, 1536, false, CutlassTile::Auto, 1.0f,
+                           Residual);
+  expectCutlassMatchesHost(300, 384, 1536, true, CutlassTile::Auto, 0.5f,
+                           Residual);
+  expectCutlassMatchesHost(77, 1152, 384, true, CutlassTile::Auto, 1.0f,
+                           Residual);
+  // Without its C, or with C for an epilogue that has none: an error.
+  GemmOperands G(64, 384, 384, false);
+  G.S.Epi = Residual;
+  llvm::Error E = runCutlassGemm(G.S, G.DA.P, G.DB.P, G.DBias.P, nullptr,
+                                 G.DD.P, G.Workspace.P, GemmWorkspaceBytes,
+                                 nullptr, CutlassTile::Auto);
+  EXPECT_NE(llvm::toString(std::move(E)).find("has no C"), std::string::npos);
+  G.S.Epi = GemmStep::Epilogue::CutlassBias;
+  E = runCutlassGemm(G.S, G.DA.P, G.DB.P, G.DBias.P, G.DC.P, G.DD.P,
+                     G.Workspace.P, GemmWorkspaceBytes, nullptr,
+                     CutlassTile::Auto);
+  EXPECT_NE(llvm::toString(std::move(E)).find("C given to an epilogue"),
+            std::string::npos);
+}
+
 TEST(GpuCutlassBiasGemm, ThroughThePlanBesideTheLayerNorm) {
   // A projection and the residual LayerNorm after it, and a bias GEMM
-  // alone, with every bias GEMM on CUTLASS: the GEMM adds no skip, the
-  // SkipLayerNorm kernel does (through the artifact, the context's
-  // preparation and a CUDA graph).
+  // alone, with every bias GEMM on CUTLASS: the GEMM adds the skip and
+  // the LayerNorm kernel normalizes (CutlassResidualBias), or with
+  // --residual-gemm off the GEMM adds no skip and the SkipLayerNorm kernel
+  // does (through the artifact, the context's preparation and a CUDA
+  // graph).
   GpuCheck C;
   C.AbsTol = C.RelTol = 8e-3;
   C.CutlassBiasGemm = true;
@@ -627,6 +676,8 @@ TEST(GpuCutlassBiasGemm, ThroughThePlanBesideTheLayerNorm) {
       "f16[2, 100, 384]\n"
       "  %z = SkipLayerNorm(%y, %skip, %gamma, %beta) {epsilon = 1.0e-12} : "
       "f16[2, 100, 384]\n  return %z\n}\n";
+  expectGpuMatchesReference(Ir, C);
+  C.ResidualGemm = false;
   expectGpuMatchesReference(Ir, C);
   std::string Alone =
       "graph @g(%x: f16[3, 50, 384]) {\n" +

@@ -200,6 +200,15 @@ TEST(ResidualGemmLowering, SaysWhyNot) {
   T.SmallGemmMaxRows = 0;
   EXPECT_TRUE(residualIntoGemm(S, *LN, T, true, nullptr, &Why));
   EXPECT_EQ(S.Step.Epi, Epi::ResidualBias);
+  // A bias GEMM on the CUTLASS kernels adds the skip there.
+  S = **Shape;
+  S.Step.Epi = Epi::CutlassBias;
+  EXPECT_TRUE(residualIntoGemm(S, *LN, T, true, nullptr, &Why));
+  EXPECT_EQ(S.Step.Epi, Epi::CutlassResidualBias);
+  S = **Shape;
+  S.Step.Epi = Epi::GeluErfBias;
+  EXPECT_FALSE(residualIntoGemm(S, *LN, T, true, nullptr, &Why));
+  EXPECT_EQ(Why, "the GEMM's epilogue is more than a bias");
 }
 
 /// fp16 sums of up to 1536 products, then a LayerNorm (results near 1).

@@ -164,10 +164,11 @@ TEST(Artifact, GeluErfBiasEpilogueRoundTripsAndTheNextValueIsRefused) {
   G.Bias.Bytes = 16;
   EXPECT_NE(errorOf(validateArtifact(A)), "<no error>");
   G.Bias.Bytes = 32;
-  G.Epi = GemmStep::Epilogue(uint8_t(GemmStep::Epilogue::CutlassBias) + 1);
+  G.Epi =
+      GemmStep::Epilogue(uint8_t(GemmStep::Epilogue::CutlassResidualBias) + 1);
   EXPECT_EQ(errorOf(parseArtifact(serializeArtifact(A), "m.kiln")),
             "m.kiln: bucket (batch 8): step 0 (gemm '/MatMul'): invalid "
-            "epilogue 10");
+            "epilogue 11");
 }
 
 TEST(Artifact, CutlassBiasEpilogueRoundTripsAndNeedsItsBias) {
@@ -181,7 +182,10 @@ TEST(Artifact, CutlassBiasEpilogueRoundTripsAndNeedsItsBias) {
             GemmStep::Epilogue::CutlassBias);
   EXPECT_EQ(dump(A), dump(*B));
   EXPECT_TRUE(runsOnCutlass(GemmStep::Epilogue::CutlassBias));
+  EXPECT_TRUE(runsOnCutlass(GemmStep::Epilogue::CutlassResidualBias));
   EXPECT_FALSE(runsOnCutlass(GemmStep::Epilogue::Bias));
+  EXPECT_FALSE(hasResidual(GemmStep::Epilogue::CutlassBias));
+  EXPECT_TRUE(hasResidual(GemmStep::Epilogue::CutlassResidualBias));
   G.Bias.Bytes = 16;
   EXPECT_NE(errorOf(validateArtifact(A)), "<no error>");
 }
@@ -195,7 +199,8 @@ TEST(Artifact, ResidualEpiloguesStoreCAndCheckIt) {
   // Other epilogues do not store C: their bytes stay as they were.
   EXPECT_EQ(serializeArtifact(A), Plain);
   for (auto Epi :
-       {GemmStep::Epilogue::Residual, GemmStep::Epilogue::ResidualBias}) {
+       {GemmStep::Epilogue::Residual, GemmStep::Epilogue::ResidualBias,
+        GemmStep::Epilogue::CutlassResidualBias}) {
     G.Epi = Epi;
     ASSERT_EQ(errorOf(validateArtifact(A)), "<no error>");
     llvm::Expected<Artifact> B = parseArtifact(serializeArtifact(A), "m.kiln");

@@ -74,10 +74,10 @@ static cl::opt<std::string> GeluGemm(
     cl::sub(compileSubcommand()));
 static cl::opt<std::string> ResidualGemmFlag(
     "residual-gemm", cl::init("on"),
-    cl::desc("'on' (the default): a cuBLASLt GEMM whose result only a "
-             "residual LayerNorm (SkipLayerNorm) reads adds the skip itself "
-             "(beta 1), and the LayerNorm reads one tensor instead of two; "
-             "'off': the GEMM, then the SkipLayerNorm"),
+    cl::desc("'on' (the default): a cuBLASLt or CUTLASS bias GEMM whose "
+             "result only a residual LayerNorm (SkipLayerNorm) reads adds "
+             "the skip itself (beta 1), and the LayerNorm reads one tensor "
+             "instead of two; 'off': the GEMM, then the SkipLayerNorm"),
     cl::sub(compileSubcommand()));
 static cl::opt<int64_t> SmallGemmRows(
     "small-gemm-rows", cl::init(TargetInfo::DefaultSmallGemmMaxRows),
@@ -106,30 +106,28 @@ static cl::opt<std::string> AttentionShortFlag(
              "64 keys) keys copied in two batches; 'off': never"),
     cl::sub(compileSubcommand()));
 static cl::opt<std::string> CutlassBiasGemmFlag(
-    "cutlass-bias-gemm", cl::init("off"),
+    "cutlass-bias-gemm", cl::init("auto"),
     cl::desc("A GEMM whose epilogue is a bias alone runs on the CUTLASS "
-             "ping-pong kernel instead of cuBLASLt (sm_90): 'off' (the "
-             "default, until it is measured in a forward), 'auto' (from "
-             "32768 tokens, where the kernel alone was ahead), 'on' "
-             "(always); such a GEMM does not add a residual LayerNorm's "
-             "skip"),
+             "ping-pong kernel instead of cuBLASLt (sm_90): 'auto' (the "
+             "default: from 32768 tokens, where it was ahead), 'on' "
+             "(always), 'off' (never); such a GEMM does not add a residual "
+             "LayerNorm's skip"),
     cl::sub(compileSubcommand()));
 static cl::opt<std::string> KSplitLayerNormFlag(
-    "ksplit-layernorm", cl::init("off"),
+    "ksplit-layernorm", cl::init("auto"),
     cl::desc("For a GEMM + residual LayerNorm of kiln's own "
-             "(--small-gemm-rows): 'auto': the kernel whose thread-block "
-             "cluster splits K (whole rows a CTA, partial sums added through "
-             "distributed shared memory) where it applies and its row blocks "
-             "times the cluster are at most two CTAs an SM; 'on': wherever "
-             "it applies; 'off' (the default, until it is measured): the "
-             "cluster splits N"),
+             "(--small-gemm-rows): 'auto' (the default): the kernel whose "
+             "thread-block cluster splits K (whole rows a CTA, partial sums "
+             "added through distributed shared memory) where it applies and "
+             "its row blocks times the cluster are at most half the SMs; "
+             "'on': wherever it applies; 'off': the cluster splits N"),
     cl::sub(compileSubcommand()));
 static cl::opt<std::string> PrefetchWeightsFlag(
-    "prefetch-weights", cl::init("off"),
-    cl::desc("'on': kiln's own GEMMs copy a weight's first k-steps before "
-             "they wait for the kernel before them, so under programmatic "
-             "dependent launch the copies overlap it; 'off' (the default, "
-             "until it is measured): after"),
+    "prefetch-weights", cl::init("on"),
+    cl::desc("'on' (the default): kiln's own GEMMs copy a weight's first "
+             "k-steps before they wait for the kernel before them, so under "
+             "programmatic dependent launch the copies overlap it; 'off': "
+             "after"),
     cl::sub(compileSubcommand()));
 static cl::opt<std::string>
     CacheDir("cache-dir", cl::init(""),
