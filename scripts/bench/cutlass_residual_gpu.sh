@@ -35,13 +35,7 @@ for v in "${VARIANTS[@]}"; do
     --precision fp16 ${v#*:} --cache-dir $W/cc 2>&1 | tail -1
 done
 python3 scripts/bench/minilm.py inputs --batch 256 --seq 128 --seed 4 --padded -o $W/in256.npz > /dev/null
-for v in "${VARIANTS[@]}"; do
-  v=${v%%:*}
-  timeout 60 $C/kiln run $W/$v.kiln --inputs $W/in256.npz --output $W/out-$v.npz > $W/run.log 2>&1 || { echo "kiln run $v failed"; tail -3 $W/run.log; }
-  echo -n "$v, 256x128: "
-  timeout 120 python3 scripts/bench/check_embeddings.py --onnx $M --inputs $W/in256.npz \
-    --actual $W/out-$v.npz --min-cos 0.9999 2>&1 | tail -2 | tr '\n' ' '; echo
-done
+for v in "${VARIANTS[@]}"; do check_variant ${v%%:*} in256; done
 } 2>&1 | tee $OUT/checks.txt
 {
 t forward
@@ -55,9 +49,6 @@ done
 {
 t ncu
 echo "-- default, 256x128: kernel, grid, block, duration (ns)"
-timeout 90 ncu --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
-  $C/kiln bench $W/default.kiln --shapes 256x128 --iters 1 --warmup 0 > $W/ncu.csv 2> $W/ncu.err
-echo "rc=$?"; tail -2 $W/ncu.err
-python3 scripts/bench/ncu_kernels.py $W/ncu.csv
+ncu_kernels $W/default.kiln 256x128 default
 t done
 } 2>&1 | tee $OUT/ncu.txt

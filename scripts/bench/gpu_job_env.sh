@@ -33,6 +33,23 @@ tests_and_memcheck() {
     --gtest_filter="$3" > $OUT/memcheck.txt 2>&1
   echo "memcheck rc=$?"; grep -E "ERROR SUMMARY|PASSED|FAILED" $OUT/memcheck.txt | head -5
 }
+# Every kernel's duration in one forward of the artifact $1 at shape $2
+# (Nsight Compute, each kernel's median launch: scripts/bench/ncu_kernels.py),
+# the CSV kept as $W/ncu-$3.csv.
+ncu_kernels() {
+  timeout 90 ncu --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
+    $C/kiln bench $1 --shapes $2 --iters 1 --warmup 0 > $W/ncu-$3.csv 2> $W/ncu-$3.err
+  echo "rc=$?"; tail -2 $W/ncu-$3.err
+  python3 scripts/bench/ncu_kernels.py $W/ncu-$3.csv
+}
+# Runs the artifact $W/$1.kiln on the inputs $W/$2.npz and checks its
+# embeddings against onnxruntime fp32 on the exported model $M.
+check_variant() {
+  timeout 60 $C/kiln run $W/$1.kiln --inputs $W/$2.npz --output $W/out-$1-$2.npz > $W/run.log 2>&1 || { echo "kiln run $1 $2 failed"; tail -3 $W/run.log; }
+  echo -n "$1, $2: "
+  timeout 120 python3 scripts/bench/check_embeddings.py --onnx $M --inputs $W/$2.npz \
+    --actual $W/out-$1-$2.npz --min-cos 0.9999 2>&1 | tail -2 | tr '\n' ' '; echo
+}
 # The workloads with kiln's artifact $1 beside PyTorch eager (SDPA)
 # and torch.compile (reduce-overhead), same card and shapes.
 peers_step() {

@@ -1,6 +1,7 @@
 #!/bin/bash
-# Builds the carry folder that scripts/bench/small_rows_gpu.sh and
-# scripts/bench/cutlass_bias_gpu.sh run from, on the machine without a GPU
+# Builds the carry folder that scripts/bench/issue15_quick_gpu.sh,
+# issue15_profile_gpu.sh and cutlass_residual_gpu.sh run from, on the
+# machine without a GPU
 # (the device has no ONNX real model and no compiler for ours): kiln and
 # kiln-gpu-tests stripped and xz-compressed; the real all-MiniLM-L6-v2
 # compiled with every option under test (real.kiln.xz: batch 1, 4 and 256

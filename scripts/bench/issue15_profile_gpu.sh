@@ -12,8 +12,9 @@
 . "$(dirname "$0")/gpu_job_env.sh" "${1:-.carry}"
 unpack_carry
 [ -e $M ] || python3 scripts/bench/minilm.py export --weights nontrivial -o $M > $W/export.log 2>&1
-for v in "cublas:" "own512-ksplit:--small-gemm-rows 512 --ksplit-layernorm auto --prefetch-weights on" \
-         "cutlass-bias:--cutlass-bias-gemm auto"; do
+OFF="--ksplit-layernorm off --prefetch-weights off --cutlass-bias-gemm off"
+for v in "cublas:$OFF" "own512-ksplit:$OFF --small-gemm-rows 512 --ksplit-layernorm auto --prefetch-weights on" \
+         "cutlass-bias:$OFF --residual-gemm off --cutlass-bias-gemm auto"; do
   [ -e $W/${v%%:*}.kiln ] || timeout 150 $C/kiln compile $M -o $W/${v%%:*}.kiln --batch 1,4,32,256 --seq 128 \
     --precision fp16 ${v#*:} --cache-dir $W/cc 2>&1 | tail -1
 done
@@ -28,10 +29,7 @@ timeout 120 ncu --clock-control none -k regex:gemm_ksplit_layernorm -c 2 \
 t ncu256
 for v in cublas cutlass-bias; do
   echo "-- $v, 256x128: kernel, grid, block, duration (ns)"
-  timeout 90 ncu --clock-control none --metrics gpu__time_duration.sum --print-units base --csv \
-    $C/kiln bench $W/$v.kiln --shapes 256x128 --iters 1 --warmup 0 > $W/ncu256-$v.csv 2> $W/ncu256-$v.err
-  echo "rc=$?"; tail -2 $W/ncu256-$v.err
-  python3 scripts/bench/ncu_kernels.py $W/ncu256-$v.csv
+  ncu_kernels $W/$v.kiln 256x128 256-$v
 done
 t done
 } 2>&1 | tee $OUT/ncu256.txt
