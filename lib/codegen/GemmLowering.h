@@ -82,8 +82,8 @@ std::optional<KernelLaunch> gemmSkipLayerNorm(const GemmShape &G,
 /// (lowerSkipLayerNormAsLayerNorm), when TargetInfo::ResidualGemm is on;
 /// a CUTLASS bias GEMM (CutlassBias, biasGemmOnCutlass) likewise becomes
 /// CutlassResidualBias. Only for a GEMM whose epilogue is none or a bias
-/// (either kind), of one matrix, that
-/// kiln's own GEMM does not take, and an LN of one result whose x and skip
+/// (either kind), of one matrix, that kiln's own GEMM does not take, and
+/// an LN of one result whose x and skip
 /// have the result's shape and G's dtype; the skip and LN's extra bias
 /// must exist before the GEMM runs (`OperandsReady`). LN's extra bias, if
 /// any, becomes the GEMM's bias (`*ExtraBias`; refused when G has one).
@@ -109,8 +109,7 @@ bool geluIntoGemmEpilogue(GemmShape &G, const TargetInfo &Target,
 /// this build has the kernels, kiln's own GEMM does not run it and the
 /// kernels take the shape (cutlassGemmRefusal). residualIntoGemm may then
 /// add a SkipLayerNorm's skip to it (CutlassResidualBias). Returns whether
-/// it did;
-/// if not, `G` is unchanged. With `Why`, says why not.
+/// it did; if not, `G` is unchanged. With `Why`, says why not.
 bool biasGemmOnCutlass(GemmShape &G, const TargetInfo &Target,
                        std::string *Why = nullptr);
 

@@ -67,13 +67,15 @@ struct TargetInfo {
   static constexpr int64_t NeverCutlassGeluGemm = INT64_MAX;
   /// A GEMM whose epilogue is a bias alone, of at least this many rows,
   /// runs on the CUTLASS kernels (GemmStep::Epilogue::CutlassBias, sm_90
-  /// targets, builds that have CUTLASS) instead of cuBLASLt, and adds no
-  /// skip (`kiln compile --cutlass-bias-gemm off|auto|on`: never, from
+  /// targets, builds that have CUTLASS) instead of cuBLASLt, adding a
+  /// SkipLayerNorm's skip as well with ResidualGemm (CutlassResidualBias)
+  /// (`kiln compile --cutlass-bias-gemm off|auto|on`: never, from
   /// AutoCutlassBiasGemmMinRows, always). From 32768 rows by default: the
   /// kernel alone was 5%, 20% and 8% ahead of cuBLASLt on MiniLM's QKV,
   /// attention-output and FFN-output GEMMs at 32768 rows and behind from
-  /// 8192 rows down (H200, run 18), and the forward at 256x128 took 2.180
-  /// against 2.196-2.200 ms on an H100 (docs/benchmarks.md, run 19).
+  /// 8192 rows down (H200, run 18), and on an H100 the forward at 256x128
+  /// took 2.232-2.242 against cuBLASLt's 2.246-2.249 ms in six turns
+  /// (docs/benchmarks.md, run 19).
   int64_t CutlassBiasGemmMinRows = AutoCutlassBiasGemmMinRows;
   static constexpr int64_t AutoCutlassBiasGemmMinRows = 32768;
   static constexpr int64_t NeverCutlassBiasGemm = INT64_MAX;
