@@ -95,7 +95,7 @@ llvm::Error runCutlassGemm(const GemmStep &S, const void *A, const void *B,
   std::string Refusal = cutlassGemmRefusal(S);
   if (!Refusal.empty())
     return makeError(Where + ": " + Refusal);
-  bool Residual = S.Epi == GemmStep::Epilogue::CutlassResidualBias;
+  bool Residual = hasResidual(S.Epi);
   if (Residual != (C != nullptr))
     return makeError(Where + (Residual ? ": its residual epilogue has no C"
                                        : ": C given to an epilogue without "

@@ -323,26 +323,29 @@ static llvm::Error reportPruning(const Graph &Unpruned, const Artifact &A) {
   return llvm::Error::success();
 }
 
-/// `--Flag auto|on|off` as a TargetInfo::Switch.
-static llvm::Expected<TargetInfo::Switch> parseSwitch(llvm::StringRef Value,
-                                                      llvm::StringRef Flag) {
+/// `--Flag auto|on|off` into the TargetInfo::Switch `Out`.
+static llvm::Error parseSwitch(llvm::StringRef Value, llvm::StringRef Flag,
+                               TargetInfo::Switch &Out) {
   if (Value == "auto")
-    return TargetInfo::Switch::Auto;
-  if (Value == "on")
-    return TargetInfo::Switch::On;
-  if (Value == "off")
-    return TargetInfo::Switch::Off;
-  return makeError("--" + Flag + ": expected 'auto', 'on' or 'off', got '" +
-                   Value + "'");
+    Out = TargetInfo::Switch::Auto;
+  else if (Value == "on")
+    Out = TargetInfo::Switch::On;
+  else if (Value == "off")
+    Out = TargetInfo::Switch::Off;
+  else
+    return makeError("--" + Flag + ": expected 'auto', 'on' or 'off', got '" +
+                     Value + "'");
+  return llvm::Error::success();
 }
 
-/// `--Flag on|off` as a bool.
-static llvm::Expected<bool> parseOnOff(llvm::StringRef Value,
-                                       llvm::StringRef Flag) {
+/// `--Flag on|off` into the bool `Out`.
+static llvm::Error parseOnOff(llvm::StringRef Value, llvm::StringRef Flag,
+                              bool &Out) {
   if (Value != "on" && Value != "off")
     return makeError("--" + Flag + ": expected 'on' or 'off', got '" + Value +
                      "'");
-  return Value == "on";
+  Out = Value == "on";
+  return llvm::Error::success();
 }
 
 llvm::Error kiln::compileCommand(int argc, char **argv) {
@@ -417,33 +420,29 @@ llvm::Error kiln::compileCommand(int argc, char **argv) {
                      "'separate' or 'tanh', got '" +
                      GeluGemm.getValue() + "'");
   }
-  auto ResidualGemm = parseOnOff(ResidualGemmFlag, "residual-gemm");
-  if (!ResidualGemm)
-    return ResidualGemm.takeError();
-  Options.Target.ResidualGemm = *ResidualGemm;
-  auto AttentionShort = parseSwitch(AttentionShortFlag, "attention-short");
-  if (!AttentionShort)
-    return AttentionShort.takeError();
-  Options.Target.AttentionShort = *AttentionShort;
+  TargetInfo &Target = Options.Target;
+  if (llvm::Error E =
+          parseOnOff(ResidualGemmFlag, "residual-gemm", Target.ResidualGemm))
+    return E;
+  if (llvm::Error E = parseSwitch(AttentionShortFlag, "attention-short",
+                                  Target.AttentionShort))
+    return E;
   if (CutlassBiasGemmFlag == "off")
-    Options.Target.CutlassBiasGemmMinRows = TargetInfo::NeverCutlassBiasGemm;
+    Target.CutlassBiasGemmMinRows = TargetInfo::NeverCutlassBiasGemm;
   else if (CutlassBiasGemmFlag == "auto")
-    Options.Target.CutlassBiasGemmMinRows =
-        TargetInfo::AutoCutlassBiasGemmMinRows;
+    Target.CutlassBiasGemmMinRows = TargetInfo::AutoCutlassBiasGemmMinRows;
   else if (CutlassBiasGemmFlag == "on")
-    Options.Target.CutlassBiasGemmMinRows = 0;
+    Target.CutlassBiasGemmMinRows = 0;
   else
     return makeError(
         "--cutlass-bias-gemm: expected 'off', 'auto' or 'on', got '" +
         CutlassBiasGemmFlag.getValue() + "'");
-  auto KSplit = parseSwitch(KSplitLayerNormFlag, "ksplit-layernorm");
-  if (!KSplit)
-    return KSplit.takeError();
-  Options.Target.KSplitLayerNorm = *KSplit;
-  auto Prefetch = parseOnOff(PrefetchWeightsFlag, "prefetch-weights");
-  if (!Prefetch)
-    return Prefetch.takeError();
-  Options.Target.PrefetchWeights = *Prefetch;
+  if (llvm::Error E = parseSwitch(KSplitLayerNormFlag, "ksplit-layernorm",
+                                  Target.KSplitLayerNorm))
+    return E;
+  if (llvm::Error E = parseOnOff(PrefetchWeightsFlag, "prefetch-weights",
+                                 Target.PrefetchWeights))
+    return E;
   Options.CacheDir = CacheDir.empty()     ? defaultCacheDir()
                      : CacheDir == "none" ? std::string()
                                           : std::string(CacheDir);
